@@ -1,0 +1,93 @@
+import path from 'node:path';
+import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
+import { migrate } from 'drizzle-orm/postgres-js/migrator';
+import postgres from 'postgres';
+import { config } from '../config';
+import { log } from '../log';
+import { startEmbeddedPostgres } from './embedded';
+import * as schema from './schema';
+
+export type Db = PostgresJsDatabase<typeof schema>;
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+/** A database handle or a transaction: read/write helpers accept either. */
+export type DbOrTx = Db | Tx;
+
+export interface Database {
+  db: Db;
+  sql: postgres.Sql;
+  url: string;
+  close: () => Promise<void>;
+}
+
+export function connect(url: string, opts: { max?: number } = {}): Database {
+  const sql = postgres(url, {
+    max: opts.max ?? 10,
+    onnotice: () => {},
+    idle_timeout: 30,
+    connect_timeout: 10,
+    // A single statement never needs to wait longer than this; guards sweeper ticks.
+    connection: { application_name: 'warden' },
+  });
+  const db = drizzle(sql, { schema });
+  return { db, sql, url, close: () => sql.end({ timeout: 5 }) };
+}
+
+export const MIGRATIONS_DIR = path.join(process.cwd(), 'drizzle');
+
+/** Applies drizzle/ migrations under an advisory lock so replicas starting together don't race. */
+export async function runMigrations(url: string): Promise<void> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await sql`select pg_advisory_lock(7301001)`;
+    await migrate(drizzle(sql), { migrationsFolder: MIGRATIONS_DIR });
+    await sql`select pg_advisory_unlock(7301001)`;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+interface Boot {
+  url: string;
+  stopEmbedded: () => Promise<void>;
+}
+
+const g = globalThis as unknown as {
+  __wardenBoot?: Promise<Boot>;
+  __wardenDb?: Database;
+};
+
+/**
+ * Resolves the database URL for this process: DATABASE_URL, or the embedded server under
+ * WARDEN_DATA_DIR (started here, or shared with the Warden process that started it).
+ * Migrations run once per process. Cached on globalThis so Next's hot reloads and its separate
+ * bundles (instrumentation, route handlers) share one boot and one pool.
+ */
+export function bootDatabase(): Promise<Boot> {
+  if (!g.__wardenBoot) {
+    g.__wardenBoot = (async () => {
+      const cfg = config();
+      let url = cfg.DATABASE_URL;
+      let stopEmbedded = async () => {};
+      if (!url) {
+        const h = await startEmbeddedPostgres(cfg.WARDEN_DATA_DIR);
+        url = h.url;
+        stopEmbedded = h.stop;
+      }
+      await runMigrations(url);
+      log.info({ embedded: !cfg.DATABASE_URL }, 'database ready');
+      return { url, stopEmbedded };
+    })();
+    g.__wardenBoot.catch(() => {
+      g.__wardenBoot = undefined;
+    });
+  }
+  return g.__wardenBoot;
+}
+
+/** The process-wide pool (web requests and server actions). */
+export async function getDatabase(): Promise<Database> {
+  if (g.__wardenDb) return g.__wardenDb;
+  const boot = await bootDatabase();
+  if (!g.__wardenDb) g.__wardenDb = connect(boot.url, { max: 10 });
+  return g.__wardenDb;
+}

@@ -1,0 +1,302 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  bigserial,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  primaryKey,
+  real,
+  serial,
+  text,
+  timestamp,
+
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+/** Every table Warden keeps. Migrations in drizzle/ are generated from this file. */
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+export const JOB_STATUSES = [
+  'queued',
+  'starting',
+  'running',
+  'terminating',
+  'succeeded',
+  'failed',
+  'timed_out',
+  'killed',
+  'lost',
+  'cancelled',
+] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const FINAL_STATUSES = ['succeeded', 'failed', 'timed_out', 'killed', 'lost', 'cancelled'] as const;
+export type FinalStatus = (typeof FINAL_STATUSES)[number];
+/** Statuses that hold a concurrency slot (design: running + starting + terminating). */
+export const ACTIVE_STATUSES = ['starting', 'running', 'terminating'] as const;
+
+export const jobStatus = pgEnum('job_status', JOB_STATUSES);
+export const operatorRole = pgEnum('operator_role', ['viewer', 'operator', 'admin']);
+
+export const plans = pgTable('plans', {
+  id: serial('id').primaryKey(),
+  name: text('name').notNull().unique(),
+  defaultTimeoutS: integer('default_timeout_s').notNull().default(300),
+  maxTimeoutS: integer('max_timeout_s').notNull().default(3600),
+  maxConcurrentJobs: integer('max_concurrent_jobs').notNull().default(2),
+  maxQueuedJobs: integer('max_queued_jobs').notNull().default(100),
+  gracePeriodS: integer('grace_period_s').notNull().default(30),
+  warnBeforeS: integer('warn_before_s').notNull().default(60),
+  ttlSucceededS: integer('ttl_succeeded_s').notNull().default(3600),
+  ttlFailedS: integer('ttl_failed_s').notNull().default(86400),
+  ttlTimedOutS: integer('ttl_timed_out_s').notNull().default(86400),
+  ttlKilledS: integer('ttl_killed_s').notNull().default(86400),
+  ttlLostS: integer('ttl_lost_s').notNull().default(86400),
+  maxRetries: integer('max_retries').notNull().default(3),
+  monthlyQuotaS: bigint('monthly_quota_s', { mode: 'number' }),
+  cpus: real('cpus'),
+  memoryMb: integer('memory_mb'),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
+
+export const users = pgTable('users', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  name: text('name').notNull().unique(),
+  planId: integer('plan_id')
+    .notNull()
+    .references(() => plans.id),
+  // Per-user overrides of the plan's limits; NULL means "use the plan's".
+  defaultTimeoutS: integer('default_timeout_s'),
+  maxTimeoutS: integer('max_timeout_s'),
+  maxConcurrentJobs: integer('max_concurrent_jobs'),
+  maxQueuedJobs: integer('max_queued_jobs'),
+  monthlyQuotaS: bigint('monthly_quota_s', { mode: 'number' }),
+  /** When the dispatcher last started a job for this user: least-recently-served goes first. */
+  lastServedAt: ts('last_served_at'),
+  createdAt: ts('created_at').notNull().defaultNow(),
+});
+
+export const operators = pgTable('operators', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  email: text('email').notNull().unique(),
+  passwordHash: text('password_hash'),
+  role: operatorRole('role').notNull().default('viewer'),
+  disabled: boolean('disabled').notNull().default(false),
+  createdAt: ts('created_at').notNull().defaultNow(),
+});
+
+/** API keys for users and operators; only a SHA-256 of the key is stored. */
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    keyHash: text('key_hash').notNull().unique(),
+    prefix: text('prefix').notNull(),
+    userId: uuid('user_id').references(() => users.id, { onDelete: 'cascade' }),
+    operatorId: uuid('operator_id').references(() => operators.id, { onDelete: 'cascade' }),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    lastUsedAt: ts('last_used_at'),
+    revokedAt: ts('revoked_at'),
+  },
+  (t) => [index('api_keys_user_idx').on(t.userId), index('api_keys_operator_idx').on(t.operatorId)],
+);
+
+export const sessions = pgTable(
+  'sessions',
+  {
+    /** SHA-256 of the cookie token. */
+    id: text('id').primaryKey(),
+    operatorId: uuid('operator_id')
+      .notNull()
+      .references(() => operators.id, { onDelete: 'cascade' }),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    expiresAt: ts('expires_at').notNull(),
+  },
+  (t) => [index('sessions_operator_idx').on(t.operatorId)],
+);
+
+export const loginAttempts = pgTable(
+  'login_attempts',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    email: text('email').notNull(),
+    at: ts('at').notNull().defaultNow(),
+    success: boolean('success').notNull(),
+  },
+  (t) => [index('login_attempts_email_at_idx').on(t.email, t.at)],
+);
+
+export const jobs = pgTable(
+  'jobs',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id),
+    name: text('name'),
+    image: text('image').notNull(),
+    command: jsonb('command').$type<string[] | null>(),
+    env: jsonb('env').$type<Record<string, string>>().notNull().default({}),
+    labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
+    parentId: uuid('parent_id'),
+    status: jobStatus('status').notNull().default('queued'),
+    attempt: integer('attempt').notNull().default(1),
+    maxRetries: integer('max_retries').notNull(),
+    /** What the submitter asked for (NULL: no request). */
+    requestedTimeoutS: integer('requested_timeout_s'),
+    /** Effective timeout, including extensions. */
+    timeoutS: integer('timeout_s').notNull(),
+    /** Which rule set the effective timeout: job | user | plan | global | parent. */
+    timeoutSource: text('timeout_source').notNull(),
+    timeoutSuspended: boolean('timeout_suspended').notNull().default(false),
+    deadlineAt: ts('deadline_at'),
+    gracePeriodS: integer('grace_period_s').notNull(),
+    /** The job's own TTL request; NULL means the plan's TTL for the final state. */
+    ttlS: integer('ttl_s'),
+    /** finished_at + TTL, set when the job ends: the TTL sweeper's index. */
+    ttlExpiresAt: ts('ttl_expires_at'),
+    extendedS: integer('extended_s').notNull().default(0),
+    queuedAt: ts('queued_at').notNull(),
+    claimedAt: ts('claimed_at'),
+    startedAt: ts('started_at'),
+    finishedAt: ts('finished_at'),
+    warnedAt: ts('warned_at'),
+    terminateRequestedAt: ts('terminate_requested_at'),
+    /** Why the job is terminating: timeout | kill | parent. */
+    terminateKind: text('terminate_kind'),
+    terminateReason: text('terminate_reason'),
+    terminateActor: text('terminate_actor'),
+    terminateForce: boolean('terminate_force').notNull().default(false),
+    sigtermAt: ts('sigterm_at'),
+    sigkillAt: ts('sigkill_at'),
+    cleanedAt: ts('cleaned_at'),
+    containerId: text('container_id'),
+    node: text('node'),
+    exitCode: integer('exit_code'),
+    reason: text('reason'),
+    /** Why a queued job is not starting (quota, engine down); NULL when nothing holds it. */
+    waitReason: text('wait_reason'),
+    logTail: text('log_tail'),
+    /** Number of consecutive failed Docker side effects; drives backoff. */
+    sideEffectFailures: integer('side_effect_failures').notNull().default(0),
+    nextAttemptAt: ts('next_attempt_at'),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    // Timeout sweeper: live jobs by deadline. Partial, so it never grows with history.
+    index('jobs_live_deadline_idx')
+      .on(t.deadlineAt)
+      .where(sql`status in ('running', 'terminating')`),
+    // TTL sweeper: finished, not yet cleaned, by expiry.
+    index('jobs_ttl_idx')
+      .on(t.ttlExpiresAt)
+      .where(sql`cleaned_at is null and ttl_expires_at is not null`),
+    // Dispatcher: queued jobs by user and age.
+    index('jobs_queued_idx')
+      .on(t.userId, t.queuedAt)
+      .where(sql`status = 'queued'`),
+    // Concurrency counts: active jobs per user.
+    index('jobs_active_user_idx')
+      .on(t.userId)
+      .where(sql`status in ('starting', 'running', 'terminating')`),
+    index('jobs_status_queued_at_idx').on(t.status, t.queuedAt),
+    index('jobs_user_queued_at_idx').on(t.userId, t.queuedAt),
+    index('jobs_parent_idx')
+      .on(t.parentId)
+      .where(sql`parent_id is not null`),
+    index('jobs_finished_at_idx').on(t.finishedAt),
+    index('jobs_container_idx')
+      .on(t.containerId)
+      .where(sql`container_id is not null`),
+  ],
+);
+
+export const usage = pgTable(
+  'usage',
+  {
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    /** First day of the month, 'YYYY-MM'. */
+    month: text('month').notNull(),
+    seconds: bigint('seconds', { mode: 'number' }).notNull().default(0),
+    jobs: integer('jobs').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.month] })],
+);
+
+export const auditEvents = pgTable(
+  'audit_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    at: ts('at').notNull().defaultNow(),
+    actor: text('actor').notNull(),
+    action: text('action').notNull(),
+    targetType: text('target_type').notNull(),
+    targetId: text('target_id'),
+    reason: text('reason'),
+    success: boolean('success').notNull().default(true),
+    error: text('error'),
+    details: jsonb('details').$type<Record<string, unknown>>().notNull().default({}),
+  },
+  (t) => [
+    index('audit_at_idx').on(t.at),
+    index('audit_target_idx').on(t.targetType, t.targetId, t.at),
+    index('audit_actor_idx').on(t.actor, t.at),
+    index('audit_action_idx').on(t.action, t.at),
+  ],
+);
+
+export const sweeperRuns = pgTable(
+  'sweeper_runs',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    sweeper: text('sweeper').notNull(),
+    node: text('node').notNull(),
+    startedAt: ts('started_at').notNull(),
+    finishedAt: ts('finished_at'),
+    examined: integer('examined').notNull().default(0),
+    acted: integer('acted').notNull().default(0),
+    errors: integer('errors').notNull().default(0),
+    dryRun: boolean('dry_run').notNull().default(false),
+    error: text('error'),
+    details: jsonb('details').$type<Record<string, unknown>>().notNull().default({}),
+  },
+  (t) => [index('sweeper_runs_sweeper_started_idx').on(t.sweeper, t.startedAt)],
+);
+
+/** Worker heartbeats: a node whose heartbeat is stale has its live jobs declared lost. */
+export const nodes = pgTable('nodes', {
+  id: text('id').primaryKey(),
+  heartbeatAt: ts('heartbeat_at').notNull(),
+  startedAt: ts('started_at').notNull(),
+  dockerOk: boolean('docker_ok').notNull().default(false),
+  dockerError: text('docker_error'),
+  version: text('version'),
+});
+
+/** Runtime settings changed from the dashboard (e.g. per-sweeper dry-run). */
+export const settings = pgTable('settings', {
+  key: text('key').primaryKey(),
+  value: jsonb('value').$type<unknown>().notNull(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+  updatedBy: text('updated_by'),
+});
+
+
+export type Plan = typeof plans.$inferSelect;
+export type NewPlan = typeof plans.$inferInsert;
+export type User = typeof users.$inferSelect;
+export type Operator = typeof operators.$inferSelect;
+export type ApiKey = typeof apiKeys.$inferSelect;
+export type Job = typeof jobs.$inferSelect;
+export type NewJob = typeof jobs.$inferInsert;
+export type AuditEvent = typeof auditEvents.$inferSelect;
+export type SweeperRun = typeof sweeperRuns.$inferSelect;
+export type NodeRow = typeof nodes.$inferSelect;
+export type Role = Operator['role'];

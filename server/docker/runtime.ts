@@ -1,0 +1,679 @@
+/**
+ * The one module that talks to Docker (through dockerode). Everything else sees the small
+ * DockerRuntime interface from ./types, so the worker and the web app never depend on
+ * dockerode's shapes or error conventions.
+ *
+ * Conventions enforced here, so callers can stay simple:
+ * - "Already done" is not an error: kill of a stopped/gone container returns false, remove of a
+ *   gone container succeeds, inspect of a gone container is null.
+ * - An engine that does not answer (socket missing, connection refused, reset) surfaces as
+ *   DockerUnavailableError and is remembered in lastError() for the health banner; an engine that
+ *   answers clears it.
+ * - Nothing here may crash the process: every stream gets an 'error' handler.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import Docker from 'dockerode';
+import { log } from '../log';
+import {
+  DockerUnavailableError,
+  ImageUnavailableError,
+  LOG_TAIL_BYTES,
+  type ContainerEvent,
+  type ContainerInspect,
+  type ContainerSpec,
+  type ContainerSummary,
+  type DockerRuntime,
+  type EventSubscription,
+} from './types';
+
+// ---------------------------------------------------------------------------------------------
+// Pure helpers (exported for unit tests)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Splits newline-delimited text that arrives in arbitrary chunks. `pending` is the unfinished
+ * tail of earlier chunks; the returned `rest` must be passed back with the next chunk.
+ * Blank lines (and a trailing '\r') are dropped.
+ */
+export function splitJsonLines(pending: string, chunk: string): { lines: string[]; rest: string } {
+  const parts = (pending + chunk).split('\n');
+  const rest = parts.pop() ?? '';
+  const lines: string[] = [];
+  for (const p of parts) {
+    const line = p.endsWith('\r') ? p.slice(0, -1) : p;
+    if (line.trim() !== '') lines.push(line);
+  }
+  return { lines, rest };
+}
+
+/**
+ * Docker multiplexes stdout/stderr of a non-TTY container into frames:
+ * [stream type (0|1|2), 0, 0, 0, payload length (uint32 BE)] + payload.
+ * Returns the concatenated payloads (in arrival order, so stdout and stderr interleave as the
+ * engine logged them) and the number of frames. If the data does not look like frames (a TTY
+ * container's raw output), the remainder is passed through unchanged instead of being mangled.
+ */
+export function demuxDockerFrames(buf: Buffer): { payload: Buffer; frames: number } {
+  const parts: Buffer[] = [];
+  let frames = 0;
+  let off = 0;
+  while (off < buf.length) {
+    const isHeader =
+      buf.length - off >= 8 &&
+      buf[off]! <= 2 &&
+      buf[off + 1] === 0 &&
+      buf[off + 2] === 0 &&
+      buf[off + 3] === 0;
+    if (!isHeader) {
+      parts.push(buf.subarray(off));
+      break;
+    }
+    const len = buf.readUInt32BE(off + 4);
+    const start = off + 8;
+    // A truncated last frame (should not happen on a complete response): keep what arrived.
+    const end = Math.min(start + len, buf.length);
+    parts.push(buf.subarray(start, end));
+    frames++;
+    off = end;
+  }
+  return { payload: Buffer.concat(parts), frames };
+}
+
+/** Payload bytes of a multiplexed Docker log/attach stream (see demuxDockerFrames). */
+export function demuxDockerLogs(buf: Buffer): Buffer {
+  return demuxDockerFrames(buf).payload;
+}
+
+/**
+ * The last `maxBytes` bytes of `buf` as UTF-8 text. Cutting at a byte offset can land inside a
+ * multi-byte character; its leftover continuation bytes (10xxxxxx) are dropped rather than
+ * rendered as U+FFFD at the start of the tail.
+ */
+export function utf8Tail(buf: Buffer, maxBytes: number): string {
+  if (maxBytes <= 0) return '';
+  if (buf.length <= maxBytes) return buf.toString('utf8');
+  let start = buf.length - maxBytes;
+  // At most 3 continuation bytes can follow a lead byte.
+  for (let i = 0; i < 3 && start < buf.length && (buf[start]! & 0xc0) === 0x80; i++) start++;
+  return buf.subarray(start).toString('utf8');
+}
+
+/** Docker reports unset times as the Go zero time "0001-01-01T00:00:00Z". */
+export function parseDockerTime(s: string | undefined | null): Date | null {
+  if (!s || s.startsWith('0001-01-01')) return null;
+  const d = new Date(s);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+/** The raw shape of one line of GET /events (only the fields Warden reads). */
+export interface RawDockerEvent {
+  Type?: string;
+  Action?: string;
+  status?: string;
+  id?: string;
+  Actor?: { ID?: string; Attributes?: Record<string, string> };
+  time?: number;
+  timeNano?: number;
+}
+
+/** Maps one engine event to Warden's ContainerEvent; null for non-container or malformed ones. */
+export function mapDockerEvent(raw: RawDockerEvent): ContainerEvent | null {
+  if (raw.Type !== undefined && raw.Type !== 'container') return null;
+  // Actions like "exec_start: sh -c …" or "health_status: healthy" carry detail after ':'.
+  const action = (raw.Action ?? raw.status ?? '').split(':')[0]!.trim();
+  const id = raw.Actor?.ID ?? raw.id;
+  if (!action || !id) return null;
+  const attrs = raw.Actor?.Attributes ?? {};
+  const exitCode = action === 'die' && attrs.exitCode !== undefined ? Number(attrs.exitCode) : null;
+  const ms =
+    raw.timeNano !== undefined
+      ? Math.floor(raw.timeNano / 1e6)
+      : raw.time !== undefined
+        ? raw.time * 1000
+        : Date.now();
+  return {
+    action,
+    id,
+    // Attributes mix labels with a few engine keys (image, name, exitCode…); callers only look
+    // up warden.* keys, so passing them through is harmless and keeps labels complete.
+    labels: { ...attrs },
+    exitCode: exitCode !== null && Number.isFinite(exitCode) ? exitCode : null,
+    signal: action === 'kill' ? (attrs.signal ?? null) : null,
+    at: new Date(ms),
+  };
+}
+
+/**
+ * dockerode options for a DOCKER_HOST-style address: unix:///path, npipe://path, tcp://h:p,
+ * http://h:p, https://h:p, ssh://user@h, or a bare h:p. Undefined/empty = dockerode's default
+ * (DOCKER_HOST env or the default socket).
+ * Every field is set explicitly (even to undefined) because docker-modem merges our options over
+ * what it parsed from the DOCKER_HOST env, and an env `host` would otherwise beat our socketPath.
+ */
+export function dockerOptionsFromHost(dockerHost: string | undefined): Docker.DockerOptions {
+  const h = dockerHost?.trim();
+  if (!h) return {};
+  if (h.startsWith('unix://') || h.startsWith('npipe://')) {
+    const socketPath = h.slice(h.indexOf('://') + 3) || '/var/run/docker.sock';
+    return { socketPath, host: undefined, port: undefined, protocol: undefined };
+  }
+  let url: URL;
+  try {
+    url = new URL(h.includes('://') ? h : `tcp://${h}`);
+  } catch {
+    throw new Error(`Invalid DOCKER_HOST "${h}": expected unix:///path, tcp://host:port or http(s)://host:port`);
+  }
+  const scheme = url.protocol.replace(/:$/, '');
+  if (scheme === 'ssh') {
+    return {
+      socketPath: undefined,
+      protocol: 'ssh',
+      host: url.hostname,
+      port: url.port || 22,
+      username: url.username || undefined,
+      sshOptions: { agent: process.env.SSH_AUTH_SOCK },
+    };
+  }
+  if (!['tcp', 'http', 'https'].includes(scheme)) {
+    throw new Error(`Unsupported DOCKER_HOST scheme "${scheme}:" in "${h}"`);
+  }
+  // Same TLS rules as the docker CLI: https://, DOCKER_TLS_VERIFY=1, or the TLS port 2376.
+  const tls = scheme === 'https' || process.env.DOCKER_TLS_VERIFY === '1' || url.port === '2376';
+  const opts: Docker.DockerOptions = {
+    socketPath: undefined,
+    protocol: tls ? 'https' : 'http',
+    host: url.hostname,
+    port: url.port || (tls ? 2376 : 2375),
+  };
+  const certDir = process.env.DOCKER_CERT_PATH;
+  if (tls && certDir) {
+    opts.ca = fs.readFileSync(path.join(certDir, 'ca.pem'));
+    opts.cert = fs.readFileSync(path.join(certDir, 'cert.pem'));
+    opts.key = fs.readFileSync(path.join(certDir, 'key.pem'));
+  }
+  return opts;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Error classification
+// ---------------------------------------------------------------------------------------------
+
+/** What dockerode/docker-modem rejects with: HTTP errors carry statusCode, socket errors a code. */
+interface DockerError {
+  message: string;
+  statusCode?: number;
+  code?: string;
+  name?: string;
+}
+
+function asDockerError(err: unknown): DockerError {
+  if (err && typeof err === 'object' && 'message' in err) return err as DockerError;
+  return { message: String(err) };
+}
+
+function statusOf(err: unknown): number | undefined {
+  const s = asDockerError(err).statusCode;
+  return typeof s === 'number' ? s : undefined;
+}
+
+/** Socket-level failures: the engine did not answer at all (as opposed to answering "no"). */
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOENT', // unix socket path missing
+  'EACCES', // unix socket not readable by us
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNABORTED',
+  'ABORT_ERR',
+]);
+
+function isConnectionError(err: unknown): boolean {
+  const e = asDockerError(err);
+  if (statusOf(err) !== undefined) return false;
+  return (e.code !== undefined && CONNECTION_CODES.has(e.code)) || e.name === 'AbortError';
+}
+
+/** The engine's own message without docker-modem's "(HTTP code 404) no such container - " prefix. */
+function engineMessage(err: unknown): string {
+  const m = asDockerError(err).message.trim();
+  const i = m.indexOf(' - ');
+  return m.startsWith('(HTTP code') && i >= 0 ? m.slice(i + 3).trim() : m;
+}
+
+const ZERO_DATE = new Date(0);
+const PING_TIMEOUT_MS = 2_000;
+const LOG_TAIL_LINES = 2_000;
+const RECONNECT_MIN_MS = 500;
+const RECONNECT_MAX_MS = 5_000;
+
+/** The subset of dockerode's ping we use; its typings omit the abortSignal option it honours. */
+type PingWithSignal = (opts: { abortSignal: AbortSignal }) => Promise<unknown>;
+
+// ---------------------------------------------------------------------------------------------
+// The runtime
+// ---------------------------------------------------------------------------------------------
+
+class DockerodeRuntime implements DockerRuntime {
+  private readonly docker: Docker;
+  /** Human-readable engine address, used in error messages. */
+  private readonly where: string;
+  private lastErr: string | null = null;
+  /** Images known to be present, so a busy dispatcher does not inspect the image on every run. */
+  private readonly knownImages = new Set<string>();
+  /** One in-flight check/pull per image, shared by concurrent callers. */
+  private readonly imageChecks = new Map<string, Promise<void>>();
+
+  constructor(dockerHost: string | undefined) {
+    this.docker = new Docker(dockerOptionsFromHost(dockerHost));
+    this.where = dockerHost?.trim() || 'default socket';
+  }
+
+  /**
+   * Runs one engine call with uniform bookkeeping: any HTTP answer proves the engine is up
+   * (clears lastError); a socket failure is recorded and rethrown as DockerUnavailableError.
+   */
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      const out = await fn();
+      this.lastErr = null;
+      return out;
+    } catch (err) {
+      throw this.translate(err);
+    }
+  }
+
+  private translate(err: unknown): unknown {
+    if (err instanceof DockerUnavailableError || err instanceof ImageUnavailableError) return err;
+    if (isConnectionError(err)) {
+      const msg = `Docker engine unreachable (${this.where}): ${asDockerError(err).message}`;
+      this.lastErr = msg;
+      return new DockerUnavailableError(msg, { cause: err });
+    }
+    if (statusOf(err) !== undefined) this.lastErr = null;
+    return err;
+  }
+
+  lastError(): string | null {
+    return this.lastErr;
+  }
+
+  async ping(): Promise<boolean> {
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), PING_TIMEOUT_MS);
+    try {
+      await (this.docker.ping as unknown as PingWithSignal).call(this.docker, { abortSignal: ac.signal });
+      this.lastErr = null;
+      return true;
+    } catch (err) {
+      this.lastErr = ac.signal.aborted
+        ? `Docker engine did not answer within ${PING_TIMEOUT_MS} ms (${this.where})`
+        : `Docker engine unreachable (${this.where}): ${asDockerError(err).message}`;
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  ensureImage(image: string): Promise<void> {
+    if (this.knownImages.has(image)) return Promise.resolve();
+    let p = this.imageChecks.get(image);
+    if (!p) {
+      p = this.checkOrPull(image).finally(() => this.imageChecks.delete(image));
+      this.imageChecks.set(image, p);
+    }
+    return p;
+  }
+
+  private async checkOrPull(image: string): Promise<void> {
+    try {
+      await this.call(() => this.docker.getImage(image).inspect());
+      this.knownImages.add(image);
+      return;
+    } catch (err) {
+      if (statusOf(err) !== 404) throw err;
+    }
+    log.info({ image }, 'docker: pulling image');
+    try {
+      const stream = await this.call(() => this.docker.pull(image));
+      await new Promise<void>((resolve, reject) => {
+        this.docker.modem.followProgress(stream, (err: Error | null, output: Array<{ error?: string }>) => {
+          if (err) return reject(err);
+          // A pull can fail *inside* a 200 response: the error is a line of the progress stream.
+          const failed = output.find((o) => o && typeof o.error === 'string');
+          if (failed) return reject(new Error(failed.error));
+          resolve();
+        });
+      });
+    } catch (err) {
+      const translated = this.translate(err);
+      // Engine gone mid-pull is an availability problem (retry later), not a bad image.
+      if (translated instanceof DockerUnavailableError) throw translated;
+      throw new ImageUnavailableError(image, engineMessage(err));
+    }
+    this.knownImages.add(image);
+  }
+
+  async run(spec: ContainerSpec): Promise<string> {
+    await this.ensureImage(spec.image);
+    const hostConfig: Docker.HostConfig = {
+      // tini as PID 1: forwards SIGTERM to the job and reaps zombies, so `sh -c` jobs stop on
+      // SIGTERM instead of ignoring it until SIGKILL.
+      Init: true,
+      // Finished containers stay until the TTL sweeper saves logs and removes them.
+      AutoRemove: false,
+    };
+    if (spec.cpus != null && spec.cpus > 0) hostConfig.NanoCpus = Math.round(spec.cpus * 1e9);
+    if (spec.memoryMb != null && spec.memoryMb > 0) {
+      hostConfig.Memory = Math.round(spec.memoryMb * 1024 * 1024);
+      // Without this Docker allows the same amount again as swap, so the cap would be 2x.
+      hostConfig.MemorySwap = hostConfig.Memory;
+    }
+    const options: Docker.ContainerCreateOptions = {
+      Image: spec.image,
+      Labels: spec.labels,
+      Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
+      HostConfig: hostConfig,
+      // No TTY: logs stay multiplexed (stdout/stderr separable) and the output is not rewritten.
+      Tty: false,
+    };
+    if (spec.name) options.name = spec.name;
+    // An empty command means "the image's default", same as none.
+    if (spec.command && spec.command.length > 0) options.Cmd = spec.command;
+
+    let container: Docker.Container;
+    try {
+      container = await this.call(() => this.docker.createContainer(options));
+    } catch (err) {
+      // The image cache can be stale (someone ran `docker image rm`): forget it, fetch, retry once.
+      if (statusOf(err) !== 404 || !/no such image/i.test(asDockerError(err).message)) throw err;
+      this.knownImages.delete(spec.image);
+      await this.ensureImage(spec.image);
+      container = await this.call(() => this.docker.createContainer(options));
+    }
+    try {
+      await this.call(() => container.start());
+    } catch (err) {
+      // Never leave a created-but-dead container behind: nothing would own it but the orphan sweeper.
+      await this.remove(container.id).catch((rmErr: unknown) =>
+        log.warn({ id: container.id, err: asDockerError(rmErr).message }, 'docker: cleanup after failed start failed'),
+      );
+      throw err;
+    }
+    return container.id;
+  }
+
+  async inspect(id: string): Promise<ContainerInspect | null> {
+    let info: Docker.ContainerInspectInfo;
+    try {
+      info = await this.call(() => this.docker.getContainer(id).inspect());
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      throw err;
+    }
+    const st = info.State;
+    // Docker reports ExitCode 0 for containers that are running or never started; that is not
+    // an exit code anyone should act on.
+    const exited = !st.Running && st.Status !== 'created';
+    return {
+      id: info.Id,
+      labels: info.Config.Labels ?? {},
+      running: st.Running,
+      status: st.Status,
+      exitCode: exited ? st.ExitCode : null,
+      startedAt: parseDockerTime(st.StartedAt),
+      finishedAt: parseDockerTime(st.FinishedAt),
+      oomKilled: st.OOMKilled,
+    };
+  }
+
+  async kill(id: string, signal: 'SIGTERM' | 'SIGKILL'): Promise<boolean> {
+    try {
+      await this.call(() => this.docker.getContainer(id).kill({ signal }));
+      return true;
+    } catch (err) {
+      const status = statusOf(err);
+      // 404 gone, 409 not running (older engines say so with a 500): the job is already over.
+      if (status === 404 || status === 409) return false;
+      if (/is not running/i.test(asDockerError(err).message)) return false;
+      throw err;
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    try {
+      await this.call(() => this.docker.getContainer(id).remove({ force: true, v: true }));
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 404) return;
+      // Two actors (sweeper + operator) removing at once: the other one is finishing the job.
+      if (status === 409 && /already in progress/i.test(asDockerError(err).message)) return;
+      throw err;
+    }
+  }
+
+  async removeVolumesByLabel(label: string, value: string): Promise<number> {
+    const res = await this.call(() => this.docker.listVolumes({ filters: { label: [`${label}=${value}`] } }));
+    let removed = 0;
+    const failures: string[] = [];
+    // Try every volume even if one fails, then report the failures together.
+    for (const v of res.Volumes ?? []) {
+      try {
+        await this.call(() => this.docker.getVolume(v.Name).remove());
+        removed++;
+      } catch (err) {
+        if (statusOf(err) === 404) continue; // already gone: someone else's success
+        if (err instanceof DockerUnavailableError) throw err;
+        failures.push(`${v.Name}: ${engineMessage(err)}`); // e.g. 409 volume in use
+      }
+    }
+    if (failures.length > 0) {
+      throw new Error(`Could not remove ${failures.length} volume(s) labelled ${label}=${value}: ${failures.join('; ')}`);
+    }
+    return removed;
+  }
+
+  async list(labels: Record<string, string>): Promise<ContainerSummary[]> {
+    const label = Object.entries(labels).map(([k, v]) => `${k}=${v}`);
+    const rows = await this.call(() =>
+      this.docker.listContainers({ all: true, filters: label.length > 0 ? { label } : {} }),
+    );
+    return rows.map((c) => ({
+      id: c.Id,
+      name: (c.Names?.[0] ?? '').replace(/^\//, ''),
+      labels: c.Labels ?? {},
+      state: c.State,
+      createdAt: c.Created ? new Date(c.Created * 1000) : ZERO_DATE,
+    }));
+  }
+
+  async logsTail(id: string, maxBytes: number = LOG_TAIL_BYTES): Promise<string> {
+    const fetch = async (tail: number): Promise<{ payload: Buffer; frames: number } | null> => {
+      let raw: unknown;
+      try {
+        raw = await this.call(() =>
+          this.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: false, tail }),
+        );
+      } catch (err) {
+        if (statusOf(err) === 404) return null;
+        throw err;
+      }
+      // docker-modem JSON-parses non-stream bodies when it can; a multiplexed body never parses,
+      // but a TTY container's raw output might ("42"), so turn anything else back into bytes.
+      const buf = Buffer.isBuffer(raw) ? raw : Buffer.from(typeof raw === 'string' ? raw : JSON.stringify(raw ?? ''));
+      return demuxDockerFrames(buf);
+    };
+
+    // `tail` counts log lines, not bytes. Ask for a generous number of lines first; only when
+    // that was all lines and still fewer than maxBytes (many short lines) ask for enough lines to
+    // be sure (every line is at least one byte).
+    let res = await fetch(LOG_TAIL_LINES);
+    if (res && res.frames >= LOG_TAIL_LINES && res.payload.length < maxBytes) {
+      res = (await fetch(Math.max(maxBytes, LOG_TAIL_LINES))) ?? res;
+    }
+    return res ? utf8Tail(res.payload, maxBytes) : '';
+  }
+
+  events(onEvent: (e: ContainerEvent) => void, onReconnect?: () => void): EventSubscription {
+    let closed = false;
+    let stream: Readable | null = null;
+    let request: AbortController | null = null;
+    let timer: NodeJS.Timeout | null = null;
+    let backoff = RECONNECT_MIN_MS;
+    let everConnected = false;
+    let missedEvents = false; // a connection was lost or never made: the caller must reconcile
+    let firstConnectedSec = 0;
+    // Resume point: the last delivered event's engine time (ns) and the events seen at exactly
+    // that time, so the replay after a reconnect (which includes that instant) skips duplicates.
+    let lastNano: bigint | null = null;
+    let seenAtLast = new Set<string>();
+
+    const scheduleReconnect = () => {
+      if (closed || timer) return;
+      missedEvents = true;
+      const delay = backoff;
+      backoff = Math.min(backoff * 2, RECONNECT_MAX_MS);
+      timer = setTimeout(() => {
+        timer = null;
+        void connect();
+      }, delay);
+    };
+
+    const deliver = (raw: RawDockerEvent) => {
+      const ev = mapDockerEvent(raw);
+      if (!ev) return;
+      if (typeof raw.timeNano === 'number') {
+        const nano = BigInt(raw.timeNano);
+        const key = `${ev.id}:${raw.Action ?? ''}`;
+        if (lastNano !== null && (nano < lastNano || (nano === lastNano && seenAtLast.has(key)))) return;
+        if (lastNano === null || nano > lastNano) {
+          lastNano = nano;
+          seenAtLast = new Set();
+        }
+        seenAtLast.add(key);
+      }
+      try {
+        onEvent(ev);
+      } catch (err) {
+        // A throwing handler must not take down the stream (or the process).
+        log.error({ err: asDockerError(err).message, action: ev.action, id: ev.id }, 'docker: event handler threw');
+      }
+    };
+
+    const connect = async () => {
+      if (closed) return;
+      const ac = new AbortController();
+      request = ac;
+      const opts: Docker.GetEventsOptions & { abortSignal: AbortSignal } = {
+        filters: { type: ['container'], label: ['warden.managed=true'] },
+        abortSignal: ac.signal,
+      };
+      if (everConnected) {
+        // Replay what happened while we were away (the engine keeps a short in-memory history;
+        // after an engine restart it is empty, which is what onReconnect is for).
+        // Docker accepts "seconds.nanoseconds"; the typings only know numbers.
+        const since =
+          lastNano !== null
+            ? `${lastNano / 1_000_000_000n}.${String(lastNano % 1_000_000_000n).padStart(9, '0')}`
+            : String(firstConnectedSec);
+        (opts as { since?: unknown }).since = since;
+      }
+      let s: Readable;
+      try {
+        s = (await this.docker.getEvents(opts)) as Readable;
+        this.lastErr = null;
+      } catch (err) {
+        // Aborted by close(): not an engine problem, so not recorded.
+        if (closed) return;
+        this.translate(err);
+        log.warn({ err: asDockerError(err).message, retryInMs: backoff }, 'docker: events stream connect failed');
+        scheduleReconnect();
+        return;
+      } finally {
+        if (request === ac) request = null;
+      }
+      if (closed) {
+        s.on('error', () => {});
+        s.destroy();
+        return;
+      }
+      stream = s;
+      backoff = RECONNECT_MIN_MS;
+      if (!everConnected) firstConnectedSec = Math.floor(Date.now() / 1000);
+      everConnected = true;
+
+      const decoder = new StringDecoder('utf8'); // chunks may split a multi-byte character
+      let pending = '';
+      let finished = false;
+      const finish = (err?: Error) => {
+        if (finished) return;
+        finished = true;
+        if (stream === s) stream = null;
+        if (closed) return;
+        if (err) this.translate(err);
+        log.warn({ err: err?.message }, 'docker: events stream ended; reconnecting');
+        scheduleReconnect();
+      };
+      s.on('data', (chunk: Buffer) => {
+        const { lines, rest } = splitJsonLines(pending, decoder.write(chunk));
+        pending = rest;
+        for (const line of lines) {
+          let raw: RawDockerEvent;
+          try {
+            raw = JSON.parse(line) as RawDockerEvent;
+          } catch {
+            log.warn({ line: line.slice(0, 200) }, 'docker: unparseable event line');
+            continue;
+          }
+          deliver(raw);
+        }
+      });
+      s.on('error', (err: Error) => finish(err));
+      s.on('end', () => finish());
+      s.on('close', () => finish());
+
+      if (missedEvents) {
+        missedEvents = false;
+        try {
+          onReconnect?.();
+        } catch (err) {
+          log.error({ err: asDockerError(err).message }, 'docker: onReconnect handler threw');
+        }
+      }
+    };
+
+    void connect();
+
+    return {
+      close: () => {
+        if (closed) return;
+        closed = true;
+        if (timer) clearTimeout(timer);
+        timer = null;
+        request?.abort();
+        request = null;
+        if (stream) {
+          const s = stream;
+          stream = null;
+          s.on('error', () => {}); // destroy may surface ECONNRESET/aborted; nobody cares now
+          s.destroy();
+        }
+      },
+    };
+  }
+}
+
+/**
+ * The Docker runtime for DOCKER_HOST (or opts.dockerHost), defaulting to the local socket.
+ * Construction never touches the engine, so it succeeds while Docker is down.
+ */
+export function createDockerRuntime(opts?: { dockerHost?: string }): DockerRuntime {
+  return new DockerodeRuntime(opts?.dockerHost ?? process.env.DOCKER_HOST);
+}

@@ -1,0 +1,91 @@
+/**
+ * The container runtime as Warden sees it. server/docker/runtime.ts is the only module that
+ * imports dockerode; everything else talks to this interface (tests may pass a real runtime
+ * pointed at another engine).
+ */
+
+export interface ContainerSpec {
+  name?: string;
+  image: string;
+  command?: string[] | null;
+  env?: Record<string, string>;
+  labels: Record<string, string>;
+  cpus?: number | null;
+  memoryMb?: number | null;
+}
+
+export interface ContainerSummary {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+  /** Docker state: created | running | exited | dead | paused | restarting | removing */
+  state: string;
+  createdAt: Date;
+}
+
+export interface ContainerInspect {
+  id: string;
+  labels: Record<string, string>;
+  running: boolean;
+  status: string;
+  exitCode: number | null;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  oomKilled: boolean;
+}
+
+export interface ContainerEvent {
+  /** die | start | kill | destroy | oom | stop | create */
+  action: string;
+  id: string;
+  labels: Record<string, string>;
+  exitCode: number | null;
+  signal: string | null;
+  /** Engine time of the event, nanosecond precision truncated to ms. */
+  at: Date;
+}
+
+export interface EventSubscription {
+  close(): void;
+}
+
+export interface DockerRuntime {
+  /** Engine reachable? Resolves false (never throws) when not. */
+  ping(): Promise<boolean>;
+  /** Last error seen talking to the engine, for health display. */
+  lastError(): string | null;
+  /** Pulls the image when absent locally. Throws ImageUnavailableError naming the image if it cannot. */
+  ensureImage(image: string): Promise<void>;
+  /** Creates and starts a container (Init: true, labels, caps); returns its id. */
+  run(spec: ContainerSpec): Promise<string>;
+  /** null when the container does not exist. */
+  inspect(id: string): Promise<ContainerInspect | null>;
+  /** Sends a signal. Returns false when the container is gone or not running (already done). */
+  kill(id: string, signal: 'SIGTERM' | 'SIGKILL'): Promise<boolean>;
+  /** Force-removes the container and its anonymous volumes. Gone or removal-in-progress = success. */
+  remove(id: string): Promise<void>;
+  /** Removes named volumes carrying the given label (e.g. warden.job=<id>). Returns count removed. */
+  removeVolumesByLabel(label: string, value: string): Promise<number>;
+  /** Containers (any state) matching all label filters, e.g. {'warden.managed': 'true'}. */
+  list(labels: Record<string, string>): Promise<ContainerSummary[]>;
+  /** Last maxBytes of combined stdout/stderr as text ('' when the container is gone). */
+  logsTail(id: string, maxBytes?: number): Promise<string>;
+  /**
+   * Container events for containers with label warden.managed=true. Line-buffered; reconnects
+   * after an engine restart (calling onReconnect so callers can reconcile missed events).
+   */
+  events(onEvent: (e: ContainerEvent) => void, onReconnect?: () => void): EventSubscription;
+}
+
+export class ImageUnavailableError extends Error {
+  constructor(
+    public readonly image: string,
+    cause: string,
+  ) {
+    super(`Image "${image}" is not available locally and could not be pulled: ${cause}`);
+  }
+}
+
+export class DockerUnavailableError extends Error {}
+
+export const LOG_TAIL_BYTES = 64 * 1024;

@@ -1,0 +1,24 @@
+/**
+ * Errors that cross the API boundary as {"error": {code, message, field?}} with a 4xx status.
+ * Anything else is a 500 with a generic message (never a stack).
+ */
+export class AppError extends Error {
+  constructor(
+    public readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 422 | 429 | 503,
+    public readonly code: string,
+    message: string,
+    public readonly field?: string,
+  ) {
+    super(message);
+  }
+  toJSON() {
+    return { error: { code: this.code, message: this.message, ...(this.field ? { field: this.field } : {}) } };
+  }
+}
+
+export const notFound = (what: string, id?: string) =>
+  new AppError(404, 'not_found', id ? `${what} ${id} not found` : `${what} not found`);
+export const forbidden = (message = 'Your role does not allow this action') => new AppError(403, 'forbidden', message);
+export const conflict = (message: string, code = 'conflict') => new AppError(409, code, message);
+export const invalid = (message: string, field?: string, code = 'validation_failed') =>
+  new AppError(422, code, message, field);

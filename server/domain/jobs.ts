@@ -1,0 +1,356 @@
+import { and, desc, eq, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
+import type { Ctx } from '../context';
+import type { DbOrTx } from '../db/client';
+import { jobs, plans, users, type Job, type JobStatus } from '../db/schema';
+import { type Actor, hasRole, requireRole } from './actor';
+import { audit } from './audit';
+import { AppError, conflict, invalid, notFound } from './errors';
+import { effectiveLimits, effectiveTimeout, type Limits } from './limits';
+import { finishJob, transition } from './lifecycle';
+import { extendJobSchema, killJobSchema, listJobsQuerySchema, submitJobSchema } from './schemas';
+
+export function jobToJson(j: Job) {
+  return {
+    id: j.id,
+    userId: j.userId,
+    name: j.name,
+    image: j.image,
+    command: j.command,
+    status: j.status,
+    exitCode: j.exitCode,
+    reason: j.reason,
+    waitReason: j.waitReason,
+    attempt: j.attempt,
+    maxRetries: j.maxRetries,
+    queuedAt: j.queuedAt.toISOString(),
+    startedAt: j.startedAt?.toISOString() ?? null,
+    finishedAt: j.finishedAt?.toISOString() ?? null,
+    deadlineAt: j.deadlineAt?.toISOString() ?? null,
+    warnedAt: j.warnedAt?.toISOString() ?? null,
+    terminateRequestedAt: j.terminateRequestedAt?.toISOString() ?? null,
+    cleanedAt: j.cleanedAt?.toISOString() ?? null,
+    timeoutSeconds: j.timeoutS,
+    timeoutSource: j.timeoutSource,
+    timeoutSuspended: j.timeoutSuspended,
+    gracePeriodSeconds: j.gracePeriodS,
+    ttlSecondsAfterFinished: j.ttlS,
+    extendedSeconds: j.extendedS,
+    containerId: j.containerId,
+    node: j.node,
+    parentId: j.parentId,
+    labels: j.labels,
+  };
+}
+export type JobJson = ReturnType<typeof jobToJson>;
+
+export function zodFail(issues: { message: string; path: PropertyKey[] }[]): AppError {
+  const i = issues[0]!;
+  return invalid(i.message, i.path.map(String).join('.') || undefined);
+}
+
+async function loadUserLimits(db: DbOrTx, userId: string): Promise<{ limits: Limits; planName: string }> {
+  const [r] = await db.select({ user: users, plan: plans }).from(users).innerJoin(plans, eq(plans.id, users.planId)).where(eq(users.id, userId));
+  if (!r) throw notFound('User', userId);
+  return { limits: effectiveLimits(r.plan, r.user), planName: r.plan.name };
+}
+
+/**
+ * POST /api/v1/jobs. A user key submits for itself. Validation, caps and queue limits are checked
+ * before anything is written; the job row and its audit row are written in one transaction.
+ */
+export async function submitJob(ctx: Ctx, actor: Actor, raw: unknown, opts: { userId?: string } = {}): Promise<Job> {
+  const parsed = submitJobSchema.safeParse(raw);
+  if (!parsed.success) throw zodFail(parsed.error.issues);
+  const input = parsed.data;
+  let userId: string;
+  if (actor.kind === 'user') userId = actor.id;
+  else {
+    requireRole(actor, 'operator');
+    if (!opts.userId) throw invalid('Operators submit on behalf of a user: pass ?user=<user id>', 'user');
+    userId = opts.userId;
+  }
+  const now = ctx.clock.now();
+  return ctx.db.transaction(async (tx) => {
+    // Lock the user row: serialises submits per user so max_queued_jobs holds under concurrency.
+    const [u] = await tx.select({ user: users, plan: plans }).from(users).innerJoin(plans, eq(plans.id, users.planId)).where(eq(users.id, userId)).for('update', { of: users });
+    if (!u) throw notFound('User', userId);
+    const limits = effectiveLimits(u.plan, u.user);
+    const t = effectiveTimeout({
+      requested: input.timeoutSeconds,
+      userDefault: u.user.defaultTimeoutS,
+      planDefault: u.plan.defaultTimeoutS,
+      userMax: u.user.maxTimeoutS,
+      planMax: u.plan.maxTimeoutS,
+      planName: u.plan.name,
+    });
+    if (!t.ok) throw invalid(t.message, 'timeoutSeconds', 'timeout_exceeds_cap');
+    if (input.maxRetries !== undefined && input.maxRetries > limits.maxRetries) {
+      throw invalid(`maxRetries ${input.maxRetries} exceeds the maximum of ${limits.maxRetries} allowed by plan ${u.plan.name}`, 'maxRetries');
+    }
+    if (input.parentId) {
+      const [parent] = await tx.select({ id: jobs.id, userId: jobs.userId, status: jobs.status }).from(jobs).where(eq(jobs.id, input.parentId));
+      if (!parent || (actor.kind === 'user' && parent.userId !== userId)) {
+        throw invalid(`Parent job ${input.parentId} not found`, 'parentId', 'unknown_parent');
+      }
+      if (['succeeded', 'failed', 'timed_out', 'killed', 'lost', 'cancelled'].includes(parent.status)) {
+        throw conflict(`Parent job ${input.parentId} has already ended (${parent.status})`, 'parent_ended');
+      }
+    }
+    const [q] = await tx
+      .select({ n: sql<number>`count(*)::int` })
+      .from(jobs)
+      .where(and(eq(jobs.userId, userId), eq(jobs.status, 'queued')));
+    if ((q?.n ?? 0) >= limits.maxQueuedJobs) {
+      throw new AppError(429, 'queue_full', `Queue full: ${q?.n ?? 0} jobs already queued (limit ${limits.maxQueuedJobs} for plan ${u.plan.name})`);
+    }
+    const [job] = await tx
+      .insert(jobs)
+      .values({
+        userId,
+        name: input.name ?? null,
+        image: input.image,
+        command: input.command ?? null,
+        env: input.env ?? {},
+        labels: input.labels ?? {},
+        parentId: input.parentId ?? null,
+        status: 'queued',
+        maxRetries: input.maxRetries ?? limits.maxRetries,
+        requestedTimeoutS: input.timeoutSeconds ?? null,
+        timeoutS: t.seconds,
+        timeoutSource: t.source,
+        gracePeriodS: input.gracePeriodSeconds ?? limits.gracePeriodS,
+        ttlS: input.ttlSecondsAfterFinished ?? null,
+        queuedAt: now,
+        updatedAt: now,
+      })
+      .returning();
+    await audit(tx, {
+      actor,
+      action: 'job.submit',
+      targetType: 'job',
+      targetId: job!.id,
+      at: now,
+      details: { image: input.image, timeoutSeconds: t.seconds, timeoutSource: t.source, plan: u.plan.name },
+    });
+    return job!;
+  });
+}
+
+/** A job the actor may see: users see only their own (others are 404, not 403: no probing). */
+export async function getJob(ctx: Ctx, actor: Actor, id: string): Promise<Job> {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) throw notFound('Job', id);
+  const [j] = await ctx.db.select().from(jobs).where(eq(jobs.id, id));
+  if (!j) throw notFound('Job', id);
+  if (actor.kind === 'user' && j.userId !== actor.id) throw notFound('Job', id);
+  if (actor.kind === 'operator') requireRole(actor, 'viewer');
+  return j;
+}
+
+function encodeCursor(j: Pick<Job, 'queuedAt' | 'id'>): string {
+  return Buffer.from(`${j.queuedAt.toISOString()}|${j.id}`).toString('base64url');
+}
+function decodeCursor(c: string): { at: Date; id: string } {
+  const [at, id] = Buffer.from(c, 'base64url').toString().split('|');
+  const d = new Date(at ?? '');
+  if (!id || Number.isNaN(d.getTime()) || !/^[0-9a-f-]{36}$/i.test(id)) throw invalid('cursor is not valid', 'cursor');
+  return { at: d, id };
+}
+
+/** GET /api/v1/jobs — newest first, keyset pagination. */
+export async function listJobs(ctx: Ctx, actor: Actor, rawQuery: Record<string, string | undefined>) {
+  requireRole(actor, 'viewer');
+  const q = listJobsQuerySchema.safeParse(rawQuery);
+  if (!q.success) throw zodFail(q.error.issues);
+  const limit = q.data.limit ?? 50;
+  const where: SQL[] = [];
+  if (q.data.status?.length) where.push(inArray(jobs.status, q.data.status as JobStatus[]));
+  if (q.data.user) {
+    if (/^[0-9a-f-]{36}$/i.test(q.data.user)) where.push(eq(jobs.userId, q.data.user));
+    else where.push(sql`${jobs.userId} = (select id from users where name = ${q.data.user})`);
+  }
+  if (q.data.cursor) {
+    const c = decodeCursor(q.data.cursor);
+    where.push(or(lt(jobs.queuedAt, c.at), and(eq(jobs.queuedAt, c.at), lt(jobs.id, c.id)))!);
+  }
+  const rows = await ctx.db
+    .select()
+    .from(jobs)
+    .where(where.length ? and(...where) : undefined)
+    .orderBy(desc(jobs.queuedAt), desc(jobs.id))
+    .limit(limit + 1);
+  const page = rows.slice(0, limit);
+  return { jobs: page, nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]!) : null };
+}
+
+const FINAL: JobStatus[] = ['succeeded', 'failed', 'timed_out', 'killed', 'lost', 'cancelled'];
+
+/**
+ * Kill (operator, or owner via cancel): a queued job is cancelled; a starting/running job goes to
+ * `terminating` and the timeout sweeper's escalation (SIGTERM, grace, SIGKILL) ends it as `killed`.
+ * `force` skips the grace. A terminating job may be upgraded to force.
+ */
+export async function killJob(ctx: Ctx, actor: Actor, id: string, raw: unknown = {}): Promise<Job> {
+  if (actor.kind !== 'user') requireRole(actor, 'operator');
+  const p = killJobSchema.safeParse(raw ?? {});
+  if (!p.success) throw zodFail(p.error.issues);
+  const job = await getJob(ctx, actor, id);
+  const now = ctx.clock.now();
+  const who = actorName(actor);
+  const reason = `Killed by ${who}${p.data.reason ? `: ${p.data.reason}` : ''}`;
+  return ctx.db.transaction(async (tx) => {
+    if (job.status === 'queued') {
+      const plan = await planOf(tx, job.userId);
+      const done = await finishJob(tx, {
+        job,
+        plan,
+        from: ['queued'],
+        status: 'cancelled',
+        at: now,
+        reason: `Cancelled by ${who}${p.data.reason ? `: ${p.data.reason}` : ''}`,
+        actor,
+        action: 'job.cancel',
+        cleaned: true,
+      });
+      if (done) return done;
+    }
+    if (job.status === 'starting' || job.status === 'running' || job.status === 'queued') {
+      const row = await transition(
+        tx,
+        id,
+        ['starting', 'running'],
+        {
+          status: 'terminating',
+          terminateRequestedAt: now,
+          terminateKind: 'kill',
+          terminateReason: reason,
+          terminateActor: who,
+          terminateForce: p.data.force ?? false,
+        },
+        now,
+      );
+      if (row) {
+        await audit(tx, { actor, action: 'job.kill', targetType: 'job', targetId: id, reason: p.data.reason ?? null, at: now, details: { force: p.data.force ?? false } });
+        return row;
+      }
+    }
+    const [cur] = await tx.select().from(jobs).where(eq(jobs.id, id));
+    if (cur?.status === 'terminating') {
+      if (p.data.force && !cur.terminateForce) {
+        const row = await transition(tx, id, ['terminating'], { terminateForce: true }, now);
+        if (row) {
+          await audit(tx, { actor, action: 'job.kill', targetType: 'job', targetId: id, reason: p.data.reason ?? null, at: now, details: { force: true, upgrade: true } });
+          return row;
+        }
+      }
+      throw conflict(`Job ${id} is already terminating`, 'already_terminating');
+    }
+    throw conflict(`Job ${id} has already ended (${cur?.status ?? 'gone'})`, 'already_final');
+  });
+}
+
+/** POST /api/v1/jobs/:id/cancel — queued: cancelled; running: killed by its owner. */
+export async function cancelJob(ctx: Ctx, actor: Actor, id: string): Promise<Job> {
+  const job = await getJob(ctx, actor, id);
+  if (FINAL.includes(job.status)) throw conflict(`Job ${id} has already ended (${job.status})`, 'already_final');
+  return killJob(ctx, actor, id, { reason: 'cancelled' });
+}
+
+/**
+ * Extend a running job's deadline by N seconds. Refused when not running, N ≤ 0, or the new total
+ * passes the cap (admins may override with a reason). A child may never outlive its parent.
+ */
+export async function extendJob(ctx: Ctx, actor: Actor, id: string, raw: unknown): Promise<Job> {
+  requireRole(actor, 'operator');
+  const p = extendJobSchema.safeParse(raw);
+  if (!p.success) throw zodFail(p.error.issues);
+  const { seconds, reason, overrideCap } = p.data;
+  if (overrideCap && !hasRole(actor, 'admin')) throw new AppError(403, 'forbidden', 'Only admins may extend past the cap');
+  if (overrideCap && !reason) throw invalid('A reason is required to extend past the cap', 'reason');
+  const now = ctx.clock.now();
+  return ctx.db.transaction(async (tx) => {
+    const [job] = await tx.select().from(jobs).where(eq(jobs.id, id)).for('update');
+    if (!job) throw notFound('Job', id);
+    if (job.status !== 'running' || !job.deadlineAt) {
+      throw conflict(`Job ${id} is ${job.status}; only running jobs can be extended`, 'not_running');
+    }
+    const { limits, planName } = await loadUserLimits(tx, job.userId);
+    const total = job.timeoutS + seconds;
+    const overCap = total > limits.maxTimeoutS;
+    if (overCap && !overrideCap) {
+      const who = limits.maxTimeoutFrom === 'user' ? 'the per-user limit' : `plan ${planName}`;
+      throw invalid(
+        `Extending by ${seconds}s would make the timeout ${total}s, above the maximum of ${limits.maxTimeoutS}s allowed by ${who}`,
+        'seconds',
+        'timeout_exceeds_cap',
+      );
+    }
+    const newDeadline = new Date(job.deadlineAt.getTime() + seconds * 1000);
+    if (job.parentId) {
+      const [parent] = await tx.select({ deadlineAt: jobs.deadlineAt }).from(jobs).where(eq(jobs.id, job.parentId));
+      if (parent?.deadlineAt && newDeadline > parent.deadlineAt) {
+        throw invalid(`A child job cannot outlive its parent: the parent's deadline is ${parent.deadlineAt.toISOString()}`, 'seconds', 'exceeds_parent');
+      }
+    }
+    const row = await transition(
+      tx,
+      id,
+      ['running'],
+      { deadlineAt: newDeadline, timeoutS: total, extendedS: job.extendedS + seconds, warnedAt: null },
+      now,
+    );
+    if (!row) throw conflict(`Job ${id} is no longer running`, 'not_running');
+    await audit(tx, {
+      actor,
+      action: 'job.extend',
+      targetType: 'job',
+      targetId: id,
+      reason: reason ?? null,
+      at: now,
+      details: { seconds, from: job.deadlineAt.toISOString(), to: newDeadline.toISOString(), timeoutSeconds: total, overCap, cap: limits.maxTimeoutS },
+    });
+    return row;
+  });
+}
+
+/** Admin: suspend (or resume) a running job's timeout, e.g. while debugging it. Audited. */
+export async function suspendJobTimeout(ctx: Ctx, actor: Actor, id: string, suspended: boolean, reason?: string): Promise<Job> {
+  requireRole(actor, 'admin');
+  const now = ctx.clock.now();
+  return ctx.db.transaction(async (tx) => {
+    const row = await transition(tx, id, ['queued', 'starting', 'running'], { timeoutSuspended: suspended, warnedAt: null }, now);
+    if (!row) {
+      const [cur] = await tx.select({ status: jobs.status }).from(jobs).where(eq(jobs.id, id));
+      if (!cur) throw notFound('Job', id);
+      throw conflict(`Job ${id} is ${cur.status}; its timeout can no longer be changed`, 'not_running');
+    }
+    // Resuming: a job whose deadline passed while suspended gets the time it had left at suspension? No:
+    // the deadline stands; the sweeper acts on the next tick. Operators extend first if they want more.
+    await audit(tx, { actor, action: suspended ? 'job.timeout_suspend' : 'job.timeout_resume', targetType: 'job', targetId: id, reason: reason ?? null, at: now });
+    return row;
+  });
+}
+
+/** Saved log tail, or the live tail while the container runs. */
+export async function getJobLogs(ctx: Ctx, actor: Actor, id: string): Promise<string> {
+  const job = await getJob(ctx, actor, id);
+  if (job.containerId && (job.status === 'running' || job.status === 'terminating') && ctx.docker) {
+    try {
+      return await ctx.docker.logsTail(job.containerId);
+    } catch {
+      return job.logTail ?? '';
+    }
+  }
+  return job.logTail ?? '';
+}
+
+async function planOf(tx: DbOrTx, userId: string) {
+  const [r] = await tx.select({ plan: plans }).from(users).innerJoin(plans, eq(plans.id, users.planId)).where(eq(users.id, userId));
+  if (!r) throw notFound('User', userId);
+  return r.plan;
+}
+
+function actorName(a: Actor): string {
+  if (a.kind === 'operator') return `operator:${a.email}`;
+  if (a.kind === 'user') return `api:${a.name}`;
+  return a.name;
+}

@@ -1,0 +1,138 @@
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import type { DbOrTx } from '../db/client';
+import { jobs, usage, type FinalStatus, type Job, type JobStatus, type Plan } from '../db/schema';
+import type { Actor } from './actor';
+import { audit } from './audit';
+import { monthKey, ttlFor } from './limits';
+
+/**
+ * Every job state change goes through here: one conditional UPDATE … WHERE status IN (expected)
+ * plus its audit row, inside the caller's transaction. Two actors racing on one job: exactly one
+ * UPDATE matches; the other gets null and must treat the job as handled by someone else.
+ */
+export async function transition(
+  tx: DbOrTx,
+  id: string,
+  from: readonly JobStatus[],
+  patch: Partial<Job>,
+  at: Date,
+): Promise<Job | null> {
+  const [row] = await tx
+    .update(jobs)
+    .set({ ...patch, updatedAt: at })
+    .where(and(eq(jobs.id, id), inArray(jobs.status, [...from])))
+    .returning();
+  return row ?? null;
+}
+
+export interface FinishInput {
+  job: Job;
+  plan: Plan;
+  from: readonly JobStatus[];
+  status: FinalStatus;
+  at: Date;
+  exitCode?: number | null;
+  reason?: string | null;
+  logTail?: string | null;
+  actor: Actor | string;
+  action: string;
+  details?: Record<string, unknown>;
+  /** Set when the container is already removed (nothing left for the TTL sweeper). */
+  cleaned?: boolean;
+}
+
+/**
+ * Moves a job to a final state: TTL expiry computed from the plan (or the job's own TTL), usage
+ * seconds added (timed-out and killed jobs count too), children of the job told to stop.
+ * Returns null when the job was no longer in one of `from` (someone else finished it).
+ */
+export async function finishJob(tx: DbOrTx, f: FinishInput): Promise<Job | null> {
+  const ttl = ttlFor(f.plan, f.status, f.job.ttlS);
+  const row = await transition(
+    tx,
+    f.job.id,
+    f.from,
+    {
+      status: f.status,
+      finishedAt: f.at,
+      exitCode: f.exitCode ?? null,
+      reason: f.reason ?? null,
+      ...(f.logTail != null ? { logTail: f.logTail } : {}),
+      ttlExpiresAt: new Date(f.at.getTime() + ttl * 1000),
+      waitReason: null,
+      ...(f.cleaned ? { cleanedAt: f.at } : {}),
+    },
+    f.at,
+  );
+  if (!row) return null;
+  const ranS = row.startedAt ? Math.max(0, (f.at.getTime() - row.startedAt.getTime()) / 1000) : 0;
+  if (row.startedAt) await addUsage(tx, row.userId, f.at, ranS);
+  await audit(tx, {
+    actor: f.actor,
+    action: f.action,
+    targetType: 'job',
+    targetId: row.id,
+    reason: f.reason ?? null,
+    at: f.at,
+    details: { from: f.job.status, to: f.status, exitCode: f.exitCode ?? null, ranSeconds: Math.round(ranS * 1000) / 1000, ...f.details },
+  });
+  await stopChildren(tx, row, f.at);
+  return row;
+}
+
+export async function addUsage(tx: DbOrTx, userId: string, at: Date, seconds: number): Promise<void> {
+  await tx
+    .insert(usage)
+    .values({ userId, month: monthKey(at), seconds: Math.round(seconds), jobs: 1 })
+    .onConflictDoUpdate({
+      target: [usage.userId, usage.month],
+      set: { seconds: sql`${usage.seconds} + ${Math.round(seconds)}`, jobs: sql`${usage.jobs} + 1` },
+    });
+}
+
+/**
+ * A parent ended: its running children go to `terminating` (the timeout sweeper escalates them),
+ * queued ones are cancelled. Reasons name the parent.
+ */
+export async function stopChildren(tx: DbOrTx, parent: Pick<Job, 'id' | 'status'>, at: Date): Promise<number> {
+  const reason = `Parent job ${parent.id} ended (${parent.status})`;
+  const killed = await tx
+    .update(jobs)
+    .set({
+      status: 'terminating',
+      terminateRequestedAt: at,
+      terminateKind: 'parent',
+      terminateReason: reason,
+      terminateActor: 'system',
+      updatedAt: at,
+    })
+    .where(and(eq(jobs.parentId, parent.id), inArray(jobs.status, ['starting', 'running'])))
+    .returning({ id: jobs.id });
+  const cancelled = await tx
+    .update(jobs)
+    .set({ status: 'cancelled', finishedAt: at, reason, ttlExpiresAt: at, updatedAt: at })
+    .where(and(eq(jobs.parentId, parent.id), eq(jobs.status, 'queued')))
+    .returning({ id: jobs.id });
+  await audit(
+    tx,
+    ...killed.map((c) => ({
+      actor: 'system',
+      action: 'job.terminate_requested',
+      targetType: 'job' as const,
+      targetId: c.id,
+      reason,
+      at,
+      details: { kind: 'parent', parentId: parent.id },
+    })),
+    ...cancelled.map((c) => ({
+      actor: 'system',
+      action: 'job.cancel',
+      targetType: 'job' as const,
+      targetId: c.id,
+      reason,
+      at,
+      details: { parentId: parent.id },
+    })),
+  );
+  return killed.length + cancelled.length;
+}

@@ -1,0 +1,240 @@
+import { asc, eq, sql } from 'drizzle-orm';
+import type { Ctx } from '../context';
+import type { DbOrTx } from '../db/client';
+import { plans, users, type NewPlan, type Plan } from '../db/schema';
+import { type Actor, requireRole } from './actor';
+import { audit } from './audit';
+import { AppError, invalid, notFound } from './errors';
+import { planFieldsSchema, planNameSchema, type PlanFieldsInput } from './schemas';
+
+/** Plans created on first start; operators edit them freely afterwards. */
+export const DEFAULT_PLANS: NewPlan[] = [
+  {
+    name: 'free',
+    defaultTimeoutS: 300,
+    maxTimeoutS: 900,
+    maxConcurrentJobs: 2,
+    maxQueuedJobs: 20,
+    gracePeriodS: 10,
+    warnBeforeS: 30,
+    ttlSucceededS: 3600,
+    ttlFailedS: 86400,
+    ttlTimedOutS: 86400,
+    ttlKilledS: 86400,
+    ttlLostS: 86400,
+    maxRetries: 1,
+    monthlyQuotaS: 36000,
+    cpus: 1,
+    memoryMb: 512,
+  },
+  {
+    name: 'pro',
+    defaultTimeoutS: 900,
+    maxTimeoutS: 7200,
+    maxConcurrentJobs: 10,
+    maxQueuedJobs: 200,
+    gracePeriodS: 30,
+    warnBeforeS: 60,
+    ttlSucceededS: 3600,
+    ttlFailedS: 86400,
+    ttlTimedOutS: 86400,
+    ttlKilledS: 86400,
+    ttlLostS: 86400,
+    maxRetries: 3,
+    monthlyQuotaS: null,
+    cpus: 2,
+    memoryMb: 2048,
+  },
+  {
+    name: 'enterprise',
+    defaultTimeoutS: 3600,
+    maxTimeoutS: 86400,
+    maxConcurrentJobs: 50,
+    maxQueuedJobs: 2000,
+    gracePeriodS: 60,
+    warnBeforeS: 300,
+    ttlSucceededS: 7200,
+    ttlFailedS: 7 * 86400,
+    ttlTimedOutS: 7 * 86400,
+    ttlKilledS: 7 * 86400,
+    ttlLostS: 7 * 86400,
+    maxRetries: 3,
+    monthlyQuotaS: null,
+    cpus: 4,
+    memoryMb: 8192,
+  },
+];
+
+export async function seedDefaultPlans(db: DbOrTx): Promise<void> {
+  await db.insert(plans).values(DEFAULT_PLANS).onConflictDoNothing({ target: plans.name });
+}
+
+export function planToJson(p: Plan) {
+  return {
+    name: p.name,
+    defaultTimeoutSeconds: p.defaultTimeoutS,
+    maxTimeoutSeconds: p.maxTimeoutS,
+    maxConcurrentJobs: p.maxConcurrentJobs,
+    maxQueuedJobs: p.maxQueuedJobs,
+    gracePeriodSeconds: p.gracePeriodS,
+    warnBeforeSeconds: p.warnBeforeS,
+    ttlSucceededSeconds: p.ttlSucceededS,
+    ttlFailedSeconds: p.ttlFailedS,
+    ttlTimedOutSeconds: p.ttlTimedOutS,
+    ttlKilledSeconds: p.ttlKilledS,
+    ttlLostSeconds: p.ttlLostS,
+    maxRetries: p.maxRetries,
+    monthlyQuotaSeconds: p.monthlyQuotaS,
+    cpus: p.cpus,
+    memoryMb: p.memoryMb,
+    createdAt: p.createdAt.toISOString(),
+    updatedAt: p.updatedAt.toISOString(),
+  };
+}
+export type PlanJson = ReturnType<typeof planToJson>;
+
+const FIELD_MAP = {
+  defaultTimeoutSeconds: 'defaultTimeoutS',
+  maxTimeoutSeconds: 'maxTimeoutS',
+  maxConcurrentJobs: 'maxConcurrentJobs',
+  maxQueuedJobs: 'maxQueuedJobs',
+  gracePeriodSeconds: 'gracePeriodS',
+  warnBeforeSeconds: 'warnBeforeS',
+  ttlSucceededSeconds: 'ttlSucceededS',
+  ttlFailedSeconds: 'ttlFailedS',
+  ttlTimedOutSeconds: 'ttlTimedOutS',
+  ttlKilledSeconds: 'ttlKilledS',
+  ttlLostSeconds: 'ttlLostS',
+  maxRetries: 'maxRetries',
+  monthlyQuotaSeconds: 'monthlyQuotaS',
+  cpus: 'cpus',
+  memoryMb: 'memoryMb',
+} as const satisfies Record<keyof PlanFieldsInput, keyof NewPlan>;
+
+export async function listPlans(db: DbOrTx): Promise<Plan[]> {
+  return db.select().from(plans).orderBy(asc(plans.id));
+}
+
+export async function getPlanByName(db: DbOrTx, name: string): Promise<Plan | null> {
+  const [p] = await db.select().from(plans).where(eq(plans.name, name));
+  return p ?? null;
+}
+
+export async function getPlan(ctx: Ctx, actor: Actor, name: string): Promise<Plan> {
+  requireRole(actor, 'viewer');
+  const p = await getPlanByName(ctx.db, name);
+  if (!p) throw notFound('Plan', name);
+  return p;
+}
+
+/** Cross-field rules a plan must satisfy after a change. */
+export function checkPlanConsistency(p: Pick<Plan, 'defaultTimeoutS' | 'maxTimeoutS'>): void {
+  if (p.defaultTimeoutS > p.maxTimeoutS) {
+    throw invalid(
+      `defaultTimeoutSeconds (${p.defaultTimeoutS}) must not exceed maxTimeoutSeconds (${p.maxTimeoutS})`,
+      'defaultTimeoutSeconds',
+    );
+  }
+}
+
+/** What a plan change means for work in flight: shown before saving. */
+export interface PlanChangePreview {
+  runningJobs: number;
+  runningOverNewMax: number;
+  usersOverNewConcurrency: number;
+  queuedJobs: number;
+  notes: string[];
+}
+
+export async function previewPlanChange(ctx: Ctx, actor: Actor, name: string, raw: unknown): Promise<PlanChangePreview> {
+  requireRole(actor, 'viewer');
+  const input = parsePlanFields(raw);
+  const current = await getPlanByName(ctx.db, name);
+  const next = { ...(current ?? DEFAULT_PLANS[0]!), ...mapFields(input) } as Plan;
+  checkPlanConsistency(next);
+  if (!current) return { runningJobs: 0, runningOverNewMax: 0, usersOverNewConcurrency: 0, queuedJobs: 0, notes: ['New plan: no users yet.'] };
+  const [r] = await ctx.db.execute<{ running: number; over_max: number; queued: number; users_over: number }>(sql`
+    select
+      count(*) filter (where j.status in ('running','terminating'))::int as running,
+      count(*) filter (where j.status in ('running','terminating') and j.timeout_s > ${next.maxTimeoutS} and u.max_timeout_s is null)::int as over_max,
+      count(*) filter (where j.status = 'queued')::int as queued,
+      (select count(*)::int from (
+         select u2.id from users u2 join jobs j2 on j2.user_id = u2.id
+         where u2.plan_id = ${current.id} and u2.max_concurrent_jobs is null
+           and j2.status in ('starting','running','terminating')
+         group by u2.id having count(*) > ${next.maxConcurrentJobs}) x) as users_over
+    from jobs j join users u on u.id = j.user_id
+    where u.plan_id = ${current.id} and j.status in ('queued','starting','running','terminating')`);
+  const row = r ?? { running: 0, over_max: 0, queued: 0, users_over: 0 };
+  const notes: string[] = [];
+  notes.push('Running jobs keep their current deadline; new limits apply to jobs submitted or started after saving.');
+  if (row.over_max > 0) notes.push(`${row.over_max} running job(s) already exceed the new maximum timeout and cannot be extended further.`);
+  if (row.users_over > 0) notes.push(`${row.users_over} user(s) run more jobs than the new concurrency limit; no new jobs start for them until they drop below it.`);
+  return { runningJobs: row.running, runningOverNewMax: row.over_max, usersOverNewConcurrency: row.users_over, queuedJobs: row.queued, notes };
+}
+
+function parsePlanFields(raw: unknown): PlanFieldsInput {
+  const r = planFieldsSchema.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    throw invalid(i.message, i.path.join('.') || undefined);
+  }
+  return r.data;
+}
+
+function mapFields(input: PlanFieldsInput): Partial<NewPlan> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(input)) {
+    if (v === undefined) continue;
+    out[FIELD_MAP[k as keyof PlanFieldsInput]] = v;
+  }
+  return out as Partial<NewPlan>;
+}
+
+/** PUT /api/v1/plans/:name — create or update (admin). Audited with the before/after of each changed field. */
+export async function upsertPlan(ctx: Ctx, actor: Actor, name: string, raw: unknown): Promise<{ plan: Plan; created: boolean }> {
+  requireRole(actor, 'admin');
+  const n = planNameSchema.safeParse(name);
+  if (!n.success) throw invalid(n.error.issues[0]!.message, 'name');
+  const input = parsePlanFields(raw);
+  const patch = mapFields(input);
+  const now = ctx.clock.now();
+  return ctx.db.transaction(async (tx) => {
+    const [current] = await tx.select().from(plans).where(eq(plans.name, name)).for('update');
+    if (!current) {
+      const base = { ...DEFAULT_PLANS[0]!, monthlyQuotaS: null, cpus: null, memoryMb: null };
+      const row = { ...base, ...patch, name, createdAt: now, updatedAt: now };
+      checkPlanConsistency(row as Plan);
+      const [created] = await tx.insert(plans).values(row).returning();
+      await audit(tx, { actor, action: 'plan.create', targetType: 'plan', targetId: name, at: now, details: { fields: input } });
+      return { plan: created!, created: true };
+    }
+    const next = { ...current, ...patch };
+    checkPlanConsistency(next);
+    const changes: Record<string, { from: unknown; to: unknown }> = {};
+    for (const [k, v] of Object.entries(patch)) {
+      const before = (current as Record<string, unknown>)[k];
+      if (before !== v) changes[k] = { from: before, to: v };
+    }
+    if (Object.keys(changes).length === 0) return { plan: current, created: false };
+    const [updated] = await tx
+      .update(plans)
+      .set({ ...patch, updatedAt: now })
+      .where(eq(plans.id, current.id))
+      .returning();
+    await audit(tx, { actor, action: 'plan.update', targetType: 'plan', targetId: name, at: now, details: { changes } });
+    return { plan: updated!, created: false };
+  });
+}
+
+export async function planUserCount(db: DbOrTx, planId: number): Promise<number> {
+  const [r] = await db.select({ n: sql<number>`count(*)::int` }).from(users).where(eq(users.planId, planId));
+  return r?.n ?? 0;
+}
+
+export async function planForUser(db: DbOrTx, userId: string): Promise<Plan> {
+  const [r] = await db.select({ plan: plans }).from(users).innerJoin(plans, eq(plans.id, users.planId)).where(eq(users.id, userId));
+  if (!r) throw new AppError(404, 'not_found', `User ${userId} not found`);
+  return r.plan;
+}
+

@@ -1,0 +1,152 @@
+import { z } from 'zod';
+
+/**
+ * Input schemas shared by the HTTP API, server actions and forms. No server-only imports here,
+ * so client components can validate with the same rules.
+ */
+
+const DAY = 86400;
+const int = (label: string, min: number, max: number) =>
+  z
+    .number({ error: (i) => (i.input === undefined ? `${label} is required` : `${label} must be a number`) })
+    .int({ error: `${label} must be a whole number` })
+    .min(min, { error: `${label} must be at least ${min}` })
+    .max(max, { error: `${label} must be at most ${max}` });
+
+const IMAGE_RE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+
+export const labelsSchema = z
+  .record(
+    z
+      .string()
+      .min(1, 'label keys must not be empty')
+      .max(100, 'label keys must be at most 100 characters')
+      .regex(/^[A-Za-z0-9._/-]+$/, 'label keys may contain letters, digits, . _ / -')
+      .refine((k) => !k.startsWith('warden.'), 'label keys starting with "warden." are reserved'),
+    z.string().max(500, 'label values must be at most 500 characters'),
+  )
+  .refine((r) => Object.keys(r).length <= 50, 'at most 50 labels');
+
+export const envVarsSchema = z
+  .record(
+    z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'env names must match [A-Za-z_][A-Za-z0-9_]*'),
+    z.string().max(8192, 'env values must be at most 8192 characters'),
+  )
+  .refine((r) => Object.keys(r).length <= 100, 'at most 100 env variables');
+
+export const submitJobSchema = z.strictObject({
+  image: z
+    .string({ error: (i) => (i.input === undefined ? 'image is required' : 'image must be a string') })
+    .min(1, 'image is required')
+    .max(255, 'image must be at most 255 characters')
+    .regex(IMAGE_RE, 'image must be a Docker image reference like "alpine:3.20"'),
+  command: z
+    .array(z.string().max(16384, 'each command argument must be at most 16384 characters'), {
+      error: 'command must be an array of strings',
+    })
+    .max(256, 'command may have at most 256 arguments')
+    .optional(),
+  name: z.string({ error: 'name must be a string' }).trim().min(1, 'name must not be empty').max(200, 'name must be at most 200 characters').optional(),
+  env: envVarsSchema.optional(),
+  labels: labelsSchema.optional(),
+  timeoutSeconds: int('timeoutSeconds', 1, 30 * DAY).optional(),
+  gracePeriodSeconds: int('gracePeriodSeconds', 0, 3600).optional(),
+  ttlSecondsAfterFinished: int('ttlSecondsAfterFinished', 0, 365 * DAY).optional(),
+  maxRetries: int('maxRetries', 0, 20).optional(),
+  parentId: z.uuid({ error: 'parentId must be a job id (UUID)' }).optional(),
+});
+export type SubmitJobInput = z.infer<typeof submitJobSchema>;
+
+export const killJobSchema = z.strictObject({
+  force: z.boolean({ error: 'force must be true or false' }).optional(),
+  reason: z.string().trim().max(500, 'reason must be at most 500 characters').optional(),
+});
+export type KillJobInput = z.infer<typeof killJobSchema>;
+
+export const extendJobSchema = z.strictObject({
+  seconds: z
+    .number({ error: (i) => (i.input === undefined ? 'seconds is required' : 'seconds must be a number') })
+    .int({ error: 'seconds must be a whole number' })
+    .positive({ error: 'seconds must be greater than 0' })
+    .max(365 * DAY, { error: `seconds must be at most ${365 * DAY}` }),
+  reason: z.string().trim().max(500, 'reason must be at most 500 characters').optional(),
+  overrideCap: z.boolean().optional(),
+});
+export type ExtendJobInput = z.infer<typeof extendJobSchema>;
+
+export const PLAN_NAME_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+export const planNameSchema = z.string().regex(PLAN_NAME_RE, 'plan names are 1-63 lowercase letters, digits, _ or -');
+
+const optNull = <T extends z.ZodType>(s: T) => s.nullable().optional();
+
+export const planFieldsSchema = z.strictObject({
+  defaultTimeoutSeconds: int('defaultTimeoutSeconds', 1, 30 * DAY).optional(),
+  maxTimeoutSeconds: int('maxTimeoutSeconds', 1, 30 * DAY).optional(),
+  maxConcurrentJobs: int('maxConcurrentJobs', 0, 10000).optional(),
+  maxQueuedJobs: int('maxQueuedJobs', 0, 1_000_000).optional(),
+  gracePeriodSeconds: int('gracePeriodSeconds', 0, 3600).optional(),
+  warnBeforeSeconds: int('warnBeforeSeconds', 0, 30 * DAY).optional(),
+  ttlSucceededSeconds: int('ttlSucceededSeconds', 0, 365 * DAY).optional(),
+  ttlFailedSeconds: int('ttlFailedSeconds', 0, 365 * DAY).optional(),
+  ttlTimedOutSeconds: int('ttlTimedOutSeconds', 0, 365 * DAY).optional(),
+  ttlKilledSeconds: int('ttlKilledSeconds', 0, 365 * DAY).optional(),
+  ttlLostSeconds: int('ttlLostSeconds', 0, 365 * DAY).optional(),
+  maxRetries: int('maxRetries', 0, 20).optional(),
+  monthlyQuotaSeconds: optNull(int('monthlyQuotaSeconds', 1, 10_000 * 3600)),
+  cpus: optNull(
+    z
+      .number({ error: 'cpus must be a number' })
+      .positive({ error: 'cpus must be greater than 0' })
+      .max(256, { error: 'cpus must be at most 256' }),
+  ),
+  memoryMb: optNull(int('memoryMb', 6, 1024 * 1024)),
+});
+export type PlanFieldsInput = z.infer<typeof planFieldsSchema>;
+
+export const createUserSchema = z.strictObject({
+  name: z
+    .string({ error: (i) => (i.input === undefined ? 'name is required' : 'name must be a string') })
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/, 'user names are 1-64 letters, digits, _ . @ -'),
+  plan: planNameSchema,
+});
+
+export const updateUserSchema = z.strictObject({
+  plan: planNameSchema.optional(),
+  defaultTimeoutSeconds: optNull(int('defaultTimeoutSeconds', 1, 30 * DAY)),
+  maxTimeoutSeconds: optNull(int('maxTimeoutSeconds', 1, 30 * DAY)),
+  maxConcurrentJobs: optNull(int('maxConcurrentJobs', 0, 10000)),
+  maxQueuedJobs: optNull(int('maxQueuedJobs', 0, 1_000_000)),
+  monthlyQuotaSeconds: optNull(int('monthlyQuotaSeconds', 1, 10_000 * 3600)),
+});
+export type UpdateUserInput = z.infer<typeof updateUserSchema>;
+
+export const ROLES = ['viewer', 'operator', 'admin'] as const;
+export const createOperatorSchema = z.strictObject({
+  email: z.email({ error: 'a valid email is required' }).max(254).transform((s) => s.toLowerCase()),
+  role: z.enum(ROLES, { error: 'role must be viewer, operator or admin' }),
+  password: z.string().min(8, 'password must be at least 8 characters').max(200).optional(),
+});
+
+export const JOB_STATUS_VALUES = [
+  'queued',
+  'starting',
+  'running',
+  'terminating',
+  'succeeded',
+  'failed',
+  'timed_out',
+  'killed',
+  'lost',
+  'cancelled',
+] as const;
+
+export const listJobsQuerySchema = z.strictObject({
+  status: z
+    .string()
+    .optional()
+    .transform((s) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : undefined))
+    .pipe(z.array(z.enum(JOB_STATUS_VALUES, { error: 'unknown status' })).optional()),
+  user: z.string().max(100).optional(),
+  limit: z.coerce.number({ error: 'limit must be a number' }).int('limit must be a whole number').min(1, 'limit must be at least 1').max(500, 'limit must be at most 500').optional(),
+  cursor: z.string().max(200).optional(),
+});

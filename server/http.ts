@@ -1,0 +1,67 @@
+import { getAppContext } from './app';
+import type { Ctx } from './context';
+import { authenticateBearer } from './domain/auth';
+import type { Actor } from './domain/actor';
+import { AppError } from './domain/errors';
+import { log } from './log';
+
+/** Thin shells for route handlers: JSON bodies, auth, and the one error shape. */
+
+export const MAX_BODY_BYTES = 2 * 1024 * 1024;
+
+export function json(data: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(data), {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers },
+  });
+}
+
+export function errorResponse(e: unknown): Response {
+  if (e instanceof AppError) return json(e.toJSON(), e.status);
+  log.error({ err: e instanceof Error ? e.stack : String(e) }, 'unhandled error in route');
+  return json({ error: { code: 'internal', message: 'Internal error; see the server log' } }, 500);
+}
+
+/** Reads a JSON object body: 400 for empty/oversized/malformed bodies, never a stack. */
+export async function readJson(req: Request, opts: { optional?: boolean } = {}): Promise<unknown> {
+  const len = Number(req.headers.get('content-length') ?? '0');
+  if (len > MAX_BODY_BYTES) throw new AppError(400, 'body_too_large', `Request body is larger than ${MAX_BODY_BYTES} bytes`);
+  const text = await req.text();
+  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new AppError(400, 'body_too_large', `Request body is larger than ${MAX_BODY_BYTES} bytes`);
+  if (text.trim() === '') {
+    if (opts.optional) return {};
+    throw new AppError(400, 'invalid_json', 'Request body must be a JSON object');
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new AppError(400, 'invalid_json', `Request body is not valid JSON: ${(e as Error).message}`);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new AppError(400, 'invalid_json', 'Request body must be a JSON object');
+  return v;
+}
+
+/** Runs a handler with the app context and the bearer-key actor; maps errors to the error shape. */
+export function api<P = Record<string, never>>(
+  fn: (a: { req: Request; ctx: Ctx; actor: Actor; params: P }) => Promise<Response>,
+): (req: Request, route: { params: Promise<P> }) => Promise<Response> {
+  return async (req, route) => {
+    try {
+      const ctx = await getAppContext();
+      const actor = await authenticateBearer(ctx.db, req.headers.get('authorization'));
+      const params = (await route?.params) ?? ({} as P);
+      return await fn({ req, ctx, actor, params });
+    } catch (e) {
+      return errorResponse(e);
+    }
+  };
+}
+
+export function queryObject(req: Request): Record<string, string> {
+  const out: Record<string, string> = {};
+  new URL(req.url).searchParams.forEach((v, k) => {
+    out[k] = v;
+  });
+  return out;
+}

@@ -1,0 +1,339 @@
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import type { Ctx } from '../context';
+import type { Db } from '../db/client';
+import { jobs, plans, users, type Job } from '../db/schema';
+import { DockerUnavailableError, ImageUnavailableError, type DockerRuntime } from '../docker/types';
+import { audit } from '../domain/audit';
+import { finishJob, transition } from '../domain/lifecycle';
+import { monthKey } from '../domain/limits';
+import { log } from '../log';
+
+/**
+ * The dispatcher: claims queued jobs fairly across users and starts their containers.
+ *
+ * Claim (one transaction): lock up to `maxUsers` candidate users, least-recently-served first,
+ * with FOR UPDATE SKIP LOCKED, so two dispatchers never work on the same user at once; recount
+ * each locked user's active jobs in a fresh statement (the lock makes the count exact); take the
+ * oldest queued job(s) within the user's free slots; mark them `starting`; stamp last_served_at.
+ * Start (outside the transaction): pull if needed, create + start the container, then
+ * `starting → running` with the deadline measured from the real start.
+ */
+
+export interface CandidateUser {
+  userId: string;
+  limit: number;
+  active: number;
+  quota: number | null;
+  used: number;
+}
+
+export interface ClaimPlanEntry {
+  userId: string;
+  take: number;
+}
+
+/** Pure: how many jobs to take from each locked user this round. */
+export function planClaims(cands: CandidateUser[], perUser: number): ClaimPlanEntry[] {
+  const out: ClaimPlanEntry[] = [];
+  for (const c of cands) {
+    if (c.quota != null && c.used >= c.quota) continue;
+    const free = c.limit - c.active;
+    if (free <= 0) continue;
+    out.push({ userId: c.userId, take: Math.min(free, perUser) });
+  }
+  return out;
+}
+
+export interface ClaimOptions {
+  now: Date;
+  node: string;
+  /** Users served per round; each gets up to perUser jobs. */
+  maxUsers?: number;
+  perUser?: number;
+}
+
+/** Claims queued jobs (status → starting). Returns the claimed rows. */
+export async function claimJobs(db: Db, o: ClaimOptions): Promise<Job[]> {
+  const maxUsers = o.maxUsers ?? 50;
+  const perUser = o.perUser ?? 1;
+  const month = monthKey(o.now);
+  return db.transaction(async (tx) => {
+    // 1. Candidates: users with queued work that look like they have room (a hint only; re-checked below).
+    const locked = await tx.execute<{ id: string }>(sql`
+      select u.id
+      from users u join plans p on p.id = u.plan_id
+      where exists (select 1 from jobs q where q.user_id = u.id and q.status = 'queued')
+        and (select count(*) from jobs a where a.user_id = u.id and a.status in ('starting','running','terminating'))
+            < coalesce(u.max_concurrent_jobs, p.max_concurrent_jobs)
+        and (coalesce(u.monthly_quota_s, p.monthly_quota_s) is null
+             or coalesce((select us.seconds from usage us where us.user_id = u.id and us.month = ${month}), 0)
+                < coalesce(u.monthly_quota_s, p.monthly_quota_s))
+      order by u.last_served_at asc nulls first, u.id
+      limit ${maxUsers}
+      for update of u skip locked`);
+    if (locked.length === 0) return [];
+    const ids = locked.map((r) => r.id);
+    // 2. Exact counts under the lock (a new statement sees every committed claim).
+    const counts = await tx.execute<{ id: string; lim: number; active: number; quota: string | null; used: string }>(sql`
+      select u.id,
+        coalesce(u.max_concurrent_jobs, p.max_concurrent_jobs) as lim,
+        (select count(*)::int from jobs a where a.user_id = u.id and a.status in ('starting','running','terminating')) as active,
+        coalesce(u.monthly_quota_s, p.monthly_quota_s) as quota,
+        coalesce((select us.seconds from usage us where us.user_id = u.id and us.month = ${month}), 0) as used
+      from users u join plans p on p.id = u.plan_id
+      where u.id in ${sql.raw(`(${ids.map((i) => `'${i}'`).join(',')})`)}`);
+    const plan = planClaims(
+      counts.map((c) => ({
+        userId: c.id,
+        limit: Number(c.lim),
+        active: Number(c.active),
+        quota: c.quota == null ? null : Number(c.quota),
+        used: Number(c.used),
+      })),
+      perUser,
+    );
+    if (plan.length === 0) return [];
+    // 3. Oldest queued jobs within each user's free slots.
+    const claimed = (await tx.execute(sql`
+      with want(user_id, n) as (
+        select * from unnest(${sql.raw(`array[${plan.map((p) => `'${p.userId}'`).join(',')}]::uuid[]`)},
+                             ${sql.raw(`array[${plan.map((p) => p.take).join(',')}]::int[]`)})
+      ), picked as (
+        select q.id from want w
+        cross join lateral (
+          select j.id from jobs j
+          where j.user_id = w.user_id and j.status = 'queued'
+          order by j.queued_at, j.id
+          limit w.n
+          for update skip locked
+        ) q
+      )
+      update jobs set status = 'starting', claimed_at = ${o.now}, node = ${o.node}, wait_reason = null, updated_at = ${o.now}
+      from picked where jobs.id = picked.id
+      returning jobs.id`)) as unknown as { id: string }[];
+    if (claimed.length === 0) return [];
+    const rows = await tx.select().from(jobs).where(inArray(jobs.id, claimed.map((c) => c.id)));
+    const served = [...new Set(rows.map((r) => r.userId))];
+    await tx.update(users).set({ lastServedAt: o.now }).where(inArray(users.id, served));
+    await audit(
+      tx,
+      ...rows.map((r) => ({
+        actor: 'dispatcher',
+        action: 'job.claim',
+        targetType: 'job' as const,
+        targetId: r.id,
+        at: o.now,
+        details: { node: o.node, attempt: r.attempt },
+      })),
+    );
+    return rows;
+  });
+}
+
+/** Marks queued jobs of users over their monthly quota with a reason the UI shows. */
+export async function markQuotaWaits(db: Db, now: Date): Promise<number> {
+  const month = monthKey(now);
+  const r = await db.execute(sql`
+    update jobs j set wait_reason = 'Waiting: monthly quota of ' || x.quota || 's used (' || x.used || 's this month)', updated_at = ${now}
+    from (
+      select u.id, coalesce(u.monthly_quota_s, p.monthly_quota_s) as quota,
+             coalesce((select us.seconds from usage us where us.user_id = u.id and us.month = ${month}), 0) as used
+      from users u join plans p on p.id = u.plan_id
+      where coalesce(u.monthly_quota_s, p.monthly_quota_s) is not null
+        and exists (select 1 from jobs q where q.user_id = u.id and q.status = 'queued')
+    ) x
+    where j.user_id = x.id and j.status = 'queued' and x.used >= x.quota
+      and j.wait_reason is distinct from 'Waiting: monthly quota of ' || x.quota || 's used (' || x.used || 's this month)'`);
+  return r.count ?? 0;
+}
+
+export const ENGINE_WAIT = 'Waiting: Docker engine unreachable';
+
+async function markEngineWait(db: Db, now: Date, down: boolean): Promise<void> {
+  if (down) {
+    await db.execute(sql`update jobs set wait_reason = ${ENGINE_WAIT}, updated_at = ${now}
+      where status = 'queued' and wait_reason is null`);
+  } else {
+    await db.execute(sql`update jobs set wait_reason = null, updated_at = ${now}
+      where status = 'queued' and wait_reason = ${ENGINE_WAIT}`);
+  }
+}
+
+export function containerName(job: Pick<Job, 'id' | 'attempt'>): string {
+  return `warden-${job.id}-${job.attempt}`;
+}
+
+export function containerLabels(job: Pick<Job, 'id' | 'userId' | 'attempt' | 'labels'>, node: string): Record<string, string> {
+  return {
+    ...job.labels,
+    'warden.managed': 'true',
+    'warden.job': job.id,
+    'warden.user': job.userId,
+    'warden.attempt': String(job.attempt),
+    'warden.node': node,
+  };
+}
+
+function isConnectionError(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  const msg = String((e as Error)?.message ?? e);
+  return (
+    code === 'ECONNREFUSED' ||
+    code === 'ENOENT' ||
+    code === 'ECONNRESET' ||
+    code === 'EPIPE' ||
+    code === 'ETIMEDOUT' ||
+    /connect|socket hang up|ECONNREFUSED/i.test(msg)
+  );
+}
+
+/** Starts one claimed job's container and records the outcome. */
+export async function startJob(ctx: Ctx, docker: DockerRuntime, job: Job): Promise<'running' | 'failed' | 'requeued' | 'gone'> {
+  const [ctxRow] = await ctx.db
+    .select({ plan: plans, parentDeadline: sql<Date | null>`(select p.deadline_at from jobs p where p.id = ${jobs.parentId})` })
+    .from(jobs)
+    .innerJoin(users, eq(users.id, jobs.userId))
+    .innerJoin(plans, eq(plans.id, users.planId))
+    .where(eq(jobs.id, job.id));
+  if (!ctxRow) return 'gone';
+  const plan = ctxRow.plan;
+  let containerId: string;
+  try {
+    containerId = await docker.run({
+      name: containerName(job),
+      image: job.image,
+      command: job.command,
+      env: job.env,
+      labels: containerLabels(job, ctx.node),
+      cpus: plan.cpus,
+      memoryMb: plan.memoryMb,
+    });
+  } catch (e) {
+    const now = ctx.clock.now();
+    if (e instanceof ImageUnavailableError) {
+      await ctx.db.transaction(async (tx) => {
+        await finishJob(tx, {
+          job,
+          plan,
+          from: ['starting'],
+          status: 'failed',
+          at: now,
+          exitCode: null,
+          reason: `Image unavailable: ${e.message}`,
+          actor: 'dispatcher',
+          action: 'job.start_failed',
+          cleaned: true,
+          details: { image: job.image },
+        });
+      });
+      return 'failed';
+    }
+    const msg = String((e as Error)?.message ?? e);
+    if (e instanceof DockerUnavailableError || isConnectionError(e)) {
+      await ctx.db.transaction(async (tx) => {
+        const row = await transition(tx, job.id, ['starting'], { status: 'queued', claimedAt: null, node: null, waitReason: ENGINE_WAIT }, now);
+        if (row) await audit(tx, { actor: 'dispatcher', action: 'job.requeue', targetType: 'job', targetId: job.id, at: now, success: false, error: msg, reason: 'Docker engine unreachable' });
+      });
+      return 'requeued';
+    }
+    // Any other engine refusal (bad command, invalid config) fails the job with the engine's words.
+    await ctx.db.transaction(async (tx) => {
+      await finishJob(tx, {
+        job,
+        plan,
+        from: ['starting'],
+        status: 'failed',
+        at: now,
+        reason: `Container failed to start: ${msg.slice(0, 500)}`,
+        actor: 'dispatcher',
+        action: 'job.start_failed',
+        cleaned: true,
+      });
+    });
+    return 'failed';
+  }
+  const startedAt = ctx.clock.now();
+  let deadline = new Date(startedAt.getTime() + job.timeoutS * 1000);
+  let timeoutSource = job.timeoutSource;
+  const pd = ctxRow.parentDeadline ? new Date(ctxRow.parentDeadline) : null;
+  if (pd && pd < deadline) {
+    deadline = pd;
+    timeoutSource = 'parent';
+  }
+  const outcome = await ctx.db.transaction(async (tx) => {
+    // Still `starting`: now running. Killed meanwhile (`terminating`): keep that, but record the
+    // container so the escalation can signal it.
+    const [row] = await tx
+      .update(jobs)
+      .set({
+        status: sql`case when ${jobs.status} = 'starting' then 'running'::job_status else ${jobs.status} end`,
+        containerId,
+        startedAt,
+        deadlineAt: deadline,
+        timeoutSource,
+        updatedAt: startedAt,
+      })
+      .where(and(eq(jobs.id, job.id), inArray(jobs.status, ['starting', 'terminating'])))
+      .returning();
+    await audit(tx, {
+      actor: 'dispatcher',
+      action: 'container.start',
+      targetType: 'job',
+      targetId: job.id,
+      at: startedAt,
+      success: !!row,
+      details: { containerId, node: ctx.node, deadlineAt: deadline.toISOString(), timeoutSeconds: job.timeoutS, timeoutSource, status: row?.status ?? 'gone' },
+    });
+    return row ? 'running' : 'gone';
+  });
+  if (outcome === 'gone') {
+    // The job vanished (purged) while starting: nobody owns this container.
+    await docker.remove(containerId).catch(() => {});
+  }
+  return outcome;
+}
+
+export interface DispatchResult {
+  claimed: number;
+  started: number;
+  failed: number;
+  requeued: number;
+  engineDown: boolean;
+}
+
+/** One dispatcher tick: claim, start in parallel (bounded), record waits. */
+export async function dispatchOnce(
+  ctx: Ctx,
+  opts: { maxUsers?: number; perUser?: number; startConcurrency?: number } = {},
+): Promise<DispatchResult> {
+  const res: DispatchResult = { claimed: 0, started: 0, failed: 0, requeued: 0, engineDown: false };
+  const now = ctx.clock.now();
+  const docker = ctx.docker;
+  if (!docker || !(await docker.ping())) {
+    res.engineDown = true;
+    await markEngineWait(ctx.db, now, true);
+    return res;
+  }
+  await markEngineWait(ctx.db, now, false);
+  await markQuotaWaits(ctx.db, now);
+  const claimed = await claimJobs(ctx.db, { now, node: ctx.node, maxUsers: opts.maxUsers, perUser: opts.perUser });
+  res.claimed = claimed.length;
+  const limit = opts.startConcurrency ?? 8;
+  let i = 0;
+  const workers = Array.from({ length: Math.min(limit, claimed.length) }, async () => {
+    while (i < claimed.length) {
+      const job = claimed[i++]!;
+      try {
+        const r = await startJob(ctx, docker, job);
+        if (r === 'running') res.started++;
+        else if (r === 'failed') res.failed++;
+        else if (r === 'requeued') res.requeued++;
+      } catch (e) {
+        // Left `starting`: reconcile() puts it back in the queue or adopts its container.
+        log.error({ err: String(e), job: job.id }, 'start failed');
+      }
+    }
+  });
+  await Promise.all(workers);
+  return res;
+}
