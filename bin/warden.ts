@@ -1,0 +1,111 @@
+/**
+ * Warden CLI for bootstrap and scripts: `npm run warden -- <command>`; prints JSON.
+ *
+ *   user create --name N --plan P                        → {id, name, plan, apiKey}
+ *   operator create --email E --role R [--password P]    → {id, email, role, password?}
+ *   operator key --email E                               → {apiKey}
+ *
+ * Uses the same settings as the server. With the embedded database it connects to the server
+ * `npm start` started, or starts the embedded server itself for the duration of the command.
+ */
+import { systemClock } from '../server/clock';
+import { config } from '../server/config';
+import type { Ctx } from '../server/context';
+import { bootDatabase, connect } from '../server/db/client';
+import type { Actor } from '../server/domain/actor';
+import { AppError } from '../server/domain/errors';
+import { createOperator, createOperatorKey, operatorToJson } from '../server/domain/operators';
+import { seedDefaultPlans } from '../server/domain/plans';
+import { createUser, userToJson } from '../server/domain/users';
+
+const USAGE = `usage: npm run warden -- <command>
+  user create --name <name> --plan <plan>
+  operator create --email <email> --role viewer|operator|admin [--password <password>]
+  operator key --email <email>`;
+
+const CLI: Actor = { kind: 'system', name: 'cli' };
+
+function parseFlags(args: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (!a.startsWith('--')) throw new AppError(400, 'usage', `unexpected argument "${a}"\n${USAGE}`);
+    const eq = a.indexOf('=');
+    if (eq > 0) out[a.slice(2, eq)] = a.slice(eq + 1);
+    else {
+      const v = args[i + 1];
+      if (v === undefined || v.startsWith('--')) throw new AppError(400, 'usage', `${a} needs a value\n${USAGE}`);
+      out[a.slice(2)] = v;
+      i++;
+    }
+  }
+  return out;
+}
+
+function only(flags: Record<string, string>, allowed: string[]) {
+  for (const k of Object.keys(flags)) if (!allowed.includes(k)) throw new AppError(400, 'usage', `unknown option --${k}\n${USAGE}`);
+}
+
+async function run(argv: string[], ctx: Ctx): Promise<unknown> {
+  const [noun, verb, ...rest] = argv;
+  const flags = parseFlags(rest);
+  if (noun === 'user' && verb === 'create') {
+    only(flags, ['name', 'plan']);
+    const r = await createUser(ctx, CLI, { name: flags.name, plan: flags.plan });
+    const u = userToJson(r.user, r.plan);
+    return { id: u.id, name: u.name, plan: u.plan, apiKey: r.apiKey };
+  }
+  if (noun === 'operator' && verb === 'create') {
+    only(flags, ['email', 'role', 'password']);
+    const r = await createOperator(ctx, CLI, { email: flags.email, role: flags.role, password: flags.password });
+    return { ...operatorToJson(r.operator), ...(r.password ? { password: r.password } : {}) };
+  }
+  if (noun === 'operator' && verb === 'key') {
+    only(flags, ['email']);
+    if (!flags.email) throw new AppError(400, 'usage', `--email is required\n${USAGE}`);
+    return createOperatorKey(ctx, CLI, flags.email);
+  }
+  throw new AppError(400, 'usage', USAGE);
+}
+
+async function main() {
+  const argv = process.argv.slice(2);
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
+  try {
+    config();
+  } catch (e) {
+    console.error(JSON.stringify({ error: { code: 'invalid_settings', message: (e as Error).message } }));
+    return 2;
+  }
+  const boot = await bootDatabase();
+  const database = connect(boot.url, { max: 2 });
+  try {
+    await seedDefaultPlans(database.db);
+    const ctx: Ctx = { db: database.db, clock: systemClock, node: config().WARDEN_NODE_ID, docker: null };
+    const out = await run(argv, ctx);
+    // One line, so `npm run warden -- … | tail -n1` is parseable despite npm's banner.
+    console.log(JSON.stringify(out));
+    return 0;
+  } catch (e) {
+    if (e instanceof AppError) {
+      console.error(JSON.stringify(e.toJSON()));
+      return e.code === 'usage' ? 2 : 1;
+    }
+    console.error(JSON.stringify({ error: { code: 'internal', message: (e as Error).message } }));
+    return 1;
+  } finally {
+    await database.close();
+    await boot.stopEmbedded();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(JSON.stringify({ error: { code: 'internal', message: String((e as Error)?.message ?? e) } }));
+    process.exit(1);
+  },
+);

@@ -1,0 +1,29 @@
+/**
+ * `npm run worker`: the worker alone (dispatcher, events, sweepers), no web server.
+ * With the embedded database it connects to the one `npm start` started, or starts its own.
+ */
+import { config } from '../server/config';
+import { log } from '../server/log';
+import { startWorker } from '../server/worker';
+
+async function main() {
+  try {
+    config();
+  } catch (e) {
+    console.error((e as Error).message);
+    process.exit(2);
+  }
+  const worker = await startWorker();
+  const shutdown = async (sig: string) => {
+    log.info({ sig }, 'worker shutting down');
+    await worker.stop().catch(() => {});
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((e) => {
+  console.error(`Warden worker failed to start: ${(e as Error).message}`);
+  process.exit(1);
+});
