@@ -42,7 +42,8 @@ async function doStart(): Promise<Worker> {
   const inflight = new Set<Promise<unknown>>();
   const track = <T>(p: Promise<T>): Promise<T> => {
     inflight.add(p);
-    void p.finally(() => inflight.delete(p));
+    // Errors are handled by the caller; this branch only tracks completion.
+    p.finally(() => inflight.delete(p)).catch(() => {});
     return p;
   };
 

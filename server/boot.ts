@@ -1,0 +1,38 @@
+import { getAppContext } from './app';
+import { config } from './config';
+import { log } from './log';
+
+/**
+ * What `npm start` does at start-up (called from instrumentation.ts): validate settings, boot the
+ * database (embedded PostgreSQL when DATABASE_URL is unset), migrate, seed, and start the worker
+ * in this process unless WARDEN_WORKER=off.
+ */
+export async function boot(): Promise<void> {
+  let cfg;
+  try {
+    cfg = config();
+  } catch (e) {
+    console.error((e as Error).message);
+    process.exit(2);
+  }
+  try {
+    await getAppContext();
+  } catch (e) {
+    log.fatal({ err: String(e) }, 'database start-up failed');
+    console.error(`Warden could not start its database: ${(e as Error).message}`);
+    process.exit(1);
+  }
+  if (!cfg.WARDEN_WORKER) {
+    log.info('WARDEN_WORKER=off: web only, no worker in this process');
+    return;
+  }
+  const { startWorker } = await import('./worker');
+  const worker = await startWorker();
+  const shutdown = async (sig: string) => {
+    log.info({ sig }, 'shutting down');
+    await worker.stop().catch(() => {});
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
