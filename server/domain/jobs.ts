@@ -7,7 +7,7 @@ import { audit } from './audit';
 import { AppError, conflict, invalid, notFound } from './errors';
 import { effectiveLimits, effectiveTimeout, type Limits } from './limits';
 import { finishJob, transition } from './lifecycle';
-import { extendJobSchema, killJobSchema, listJobsQuerySchema, submitJobSchema } from './schemas';
+import { extendJobSchema, isUuid, killJobSchema, listJobsQuerySchema, submitJobSchema, suspendJobSchema } from './schemas';
 
 export function jobToJson(j: Job) {
   return {
@@ -67,6 +67,7 @@ export async function submitJob(ctx: Ctx, actor: Actor, raw: unknown, opts: { us
   else {
     requireRole(actor, 'operator');
     if (!opts.userId) throw invalid('Operators submit on behalf of a user: pass ?user=<user id>', 'user');
+    if (!isUuid(opts.userId)) throw invalid('user must be a user id (UUID)', 'user');
     userId = opts.userId;
   }
   const now = ctx.clock.now();
@@ -89,7 +90,9 @@ export async function submitJob(ctx: Ctx, actor: Actor, raw: unknown, opts: { us
     }
     if (input.parentId) {
       const [parent] = await tx.select({ id: jobs.id, userId: jobs.userId, status: jobs.status }).from(jobs).where(eq(jobs.id, input.parentId));
-      if (!parent || (actor.kind === 'user' && parent.userId !== userId)) {
+      // A child belongs to its parent's user, whoever submits it (an operator cannot hang one
+      // user's job under another's: the parent's end would kill it).
+      if (!parent || parent.userId !== userId) {
         throw invalid(`Parent job ${input.parentId} not found`, 'parentId', 'unknown_parent');
       }
       if (['succeeded', 'failed', 'timed_out', 'killed', 'lost', 'cancelled'].includes(parent.status)) {
@@ -138,7 +141,7 @@ export async function submitJob(ctx: Ctx, actor: Actor, raw: unknown, opts: { us
 
 /** A job the actor may see: users see only their own (others are 404, not 403: no probing). */
 export async function getJob(ctx: Ctx, actor: Actor, id: string): Promise<Job> {
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) throw notFound('Job', id);
+  if (!isUuid(id)) throw notFound('Job', id);
   const [j] = await ctx.db.select().from(jobs).where(eq(jobs.id, id));
   if (!j) throw notFound('Job', id);
   if (actor.kind === 'user' && j.userId !== actor.id) throw notFound('Job', id);
@@ -152,7 +155,7 @@ function encodeCursor(j: Pick<Job, 'queuedAt' | 'id'>): string {
 function decodeCursor(c: string): { at: Date; id: string } {
   const [at, id] = Buffer.from(c, 'base64url').toString().split('|');
   const d = new Date(at ?? '');
-  if (!id || Number.isNaN(d.getTime()) || !/^[0-9a-f-]{36}$/i.test(id)) throw invalid('cursor is not valid', 'cursor');
+  if (!id || Number.isNaN(d.getTime()) || !isUuid(id)) throw invalid('cursor is not valid', 'cursor');
   return { at: d, id };
 }
 
@@ -165,7 +168,7 @@ export async function listJobs(ctx: Ctx, actor: Actor, rawQuery: Record<string, 
   const where: SQL[] = [];
   if (q.data.status?.length) where.push(inArray(jobs.status, q.data.status as JobStatus[]));
   if (q.data.user) {
-    if (/^[0-9a-f-]{36}$/i.test(q.data.user)) where.push(eq(jobs.userId, q.data.user));
+    if (isUuid(q.data.user)) where.push(eq(jobs.userId, q.data.user));
     else where.push(sql`${jobs.userId} = (select id from users where name = ${q.data.user})`);
   }
   if (q.data.cursor) {
@@ -197,7 +200,7 @@ export async function killJob(ctx: Ctx, actor: Actor, id: string, raw: unknown =
   const now = ctx.clock.now();
   const who = actorName(actor);
   const reason = `Killed by ${who}${p.data.reason ? `: ${p.data.reason}` : ''}`;
-  return ctx.db.transaction(async (tx) => {
+  const row = await ctx.db.transaction(async (tx) => {
     if (job.status === 'queued') {
       const plan = await planOf(tx, job.userId);
       const done = await finishJob(tx, {
@@ -246,6 +249,26 @@ export async function killJob(ctx: Ctx, actor: Actor, id: string, raw: unknown =
     }
     throw conflict(`Job ${id} has already ended (${cur?.status ?? 'gone'})`, 'already_final');
   });
+  return kickTermination(ctx, row);
+}
+
+/**
+ * Fast path after a kill commits: when this process can reach the job's Docker host, send the
+ * due signal now instead of waiting for the next timeout tick (≤ 1 s). It goes through the same
+ * claim as the sweeper (sigterm_at is null → now), so the signal is still sent once; if anything
+ * fails here the sweeper simply does it on its next tick.
+ */
+async function kickTermination(ctx: Ctx, row: Job): Promise<Job> {
+  if (row.status !== 'terminating' || !ctx.docker || row.node !== ctx.node || !row.containerId) return row;
+  try {
+    const { escalateNow } = await import('../sweepers/timeout');
+    const r = await escalateNow(ctx, row.id);
+    if (r.acted === 0) return row;
+    const [fresh] = await ctx.db.select().from(jobs).where(eq(jobs.id, row.id));
+    return fresh ?? row;
+  } catch {
+    return row;
+  }
 }
 
 /** POST /api/v1/jobs/:id/cancel — queued: cancelled; running: killed by its owner. */
@@ -266,6 +289,7 @@ export async function extendJob(ctx: Ctx, actor: Actor, id: string, raw: unknown
   const { seconds, reason, overrideCap } = p.data;
   if (overrideCap && !hasRole(actor, 'admin')) throw new AppError(403, 'forbidden', 'Only admins may extend past the cap');
   if (overrideCap && !reason) throw invalid('A reason is required to extend past the cap', 'reason');
+  if (!isUuid(id)) throw notFound('Job', id);
   const now = ctx.clock.now();
   return ctx.db.transaction(async (tx) => {
     const [job] = await tx.select().from(jobs).where(eq(jobs.id, id)).for('update');
@@ -315,6 +339,9 @@ export async function extendJob(ctx: Ctx, actor: Actor, id: string, raw: unknown
 /** Admin: suspend (or resume) a running job's timeout, e.g. while debugging it. Audited. */
 export async function suspendJobTimeout(ctx: Ctx, actor: Actor, id: string, suspended: boolean, reason?: string): Promise<Job> {
   requireRole(actor, 'admin');
+  const p = suspendJobSchema.safeParse({ suspended, reason });
+  if (!p.success) throw zodFail(p.error.issues);
+  if (!isUuid(id)) throw notFound('Job', id);
   const now = ctx.clock.now();
   return ctx.db.transaction(async (tx) => {
     const row = await transition(tx, id, ['queued', 'starting', 'running'], { timeoutSuspended: suspended, warnedAt: null }, now);
@@ -325,7 +352,15 @@ export async function suspendJobTimeout(ctx: Ctx, actor: Actor, id: string, susp
     }
     // Resuming: a job whose deadline passed while suspended gets the time it had left at suspension? No:
     // the deadline stands; the sweeper acts on the next tick. Operators extend first if they want more.
-    await audit(tx, { actor, action: suspended ? 'job.timeout_suspend' : 'job.timeout_resume', targetType: 'job', targetId: id, reason: reason ?? null, at: now });
+    await audit(tx, {
+      actor,
+      action: suspended ? 'job.timeout_suspend' : 'job.timeout_resume',
+      targetType: 'job',
+      targetId: id,
+      reason: p.data.reason ?? null,
+      at: now,
+      details: { deadlineAt: row.deadlineAt?.toISOString() ?? null, status: row.status },
+    });
     return row;
   });
 }

@@ -94,8 +94,8 @@ export async function addUsage(tx: DbOrTx, userId: string, at: Date, seconds: nu
  * A parent ended: its running children go to `terminating` (the timeout sweeper escalates them),
  * queued ones are cancelled. Reasons name the parent.
  */
-export async function stopChildren(tx: DbOrTx, parent: Pick<Job, 'id' | 'status'>, at: Date): Promise<number> {
-  const reason = `Parent job ${parent.id} ended (${parent.status})`;
+export async function stopChildren(tx: DbOrTx, parent: Pick<Job, 'id' | 'status'>, at: Date, why?: string): Promise<number> {
+  const reason = why ?? `Parent job ${parent.id} ended (${parent.status})`;
   const killed = await tx
     .update(jobs)
     .set({
@@ -135,4 +135,93 @@ export async function stopChildren(tx: DbOrTx, parent: Pick<Job, 'id' | 'status'
     })),
   );
   return killed.length + cancelled.length;
+}
+
+export interface LoseInput {
+  /** The row as locked by the caller (FOR UPDATE), status running or starting. */
+  job: Job;
+  plan: Plan;
+  at: Date;
+  /** What happened, e.g. "container abc123 is gone". */
+  why: string;
+  actor: Actor | string;
+  details?: Record<string, unknown>;
+}
+
+/**
+ * A live job lost its container (or its node): `lost`, then back to `queued` as attempt+1 while
+ * retries remain (attempt ≤ max_retries), else final `lost`. The run time of the lost attempt is
+ * added to usage either way. Returns null when the job was no longer in its expected state.
+ */
+export async function loseJob(tx: DbOrTx, l: LoseInput): Promise<{ outcome: 'requeued' | 'lost'; row: Job } | null> {
+  const j = l.job;
+  const tries = `attempt ${j.attempt} of ${j.maxRetries + 1}`;
+  if (j.attempt <= j.maxRetries) {
+    const row = await transition(
+      tx,
+      j.id,
+      [j.status],
+      {
+        status: 'queued',
+        attempt: j.attempt + 1,
+        containerId: null,
+        node: null,
+        claimedAt: null,
+        startedAt: null,
+        deadlineAt: null,
+        warnedAt: null,
+        terminateRequestedAt: null,
+        terminateKind: null,
+        terminateReason: null,
+        terminateActor: null,
+        terminateForce: false,
+        sigtermAt: null,
+        sigkillAt: null,
+        sideEffectFailures: 0,
+        nextAttemptAt: null,
+        exitCode: null,
+        waitReason: null,
+        reason: `Lost (${tries}): ${l.why}; retrying`,
+      },
+      l.at,
+    );
+    if (!row) return null;
+    if (j.startedAt) await addUsage(tx, j.userId, l.at, Math.max(0, (l.at.getTime() - j.startedAt.getTime()) / 1000));
+    await audit(
+      tx,
+      {
+        actor: l.actor,
+        action: 'job.lost',
+        targetType: 'job',
+        targetId: j.id,
+        reason: l.why,
+        at: l.at,
+        details: { from: j.status, attempt: j.attempt, containerId: j.containerId, node: j.node, retry: true, ...l.details },
+      },
+      {
+        actor: l.actor,
+        action: 'job.retry',
+        targetType: 'job',
+        targetId: j.id,
+        reason: `Lost on attempt ${j.attempt}`,
+        at: l.at,
+        details: { attempt: j.attempt + 1, maxRetries: j.maxRetries },
+      },
+    );
+    return { outcome: 'requeued', row };
+  }
+  const row = await finishJob(tx, {
+    job: j,
+    plan: l.plan,
+    from: [j.status],
+    status: 'lost',
+    at: l.at,
+    exitCode: null,
+    reason: `Lost: ${l.why} (${tries}, no retries left)`,
+    actor: l.actor,
+    action: 'job.lost',
+    cleaned: true,
+    details: { attempt: j.attempt, containerId: j.containerId, node: j.node, retry: false, ...l.details },
+  });
+  return row ? { outcome: 'lost', row } : null;
 }

@@ -200,14 +200,20 @@ export async function upsertPlan(ctx: Ctx, actor: Actor, name: string, raw: unkn
   const patch = mapFields(input);
   const now = ctx.clock.now();
   return ctx.db.transaction(async (tx) => {
-    const [current] = await tx.select().from(plans).where(eq(plans.name, name)).for('update');
+    let [current] = await tx.select().from(plans).where(eq(plans.name, name)).for('update');
     if (!current) {
       const base = { ...DEFAULT_PLANS[0]!, monthlyQuotaS: null, cpus: null, memoryMb: null };
       const row = { ...base, ...patch, name, createdAt: now, updatedAt: now };
       checkPlanConsistency(row as Plan);
-      const [created] = await tx.insert(plans).values(row).returning();
-      await audit(tx, { actor, action: 'plan.create', targetType: 'plan', targetId: name, at: now, details: { fields: input } });
-      return { plan: created!, created: true };
+      // Two PUTs creating one plan: the loser's insert waits for the winner, then does nothing
+      // (instead of a unique-violation 500) and this PUT becomes an update of the new row.
+      const [created] = await tx.insert(plans).values(row).onConflictDoNothing({ target: plans.name }).returning();
+      if (created) {
+        await audit(tx, { actor, action: 'plan.create', targetType: 'plan', targetId: name, at: now, details: { fields: input } });
+        return { plan: created, created: true };
+      }
+      [current] = await tx.select().from(plans).where(eq(plans.name, name)).for('update');
+      if (!current) throw new AppError(409, 'conflict', `Plan ${name} was changed concurrently; try again`);
     }
     const next = { ...current, ...patch };
     checkPlanConsistency(next);

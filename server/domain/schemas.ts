@@ -6,6 +6,12 @@ import { z } from 'zod';
  */
 
 const DAY = 86400;
+/** PostgreSQL's `integer`: the largest value a seconds column can hold. */
+const INT4_MAX = 2_147_483_647;
+
+/** A canonical UUID. Checked before an id reaches SQL, where a malformed one is an error, not "no row". */
+export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const isUuid = (s: string): boolean => UUID_RE.test(s);
 const int = (label: string, min: number, max: number) =>
   z
     .number({ error: (i) => (i.input === undefined ? `${label} is required` : `${label} must be a number`) })
@@ -49,7 +55,10 @@ export const submitJobSchema = z.strictObject({
   name: z.string({ error: 'name must be a string' }).trim().min(1, 'name must not be empty').max(200, 'name must be at most 200 characters').optional(),
   env: envVarsSchema.optional(),
   labels: labelsSchema.optional(),
-  timeoutSeconds: int('timeoutSeconds', 1, 30 * DAY).optional(),
+  // Bounded only by the column here: the real bound is the user's cap (plan or override), which
+  // submitJob enforces with a message naming it. A 30-day bound here would answer "at most
+  // 2592000" for a request above a 900 s cap instead of naming the cap.
+  timeoutSeconds: int('timeoutSeconds', 1, INT4_MAX).optional(),
   gracePeriodSeconds: int('gracePeriodSeconds', 0, 3600).optional(),
   ttlSecondsAfterFinished: int('ttlSecondsAfterFinished', 0, 365 * DAY).optional(),
   maxRetries: int('maxRetries', 0, 20).optional(),
@@ -73,6 +82,12 @@ export const extendJobSchema = z.strictObject({
   overrideCap: z.boolean().optional(),
 });
 export type ExtendJobInput = z.infer<typeof extendJobSchema>;
+
+export const suspendJobSchema = z.strictObject({
+  suspended: z.boolean({ error: (i) => (i.input === undefined ? 'suspended is required' : 'suspended must be true or false') }),
+  reason: z.string().trim().max(500, 'reason must be at most 500 characters').optional(),
+});
+export type SuspendJobInput = z.infer<typeof suspendJobSchema>;
 
 export const PLAN_NAME_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 export const planNameSchema = z.string().regex(PLAN_NAME_RE, 'plan names are 1-63 lowercase letters, digits, _ or -');

@@ -6,7 +6,7 @@ import { type Actor, requireRole } from './actor';
 import { audit } from './audit';
 import { conflict, invalid, notFound } from './errors';
 import { effectiveLimits, monthKey } from './limits';
-import { createUserSchema, updateUserSchema } from './schemas';
+import { createUserSchema, isUuid, updateUserSchema } from './schemas';
 import { newApiKey } from './secrets';
 
 export function userToJson(u: User, plan: Plan) {
@@ -69,7 +69,7 @@ export async function createUser(ctx: Ctx, actor: Actor, raw: unknown): Promise<
 }
 
 export async function getUserWithPlan(db: DbOrTx, id: string): Promise<{ user: User; plan: Plan } | null> {
-  if (!/^[0-9a-f-]{36}$/i.test(id)) return null;
+  if (!isUuid(id)) return null;
   const [r] = await db.select({ user: users, plan: plans }).from(users).innerJoin(plans, eq(plans.id, users.planId)).where(eq(users.id, id));
   return r ?? null;
 }

@@ -1,0 +1,7 @@
+import { searchObject, uiRoute } from '@/server/auth/ui-route';
+import { loadAudit } from '@/server/db/queries/views';
+
+export const dynamic = 'force-dynamic';
+
+/** ?actor=&action=&job=&q=&cursor= */
+export const GET = uiRoute('viewer', ({ ctx, actor, url }) => loadAudit(ctx, actor, searchObject(url)));

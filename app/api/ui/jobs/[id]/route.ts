@@ -1,0 +1,6 @@
+import { uiRoute } from '@/server/auth/ui-route';
+import { loadJobDetail } from '@/server/db/queries/views';
+
+export const dynamic = 'force-dynamic';
+
+export const GET = uiRoute<{ id: string }>('viewer', ({ ctx, actor, params }) => loadJobDetail(ctx, actor, params.id));

@@ -1,0 +1,7 @@
+import { searchObject, uiRoute } from '@/server/auth/ui-route';
+import { loadJobs } from '@/server/db/queries/views';
+
+export const dynamic = 'force-dynamic';
+
+/** ?tab=running|queued|timed_out|orphaned|finished&q=&user=&status=&sort=&dir=&page=&limit= */
+export const GET = uiRoute('viewer', ({ ctx, actor, url }) => loadJobs(ctx, actor, searchObject(url)));

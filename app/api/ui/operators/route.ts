@@ -1,0 +1,6 @@
+import { uiRoute } from '@/server/auth/ui-route';
+import { loadOperators } from '@/server/db/queries/views';
+
+export const dynamic = 'force-dynamic';
+
+export const GET = uiRoute('admin', ({ ctx, actor }) => loadOperators(ctx, actor));

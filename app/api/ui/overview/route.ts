@@ -1,0 +1,6 @@
+import { uiRoute } from '@/server/auth/ui-route';
+import { loadOverview } from '@/server/db/queries/views';
+
+export const dynamic = 'force-dynamic';
+
+export const GET = uiRoute('viewer', ({ ctx, actor }) => loadOverview(ctx, actor));

@@ -1,0 +1,245 @@
+'use client';
+
+import { useQuery } from '@tanstack/react-query';
+import Link from 'next/link';
+import type { ReactNode } from 'react';
+import type { JobDetailData } from '@/server/db/queries/views';
+import { getJson } from '../lib/fetch-json';
+import { formatAbsolute, formatLimit } from '../lib/format';
+import { Card, PageHeader } from '../ui/card';
+import { EmptyState, ErrorState, LiveDot } from '../ui/states';
+import { Badge, StatusChip } from '../ui/status';
+import { Countdown, Elapsed, RelTime } from '../ui/time';
+import { JobActions } from './job-actions';
+import { Labels } from './labels';
+
+const SOURCE_TEXT: Record<string, string> = {
+  job: 'requested by the job',
+  user: "the user's override",
+  plan: "the plan's default",
+  global: 'the global default (300 s)',
+  parent: "capped by the parent job's deadline",
+};
+
+function Row({ k, children }: { k: string; children: ReactNode }) {
+  return (
+    <div className="grid grid-cols-[10rem_1fr] gap-3 py-1.5 text-sm">
+      <dt className="text-zinc-500">{k}</dt>
+      <dd className="min-w-0 break-words text-zinc-900">{children}</dd>
+    </div>
+  );
+}
+
+function At({ iso }: { iso: string | null }) {
+  if (!iso) return <span className="text-zinc-400">—</span>;
+  return (
+    <span>
+      <RelTime iso={iso} /> <span className="text-xs text-zinc-500">{formatAbsolute(iso)}</span>
+    </span>
+  );
+}
+
+export function JobDetail({ id, initial, initialError }: { id: string; initial: JobDetailData | null; initialError?: string | null }) {
+  const q = useQuery({
+    queryKey: ['job', id],
+    queryFn: ({ signal }) => getJson<JobDetailData>(`/api/ui/jobs/${id}`, signal),
+    initialData: initial ?? undefined,
+    initialDataUpdatedAt: initial ? Date.parse(initial.generatedAt) : undefined,
+    refetchInterval: 2000,
+  });
+  const d = q.data;
+  if (!d) return <ErrorState title="Could not load this job" message={initialError ?? (q.error as Error | null)?.message ?? 'Unknown error'} onRetry={() => void q.refetch()} />;
+  const j = d.job;
+  const live = ['queued', 'starting', 'running', 'terminating'].includes(j.status);
+  return (
+    <div>
+      <nav aria-label="Breadcrumb" className="mb-2 text-sm text-zinc-500">
+        <Link href="/jobs" className="hover:underline">
+          Jobs
+        </Link>{' '}
+        / <span className="font-mono">{j.id.slice(0, 8)}</span>
+      </nav>
+      <PageHeader
+        title={
+          <span className="flex items-center gap-3">
+            <span className="truncate">{j.name ?? `Job ${j.id.slice(0, 8)}`}</span>
+            <StatusChip status={j.status} />
+            {j.warnedAt && live ? <Badge tone="amber">warned</Badge> : null}
+            {j.timeoutSuspended ? <Badge tone="indigo">timeout suspended</Badge> : null}
+          </span>
+        }
+        description={<span className="font-mono text-xs">{j.id}</span>}
+        actions={
+          <>
+            <LiveDot ok={!q.isError} />
+            <JobActions job={j} size="md" showSuspend maxTimeoutSeconds={d.limits?.maxTimeoutSeconds} />
+          </>
+        }
+      />
+      {j.reason ? (
+        <p className="mb-4 rounded-lg bg-white px-4 py-3 text-sm text-zinc-800 shadow-sm ring-1 ring-zinc-200">
+          <span className="font-medium">Reason: </span>
+          {j.reason}
+        </p>
+      ) : null}
+      {j.status === 'queued' && j.waitReason ? (
+        <p className="mb-4 rounded-lg bg-amber-50 px-4 py-3 text-sm text-amber-900 ring-1 ring-amber-200">
+          <span className="font-medium">Waiting: </span>
+          {j.waitReason}
+        </p>
+      ) : null}
+      <div className="grid gap-4 xl:grid-cols-3">
+        <Card title="Deadline and limits">
+          <dl className="divide-y divide-zinc-100">
+            {j.status === 'running' || j.status === 'terminating' ? (
+              <Row k="Time left">
+                <Countdown deadline={j.deadlineAt} suspended={j.timeoutSuspended} warnSeconds={d.limits?.warnBeforeSeconds ?? 60} />
+              </Row>
+            ) : null}
+            <Row k="Deadline">
+              <At iso={j.deadlineAt} />
+            </Row>
+            <Row k="Timeout">
+              <span data-testid="timeout">{formatLimit(j.timeoutSeconds)}</span> <span className="text-xs text-zinc-500">set by {SOURCE_TEXT[j.timeoutSource] ?? j.timeoutSource}</span>
+            </Row>
+            <Row k="Requested">{j.requestedTimeoutSeconds != null ? formatLimit(j.requestedTimeoutSeconds) : <span className="text-zinc-400">nothing requested</span>}</Row>
+            <Row k="Extended by">{j.extendedSeconds ? formatLimit(j.extendedSeconds) : '—'}</Row>
+            {d.limits ? (
+              <>
+                <Row k="Cap">
+                  {formatLimit(d.limits.maxTimeoutSeconds)} <span className="text-xs text-zinc-500">from {d.limits.maxTimeoutFrom === 'user' ? 'the user override' : `plan ${d.plan?.name}`}</span>
+                </Row>
+                <Row k="Warn before">{formatLimit(d.limits.warnBeforeSeconds)}</Row>
+              </>
+            ) : null}
+            <Row k="Grace period">{formatLimit(j.gracePeriodSeconds)}</Row>
+            <Row k="TTL after finish">{j.ttlSecondsAfterFinished != null ? `${formatLimit(j.ttlSecondsAfterFinished)} (job)` : 'plan default'}</Row>
+            <Row k="Attempt">
+              {j.attempt} of {j.maxRetries + 1}
+            </Row>
+          </dl>
+        </Card>
+        <Card title="Run">
+          <dl className="divide-y divide-zinc-100">
+            <Row k="User">
+              {d.user ? (
+                <Link className="text-indigo-700 hover:underline" href={`/users?q=${encodeURIComponent(d.user.name)}`}>
+                  {d.user.name}
+                </Link>
+              ) : (
+                j.userId
+              )}{' '}
+              {d.plan ? <span className="text-xs text-zinc-500">plan {d.plan.name}</span> : null}
+            </Row>
+            <Row k="Image">
+              <span className="font-mono text-xs">{j.image}</span>
+            </Row>
+            <Row k="Command">{j.command?.length ? <code className="font-mono text-xs">{j.command.join(' ')}</code> : <span className="text-zinc-400">image default</span>}</Row>
+            <Row k="Queued">
+              <At iso={j.queuedAt} />
+            </Row>
+            <Row k="Started">
+              <At iso={j.startedAt} />
+            </Row>
+            <Row k="Finished">
+              <At iso={j.finishedAt} />
+            </Row>
+            <Row k="Ran">{j.startedAt ? <Elapsed since={j.startedAt} until={j.finishedAt} /> : '—'}</Row>
+            <Row k="Exit code">{j.exitCode ?? '—'}</Row>
+          </dl>
+        </Card>
+        <Card title="Container">
+          <dl className="divide-y divide-zinc-100">
+            <Row k="Container">{j.containerId ? <span className="font-mono text-xs">{j.containerId.slice(0, 12)}</span> : '—'}</Row>
+            <Row k="Node">{j.node ?? '—'}</Row>
+            <Row k="Terminate asked">
+              <At iso={j.terminateRequestedAt} />
+            </Row>
+            <Row k="SIGTERM / SIGKILL">
+              {j.sigtermAt ? formatAbsolute(j.sigtermAt) : '—'} / {j.sigkillAt ? formatAbsolute(j.sigkillAt) : '—'}
+            </Row>
+            <Row k="Cleaned">
+              <At iso={j.cleanedAt} />
+            </Row>
+            <Row k="Parent">
+              {j.parentId ? (
+                <Link className="font-mono text-xs text-indigo-700 hover:underline" href={`/jobs/${j.parentId}`}>
+                  {j.parentId.slice(0, 8)}
+                </Link>
+              ) : (
+                '—'
+              )}
+            </Row>
+            {d.children.length ? (
+              <Row k="Children">
+                <span className="flex flex-wrap gap-1.5">
+                  {d.children.map((c) => (
+                    <Link key={c.id} href={`/jobs/${c.id}`} className="inline-flex items-center gap-1 text-xs text-indigo-700 hover:underline">
+                      {c.name ?? c.id.slice(0, 8)} <StatusChip status={c.status} />
+                    </Link>
+                  ))}
+                </span>
+              </Row>
+            ) : null}
+            <Row k="Labels">{Object.keys(j.labels ?? {}).length ? <Labels labels={j.labels} /> : '—'}</Row>
+            <Row k="Env">{j.env.length ? <span className="font-mono text-xs">{j.env.join(', ')}</span> : '—'}</Row>
+          </dl>
+        </Card>
+      </div>
+      <div className="mt-4 grid gap-4 xl:grid-cols-2">
+        <Card title="Timeline" bodyClassName="p-0">
+          {d.timeline.length === 0 ? (
+            <div className="p-4">
+              <EmptyState title="No audit events for this job" />
+            </div>
+          ) : (
+            <ol className="divide-y divide-zinc-100" aria-label="Timeline">
+              {d.timeline.map((e) => (
+                <li key={e.id} className="flex gap-3 px-4 py-2.5 text-sm">
+                  <span aria-hidden className={`mt-1.5 size-2 shrink-0 rounded-full ${e.success ? 'bg-indigo-500' : 'bg-red-500'}`} />
+                  <div className="min-w-0 flex-1">
+                    <div className="flex flex-wrap items-baseline gap-x-2">
+                      <span className="font-medium text-zinc-900">{e.action}</span>
+                      <span className="text-xs text-zinc-500">{e.actor}</span>
+                      <RelTime iso={e.at} className="ml-auto text-xs text-zinc-500" />
+                    </div>
+                    {e.reason ? <p className="mt-0.5 break-words text-zinc-700">{e.reason}</p> : null}
+                    {e.error ? <p className="mt-0.5 break-words text-red-700">{e.error}</p> : null}
+                  </div>
+                </li>
+              ))}
+            </ol>
+          )}
+        </Card>
+        <LogTail id={j.id} live={live} />
+      </div>
+    </div>
+  );
+}
+
+function LogTail({ id, live }: { id: string; live: boolean }) {
+  const q = useQuery({
+    queryKey: ['job-logs', id],
+    queryFn: ({ signal }) => getJson<{ text: string }>(`/api/ui/jobs/${id}/logs`, signal),
+    refetchInterval: live ? 3000 : false,
+  });
+  return (
+    <Card title="Log tail" actions={<span className="text-xs text-zinc-500">last 64 KiB{live ? ' · live' : ''}</span>} bodyClassName="p-0">
+      {q.isError ? (
+        <div className="p-4">
+          <ErrorState message={(q.error as Error).message} onRetry={() => void q.refetch()} />
+        </div>
+      ) : !q.data ? (
+        <p className="p-4 text-sm text-zinc-500">Loading logs…</p>
+      ) : q.data.text ? (
+        <pre data-testid="log-tail" className="max-h-[28rem] overflow-auto rounded-b-xl bg-zinc-950 p-4 font-mono text-xs leading-relaxed whitespace-pre-wrap text-zinc-100">
+          {q.data.text}
+        </pre>
+      ) : (
+        <div className="p-4">
+          <EmptyState title="No output yet" />
+        </div>
+      )}
+    </Card>
+  );
+}

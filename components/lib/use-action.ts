@@ -1,0 +1,42 @@
+'use client';
+
+import { useQueryClient } from '@tanstack/react-query';
+import { useState, useTransition } from 'react';
+import { toast } from 'sonner';
+
+type Result<T> = { ok: true; message: string; data?: T } | { ok: false; error: { code: string; message: string; field?: string } };
+
+/**
+ * Calls a server action, shows the server's message as a toast, and refreshes every live query
+ * at once on success (no waiting for the next poll).
+ */
+export function useServerAction<I, T>(fn: (input: I) => Promise<Result<T>>) {
+  const qc = useQueryClient();
+  const [pending, startTransition] = useTransition();
+  const [error, setError] = useState<{ code: string; message: string; field?: string } | null>(null);
+
+  function run(input: I, opts: { onOk?: (data: T | undefined, message: string) => void; toastOk?: boolean } = {}): Promise<Result<T>> {
+    setError(null);
+    return new Promise((resolve) => {
+      startTransition(async () => {
+        let r: Result<T>;
+        try {
+          r = await fn(input);
+        } catch {
+          r = { ok: false, error: { code: 'network', message: 'Could not reach the server. Check your connection and try again.' } };
+        }
+        if (r.ok) {
+          if (opts.toastOk !== false) toast.success(r.message);
+          await qc.invalidateQueries();
+          opts.onOk?.(r.data, r.message);
+        } else {
+          setError(r.error);
+          toast.error(r.error.message);
+          if (r.error.code === 'unauthorized') window.location.assign('/login');
+        }
+        resolve(r);
+      });
+    });
+  }
+  return { run, pending, error, setError };
+}

@@ -1,0 +1,44 @@
+'use client';
+
+import { useRouter } from 'next/navigation';
+import { useState, useTransition } from 'react';
+import { loginAction } from '@/server/actions/auth';
+import { Button } from './ui/button';
+import { TextField } from './ui/field';
+
+export function LoginForm({ next }: { next: string }) {
+  const router = useRouter();
+  const [pending, start] = useTransition();
+  const [error, setError] = useState<{ message: string; field?: string } | null>(null);
+  return (
+    <form
+      className="mt-5 space-y-4"
+      onSubmit={(e) => {
+        e.preventDefault();
+        const fd = new FormData(e.currentTarget);
+        setError(null);
+        start(async () => {
+          const r = await loginAction({ email: String(fd.get('email') ?? ''), password: String(fd.get('password') ?? '') }).catch(() => ({
+            ok: false as const,
+            error: { code: 'network', message: 'Could not reach the server. Try again.' },
+          }));
+          if (r.ok) {
+            router.replace(next);
+            router.refresh();
+          } else setError(r.error);
+        });
+      }}
+    >
+      <TextField label="Email" name="email" type="email" autoComplete="username" required autoFocus error={error?.field === 'email' ? error.message : null} />
+      <TextField label="Password" name="password" type="password" autoComplete="current-password" required error={error?.field === 'password' ? error.message : null} />
+      {error && !error.field ? (
+        <p role="alert" className="rounded-md bg-red-50 px-3 py-2 text-sm text-red-700 ring-1 ring-inset ring-red-200">
+          {error.message}
+        </p>
+      ) : null}
+      <Button type="submit" variant="primary" className="w-full" busy={pending}>
+        Log in
+      </Button>
+    </form>
+  );
+}

@@ -1,0 +1,165 @@
+'use client';
+
+import { useQuery } from '@tanstack/react-query';
+import Link from 'next/link';
+import type { OverviewData } from '@/server/db/queries/views';
+import { getJson } from '../lib/fetch-json';
+import { formatNumber } from '../lib/format';
+import { Card, PageHeader } from '../ui/card';
+import { EmptyState, ErrorState, LiveDot, Loading } from '../ui/states';
+import { Badge, StatusChip } from '../ui/status';
+import { Countdown, RelTime } from '../ui/time';
+import { Charts } from './charts';
+
+const LIVE_CARDS = [
+  { key: 'running', label: 'Running', tab: 'running', tone: 'text-blue-700' },
+  { key: 'terminating', label: 'Terminating', tab: 'running', tone: 'text-amber-700' },
+  { key: 'starting', label: 'Starting', tab: 'queued', tone: 'text-sky-700' },
+  { key: 'queued', label: 'Queued', tab: 'queued', tone: 'text-zinc-800' },
+] as const;
+const FINAL_CARDS = [
+  { key: 'succeeded', label: 'Succeeded' },
+  { key: 'failed', label: 'Failed' },
+  { key: 'timed_out', label: 'Timed out' },
+  { key: 'killed', label: 'Killed' },
+  { key: 'lost', label: 'Lost' },
+  { key: 'cancelled', label: 'Cancelled' },
+] as const;
+
+export function OverviewView({ initial, initialError }: { initial: OverviewData | null; initialError?: string | null }) {
+  const q = useQuery({
+    queryKey: ['overview'],
+    queryFn: ({ signal }) => getJson<OverviewData>('/api/ui/overview', signal),
+    initialData: initial ?? undefined,
+    initialDataUpdatedAt: initial ? Date.parse(initial.generatedAt) : undefined,
+    refetchInterval: 5000,
+  });
+  const d = q.data;
+  if (!d) return q.isLoading && !initialError ? <Loading /> : <ErrorState message={initialError ?? (q.error as Error | null)?.message ?? 'Unknown error'} onRetry={() => void q.refetch()} />;
+  return (
+    <div className="space-y-5">
+      <PageHeader title="Overview" description={`About ${formatNumber(d.counts.totalEstimate)} jobs in history.`} actions={<LiveDot ok={!q.isError} />} />
+      <section aria-label="Jobs by state" className="grid grid-cols-2 gap-3 sm:grid-cols-4 xl:grid-cols-10">
+        {LIVE_CARDS.map((c) => (
+          <Link key={c.key} href={`/jobs?tab=${c.tab}`} className="rounded-xl bg-white px-4 py-3 shadow-sm ring-1 ring-zinc-200 hover:ring-indigo-300 focus-visible:outline-2 focus-visible:outline-indigo-600 xl:col-span-1">
+            <p className="text-xs font-medium text-zinc-500">{c.label}</p>
+            <p className={`mt-1 text-2xl font-semibold tabular-nums ${c.tone}`}>{formatNumber(d.counts.live[c.key])}</p>
+          </Link>
+        ))}
+        {FINAL_CARDS.map((c) => (
+          <Link
+            key={c.key}
+            href={c.key === 'timed_out' ? '/jobs?tab=timed_out' : c.key === 'lost' ? '/jobs?tab=orphaned' : `/jobs?tab=finished&status=${c.key}`}
+            className="rounded-xl bg-white px-4 py-3 shadow-sm ring-1 ring-zinc-200 hover:ring-indigo-300 focus-visible:outline-2 focus-visible:outline-indigo-600"
+          >
+            <p className="text-xs font-medium text-zinc-500">
+              {c.label} <span className="font-normal text-zinc-400">24 h</span>
+            </p>
+            <p className="mt-1 text-2xl font-semibold text-zinc-800 tabular-nums">{formatNumber(d.counts.last24h[c.key])}</p>
+          </Link>
+        ))}
+      </section>
+
+      <Charts series={d.series} />
+
+      <div className="grid gap-4 xl:grid-cols-2">
+        <Card title="Nearing their deadline" actions={<Link href="/jobs?tab=running" className="text-xs font-medium text-indigo-700 hover:underline">All running</Link>} bodyClassName="p-0">
+          {d.nearing.length === 0 ? (
+            <div className="p-4">
+              <EmptyState title="No jobs are running" />
+            </div>
+          ) : (
+            <ul className="divide-y divide-zinc-100">
+              {d.nearing.map((j) => (
+                <li key={j.id} className="flex items-center gap-3 px-4 py-2 text-sm">
+                  <Link href={`/jobs/${j.id}`} className="min-w-0 flex-1 truncate font-medium text-zinc-900 hover:text-indigo-700 hover:underline">
+                    {j.name ?? j.id.slice(0, 8)}
+                  </Link>
+                  <span className="text-xs text-zinc-500">{j.userName}</span>
+                  {j.warnedAt ? <Badge tone="amber">warned</Badge> : null}
+                  <Countdown deadline={j.deadlineAt} />
+                </li>
+              ))}
+            </ul>
+          )}
+        </Card>
+        <Card title="Recent timeouts and kills" actions={<Link href="/jobs?tab=timed_out" className="text-xs font-medium text-indigo-700 hover:underline">All timed out</Link>} bodyClassName="p-0">
+          {d.recent.length === 0 ? (
+            <div className="p-4">
+              <EmptyState title="No timeouts or kills in the last 24 h" />
+            </div>
+          ) : (
+            <ul className="divide-y divide-zinc-100">
+              {d.recent.map((j) => (
+                <li key={j.id} className="flex items-center gap-3 px-4 py-2 text-sm">
+                  <StatusChip status={j.status} />
+                  <div className="min-w-0 flex-1">
+                    <Link href={`/jobs/${j.id}`} className="block truncate font-medium text-zinc-900 hover:text-indigo-700 hover:underline">
+                      {j.name ?? j.id.slice(0, 8)}
+                    </Link>
+                    <p className="truncate text-xs text-zinc-500" title={j.reason ?? ''}>
+                      {j.reason}
+                    </p>
+                  </div>
+                  <RelTime iso={j.finishedAt} className="text-xs text-zinc-500" />
+                </li>
+              ))}
+            </ul>
+          )}
+        </Card>
+      </div>
+
+      <div className="grid gap-4 xl:grid-cols-2">
+        <Card title="Sweepers" actions={<Link href="/sweepers" className="text-xs font-medium text-indigo-700 hover:underline">Details</Link>} bodyClassName="p-0">
+          <ul className="divide-y divide-zinc-100">
+            {d.sweepers.map((s) => {
+              const ok = s.lastRun && !s.lastRun.error && s.errorsLastHour === 0;
+              return (
+                <li key={s.name} className="flex items-center gap-3 px-4 py-2.5 text-sm">
+                  <span aria-hidden className={`size-2 rounded-full ${!s.lastRun ? 'bg-zinc-300' : ok ? 'bg-emerald-500' : 'bg-amber-500'}`} />
+                  <span className="w-20 font-medium">{s.name}</span>
+                  <span className="flex-1 text-xs text-zinc-600">
+                    {s.lastRun ? (
+                      <>
+                        last run <RelTime iso={s.lastRun.startedAt} /> · {s.runsLastHour} runs, {s.errorsLastHour} errors in the last hour
+                        {s.lastRun.dryRun ? ' · dry-run' : ''}
+                      </>
+                    ) : (
+                      'never ran'
+                    )}
+                  </span>
+                  {s.lastRun?.error ? <span className="max-w-[40%] truncate text-xs text-red-700" title={s.lastRun.error}>{s.lastRun.error}</span> : null}
+                </li>
+              );
+            })}
+          </ul>
+        </Card>
+        <Card title="Docker and workers" bodyClassName="p-0">
+          <ul className="divide-y divide-zinc-100">
+            <li className="flex items-center gap-3 px-4 py-2.5 text-sm">
+              <span aria-hidden className={`size-2 rounded-full ${d.docker.ok ? 'bg-emerald-500' : 'bg-red-500'}`} />
+              <span className="w-20 font-medium">Docker</span>
+              <span className="flex-1 text-xs text-zinc-600">{d.docker.ok ? 'Engine reachable' : `Unreachable: ${d.docker.error ?? 'no answer'}`}</span>
+            </li>
+            {d.workers.length === 0 ? (
+              <li className="px-4 py-2.5 text-xs text-zinc-500">No worker has reported a heartbeat.</li>
+            ) : (
+              d.workers.map((w) => (
+                <li key={w.id} className="flex items-center gap-3 px-4 py-2.5 text-sm">
+                  <span aria-hidden className={`size-2 rounded-full ${w.stale ? 'bg-amber-500' : 'bg-emerald-500'}`} />
+                  <span className="w-20 truncate font-medium" title={w.id}>
+                    {w.id}
+                  </span>
+                  <span className="flex-1 text-xs text-zinc-600">
+                    heartbeat <RelTime iso={w.heartbeatAt} />
+                    {w.stale ? ' · stale' : ''} · Docker {w.dockerOk ? 'ok' : 'unreachable'}
+                  </span>
+                </li>
+              ))
+            )}
+          </ul>
+        </Card>
+      </div>
+    </div>
+  );
+}

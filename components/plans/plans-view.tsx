@@ -1,0 +1,286 @@
+'use client';
+
+import { useQuery } from '@tanstack/react-query';
+import { useEffect, useRef, useState } from 'react';
+import { previewPlanAction, savePlanAction } from '@/server/actions/plans';
+import type { PlansData } from '@/server/db/queries/views';
+import { PLAN_NAME_RE, planFieldsSchema } from '@/server/domain/schemas';
+import { getJson } from '../lib/fetch-json';
+import { formatLimit } from '../lib/format';
+import { useMe } from '../lib/me';
+import { useServerAction } from '../lib/use-action';
+import { Button } from '../ui/button';
+import { Card, PageHeader } from '../ui/card';
+import { DialogClose, Modal } from '../ui/dialog';
+import { TextField } from '../ui/field';
+import { ErrorState, LiveDot, Loading } from '../ui/states';
+
+type Plan = PlansData['plans'][number];
+
+/** Every editable limit, grouped; `unit` drives the hint ("= 5m"). */
+const GROUPS: { title: string; fields: { key: keyof Plan & string; label: string; unit?: 's' | 'MB' | ''; nullable?: boolean; step?: string }[] }[] = [
+  {
+    title: 'Timeouts',
+    fields: [
+      { key: 'defaultTimeoutSeconds', label: 'Default timeout (s)', unit: 's' },
+      { key: 'maxTimeoutSeconds', label: 'Max timeout (s)', unit: 's' },
+      { key: 'gracePeriodSeconds', label: 'Grace period (s)', unit: 's' },
+      { key: 'warnBeforeSeconds', label: 'Warn before deadline (s)', unit: 's' },
+    ],
+  },
+  {
+    title: 'Concurrency and quota',
+    fields: [
+      { key: 'maxConcurrentJobs', label: 'Max concurrent jobs', unit: '' },
+      { key: 'maxQueuedJobs', label: 'Max queued jobs', unit: '' },
+      { key: 'maxRetries', label: 'Max retries', unit: '' },
+      { key: 'monthlyQuotaSeconds', label: 'Monthly quota (s)', unit: 's', nullable: true },
+    ],
+  },
+  {
+    title: 'TTL after finish',
+    fields: [
+      { key: 'ttlSucceededSeconds', label: 'Succeeded (s)', unit: 's' },
+      { key: 'ttlFailedSeconds', label: 'Failed (s)', unit: 's' },
+      { key: 'ttlTimedOutSeconds', label: 'Timed out (s)', unit: 's' },
+      { key: 'ttlKilledSeconds', label: 'Killed (s)', unit: 's' },
+      { key: 'ttlLostSeconds', label: 'Lost (s)', unit: 's' },
+    ],
+  },
+  {
+    title: 'Container caps',
+    fields: [
+      { key: 'cpus', label: 'CPUs', nullable: true, step: '0.1' },
+      { key: 'memoryMb', label: 'Memory (MB)', unit: 'MB', nullable: true },
+    ],
+  },
+];
+const FIELDS = GROUPS.flatMap((g) => g.fields);
+
+function toForm(p: Plan): Record<string, string> {
+  return Object.fromEntries(FIELDS.map((f) => [f.key, p[f.key] == null ? '' : String(p[f.key])]));
+}
+
+function fromForm(v: Record<string, string>): { fields: Record<string, number | null>; error?: { field: string; message: string } } {
+  const fields: Record<string, number | null> = {};
+  for (const f of FIELDS) {
+    const raw = (v[f.key] ?? '').trim();
+    if (raw === '') {
+      if (f.nullable) fields[f.key] = null;
+      else return { fields, error: { field: f.key, message: `${f.label} is required` } };
+    } else {
+      const n = Number(raw);
+      if (!Number.isFinite(n)) return { fields, error: { field: f.key, message: `${f.label} must be a number` } };
+      fields[f.key] = n;
+    }
+  }
+  const p = planFieldsSchema.safeParse(fields);
+  if (!p.success) {
+    const i = p.error.issues[0]!;
+    return { fields, error: { field: i.path.map(String).join('.'), message: i.message } };
+  }
+  return { fields };
+}
+
+export function PlansView({ initial, initialError }: { initial: PlansData | null; initialError?: string | null }) {
+  const me = useMe();
+  const q = useQuery({
+    queryKey: ['plans'],
+    queryFn: ({ signal }) => getJson<PlansData>('/api/ui/plans', signal),
+    initialData: initial ?? undefined,
+    initialDataUpdatedAt: initial ? Date.parse(initial.generatedAt) : undefined,
+    refetchInterval: 5000,
+  });
+  const d = q.data;
+  return (
+    <div>
+      <PageHeader
+        title="Plans"
+        description="Limits every user on a plan gets unless they have an override. Running jobs keep their deadlines when a plan changes."
+        actions={
+          <>
+            <LiveDot ok={!q.isError} />
+            {me.can('admin') ? <NewPlan /> : null}
+          </>
+        }
+      />
+      {!d ? (
+        initialError || q.isError ? <ErrorState message={initialError ?? (q.error as Error).message} onRetry={() => void q.refetch()} /> : <Loading />
+      ) : (
+        <div className="space-y-5">
+          {d.plans.map((p) => (
+            <PlanEditor key={p.name} plan={p} editable={me.can('admin')} />
+          ))}
+        </div>
+      )}
+    </div>
+  );
+}
+
+function PlanEditor({ plan, editable }: { plan: Plan; editable: boolean }) {
+  const [vals, setVals] = useState(() => toForm(plan));
+  const [base, setBase] = useState(() => toForm(plan));
+  const [clientErr, setClientErr] = useState<{ field: string; message: string } | null>(null);
+  const [preview, setPreview] = useState<{ notes: string[]; runningJobs: number; queuedJobs: number } | null>(null);
+  const save = useServerAction(savePlanAction);
+  const serverPlan = toForm(plan);
+  const dirty = FIELDS.some((f) => vals[f.key] !== base[f.key]);
+  // Someone else saved while we were not editing: take their values.
+  const serverKey = JSON.stringify(serverPlan);
+  const lastServer = useRef(serverKey);
+  useEffect(() => {
+    if (lastServer.current !== serverKey) {
+      lastServer.current = serverKey;
+      if (!dirty) {
+        setVals(serverPlan);
+        setBase(serverPlan);
+      }
+    }
+  }, [serverKey, dirty, serverPlan]);
+  // Preview what the change means for work in flight (debounced, read-only).
+  const valsKey = JSON.stringify(vals);
+  useEffect(() => {
+    if (!dirty) {
+      setPreview(null);
+      return;
+    }
+    const f = fromForm(vals);
+    if (f.error) return;
+    const t = setTimeout(() => {
+      previewPlanAction({ name: plan.name, fields: f.fields })
+        .then((r) => setPreview(r.ok && r.data ? r.data : r.ok ? null : { notes: [r.error.message], runningJobs: 0, queuedJobs: 0 }))
+        .catch(() => {});
+    }, 500);
+    return () => clearTimeout(t);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [valsKey, dirty, plan.name]);
+  const err = clientErr ?? save.error;
+  const formId = `plan-${plan.name}`;
+  return (
+    <Card
+      title={
+        <span className="flex items-baseline gap-2">
+          <span className="text-base">{plan.name}</span>
+          <span className="text-xs font-normal text-zinc-500">
+            {plan.users} user{plan.users === 1 ? '' : 's'}
+          </span>
+        </span>
+      }
+      actions={
+        editable ? (
+          <div className="flex gap-2">
+            {dirty ? (
+              <Button size="sm" variant="ghost" onClick={() => { setVals(base); setClientErr(null); save.setError(null); }}>
+                Discard
+              </Button>
+            ) : null}
+            <Button size="sm" variant="primary" type="submit" form={formId} busy={save.pending} disabled={!dirty}>
+              Save
+            </Button>
+          </div>
+        ) : null
+      }
+    >
+      <form
+        id={formId}
+        aria-label={`Plan ${plan.name}`}
+        onSubmit={(e) => {
+          e.preventDefault();
+          const f = fromForm(vals);
+          if (f.error) {
+            setClientErr(f.error);
+            return;
+          }
+          setClientErr(null);
+          void save.run({ name: plan.name, fields: f.fields }, { onOk: () => setBase(vals) });
+        }}
+      >
+        <div className="grid gap-x-6 gap-y-5 lg:grid-cols-2 2xl:grid-cols-4">
+          {GROUPS.map((g) => (
+            <fieldset key={g.title} className="min-w-0">
+              <legend className="mb-2 text-xs font-semibold tracking-wide text-zinc-500 uppercase">{g.title}</legend>
+              <div className="grid grid-cols-2 gap-3">
+                {g.fields.map((f) => {
+                  const v = vals[f.key] ?? '';
+                  const n = Number(v);
+                  const hint = f.nullable && v === '' ? 'none' : f.unit === 's' && v !== '' && Number.isFinite(n) && n > 0 ? `= ${formatLimit(n)}` : undefined;
+                  return (
+                    <TextField
+                      key={f.key}
+                      label={f.label}
+                      name={f.key}
+                      type="number"
+                      inputMode="decimal"
+                      step={f.step ?? '1'}
+                      disabled={!editable}
+                      value={v}
+                      placeholder={f.nullable ? 'none' : undefined}
+                      onChange={(e) => setVals({ ...vals, [f.key]: e.target.value })}
+                      error={err?.field === f.key ? err.message : null}
+                      hint={hint}
+                    />
+                  );
+                })}
+              </div>
+            </fieldset>
+          ))}
+        </div>
+        {err && !FIELDS.some((f) => f.key === err.field) ? (
+          <p role="alert" className="mt-3 text-sm text-red-600">
+            {err.message}
+          </p>
+        ) : null}
+        {editable && dirty && preview ? (
+          <div aria-live="polite" className="mt-4 rounded-lg bg-indigo-50 px-4 py-3 text-sm text-indigo-950 ring-1 ring-inset ring-indigo-200">
+            <p className="font-medium">
+              If you save: {preview.runningJobs} running and {preview.queuedJobs} queued job{preview.queuedJobs === 1 ? '' : 's'} on this plan
+            </p>
+            <ul className="mt-1 list-disc pl-5 text-indigo-900">
+              {preview.notes.map((n) => (
+                <li key={n}>{n}</li>
+              ))}
+            </ul>
+          </div>
+        ) : null}
+      </form>
+    </Card>
+  );
+}
+
+function NewPlan() {
+  const [open, setOpen] = useState(false);
+  const [name, setName] = useState('');
+  const [err, setErr] = useState<string | null>(null);
+  const a = useServerAction(savePlanAction);
+  return (
+    <>
+      <Button variant="primary" onClick={() => { setOpen(true); setName(''); setErr(null); }}>
+        New plan
+      </Button>
+      <Modal open={open} onOpenChange={setOpen} title="New plan" description="It starts with the free plan's limits; edit them after creating it.">
+        <form
+          className="space-y-4"
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (!PLAN_NAME_RE.test(name)) {
+              setErr('Plan names are 1-63 lowercase letters, digits, _ or -');
+              return;
+            }
+            setErr(null);
+            void a.run({ name, fields: {} }, { onOk: () => setOpen(false) });
+          }}
+        >
+          <TextField label="Plan name" value={name} onChange={(e) => setName(e.target.value)} error={err ?? a.error?.message ?? null} required />
+          <div className="flex justify-end gap-2">
+            <DialogClose asChild>
+              <Button>Close</Button>
+            </DialogClose>
+            <Button type="submit" variant="primary" busy={a.pending}>
+              Create plan
+            </Button>
+          </div>
+        </form>
+      </Modal>
+    </>
+  );
+}

@@ -1,0 +1,45 @@
+'use client';
+
+import * as D from '@radix-ui/react-dialog';
+import type { ReactNode } from 'react';
+
+/**
+ * Radix Dialog with the app's look: focus is trapped inside, Escape closes, focus returns to the
+ * trigger. `title` is the accessible name; confirm buttons say what they do ("Kill job").
+ */
+export function Modal({
+  open,
+  onOpenChange,
+  title,
+  description,
+  children,
+  wide,
+}: {
+  open: boolean;
+  onOpenChange: (o: boolean) => void;
+  title: string;
+  description?: ReactNode;
+  children: ReactNode;
+  wide?: boolean;
+}) {
+  return (
+    <D.Root open={open} onOpenChange={onOpenChange}>
+      <D.Portal>
+        <D.Overlay className="fixed inset-0 z-40 bg-zinc-950/40 backdrop-blur-[1px]" />
+        <D.Content
+          className={`fixed left-1/2 top-1/2 z-50 max-h-[90vh] w-[calc(100vw-2rem)] -translate-x-1/2 -translate-y-1/2 overflow-y-auto rounded-xl bg-white p-5 shadow-xl ring-1 ring-zinc-200 focus:outline-none ${wide ? 'max-w-2xl' : 'max-w-md'}`}
+        >
+          <D.Title className="text-base font-semibold text-zinc-900">{title}</D.Title>
+          {description ? (
+            <D.Description className="mt-1 text-sm text-zinc-600">{description}</D.Description>
+          ) : (
+            <D.Description className="sr-only">{title}</D.Description>
+          )}
+          <div className="mt-4">{children}</div>
+        </D.Content>
+      </D.Portal>
+    </D.Root>
+  );
+}
+
+export const DialogClose = D.Close;

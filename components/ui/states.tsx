@@ -1,0 +1,43 @@
+import type { ReactNode } from 'react';
+
+export function EmptyState({ title, children }: { title: string; children?: ReactNode }) {
+  return (
+    <div className="rounded-lg border border-dashed border-zinc-300 px-6 py-10 text-center">
+      <p className="text-sm font-medium text-zinc-800">{title}</p>
+      {children ? <div className="mt-1 text-sm text-zinc-500">{children}</div> : null}
+    </div>
+  );
+}
+
+export function ErrorState({ title = 'Could not load this view', message, onRetry }: { title?: string; message: string; onRetry?: () => void }) {
+  return (
+    <div role="alert" className="rounded-lg border border-red-200 bg-red-50 px-4 py-3 text-sm text-red-800">
+      <p className="font-medium">{title}</p>
+      <p className="mt-0.5 text-red-700">{message}</p>
+      {onRetry ? (
+        <button type="button" onClick={onRetry} className="mt-2 rounded text-sm font-medium text-red-800 underline focus-visible:outline-2 focus-visible:outline-red-600">
+          Try again
+        </button>
+      ) : null}
+    </div>
+  );
+}
+
+export function Loading({ label = 'Loading…' }: { label?: string }) {
+  return (
+    <div role="status" className="flex items-center gap-2 px-2 py-8 text-sm text-zinc-500">
+      <span aria-hidden className="size-4 animate-spin rounded-full border-2 border-zinc-300 border-r-transparent" />
+      {label}
+    </div>
+  );
+}
+
+/** A small "live" dot: green while polling succeeds, amber when the last refresh failed. */
+export function LiveDot({ ok, label }: { ok: boolean; label?: string }) {
+  return (
+    <span className="inline-flex items-center gap-1.5 text-xs text-zinc-500" title={ok ? 'Refreshing live' : 'Last refresh failed; retrying'}>
+      <span aria-hidden className={`size-2 rounded-full ${ok ? 'bg-emerald-500' : 'bg-amber-500'}`} />
+      {label ?? (ok ? 'Live' : 'Reconnecting')}
+    </span>
+  );
+}

@@ -1,0 +1,218 @@
+import 'server-only';
+import { and, asc, desc, eq, ilike, inArray, or, sql, type SQL } from 'drizzle-orm';
+import { z } from 'zod';
+import type { DbOrTx } from '../client';
+import { jobs, users, type JobStatus } from '../schema';
+
+/**
+ * Reads behind the Jobs tabs. Every tab is a status filter that an index serves, so a page costs
+ * the same with 1M jobs in history as with 100:
+ *   running   status in (running, terminating) by deadline  → jobs_live_deadline_idx (partial)
+ *   queued    status in (queued, starting) by queue age      → jobs_status_queued_at_idx
+ *   timed out / orphaned (lost) / finished by finished_at    → jobs_finished_at_idx (backwards, filtered)
+ * Exact totals only for the live tabs (bounded by what runs now); history tabs show capped counts.
+ */
+export const JOB_TABS = ['running', 'queued', 'timed_out', 'orphaned', 'finished'] as const;
+export type JobTab = (typeof JOB_TABS)[number];
+
+export const TAB_STATUSES: Record<JobTab, JobStatus[]> = {
+  running: ['running', 'terminating'],
+  queued: ['queued', 'starting'],
+  timed_out: ['timed_out'],
+  orphaned: ['lost'],
+  finished: ['succeeded', 'failed', 'timed_out', 'killed', 'lost', 'cancelled'],
+};
+
+export const JOB_SORTS = ['deadline', 'started', 'queued', 'finished', 'name'] as const;
+export type JobSort = (typeof JOB_SORTS)[number];
+const DEFAULT_SORT: Record<JobTab, { sort: JobSort; dir: 'asc' | 'desc' }> = {
+  running: { sort: 'deadline', dir: 'asc' },
+  queued: { sort: 'queued', dir: 'asc' },
+  timed_out: { sort: 'finished', dir: 'desc' },
+  orphaned: { sort: 'finished', dir: 'desc' },
+  finished: { sort: 'finished', dir: 'desc' },
+};
+/** Pages deeper than this are refused: use filters instead of paging through history. */
+export const MAX_PAGE = 200;
+/** History tabs count at most this many rows ("1000+"). */
+export const HISTORY_COUNT_CAP = 1000;
+
+export const jobListQuerySchema = z.object({
+  tab: z.enum(JOB_TABS, { error: 'unknown tab' }).catch('running'),
+  q: z.string().trim().max(200, 'search must be at most 200 characters').optional(),
+  user: z.string().trim().max(100, 'user must be at most 100 characters').optional(),
+  status: z.enum(['succeeded', 'failed', 'timed_out', 'killed', 'lost', 'cancelled'], { error: 'unknown status' }).optional().catch(undefined),
+  sort: z.enum(JOB_SORTS).optional().catch(undefined),
+  dir: z.enum(['asc', 'desc']).optional().catch(undefined),
+  warned: z.enum(['1']).optional().catch(undefined),
+  page: z.coerce.number().int().min(1).max(MAX_PAGE, `page must be at most ${MAX_PAGE}; narrow the filters instead`).catch(1).default(1),
+  limit: z.coerce.number().int().min(5).max(200).catch(50).default(50),
+});
+export type JobListQuery = z.infer<typeof jobListQuerySchema>;
+
+const rowFields = {
+  id: jobs.id,
+  name: jobs.name,
+  userId: jobs.userId,
+  userName: users.name,
+  image: jobs.image,
+  status: jobs.status,
+  attempt: jobs.attempt,
+  queuedAt: jobs.queuedAt,
+  startedAt: jobs.startedAt,
+  finishedAt: jobs.finishedAt,
+  deadlineAt: jobs.deadlineAt,
+  warnedAt: jobs.warnedAt,
+  terminateRequestedAt: jobs.terminateRequestedAt,
+  timeoutS: jobs.timeoutS,
+  timeoutSource: jobs.timeoutSource,
+  timeoutSuspended: jobs.timeoutSuspended,
+  extendedS: jobs.extendedS,
+  gracePeriodS: jobs.gracePeriodS,
+  exitCode: jobs.exitCode,
+  reason: jobs.reason,
+  waitReason: jobs.waitReason,
+  labels: jobs.labels,
+  node: jobs.node,
+};
+
+/** Jobs joined with their user's name: the row every job list shows. */
+export function selectJobRows(db: DbOrTx) {
+  return db.select(rowFields).from(jobs).leftJoin(users, eq(users.id, jobs.userId));
+}
+type RawRow = Awaited<ReturnType<typeof selectJobRows>>[number];
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function jobRowToJson(r: RawRow) {
+  return {
+    id: r.id,
+    name: r.name,
+    userId: r.userId,
+    userName: r.userName ?? null,
+    image: r.image,
+    status: r.status,
+    attempt: r.attempt,
+    queuedAt: r.queuedAt.toISOString(),
+    startedAt: iso(r.startedAt),
+    finishedAt: iso(r.finishedAt),
+    deadlineAt: iso(r.deadlineAt),
+    warnedAt: iso(r.warnedAt),
+    terminateRequestedAt: iso(r.terminateRequestedAt),
+    timeoutSeconds: r.timeoutS,
+    timeoutSource: r.timeoutSource,
+    timeoutSuspended: r.timeoutSuspended,
+    extendedSeconds: r.extendedS,
+    gracePeriodSeconds: r.gracePeriodS,
+    exitCode: r.exitCode,
+    reason: r.reason,
+    waitReason: r.waitReason,
+    labels: r.labels ?? {},
+    node: r.node,
+  };
+}
+export type JobRow = ReturnType<typeof jobRowToJson>;
+
+function escapeLike(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function orderFor(sort: JobSort, dir: 'asc' | 'desc'): SQL[] {
+  const d = dir === 'asc' ? asc : desc;
+  switch (sort) {
+    case 'deadline':
+      return [d(jobs.deadlineAt), d(jobs.id)];
+    case 'started':
+      return [d(jobs.startedAt), d(jobs.id)];
+    case 'queued':
+      return [d(jobs.queuedAt), d(jobs.id)];
+    case 'finished':
+      return [d(jobs.finishedAt), d(jobs.id)];
+    case 'name':
+      return [d(jobs.name), d(jobs.id)];
+  }
+}
+
+/** Live counts by status (exact; a group-by over the live statuses only) and capped history counts. */
+export async function jobTabCounts(db: DbOrTx): Promise<Record<JobTab, { n: number; capped: boolean }>> {
+  const rows = await db.execute<{ k: string; n: number }>(sql`
+    select 'running' as k, count(*)::int as n from jobs where status in ('running', 'terminating')
+    union all select 'queued', count(*)::int from jobs where status in ('queued', 'starting')
+    union all select 'timed_out', count(*)::int from (select 1 from jobs where status = 'timed_out' limit ${HISTORY_COUNT_CAP + 1}) x
+    union all select 'orphaned', count(*)::int from (select 1 from jobs where status = 'lost' limit ${HISTORY_COUNT_CAP + 1}) x
+    union all select 'finished', count(*)::int from (select 1 from jobs where status in ('succeeded','failed','timed_out','killed','lost','cancelled') limit ${HISTORY_COUNT_CAP + 1}) x`);
+  const out = {} as Record<JobTab, { n: number; capped: boolean }>;
+  for (const t of JOB_TABS) out[t] = { n: 0, capped: false };
+  for (const r of rows) {
+    const k = r.k as JobTab;
+    const n = Number(r.n);
+    out[k] = k === 'running' || k === 'queued' ? { n, capped: false } : { n: Math.min(n, HISTORY_COUNT_CAP), capped: n > HISTORY_COUNT_CAP };
+  }
+  return out;
+}
+
+export interface JobListResult {
+  tab: JobTab;
+  sort: JobSort;
+  dir: 'asc' | 'desc';
+  page: number;
+  limit: number;
+  rows: JobRow[];
+  hasMore: boolean;
+  /** Exact total for live tabs; null for history tabs (see counts). */
+  total: number | null;
+  counts: Record<JobTab, { n: number; capped: boolean }>;
+  generatedAt: string;
+}
+
+/** One page of a Jobs tab, filtered and sorted on the server. */
+export async function listJobsForTab(db: DbOrTx, q: JobListQuery, now: Date): Promise<JobListResult> {
+  const def = DEFAULT_SORT[q.tab];
+  const sort = q.sort ?? def.sort;
+  const dir = q.dir ?? (q.sort ? (sort === 'deadline' || sort === 'queued' ? 'asc' : 'desc') : def.dir);
+  const statuses = q.tab === 'finished' && q.status ? [q.status] : TAB_STATUSES[q.tab];
+  // Keep the predicate literally equal to the partial index's for the running tab.
+  const where: SQL[] = [statuses.length === 1 ? eq(jobs.status, statuses[0]!) : inArray(jobs.status, statuses)];
+  if (q.user) {
+    where.push(UUID_RE.test(q.user) ? eq(jobs.userId, q.user) : sql`${jobs.userId} = (select id from users where name = ${q.user})`);
+  }
+  if (q.q) {
+    const like = `%${escapeLike(q.q)}%`;
+    const conds = [ilike(jobs.name, like), ilike(jobs.image, like)];
+    if (UUID_RE.test(q.q)) conds.push(eq(jobs.id, q.q));
+    where.push(or(...conds)!);
+  }
+  if (q.warned && q.tab === 'running') where.push(sql`${jobs.warnedAt} is not null`);
+  if (q.tab === 'timed_out' || q.tab === 'orphaned' || q.tab === 'finished') where.push(sql`${jobs.finishedAt} is not null`);
+  const offset = (q.page - 1) * q.limit;
+  const [rows, counts] = await Promise.all([
+    selectJobRows(db)
+      .where(and(...where))
+      .orderBy(...orderFor(sort, dir))
+      .limit(q.limit + 1)
+      .offset(offset),
+    jobTabCounts(db),
+  ]);
+  let total: number | null = null;
+  if (q.tab === 'running' || q.tab === 'queued') {
+    if (!q.q && !q.user && !q.warned) total = counts[q.tab].n;
+    else {
+      const [c] = await db.select({ n: sql<number>`count(*)::int` }).from(jobs).where(and(...where));
+      total = Number(c?.n ?? 0);
+    }
+  }
+  return {
+    tab: q.tab,
+    sort,
+    dir,
+    page: q.page,
+    limit: q.limit,
+    rows: rows.slice(0, q.limit).map(jobRowToJson),
+    hasMore: rows.length > q.limit,
+    total,
+    counts,
+    generatedAt: now.toISOString(),
+  };
+}

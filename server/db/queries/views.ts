@@ -1,0 +1,238 @@
+import 'server-only';
+import { asc, desc, eq, sql } from 'drizzle-orm';
+import type { Ctx } from '../../context';
+import { type Actor, hasRole, requireRole } from '../../domain/actor';
+import { auditToJson, listAudit } from '../../domain/audit-queries';
+import { AppError } from '../../domain/errors';
+import { getJob, getJobLogs, jobToJson } from '../../domain/jobs';
+import { effectiveLimits, monthKey } from '../../domain/limits';
+import { listOperators, operatorToJson } from '../../domain/operators';
+import { listPlans, planToJson } from '../../domain/plans';
+import { getUserWithPlan } from '../../domain/users';
+import { listOrphans, sweeperStatus, SWEEPER_NAMES } from '../../sweepers';
+import { auditEvents, jobs, plans, users } from '../schema';
+import { jobListQuerySchema, listJobsForTab } from './jobs';
+import { cachedDockerPing, cachedHourlySeries, nearingDeadline, recentTimeoutsAndKills, stateCounts, sweeperHealth, workerNodes } from './overview';
+
+/**
+ * One loader per dashboard view. The page renders its first paint from the loader and the
+ * matching /api/ui/* route serves the same loader as JSON for TanStack Query polling, so both
+ * always agree. Every loader checks the role itself (the domain functions check again).
+ */
+
+/** The sweeper stubs throw until the sweepers land; show that plainly instead of a 500. */
+function unavailable(e: unknown, what: string): never {
+  if (e instanceof AppError) throw e;
+  const msg = e instanceof Error ? e.message : String(e);
+  throw new AppError(503, 'unavailable', /not implemented/i.test(msg) ? `${what} is not available yet on this server (${msg})` : `${what} failed: ${msg}`);
+}
+
+export async function loadOverview(ctx: Ctx, actor: Actor) {
+  requireRole(actor, 'viewer');
+  const now = ctx.clock.now();
+  const [counts, nearing, recent, series, sweepers, docker, workers] = await Promise.all([
+    stateCounts(ctx.db, now),
+    nearingDeadline(ctx.db),
+    recentTimeoutsAndKills(ctx.db, now),
+    cachedHourlySeries(ctx.db, now),
+    sweeperHealth(ctx.db, SWEEPER_NAMES, now),
+    cachedDockerPing(ctx.docker),
+    workerNodes(ctx.db, now),
+  ]);
+  return { generatedAt: now.toISOString(), counts, nearing, recent, series, sweepers, docker, workers };
+}
+export type OverviewData = Awaited<ReturnType<typeof loadOverview>>;
+
+export async function loadJobs(ctx: Ctx, actor: Actor, raw: Record<string, string | undefined>) {
+  requireRole(actor, 'viewer');
+  const q = jobListQuerySchema.parse(raw);
+  const result = await listJobsForTab(ctx.db, q, ctx.clock.now());
+  return { ...result, filters: { q: q.q ?? '', user: q.user ?? '', status: q.status ?? '', warned: !!q.warned } };
+}
+export type JobsData = Awaited<ReturnType<typeof loadJobs>>;
+
+/** A job with its limits (and which rule set each), its user and plan, and its audit timeline. */
+export async function loadJobDetail(ctx: Ctx, actor: Actor, id: string) {
+  const job = await getJob(ctx, actor, id);
+  const [up, timeline, children] = await Promise.all([
+    getUserWithPlan(ctx.db, job.userId),
+    listAudit(ctx, actor, { job: id, limit: '200' }),
+    ctx.db
+      .select({ id: jobs.id, name: jobs.name, status: jobs.status })
+      .from(jobs)
+      .where(eq(jobs.parentId, id))
+      .orderBy(desc(jobs.queuedAt))
+      .limit(20),
+  ]);
+  const limits = up ? effectiveLimits(up.plan, up.user) : null;
+  return {
+    generatedAt: ctx.clock.now().toISOString(),
+    job: { ...jobToJson(job), requestedTimeoutSeconds: job.requestedTimeoutS, terminateReason: job.terminateReason, terminateKind: job.terminateKind, sigtermAt: job.sigtermAt?.toISOString() ?? null, sigkillAt: job.sigkillAt?.toISOString() ?? null, ttlExpiresAt: job.ttlExpiresAt?.toISOString() ?? null, env: Object.keys(job.env ?? {}) },
+    user: up ? { id: up.user.id, name: up.user.name } : null,
+    plan: up ? planToJson(up.plan) : null,
+    limits: limits && {
+      maxTimeoutSeconds: limits.maxTimeoutS,
+      maxTimeoutFrom: limits.maxTimeoutFrom,
+      defaultTimeoutSeconds: limits.defaultTimeoutS,
+      defaultTimeoutFrom: limits.defaultTimeoutFrom,
+      maxConcurrentJobs: limits.maxConcurrentJobs,
+      gracePeriodSeconds: limits.gracePeriodS,
+      warnBeforeSeconds: limits.warnBeforeS,
+      maxRetries: limits.maxRetries,
+    },
+    children,
+    timeline: timeline.events.map(auditToJson).reverse(),
+  };
+}
+export type JobDetailData = Awaited<ReturnType<typeof loadJobDetail>>;
+
+export async function loadJobLogs(ctx: Ctx, actor: Actor, id: string) {
+  const text = await getJobLogs(ctx, actor, id);
+  return { text, generatedAt: ctx.clock.now().toISOString() };
+}
+
+export interface UsersQuery {
+  q?: string;
+  after?: string;
+}
+
+/** Users (by name, 200 a page) with running vs limit, queued, and usage this month vs quota. */
+export async function loadUsers(ctx: Ctx, actor: Actor, raw: Record<string, string | undefined>) {
+  requireRole(actor, 'viewer');
+  const now = ctx.clock.now();
+  const month = monthKey(now);
+  const q = (raw.q ?? '').trim().slice(0, 100);
+  const after = (raw.after ?? '').slice(0, 100);
+  const conds = [];
+  if (q) conds.push(sql`${users.name} ilike ${`%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`}`);
+  if (after) conds.push(sql`${users.name} > ${after}`);
+  const limit = 200;
+  const rows = await ctx.db
+    .select({
+      user: users,
+      plan: plans,
+      running: sql<number>`(select count(*)::int from jobs j where j.user_id = ${users.id} and j.status in ('starting','running','terminating'))`,
+      queued: sql<number>`(select count(*)::int from jobs j where j.user_id = ${users.id} and j.status = 'queued')`,
+      usageSeconds: sql<number>`coalesce((select seconds from usage us where us.user_id = ${users.id} and us.month = ${month}), 0)::float8`,
+    })
+    .from(users)
+    .innerJoin(plans, eq(plans.id, users.planId))
+    .where(conds.length ? sql.join(conds, sql` and `) : undefined)
+    .orderBy(asc(users.name))
+    .limit(limit + 1);
+  const page = rows.slice(0, limit);
+  const planRows = await listPlans(ctx.db);
+  return {
+    generatedAt: now.toISOString(),
+    month,
+    plans: planRows.map((p) => p.name),
+    users: page.map((r) => {
+      const l = effectiveLimits(r.plan, r.user);
+      return {
+        id: r.user.id,
+        name: r.user.name,
+        plan: r.plan.name,
+        running: Number(r.running),
+        queued: Number(r.queued),
+        usageSeconds: Number(r.usageSeconds),
+        limits: { maxConcurrentJobs: l.maxConcurrentJobs, maxQueuedJobs: l.maxQueuedJobs, maxTimeoutSeconds: l.maxTimeoutS, defaultTimeoutSeconds: l.defaultTimeoutS, monthlyQuotaSeconds: l.monthlyQuotaS },
+        overrides: {
+          defaultTimeoutSeconds: r.user.defaultTimeoutS,
+          maxTimeoutSeconds: r.user.maxTimeoutS,
+          maxConcurrentJobs: r.user.maxConcurrentJobs,
+          maxQueuedJobs: r.user.maxQueuedJobs,
+          monthlyQuotaSeconds: r.user.monthlyQuotaS,
+        },
+        createdAt: r.user.createdAt.toISOString(),
+      };
+    }),
+    nextAfter: rows.length > limit ? page[page.length - 1]!.user.name : null,
+  };
+}
+export type UsersData = Awaited<ReturnType<typeof loadUsers>>;
+
+export async function loadPlans(ctx: Ctx, actor: Actor) {
+  requireRole(actor, 'viewer');
+  const [rows, counts] = await Promise.all([
+    listPlans(ctx.db),
+    ctx.db.select({ planId: users.planId, n: sql<number>`count(*)::int` }).from(users).groupBy(users.planId),
+  ]);
+  const byPlan = new Map(counts.map((c) => [c.planId, Number(c.n)]));
+  return { generatedAt: ctx.clock.now().toISOString(), plans: rows.map((p) => ({ ...planToJson(p), users: byPlan.get(p.id) ?? 0 })) };
+}
+export type PlansData = Awaited<ReturnType<typeof loadPlans>>;
+
+export async function loadOrphans(ctx: Ctx, actor: Actor) {
+  requireRole(actor, 'viewer');
+  try {
+    const r = await listOrphans(ctx, actor);
+    return { generatedAt: ctx.clock.now().toISOString(), ...r };
+  } catch (e) {
+    unavailable(e, 'The orphan report');
+  }
+}
+export type OrphansData = Awaited<ReturnType<typeof loadOrphans>>;
+
+export async function loadAudit(ctx: Ctx, actor: Actor, raw: Record<string, string | undefined>) {
+  const q: Record<string, string | undefined> = {};
+  for (const k of ['actor', 'action', 'job', 'q', 'cursor', 'targetType'] as const) if (raw[k]?.trim()) q[k] = raw[k]!.trim();
+  q.limit = '100';
+  const r = await listAudit(ctx, actor, q);
+  const actions = await ctx.db.execute<{ action: string }>(sql`
+    select distinct action from (select action from ${auditEvents} order by id desc limit 2000) x order by action`);
+  return {
+    generatedAt: ctx.clock.now().toISOString(),
+    events: r.events.map(auditToJson),
+    nextCursor: r.nextCursor,
+    knownActions: actions.map((a) => a.action),
+  };
+}
+export type AuditData = Awaited<ReturnType<typeof loadAudit>>;
+
+export async function loadSweepers(ctx: Ctx, actor: Actor) {
+  requireRole(actor, 'viewer');
+  try {
+    const s = await sweeperStatus(ctx);
+    return {
+      generatedAt: ctx.clock.now().toISOString(),
+      sweepers: s.map((x) => ({
+        name: x.name,
+        everySeconds: x.everySeconds,
+        dryRun: x.dryRun,
+        dryRunSource: x.dryRunSource,
+        lastRuns: x.lastRuns.map((r) => ({
+          id: r.id,
+          node: r.node,
+          startedAt: r.startedAt.toISOString(),
+          finishedAt: r.finishedAt?.toISOString() ?? null,
+          examined: r.examined,
+          acted: r.acted,
+          errors: r.errors,
+          dryRun: r.dryRun,
+          error: r.error,
+        })),
+      })),
+    };
+  } catch (e) {
+    unavailable(e, 'Sweeper status');
+  }
+}
+export type SweepersData = Awaited<ReturnType<typeof loadSweepers>>;
+
+export async function loadOperators(ctx: Ctx, actor: Actor) {
+  const ops = await listOperators(ctx, actor);
+  return { generatedAt: ctx.clock.now().toISOString(), operators: ops.map(operatorToJson), me: actor.kind === 'operator' ? actor.id : null };
+}
+export type OperatorsData = Awaited<ReturnType<typeof loadOperators>>;
+
+/** Docker and database state for the banner (from the shared health report). */
+export async function loadHealthBanner(actor: Actor) {
+  requireRole(actor, 'viewer');
+  const { healthReport } = await import('../../health');
+  const h = await healthReport();
+  return { status: h.status, docker: { ok: h.docker.ok, error: h.docker.error ?? null }, db: { ok: h.db.ok } };
+}
+
+export function canEdit(actor: Actor) {
+  return { operate: hasRole(actor, 'operator'), admin: hasRole(actor, 'admin') };
+}

@@ -1,0 +1,414 @@
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import type { Ctx } from '../context';
+import { jobs, plans, users } from '../db/schema';
+import type { ContainerInspect, ContainerSummary } from '../docker/types';
+import { audit } from '../domain/audit';
+import { loseJob, stopChildren } from '../domain/lifecycle';
+import {
+  countAct,
+  emptyResult,
+  errMessage,
+  isFinal,
+  mapLimit,
+  UUID_RE,
+  type ApplyDeps,
+  type ApplyResult,
+  type PlannedAction,
+} from './common';
+import { finishWithoutContainer } from './timeout';
+
+/**
+ * Orphan sweeper, three lists:
+ * (a) managed containers of this node (label warden.node) whose job is missing, final and
+ *     cleaned, of another attempt, or running elsewhere — removed once older than the grace.
+ *     Containers are only ever listed by label, so nothing without Warden's labels is seen.
+ * (b) running/terminating jobs of this node whose container is gone (re-inspected first):
+ *     `lost` with the retry policy; and live jobs of other nodes whose heartbeat is stale.
+ *     A terminating job that loses its container ends as what it was being terminated for
+ *     (timed_out/killed): retrying something an operator killed would be wrong.
+ * (c) live children of ended (or purged) parents: terminated (kind parent) / cancelled.
+ */
+
+export interface OrphanContainer {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+  state: string;
+  createdAt: Date;
+}
+
+export interface JobRef {
+  id: string;
+  status: string;
+  attempt: number;
+  cleanedAt: Date | null;
+  containerId: string | null;
+}
+
+export interface LiveJob {
+  id: string;
+  userId: string;
+  name: string | null;
+  status: 'starting' | 'running' | 'terminating';
+  attempt: number;
+  maxRetries: number;
+  containerId: string | null;
+  node: string | null;
+  /** Other nodes only: that node's last heartbeat (null: never seen). */
+  heartbeatAt?: Date | null;
+}
+
+export interface ChildRef {
+  id: string;
+  status: string;
+  parentId: string;
+  /** null: the parent row no longer exists. */
+  parentStatus: string | null;
+}
+
+export interface OrphanSnapshot {
+  node: string;
+  graceS: number;
+  /** false: Docker unreachable (or none in this process); (a) and the container half of (b) wait. */
+  dockerOk: boolean;
+  containers: OrphanContainer[];
+  jobsById: Record<string, JobRef>;
+  /** running/terminating jobs of this node with a container, read before the container list. */
+  liveJobs: LiveJob[];
+  /** starting/running/terminating jobs of other nodes whose heartbeat is stale. */
+  staleJobs: LiveJob[];
+  children: ChildRef[];
+}
+
+export type OrphanAction =
+  | { kind: 'remove_container'; container: OrphanContainer; reason: string }
+  | { kind: 'lost'; job: LiveJob; reason: string; confirm: boolean }
+  | { kind: 'stop_children'; parentId: string; parentStatus: string | null; childIds: string[] };
+
+/** Why a managed container is an orphan, or null when it belongs to a live (or not yet cleaned) job. */
+export function containerVerdict(c: Pick<OrphanContainer, 'id' | 'labels'>, jobsById: Record<string, JobRef>): string | null {
+  const jobId = c.labels['warden.job'];
+  if (!jobId || !UUID_RE.test(jobId)) return `no valid warden.job label (${jobId ?? 'missing'})`;
+  const job = jobsById[jobId.toLowerCase()];
+  if (!job) return `job ${jobId} does not exist`;
+  const attempt = c.labels['warden.attempt'];
+  if (attempt !== String(job.attempt)) return `attempt ${attempt ?? '?'} of job ${jobId}, which is on attempt ${job.attempt}`;
+  if (isFinal(job.status) && job.cleanedAt) return `job ${jobId} ended (${job.status}) and was cleaned up`;
+  if (job.containerId && job.containerId !== c.id) return `job ${jobId} runs in another container (${job.containerId.slice(0, 12)})`;
+  return null;
+}
+
+/** Pure: what the orphan sweeper does at `now`. */
+export function plan(s: OrphanSnapshot, now: Date): OrphanAction[] {
+  const out: OrphanAction[] = [];
+  const t = now.getTime();
+  if (s.dockerOk) {
+    for (const c of s.containers) {
+      if (c.state === 'removing') continue;
+      if (c.labels['warden.managed'] !== 'true' || c.labels['warden.node'] !== s.node) continue;
+      const reason = containerVerdict(c, s.jobsById);
+      if (reason && c.createdAt.getTime() + s.graceS * 1000 <= t) out.push({ kind: 'remove_container', container: c, reason });
+    }
+    const present = new Set(s.containers.map((c) => c.id));
+    for (const j of s.liveJobs) {
+      if (j.node !== s.node || !j.containerId || present.has(j.containerId)) continue;
+      if (j.status !== 'running' && j.status !== 'terminating') continue;
+      out.push({ kind: 'lost', job: j, reason: `container ${j.containerId.slice(0, 12)} is gone`, confirm: true });
+    }
+  }
+  for (const j of s.staleJobs) {
+    if (j.node === s.node) continue;
+    const last = j.heartbeatAt ? `last heartbeat ${j.heartbeatAt.toISOString()}` : 'no heartbeat on record';
+    out.push({ kind: 'lost', job: j, reason: `node ${j.node} is unreachable (${last})`, confirm: false });
+  }
+  const byParent = new Map<string, { status: string | null; ids: string[] }>();
+  for (const c of s.children) {
+    if (c.parentStatus !== null && !isFinal(c.parentStatus)) continue;
+    const g = byParent.get(c.parentId) ?? { status: c.parentStatus, ids: [] };
+    g.ids.push(c.id);
+    byParent.set(c.parentId, g);
+  }
+  for (const [parentId, g] of byParent) out.push({ kind: 'stop_children', parentId, parentStatus: g.status, childIds: g.ids });
+  return out;
+}
+
+export function describe(a: OrphanAction): PlannedAction {
+  switch (a.kind) {
+    case 'remove_container':
+      return { kind: a.kind, containerId: a.container.id, jobId: a.container.labels['warden.job'], detail: a.reason };
+    case 'lost':
+      return { kind: a.kind, jobId: a.job.id, containerId: a.job.containerId ?? undefined, detail: a.reason };
+    case 'stop_children':
+      return { kind: a.kind, jobId: a.parentId, detail: `${a.childIds.length} live child job(s) of ${a.parentStatus ?? 'a purged'} parent` };
+  }
+}
+
+const liveCols = {
+  id: jobs.id,
+  userId: jobs.userId,
+  name: jobs.name,
+  status: jobs.status,
+  attempt: jobs.attempt,
+  maxRetries: jobs.maxRetries,
+  containerId: jobs.containerId,
+  node: jobs.node,
+};
+
+export async function snapshot(ctx: Ctx, o: { now: Date; graceS: number; nodeStaleMs: number; limit?: number }): Promise<OrphanSnapshot> {
+  const limit = o.limit ?? 1000;
+  // Live jobs first, containers second: a job that starts in between has a container the list
+  // already shows, so it can never look lost.
+  const liveJobs = (await ctx.db
+    .select(liveCols)
+    .from(jobs)
+    .where(and(inArray(jobs.status, ['running', 'terminating']), eq(jobs.node, ctx.node), sql`${jobs.containerId} is not null`))) as LiveJob[];
+  let dockerOk = false;
+  let containers: OrphanContainer[] = [];
+  if (ctx.docker) {
+    try {
+      const list: ContainerSummary[] = await ctx.docker.list({ 'warden.managed': 'true', 'warden.node': ctx.node });
+      containers = list.map((c) => ({ id: c.id, name: c.name, labels: c.labels, state: c.state, createdAt: c.createdAt }));
+      dockerOk = true;
+    } catch {
+      dockerOk = false;
+    }
+  }
+  const ids = [...new Set(containers.map((c) => c.labels['warden.job']).filter((x): x is string => !!x && UUID_RE.test(x)))];
+  const jobsById: Record<string, JobRef> = {};
+  for (let i = 0; i < ids.length; i += 1000) {
+    const rows = await ctx.db
+      .select({ id: jobs.id, status: jobs.status, attempt: jobs.attempt, cleanedAt: jobs.cleanedAt, containerId: jobs.containerId })
+      .from(jobs)
+      .where(inArray(jobs.id, ids.slice(i, i + 1000)));
+    for (const r of rows) jobsById[r.id] = r;
+  }
+  const staleBefore = new Date(o.now.getTime() - o.nodeStaleMs);
+  const stale = await ctx.db.execute<{
+    id: string;
+    user_id: string;
+    name: string | null;
+    status: LiveJob['status'];
+    attempt: number;
+    max_retries: number;
+    container_id: string | null;
+    node: string;
+    heartbeat_at: string | Date | null;
+  }>(sql`
+    select j.id, j.user_id, j.name, j.status, j.attempt, j.max_retries, j.container_id, j.node, n.heartbeat_at
+    from jobs j left join nodes n on n.id = j.node
+    where j.status in ('starting', 'running', 'terminating')
+      and j.node is not null and j.node <> ${ctx.node}
+      and (n.heartbeat_at is null or n.heartbeat_at < ${staleBefore.toISOString()}::timestamptz)
+    limit ${limit}`);
+  const children = await ctx.db.execute<{ id: string; status: string; parent_id: string; parent_status: string | null }>(sql`
+    select c.id, c.status, c.parent_id, p.status as parent_status
+    from jobs c left join jobs p on p.id = c.parent_id
+    where c.parent_id is not null
+      and c.status in ('queued', 'starting', 'running')
+      and (p.id is null or p.status in ('succeeded', 'failed', 'timed_out', 'killed', 'lost', 'cancelled'))
+    limit ${limit}`);
+  return {
+    node: ctx.node,
+    graceS: o.graceS,
+    dockerOk,
+    containers,
+    jobsById,
+    liveJobs,
+    staleJobs: stale.map((r) => ({
+      id: r.id,
+      userId: r.user_id,
+      name: r.name,
+      status: r.status,
+      attempt: Number(r.attempt),
+      maxRetries: Number(r.max_retries),
+      containerId: r.container_id,
+      node: r.node,
+      heartbeatAt: r.heartbeat_at ? new Date(r.heartbeat_at) : null,
+    })),
+    children: children.map((c) => ({ id: c.id, status: c.status, parentId: c.parent_id, parentStatus: c.parent_status })),
+  };
+}
+
+/** Containers whose removal failed: in-memory backoff (no row to keep it on), per process. */
+const g = globalThis as unknown as { __wardenOrphanBackoff?: Map<string, { failures: number; until: number }> };
+const containerBackoff = (g.__wardenOrphanBackoff ??= new Map());
+
+export async function apply(actions: OrphanAction[], deps: ApplyDeps): Promise<ApplyResult> {
+  const res = emptyResult();
+  await mapLimit(actions, deps.settings.concurrency, async (a) => {
+    try {
+      if (a.kind === 'remove_container') await removeContainer(deps, a, res);
+      else if (a.kind === 'lost') await lost(deps, a, res);
+      else await orphanedChildren(deps, a, res);
+    } catch (e) {
+      res.errors++;
+      const d = describe(a);
+      await audit(deps.ctx.db, {
+        actor: deps.actor,
+        action: `sweeper.${a.kind}`,
+        targetType: a.kind === 'remove_container' ? 'container' : 'job',
+        targetId: a.kind === 'remove_container' ? a.container.id : (d.jobId ?? null),
+        success: false,
+        error: errMessage(e),
+        at: deps.ctx.clock.now(),
+      }).catch(() => {});
+    }
+  });
+  return res;
+}
+
+async function jobRef(ctx: Ctx, jobId: string | undefined): Promise<Record<string, JobRef>> {
+  if (!jobId || !UUID_RE.test(jobId)) return {};
+  const [r] = await ctx.db
+    .select({ id: jobs.id, status: jobs.status, attempt: jobs.attempt, cleanedAt: jobs.cleanedAt, containerId: jobs.containerId })
+    .from(jobs)
+    .where(eq(jobs.id, jobId));
+  return r ? { [r.id]: r } : {};
+}
+
+/** Labels that must not have changed between the list and the removal. */
+function sameOwner(ins: ContainerInspect, c: Pick<OrphanContainer, 'labels'>, node: string): boolean {
+  return (
+    ins.labels['warden.managed'] === 'true' &&
+    ins.labels['warden.node'] === node &&
+    ins.labels['warden.job'] === c.labels['warden.job'] &&
+    ins.labels['warden.attempt'] === c.labels['warden.attempt']
+  );
+}
+
+async function removeContainer(d: ApplyDeps, a: Extract<OrphanAction, { kind: 'remove_container' }>, res: ApplyResult): Promise<void> {
+  const docker = d.docker;
+  if (!docker) return;
+  const c = a.container;
+  const b = containerBackoff.get(c.id);
+  if (b && b.until > d.ctx.clock.now().getTime()) return;
+  // Re-check right before destroying: the container still carries the same owner labels, and
+  // its job (re-read now) still makes it an orphan.
+  const ins = await docker.inspect(c.id);
+  if (!ins) return;
+  if (!sameOwner(ins, c, d.ctx.node)) return;
+  const jobId = ins.labels['warden.job'];
+  const jobsNow = await jobRef(d.ctx, jobId);
+  const reason = containerVerdict({ id: c.id, labels: ins.labels }, jobsNow);
+  if (!reason) return;
+  const at = d.ctx.clock.now();
+  try {
+    await docker.remove(c.id);
+    // Volumes of a job that no longer exists have nobody else to clean them up.
+    if (jobId && UUID_RE.test(jobId) && !jobsNow[jobId.toLowerCase()]) await docker.removeVolumesByLabel('warden.job', jobId);
+  } catch (e) {
+    res.errors++;
+    const failures = (b?.failures ?? 0) + 1;
+    containerBackoff.set(c.id, { failures, until: at.getTime() + Math.min(60_000, 1000 * 2 ** (failures - 1)) });
+    await audit(d.ctx.db, { actor: d.actor, action: 'container.remove', targetType: 'container', targetId: c.id, reason, at, success: false, error: errMessage(e), details: { jobId, attempt: ins.labels['warden.attempt'], name: c.name } });
+    return;
+  }
+  containerBackoff.delete(c.id);
+  await audit(d.ctx.db, {
+    actor: d.actor,
+    action: 'container.remove',
+    targetType: 'container',
+    targetId: c.id,
+    reason: `orphan: ${reason}`,
+    at,
+    details: { jobId: jobId ?? null, attempt: ins.labels['warden.attempt'] ?? null, name: c.name, ageSeconds: Math.round((at.getTime() - c.createdAt.getTime()) / 1000), running: ins.running },
+  });
+  countAct(res, 'remove_container');
+}
+
+async function lost(d: ApplyDeps, a: Extract<OrphanAction, { kind: 'lost' }>, res: ApplyResult): Promise<void> {
+  const j = a.job;
+  if (a.confirm) {
+    if (!d.docker || !j.containerId) return;
+    // Re-check: gone from the list is not enough; the engine must say "no such container".
+    if (await d.docker.inspect(j.containerId)) return;
+  }
+  if (j.status === 'terminating') {
+    if (await finishWithoutContainer(d, j, a.reason)) countAct(res, 'finish');
+    return;
+  }
+  const at = d.ctx.clock.now();
+  const out = await d.ctx.db.transaction(async (tx) => {
+    const [r] = await tx
+      .select({ job: jobs, plan: plans })
+      .from(jobs)
+      .innerJoin(users, eq(users.id, jobs.userId))
+      .innerJoin(plans, eq(plans.id, users.planId))
+      .where(eq(jobs.id, j.id))
+      .for('update', { of: jobs });
+    // Moved on since the snapshot (completed, killed, restarted elsewhere): not lost.
+    if (!r || r.job.status !== j.status || r.job.containerId !== j.containerId || r.job.node !== j.node) return null;
+    return loseJob(tx, { job: r.job, plan: r.plan, at, why: a.reason, actor: d.actor, details: { confirmedByInspect: a.confirm } });
+  });
+  if (out) countAct(res, out.outcome === 'requeued' ? 'lost_retry' : 'lost');
+}
+
+async function orphanedChildren(d: ApplyDeps, a: Extract<OrphanAction, { kind: 'stop_children' }>, res: ApplyResult): Promise<void> {
+  const at = d.ctx.clock.now();
+  const n = await d.ctx.db.transaction(async (tx) => {
+    if (a.parentStatus === null) {
+      // Re-check the parent is still missing (not a concurrent insert we did not see).
+      const [p] = await tx.select({ id: jobs.id }).from(jobs).where(eq(jobs.id, a.parentId));
+      if (p) return 0;
+      return stopChildren(tx, { id: a.parentId, status: 'lost' }, at, `Parent job ${a.parentId} no longer exists`);
+    }
+    const [p] = await tx.select({ id: jobs.id, status: jobs.status }).from(jobs).where(eq(jobs.id, a.parentId));
+    if (!p || !isFinal(p.status)) return 0;
+    return stopChildren(tx, p, at);
+  });
+  if (n > 0) countAct(res, 'stop_children', n);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report for the dashboard / GET /api/v1/orphans
+// ---------------------------------------------------------------------------------------------
+
+export interface OrphanReportData {
+  dockerOk: boolean;
+  containers: { id: string; name: string; jobId: string | null; attempt: string | null; node: string | null; reason: string; createdAt: string; ageSeconds: number; removableAt: string }[];
+  lostJobs: { jobId: string; userId: string; name: string | null; status: string; containerId: string | null; node: string | null; reason: string }[];
+  orphanedChildren: { jobId: string; parentId: string; parentStatus: string }[];
+}
+
+/** What the sweeper sees now, including containers still inside their grace. Read-only. */
+export async function report(ctx: Ctx, o: { now: Date; graceS: number; nodeStaleMs: number }): Promise<OrphanReportData> {
+  const s = await snapshot(ctx, { ...o, limit: 500 });
+  const now = o.now.getTime();
+  const containers: OrphanReportData['containers'] = [];
+  for (const c of s.containers) {
+    const reason = containerVerdict(c, s.jobsById);
+    if (!reason) continue;
+    const removable = c.createdAt.getTime() + s.graceS * 1000;
+    containers.push({
+      id: c.id,
+      name: c.name,
+      jobId: c.labels['warden.job'] ?? null,
+      attempt: c.labels['warden.attempt'] ?? null,
+      node: c.labels['warden.node'] ?? null,
+      reason,
+      createdAt: c.createdAt.toISOString(),
+      ageSeconds: Math.max(0, Math.round((now - c.createdAt.getTime()) / 1000)),
+      removableAt: new Date(removable).toISOString(),
+    });
+  }
+  const lostJobs: OrphanReportData['lostJobs'] = [];
+  for (const a of plan({ ...s, containers: s.containers, graceS: Number.MAX_SAFE_INTEGER }, o.now)) {
+    if (a.kind !== 'lost') continue;
+    if (a.confirm && ctx.docker && a.job.containerId) {
+      try {
+        if (await ctx.docker.inspect(a.job.containerId)) continue;
+      } catch {
+        continue;
+      }
+    }
+    lostJobs.push({ jobId: a.job.id, userId: a.job.userId, name: a.job.name, status: a.job.status, containerId: a.job.containerId, node: a.job.node, reason: a.reason });
+  }
+  return {
+    dockerOk: s.dockerOk,
+    containers,
+    lostJobs,
+    orphanedChildren: s.children
+      .filter((c) => c.parentStatus === null || isFinal(c.parentStatus))
+      .map((c) => ({ jobId: c.id, parentId: c.parentId, parentStatus: c.parentStatus ?? 'missing' })),
+  };
+}

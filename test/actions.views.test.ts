@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+
+vi.mock('server-only', () => ({}));
+
+import { FakeClock } from '../server/clock';
+import type { Ctx } from '../server/context';
+import { jobs, sweeperRuns, type NewJob } from '../server/db/schema';
+import { hourlySeries, stateCounts } from '../server/db/queries/overview';
+import { loadAudit, loadJobDetail, loadJobs, loadOverview, loadPlans, loadUsers } from '../server/db/queries/views';
+import { createTestDatabase } from './helpers/db';
+import { ADMIN, VIEWER, makeCtx, makeUser } from './helpers/fixtures';
+
+/** The dashboard's read models over a real database: shapes, tab filters and the 24 h series. */
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let ctx: Ctx;
+const T0 = Date.UTC(2026, 5, 10, 12, 30, 0);
+const clock = new FakeClock(T0);
+const at = (minAgo: number) => new Date(T0 - minAgo * 60_000);
+let userId = '';
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  ctx = await makeCtx(db.db, { clock });
+  const u = await makeUser(ctx, { name: 'alice' });
+  userId = u.user.id;
+  const base = (o: Partial<NewJob>): NewJob => ({ userId, image: 'busybox', maxRetries: 0, timeoutS: 600, timeoutSource: 'plan', gracePeriodS: 10, queuedAt: at(300), ...o });
+  await ctx.db.insert(jobs).values([
+    base({ name: 'run-soon', status: 'running', startedAt: at(150), deadlineAt: at(-2), warnedAt: at(1) }),
+    base({ name: 'run-later', status: 'running', startedAt: at(30), deadlineAt: at(-60) }),
+    base({ name: 'stopping', status: 'terminating', startedAt: at(20), deadlineAt: at(-1) }),
+    base({ name: 'waiting', status: 'queued', queuedAt: at(5) }),
+    base({ name: '<img src=x onerror=alert(1)>', status: 'timed_out', startedAt: at(200), finishedAt: at(100), reason: 'Timeout: exceeded 600s (plan free)' }),
+    base({ name: 'killed-one', status: 'killed', startedAt: at(90), finishedAt: at(45), reason: 'Killed by operator:a@b' }),
+    base({ name: 'ok', status: 'succeeded', startedAt: at(70), finishedAt: at(65), exitCode: 0 }),
+    base({ name: 'ancient', status: 'succeeded', startedAt: at(3000), finishedAt: at(2990), exitCode: 0 }),
+    base({ name: 'gone', status: 'lost', startedAt: at(50), finishedAt: at(40) }),
+  ]);
+  await ctx.db.insert(sweeperRuns).values([
+    { sweeper: 'timeout', node: 'n1', startedAt: at(2), finishedAt: at(2), examined: 3, acted: 1, errors: 0 },
+    { sweeper: 'timeout', node: 'n1', startedAt: at(1), finishedAt: at(1), examined: 3, acted: 0, errors: 2, error: 'docker down' },
+  ]);
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+describe('dashboard read models', () => {
+  it('overview: live counts exact, finished counts over 24 h, nearing deadline first', async () => {
+    const c = await stateCounts(ctx.db, clock.now());
+    expect(c.live).toEqual({ queued: 1, starting: 0, running: 2, terminating: 1 });
+    expect(c.last24h).toMatchObject({ succeeded: 1, timed_out: 1, killed: 1, lost: 1, failed: 0 });
+    const o = await loadOverview({ ...ctx, docker: null }, VIEWER);
+    expect(o.nearing.map((j) => j.name)).toEqual(['run-soon', 'run-later']);
+    expect(o.recent.map((j) => j.status)).toEqual(['killed', 'timed_out']);
+    expect(o.docker.ok).toBe(false);
+    const t = o.sweepers.find((s) => s.name === 'timeout')!;
+    expect(t).toMatchObject({ runsLastHour: 2, errorsLastHour: 2, lastRun: { error: 'docker down', errors: 2 } });
+    expect(o.sweepers.find((s) => s.name === 'ttl')!.lastRun).toBeNull();
+  });
+
+  it('hourly series: running at the end of each hour, timeouts and kills per hour', async () => {
+    const s = await hourlySeries(ctx.db, clock.now());
+    expect(s).toHaveLength(24);
+    // Last bucket ends at 13:00; running then = 2 running + 1 terminating.
+    expect(s.at(-1)!.running).toBe(3);
+    expect(s.reduce((a, p) => a + p.timedOut, 0)).toBe(1);
+    expect(s.reduce((a, p) => a + p.killed, 0)).toBe(1);
+    // At 10:00 (bucket ending 10:00): timed_out job (started 09:10, ended 10:50) was running; run-soon started 10:00.
+    const tenOclock = s.find((p) => p.t === '2026-06-10T10:00:00.000Z')!;
+    expect(tenOclock.running).toBe(1);
+  });
+
+  it('jobs tabs filter by state on the server and page', async () => {
+    const running = await loadJobs(ctx, VIEWER, { tab: 'running' });
+    expect(running.rows.map((r) => r.name)).toEqual(['stopping', 'run-soon', 'run-later']);
+    expect(running.total).toBe(3);
+    expect(running.counts.running.n).toBe(3);
+    expect(running.rows[1]!.warnedAt).not.toBeNull();
+    const timedOut = await loadJobs(ctx, VIEWER, { tab: 'timed_out' });
+    expect(timedOut.rows.map((r) => r.name)).toEqual(['<img src=x onerror=alert(1)>']);
+    const finished = await loadJobs(ctx, VIEWER, { tab: 'finished', status: 'succeeded' });
+    expect(finished.rows.map((r) => r.name)).toEqual(['ok', 'ancient']);
+    const orphaned = await loadJobs(ctx, VIEWER, { tab: 'orphaned' });
+    expect(orphaned.rows.map((r) => r.name)).toEqual(['gone']);
+    const queued = await loadJobs(ctx, VIEWER, { tab: 'queued' });
+    expect(queued.rows.map((r) => r.name)).toEqual(['waiting']);
+    const search = await loadJobs(ctx, VIEWER, { tab: 'running', q: 'later' });
+    expect(search.rows.map((r) => r.name)).toEqual(['run-later']);
+    expect(search.total).toBe(1);
+    const byUser = await loadJobs(ctx, VIEWER, { tab: 'running', user: 'nobody' });
+    expect(byUser.rows).toHaveLength(0);
+    const paged = await loadJobs(ctx, VIEWER, { tab: 'running', limit: '5', page: '1', sort: 'started', dir: 'desc' });
+    expect(paged.rows.map((r) => r.name)).toEqual(['stopping', 'run-later', 'run-soon']);
+    const bad = await loadJobs(ctx, VIEWER, { tab: 'nonsense', sort: 'drop table', page: '-4' });
+    expect(bad.tab).toBe('running');
+  });
+
+  it('job detail, users, plans and audit load for a viewer', async () => {
+    const [j] = (await loadJobs(ctx, VIEWER, { tab: 'running', q: 'run-soon' })).rows;
+    const d = await loadJobDetail(ctx, VIEWER, j!.id);
+    expect(d.job.name).toBe('run-soon');
+    expect(d.limits).toMatchObject({ maxTimeoutFrom: 'plan' });
+    expect(d.plan?.name).toBe('free');
+    const u = await loadUsers(ctx, VIEWER, {});
+    expect(u.users.find((x) => x.name === 'alice')).toMatchObject({ running: 3, queued: 1 });
+    const p = await loadPlans(ctx, VIEWER);
+    expect(p.plans.map((x) => x.name)).toContain('free');
+    const a = await loadAudit(ctx, ADMIN, { action: 'user.create' });
+    expect(a.events.length).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,217 @@
+import { and, asc, eq, sql } from 'drizzle-orm';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../server/clock';
+import { parseConfig } from '../server/config';
+import type { Ctx } from '../server/context';
+import { auditEvents, jobs, sweeperRuns, type Job } from '../server/db/schema';
+import { metrics } from '../server/metrics';
+import { runSweeperNow, setSweeperDryRun, startSweepers, sweep, sweeperStatus } from '../server/sweepers';
+import { SWEEPER_LOCK_CLASS, SWEEPERS } from '../server/sweepers/runner';
+import { createTestDatabase } from './helpers/db';
+import { FakeDocker } from './helpers/fake-docker';
+import { ADMIN, makeCtx, makeUser, OPERATOR, VIEWER, waitFor } from './helpers/fixtures';
+
+/**
+ * The sweeper framework: advisory lock per (sweeper, node), sweeper_runs bookkeeping, dry-run
+ * settings, the node-cron schedule (isolation, precise deadlines) and metrics. Docker is an
+ * in-memory fake here; the engine itself is covered by the other sweepers.* files.
+ */
+
+let tdb: Awaited<ReturnType<typeof createTestDatabase>>;
+let ctx: Ctx;
+let docker: FakeDocker;
+let userId: string;
+
+beforeAll(async () => {
+  tdb = await createTestDatabase();
+  docker = new FakeDocker();
+  ctx = await makeCtx(tdb.db, { clock: systemClock, docker, node: 'fw-node' });
+  userId = (await makeUser(ctx, { plan: { name: 'fw', gracePeriodS: 1, warnBeforeS: 0, monthlyQuotaS: null } })).user.id;
+});
+afterAll(async () => {
+  await tdb?.drop();
+});
+
+async function runningJob(deadline: Date, over: Partial<Job> = {}): Promise<Job> {
+  const containerId = docker.add({ 'warden.managed': 'true', 'warden.node': ctx.node });
+  const [j] = await tdb.db
+    .insert(jobs)
+    .values({
+      userId,
+      image: 'x',
+      status: 'running',
+      maxRetries: 0,
+      timeoutS: 60,
+      timeoutSource: 'plan',
+      gracePeriodS: 1,
+      queuedAt: new Date(deadline.getTime() - 60_000),
+      startedAt: new Date(deadline.getTime() - 60_000),
+      deadlineAt: deadline,
+      node: ctx.node,
+      containerId,
+      ...over,
+    })
+    .returning();
+  docker.containers.get(containerId)!.labels = { 'warden.managed': 'true', 'warden.node': ctx.node, 'warden.job': j!.id, 'warden.attempt': '1' };
+  return j!;
+}
+
+describe('advisory lock', () => {
+  it('a tick whose lock another session holds is skipped and records nothing; other nodes are not blocked', async () => {
+    const other = postgres(tdb.url, { max: 1, onnotice: () => {} });
+    try {
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      let locked!: () => void;
+      const isLocked = new Promise<void>((r) => (locked = r));
+      const tx = other.begin(async (s) => {
+        await s`select pg_advisory_xact_lock(${SWEEPER_LOCK_CLASS}::int, hashtext(${'timeout:fw-node'}))`;
+        locked();
+        await held;
+      });
+      await isLocked;
+      const before = await tdb.db.select().from(sweeperRuns);
+      const r = await sweep(ctx, 'timeout');
+      expect(r).toMatchObject({ skipped: true, examined: 0, acted: 0 });
+      expect(await tdb.db.select().from(sweeperRuns)).toHaveLength(before.length);
+      // Same sweeper, another node (another Docker host): its own lock.
+      expect((await sweep({ ...ctx, node: 'fw-other' }, 'timeout')).skipped).toBeUndefined();
+      // Another sweeper on this node: its own lock.
+      expect((await sweep(ctx, 'ttl')).skipped).toBeUndefined();
+      release();
+      await tx;
+      expect((await sweep(ctx, 'timeout')).skipped).toBeUndefined();
+    } finally {
+      await other.end();
+    }
+  });
+
+  it('concurrent ticks of one sweeper never overlap (sweeper_runs intervals are disjoint)', async () => {
+    await tdb.db.delete(sweeperRuns);
+    for (let i = 0; i < 5; i++) await runningJob(new Date(Date.now() - 1000));
+    const results = await Promise.all(Array.from({ length: 12 }, () => sweep(ctx, 'timeout')));
+    const ran = results.filter((r) => !r.skipped);
+    expect(ran.length).toBeGreaterThanOrEqual(1);
+    const runs = await tdb.db.select().from(sweeperRuns).where(eq(sweeperRuns.sweeper, 'timeout')).orderBy(asc(sweeperRuns.startedAt));
+    expect(runs).toHaveLength(ran.length);
+    for (let i = 1; i < runs.length; i++) expect(runs[i]!.startedAt.getTime()).toBeGreaterThanOrEqual(runs[i - 1]!.finishedAt!.getTime());
+    // And each of the 5 jobs got exactly one SIGTERM.
+    const sig = await tdb.db.select().from(auditEvents).where(eq(auditEvents.action, 'container.sigterm'));
+    expect(sig).toHaveLength(5);
+    expect(new Set(sig.map((s) => s.targetId)).size).toBe(5);
+  });
+});
+
+describe('runs, dry-run and status', () => {
+  it('records each run with counts, duration and what it planned', async () => {
+    const j = await runningJob(new Date(Date.now() - 500));
+    const r = await sweep(ctx, 'timeout');
+    const [run] = await tdb.db.select().from(sweeperRuns).where(eq(sweeperRuns.id, r.runId!));
+    expect(run).toMatchObject({ sweeper: 'timeout', node: 'fw-node', dryRun: false, errors: 0, error: null });
+    expect(run!.examined).toBeGreaterThanOrEqual(1);
+    expect(run!.acted).toBe(r.acted);
+    expect(run!.finishedAt!.getTime()).toBeGreaterThanOrEqual(run!.startedAt.getTime());
+    const d = run!.details as { ms: number; planned: { kind: string; jobId: string }[]; pid: number };
+    expect(d.ms).toBeGreaterThan(0);
+    expect(d.pid).toBe(process.pid);
+    expect(d.planned).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'timeout', jobId: j.id })]));
+  });
+
+  it('dry-run per sweeper from the settings table (admin only), forced for all by WARDEN_DRY_RUN', async () => {
+    await expect(setSweeperDryRun(ctx, OPERATOR, 'timeout', true)).rejects.toMatchObject({ status: 403 });
+    await expect(setSweeperDryRun(ctx, ADMIN, 'nope' as 'ttl', true)).rejects.toMatchObject({ status: 422 });
+    await setSweeperDryRun(ctx, ADMIN, 'timeout', true);
+    const j = await runningJob(new Date(Date.now() - 500));
+    const r = await sweep(ctx, 'timeout');
+    expect(r.dryRun).toBe(true);
+    expect(r.planned).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'timeout', jobId: j.id })]));
+    const [row] = await tdb.db.select().from(jobs).where(eq(jobs.id, j.id));
+    expect(row!.status).toBe('running');
+    expect(docker.containers.get(j.containerId!)!.running).toBe(true);
+    expect((await sweep(ctx, 'ttl')).dryRun).toBe(false);
+
+    let status = await sweeperStatus(ctx);
+    expect(status.find((s) => s.name === 'timeout')).toMatchObject({ everySeconds: 1, dryRun: true, dryRunSource: 'setting' });
+    expect(status.find((s) => s.name === 'ttl')).toMatchObject({ everySeconds: 30, dryRun: false, dryRunSource: 'off' });
+    expect(status.find((s) => s.name === 'timeout')!.lastRuns[0]!.dryRun).toBe(true);
+    const [audit] = await tdb.db.select().from(auditEvents).where(eq(auditEvents.action, 'sweeper.dry_run'));
+    expect(audit).toMatchObject({ actor: 'operator:admin@test', targetId: 'sweeper.timeout.dryRun', details: { dryRun: true } });
+
+    await setSweeperDryRun(ctx, ADMIN, 'timeout', false);
+    expect((await sweep(ctx, 'timeout')).dryRun).toBe(false);
+    const [after] = await tdb.db.select().from(jobs).where(eq(jobs.id, j.id));
+    expect(after!.status).not.toBe('running');
+
+    const env = parseConfig({ WARDEN_DRY_RUN: 'on' });
+    expect((await sweep(ctx, 'orphans', { cfg: env })).dryRun).toBe(true);
+    status = await sweeperStatus(ctx);
+    expect(status.every((s) => s.dryRunSource !== 'env')).toBe(true); // process env is off
+  });
+
+  it('run now: operators and up, under the same lock, audited', async () => {
+    await expect(runSweeperNow(ctx, VIEWER, 'ttl')).rejects.toMatchObject({ status: 403 });
+    const r = await runSweeperNow(ctx, OPERATOR, 'ttl');
+    expect(r.skipped).toBeUndefined();
+    const [run] = await tdb.db.select().from(sweeperRuns).where(eq(sweeperRuns.id, r.runId!));
+    expect(run!.details).toMatchObject({ trigger: 'operator:op@test' });
+    const [a] = await tdb.db.select().from(auditEvents).where(and(eq(auditEvents.action, 'sweeper.run'), eq(auditEvents.targetId, 'ttl')));
+    expect(a).toMatchObject({ actor: 'operator:op@test', success: true });
+  });
+});
+
+describe('schedule', () => {
+  it('a sweeper that throws never stops the others; stop() ends the schedule', async () => {
+    const cfg = parseConfig({ WARDEN_TIMEOUT_SWEEP_S: '1', WARDEN_TTL_SWEEP_S: '1', WARDEN_ORPHAN_SWEEP_S: '1' });
+    const real = SWEEPERS.ttl.snapshot;
+    SWEEPERS.ttl.snapshot = async () => {
+      throw new Error('injected: ttl snapshot failed');
+    };
+    const since = new Date();
+    const h = startSweepers(ctx, cfg);
+    try {
+      const count = async (name: string, failed: boolean) =>
+        Number(
+          (
+            await tdb.db.execute<{ n: number }>(
+              sql`select count(*)::int as n from sweeper_runs where sweeper = ${name} and started_at >= ${since.toISOString()}::timestamptz and (error is not null) = ${failed}`,
+            )
+          )[0]!.n,
+        );
+      await waitFor(async () => (await count('ttl', true)) >= 2 && (await count('timeout', false)) >= 2 && (await count('orphans', false)) >= 2, {
+        what: 'two runs of each sweeper, ttl failing',
+        timeoutMs: 15_000,
+      });
+      const [failed] = await tdb.db.select().from(sweeperRuns).where(and(eq(sweeperRuns.sweeper, 'ttl'), sql`${sweeperRuns.error} is not null`)).limit(1);
+      expect(failed).toMatchObject({ errors: 1, error: 'injected: ttl snapshot failed' });
+    } finally {
+      await h.stop();
+      SWEEPERS.ttl.snapshot = real;
+    }
+    const text = await metrics().registry.metrics();
+    expect(text).toMatch(/warden_sweeper_runs_total\{sweeper="ttl",outcome="error"\} [1-9]/);
+    expect(text).toMatch(/warden_sweeper_runs_total\{sweeper="timeout",outcome="ok"\} [1-9]/);
+  });
+
+  it('SIGTERM goes out at the deadline, not at the next whole second (precise deadline timer)', async () => {
+    const cfg = parseConfig({ WARDEN_TIMEOUT_SWEEP_S: '1', WARDEN_TTL_SWEEP_S: '3600', WARDEN_ORPHAN_SWEEP_S: '3600' });
+    // Half-way between two cron ticks, where a whole-second schedule alone is ~500 ms late.
+    const deadline = new Date(Math.ceil((Date.now() + 1500) / 1000) * 1000 + 500);
+    const before = (await metrics().killLateness.get()).values.find((v) => v.metricName === 'warden_kill_lateness_seconds_count' && v.labels.kind === 'timeout')?.value ?? 0;
+    const j = await runningJob(deadline);
+    const h = startSweepers(ctx, cfg);
+    try {
+      const row = await waitFor(async () => {
+        const [r] = await tdb.db.select().from(jobs).where(eq(jobs.id, j.id));
+        return r?.sigtermAt ? r : null;
+      }, { what: 'SIGTERM', timeoutMs: 10_000 });
+      const lateMs = row.sigtermAt!.getTime() - deadline.getTime();
+      expect(lateMs).toBeGreaterThanOrEqual(0);
+      expect(lateMs).toBeLessThan(300);
+    } finally {
+      await h.stop();
+    }
+    const after = (await metrics().killLateness.get()).values.find((v) => v.metricName === 'warden_kill_lateness_seconds_count' && v.labels.kind === 'timeout')?.value ?? 0;
+    expect(after).toBe(before + 1);
+  });
+});
