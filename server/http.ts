@@ -16,8 +16,29 @@ export function json(data: unknown, status = 200, headers: Record<string, string
   });
 }
 
+/** The SQLSTATE of a PostgreSQL error, also when Drizzle wraps it (DrizzleQueryError.cause). */
+function sqlState(e: unknown): string | undefined {
+  let x: unknown = e;
+  for (let i = 0; i < 3 && x && typeof x === 'object'; i++) {
+    const code = (x as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+    x = (x as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
 export function errorResponse(e: unknown): Response {
   if (e instanceof AppError) return json(e.toJSON(), e.status);
+  // Safety net for input that slipped past validation into SQL (a malformed id, a number out of
+  // the column's range): the client's fault, so a 4xx in the usual shape, never a 500.
+  const state = sqlState(e);
+  if (state && /^22/.test(state)) {
+    log.warn({ err: e instanceof Error ? e.message : String(e), sqlState: state }, 'invalid input reached the database');
+    return json({ error: { code: 'invalid_input', message: 'A value in the request is not valid for its field' } }, 422);
+  }
+  if (state === '23505') {
+    return json({ error: { code: 'conflict', message: 'A conflicting change was made at the same time; retry the request' } }, 409);
+  }
   log.error({ err: e instanceof Error ? e.stack : String(e) }, 'unhandled error in route');
   return json({ error: { code: 'internal', message: 'Internal error; see the server log' } }, 500);
 }

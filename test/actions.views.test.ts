@@ -5,7 +5,7 @@ vi.mock('server-only', () => ({}));
 import { FakeClock } from '../server/clock';
 import type { Ctx } from '../server/context';
 import { jobs, sweeperRuns, type NewJob } from '../server/db/schema';
-import { hourlySeries, stateCounts } from '../server/db/queries/overview';
+import { daySummary, stateCounts } from '../server/db/queries/overview';
 import { loadAudit, loadJobDetail, loadJobs, loadOverview, loadPlans, loadUsers } from '../server/db/queries/views';
 import { createTestDatabase } from './helpers/db';
 import { ADMIN, VIEWER, makeCtx, makeUser } from './helpers/fixtures';
@@ -46,10 +46,13 @@ afterAll(async () => {
 
 describe('dashboard read models', () => {
   it('overview: live counts exact, finished counts over 24 h, nearing deadline first', async () => {
-    const c = await stateCounts(ctx.db, clock.now());
+    const c = await stateCounts(ctx.db);
     expect(c.live).toEqual({ queued: 1, starting: 0, running: 2, terminating: 1 });
-    expect(c.last24h).toMatchObject({ succeeded: 1, timed_out: 1, killed: 1, lost: 1, failed: 0 });
+    expect(c.totalEstimate).toBe(9);
+    const day = await daySummary(ctx.db, clock.now());
+    expect(day.last24h).toEqual({ succeeded: 1, timed_out: 1, killed: 1, lost: 1, failed: 0, cancelled: 0 });
     const o = await loadOverview({ ...ctx, docker: null }, VIEWER);
+    expect(o.counts.last24h.killed).toBe(1);
     expect(o.nearing.map((j) => j.name)).toEqual(['run-soon', 'run-later']);
     expect(o.recent.map((j) => j.status)).toEqual(['killed', 'timed_out']);
     expect(o.docker.ok).toBe(false);
@@ -59,15 +62,18 @@ describe('dashboard read models', () => {
   });
 
   it('hourly series: running at the end of each hour, timeouts and kills per hour', async () => {
-    const s = await hourlySeries(ctx.db, clock.now());
+    const s = (await daySummary(ctx.db, clock.now())).series;
     expect(s).toHaveLength(24);
-    // Last bucket ends at 13:00; running then = 2 running + 1 terminating.
+    // Buckets end now (12:30); running then = 2 running + 1 terminating.
+    expect(s.at(-1)!.t).toBe('2026-06-10T12:30:00.000Z');
     expect(s.at(-1)!.running).toBe(3);
     expect(s.reduce((a, p) => a + p.timedOut, 0)).toBe(1);
     expect(s.reduce((a, p) => a + p.killed, 0)).toBe(1);
-    // At 10:00 (bucket ending 10:00): timed_out job (started 09:10, ended 10:50) was running; run-soon started 10:00.
-    const tenOclock = s.find((p) => p.t === '2026-06-10T10:00:00.000Z')!;
-    expect(tenOclock.running).toBe(1);
+    expect(s.reduce((a, p) => a + p.finished, 0)).toBe(4);
+    // At 10:30: the timed-out job (09:10–10:50) and run-soon (from 10:00) were running.
+    expect(s.find((p) => p.t === '2026-06-10T10:30:00.000Z')!.running).toBe(2);
+    // At 09:30 only the timed-out job.
+    expect(s.find((p) => p.t === '2026-06-10T09:30:00.000Z')!.running).toBe(1);
   });
 
   it('jobs tabs filter by state on the server and page', async () => {

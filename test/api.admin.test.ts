@@ -202,5 +202,28 @@ describe('audit', () => {
     expect(r.status).toBe(200);
     expect(r.json.events.length).toBeGreaterThan(0);
     expectError(await call(auditRoute.GET, 'GET', '/api/v1/audit', { key: userKey }), 403, 'forbidden');
+    for (const q of ['limit=0', 'limit=x', 'cursor=-1', 'cursor=abc', 'bogus=1', `q=${'x'.repeat(300)}`]) {
+      expectError(await call(auditRoute.GET, 'GET', `/api/v1/audit?${q}`, { key: h.viewer }), 422);
+    }
+    expectError(await call(auditRoute.GET, 'GET', '/api/v1/audit?cursor=1e20', { key: h.viewer }), 422);
+  });
+});
+
+describe('errorResponse safety net', () => {
+  it('a database data error (as Drizzle throws it) is a 422 in the error shape; a unique violation a 409; anything else a bare 500', async () => {
+    const { errorResponse } = await import('../server/http');
+    const { users } = await import('../server/db/schema');
+    const { eq } = await import('drizzle-orm');
+    const asResult = async (res: Response) => {
+      const text = await res.text();
+      return { status: res.status, text, json: JSON.parse(text), headers: res.headers };
+    };
+    const badUuid = await h.db.select().from(users).where(eq(users.id, 'not-a-uuid')).catch((e: unknown) => e);
+    expectError(await asResult(errorResponse(badUuid)), 422, 'invalid_input');
+    const dup = await h.db.insert(users).values({ name: 'carol', planId: 1 }).catch((e: unknown) => e);
+    expectError(await asResult(errorResponse(dup)), 409, 'conflict');
+    const other = await asResult(errorResponse(new Error('secret detail at /srv/app.ts:12')));
+    expectError(other, 500, 'internal');
+    expect(other.text).not.toContain('secret');
   });
 });

@@ -160,7 +160,7 @@ describe('claimJobs: two dispatchers on separate pools never exceed a limit', ()
     const p2 = connect(tdb.url, { max: 4 });
     extraPools.push(p1, p2);
 
-    let totals = [0, 0];
+    const totals = [0, 0];
     let finishedSoFar = 0;
     for (let round = 0; round < 30; round++) {
       const loop = async (db: Database['db'], node: string, k: number) => {

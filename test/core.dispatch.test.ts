@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +9,7 @@ import { createDockerRuntime } from '../server/docker/runtime';
 import type { ContainerEvent, DockerRuntime, EventSubscription } from '../server/docker/types';
 import { submitJob } from '../server/domain/jobs';
 import { completeJob, onContainerEvent, reconcile } from '../server/worker/completion';
-import { dispatchOnce, ENGINE_WAIT } from '../server/worker/dispatcher';
+import { claimJobs, containerLabels, containerName, dispatchOnce, ENGINE_WAIT } from '../server/worker/dispatcher';
 import { auditFor, usageOf } from './helpers/core';
 import { createTestDatabase } from './helpers/db';
 import { dockerAvailable, TEST_IMAGE } from './helpers/docker';
@@ -55,8 +56,10 @@ describe.skipIf(!dockerAvailable())('dispatcher + completion on the real engine'
     sub?.close();
     await Promise.allSettled([...handling]);
     // Leak check: remove everything this run started, then prove nothing is left.
-    for (const c of await docker.list({ 'warden.node': NODE })) await docker.remove(c.id);
-    expect(await docker.list({ 'warden.node': NODE })).toEqual([]);
+    // (Some tests use the node ids `${NODE}-r` / `${NODE}-s`: match the prefix.)
+    const mine = async () => (await docker.list({ 'warden.managed': 'true' })).filter((c) => c.labels['warden.node']?.startsWith(NODE));
+    for (const c of await mine()) await docker.remove(c.id);
+    expect(await mine()).toEqual([]);
     await tdb?.drop();
   });
 
@@ -88,7 +91,7 @@ describe.skipIf(!dockerAvailable())('dispatcher + completion on the real engine'
   }
 
   it('a user allowed 2 at once queues 3: never more than 2 run, the third starts when one ends, all succeed', async () => {
-    const u = await makeUser(ctx, { plan: { name: 'two-at-once', maxConcurrentJobs: 2, monthlyQuotaS: null } });
+    const u = await makeUser(ctx, { plan: { name: 'two-at-once', maxConcurrentJobs: 2, monthlyQuotaS: null, cpus: 0.5, memoryMb: 64 } });
     const submitted: Job[] = [];
     for (let i = 0; i < 3; i++) {
       submitted.push(await submitJob(ctx, u.actor, { image: TEST_IMAGE, command: ['sh', '-c', 'sleep 1; echo done'], name: `seed-${i}` }));
@@ -119,11 +122,15 @@ describe.skipIf(!dockerAvailable())('dispatcher + completion on the real engine'
       }),
     );
     spans.sort((a, b) => a.start - b.start);
+    // The plan's caps reach the container.
+    const hc = JSON.parse(execFileSync('docker', ['inspect', '--format', '{{json .HostConfig}}', done[0]!.containerId!]).toString()) as { Memory: number; NanoCpus: number; Init: boolean };
+    expect(hc).toMatchObject({ Memory: 64 * 1024 * 1024, NanoCpus: 500_000_000, Init: true });
     const [s1, s2, s3] = spans as [(typeof spans)[0], (typeof spans)[0], (typeof spans)[0]];
     expect(s3.start).toBeGreaterThanOrEqual(Math.min(s1.end, s2.end));
+    // Containers running at each container's start instant (the only moments the count can rise).
     for (const s of spans) {
-      const overlapping = spans.filter((o) => o.start < s.end && s.start < o.end).length;
-      expect(overlapping).toBeLessThanOrEqual(2);
+      const runningAtStart = spans.filter((o) => o.start <= s.start && s.start < o.end).length;
+      expect(runningAtStart).toBeLessThanOrEqual(2);
     }
     // FIFO within the user: the first two submitted ran first.
     expect(new Set([s1.id, s2.id])).toEqual(new Set([ids[0], ids[1]]));
@@ -206,6 +213,34 @@ describe.skipIf(!dockerAvailable())('dispatcher + completion on the real engine'
     expect(await completeJob(other, docker, j.id, running.containerId!, 0, new Date())).toBeNull();
     expect((await row(j.id)).status).toBe('failed');
     await docker.remove(running.containerId!);
+  });
+
+  it('reconcile: a job stuck in `starting` adopts its container, or goes back to the queue (audited)', async () => {
+    const other: Ctx = { ...ctx, node: `${NODE}-s` };
+    const u = await makeUser(other, { plan: { name: 'wide', maxConcurrentJobs: 10 } });
+    const withC = await submitJob(other, u.actor, { image: TEST_IMAGE, command: ['sh', '-c', 'sleep 30'] });
+    const without = await submitJob(other, u.actor, { image: TEST_IMAGE, command: ['true'] });
+    const claimed = await claimJobs(other.db, { now: new Date(), node: other.node, perUser: 2 });
+    expect(claimed.map((j) => j.id).sort()).toEqual([withC.id, without.id].sort());
+    // The worker "crashed" after creating one container and before recording it.
+    const j = claimed.find((c) => c.id === withC.id)!;
+    const cid = await docker.run({ name: containerName(j), image: j.image, command: j.command, labels: containerLabels(j, other.node) });
+    const r = await reconcile(other, docker, { startingStaleMs: 0 });
+    expect(r).toMatchObject({ adopted: 1, requeued: 1 });
+    const adopted = await row(withC.id);
+    expect(adopted).toMatchObject({ status: 'running', containerId: cid });
+    expect(adopted.deadlineAt!.getTime()).toBe(adopted.startedAt!.getTime() + adopted.timeoutS * 1000);
+    expect(await row(without.id)).toMatchObject({ status: 'queued', node: null, claimedAt: null });
+    expect((await auditFor(ctx.db, withC.id)).map((a) => a.action)).toContain('job.adopt');
+    const rq = (await auditFor(ctx.db, without.id)).find((a) => a.action === 'job.requeue');
+    expect(rq?.reason).toMatch(/start interrupted/);
+    // A fresh `starting` job (inside the stale window) is left alone.
+    const fresh = await claimJobs(other.db, { now: new Date(), node: other.node });
+    expect(fresh.map((f) => f.id)).toEqual([without.id]);
+    expect(await reconcile(other, docker)).toMatchObject({ adopted: 0, requeued: 0 });
+    expect((await row(without.id)).status).toBe('starting');
+    await docker.remove(cid);
+    await ctx.db.update(jobs).set({ status: 'cancelled' }).where(eq(jobs.id, without.id));
   });
 
   it('a missing image ends the job failed with a reason naming the image (audited, no container)', async () => {

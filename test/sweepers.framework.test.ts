@@ -160,6 +160,27 @@ describe('runs, dry-run and status', () => {
   });
 });
 
+describe('a wedged engine', () => {
+  it('a Docker call that never answers times out: audited, backed off, the tick (and its lock) ends', async () => {
+    const hung = new FakeDocker();
+    hung.kill = () => new Promise<boolean>(() => {});
+    const hctx = { ...ctx, docker: hung };
+    const cid = hung.add({ 'warden.managed': 'true', 'warden.node': ctx.node });
+    const [j] = await tdb.db
+      .insert(jobs)
+      .values({ userId, image: 'x', status: 'running', maxRetries: 0, timeoutS: 60, timeoutSource: 'plan', gracePeriodS: 1, queuedAt: new Date(), startedAt: new Date(Date.now() - 60_000), deadlineAt: new Date(Date.now() - 10), node: ctx.node, containerId: cid })
+      .returning();
+    const r = await sweep(hctx, 'timeout', { settings: { dockerTimeoutMs: 100 } });
+    expect(r.errors).toBeGreaterThanOrEqual(1);
+    const [row] = await tdb.db.select().from(jobs).where(eq(jobs.id, j!.id));
+    expect(row).toMatchObject({ status: 'terminating', sigtermAt: null, sideEffectFailures: 1 });
+    const [a] = await tdb.db.select().from(auditEvents).where(and(eq(auditEvents.targetId, j!.id), eq(auditEvents.action, 'container.sigterm')));
+    expect(a).toMatchObject({ success: false, error: 'Docker kill did not answer within 0.1 s' });
+    // The lock was released: the next tick runs (and, the backoff over, retries).
+    expect((await sweep(hctx, 'timeout', { settings: { dockerTimeoutMs: 100 } })).skipped).toBeUndefined();
+  });
+});
+
 describe('schedule', () => {
   it('a sweeper that throws never stops the others; stop() ends the schedule', async () => {
     const cfg = parseConfig({ WARDEN_TIMEOUT_SWEEP_S: '1', WARDEN_TTL_SWEEP_S: '1', WARDEN_ORPHAN_SWEEP_S: '1' });

@@ -105,8 +105,13 @@ describe.skipIf(!dockerAvailable())('timeout sweeper (real Docker)', () => {
     const row = await rig.job(j.id);
     expect(row).toMatchObject({ status: 'timed_out', exitCode: -1 });
     expect(row.logTail).toContain('started');
-    expect(row.cleanedAt).not.toBeNull();
     expect(await actions(j.id)).toEqual(['job.submit', 'job.claim', 'container.start', 'job.timeout', 'container.sigterm', 'container.sigkill', 'container.remove', 'job.timed_out']);
+    // At its TTL the TTL sweeper finds the container already gone and marks the job cleaned.
+    expect(row.cleanedAt).toBeNull();
+    rig.ctx.clock.set(row.ttlExpiresAt!);
+    await sweep(rig.ctx, 'ttl');
+    expect((await rig.job(j.id)).cleanedAt).not.toBeNull();
+    expect((await rig.audits(j.id, 'job.cleaned'))[0]!.details).toMatchObject({ container: 'gone' });
   });
 
   it('a Docker error never leaves the job running past its deadline; the signal is retried with backoff', async () => {

@@ -14,7 +14,7 @@ import { JobActions } from './job-actions';
 import { Labels } from './labels';
 
 const SOURCE_TEXT: Record<string, string> = {
-  job: 'requested by the job',
+  job: "the job's own request",
   user: "the user's override",
   plan: "the plan's default",
   global: 'the global default (300 s)',
@@ -96,9 +96,7 @@ export function JobDetail({ id, initial, initialError }: { id: string; initial: 
                 <Countdown deadline={j.deadlineAt} suspended={j.timeoutSuspended} warnSeconds={d.limits?.warnBeforeSeconds ?? 60} />
               </Row>
             ) : null}
-            <Row k="Deadline">
-              <At iso={j.deadlineAt} />
-            </Row>
+            <Row k="Deadline">{live ? <At iso={j.deadlineAt} /> : j.deadlineAt ? <span className="text-zinc-600">{formatAbsolute(j.deadlineAt)}</span> : '—'}</Row>
             <Row k="Timeout">
               <span data-testid="timeout">{formatLimit(j.timeoutSeconds)}</span> <span className="text-xs text-zinc-500">set by {SOURCE_TEXT[j.timeoutSource] ?? j.timeoutSource}</span>
             </Row>

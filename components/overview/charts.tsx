@@ -6,7 +6,7 @@ import { Card } from '../ui/card';
 
 const hour = (iso: string) => `${new Date(iso).toISOString().slice(11, 16)}`;
 
-/** Last 24 h by hour (UTC): running jobs at the end of each hour, and timeouts/kills per hour. */
+/** Last 24 h by hour (UTC, hours ending now): running jobs at the end of each hour, and timeouts/kills per hour. */
 export function Charts({ series }: { series: SeriesPoint[] }) {
   const totals = series.reduce((a, p) => ({ t: a.t + p.timedOut, k: a.k + p.killed }), { t: 0, k: 0 });
   return (
@@ -19,7 +19,7 @@ export function Charts({ series }: { series: SeriesPoint[] }) {
               <XAxis dataKey="t" tickFormatter={hour} tick={{ fontSize: 11, fill: '#71717a' }} interval={3} tickLine={false} axisLine={false} />
               <YAxis allowDecimals={false} tick={{ fontSize: 11, fill: '#71717a' }} tickLine={false} axisLine={false} />
               <Tooltip labelFormatter={(l) => `${hour(String(l))} UTC`} />
-              <Area type="monotone" dataKey="running" name="Running" stroke="#4f46e5" fill="#e0e7ff" strokeWidth={2} isAnimationActive={false} />
+              <Area type="linear" dataKey="running" name="Running" stroke="#4f46e5" fill="#e0e7ff" strokeWidth={2} isAnimationActive={false} />
             </AreaChart>
           </ResponsiveContainer>
         </figure>

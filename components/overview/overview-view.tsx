@@ -9,7 +9,13 @@ import { Card, PageHeader } from '../ui/card';
 import { EmptyState, ErrorState, LiveDot, Loading } from '../ui/states';
 import { Badge, StatusChip } from '../ui/status';
 import { Countdown, RelTime } from '../ui/time';
-import { Charts } from './charts';
+import dynamic from 'next/dynamic';
+
+// recharts is ~95 KB gzip: load it after the numbers, so the Overview paints first.
+const Charts = dynamic(() => import('./charts').then((m) => m.Charts), {
+  ssr: false,
+  loading: () => <div aria-hidden className="h-[17.5rem] animate-pulse rounded-xl bg-white ring-1 ring-zinc-200" />,
+});
 
 const LIVE_CARDS = [
   { key: 'running', label: 'Running', tab: 'running', tone: 'text-blue-700' },
@@ -18,12 +24,12 @@ const LIVE_CARDS = [
   { key: 'queued', label: 'Queued', tab: 'queued', tone: 'text-zinc-800' },
 ] as const;
 const FINAL_CARDS = [
-  { key: 'succeeded', label: 'Succeeded' },
-  { key: 'failed', label: 'Failed' },
-  { key: 'timed_out', label: 'Timed out' },
-  { key: 'killed', label: 'Killed' },
-  { key: 'lost', label: 'Lost' },
-  { key: 'cancelled', label: 'Cancelled' },
+  { key: 'succeeded', label: 'Succeeded', tone: 'text-emerald-700' },
+  { key: 'failed', label: 'Failed', tone: 'text-rose-700' },
+  { key: 'timed_out', label: 'Timed out', tone: 'text-orange-700' },
+  { key: 'killed', label: 'Killed', tone: 'text-red-700' },
+  { key: 'lost', label: 'Lost', tone: 'text-fuchsia-700' },
+  { key: 'cancelled', label: 'Cancelled', tone: 'text-zinc-600' },
 ] as const;
 
 export function OverviewView({ initial, initialError }: { initial: OverviewData | null; initialError?: string | null }) {
@@ -39,26 +45,38 @@ export function OverviewView({ initial, initialError }: { initial: OverviewData 
   return (
     <div className="space-y-5">
       <PageHeader title="Overview" description={`About ${formatNumber(d.counts.totalEstimate)} jobs in history.`} actions={<LiveDot ok={!q.isError} />} />
-      <section aria-label="Jobs by state" className="grid grid-cols-2 gap-3 sm:grid-cols-4 xl:grid-cols-10">
-        {LIVE_CARDS.map((c) => (
-          <Link key={c.key} href={`/jobs?tab=${c.tab}`} className="rounded-xl bg-white px-4 py-3 shadow-sm ring-1 ring-zinc-200 hover:ring-indigo-300 focus-visible:outline-2 focus-visible:outline-indigo-600 xl:col-span-1">
-            <p className="text-xs font-medium text-zinc-500">{c.label}</p>
-            <p className={`mt-1 text-2xl font-semibold tabular-nums ${c.tone}`}>{formatNumber(d.counts.live[c.key])}</p>
-          </Link>
-        ))}
-        {FINAL_CARDS.map((c) => (
-          <Link
-            key={c.key}
-            href={c.key === 'timed_out' ? '/jobs?tab=timed_out' : c.key === 'lost' ? '/jobs?tab=orphaned' : `/jobs?tab=finished&status=${c.key}`}
-            className="rounded-xl bg-white px-4 py-3 shadow-sm ring-1 ring-zinc-200 hover:ring-indigo-300 focus-visible:outline-2 focus-visible:outline-indigo-600"
-          >
-            <p className="text-xs font-medium text-zinc-500">
-              {c.label} <span className="font-normal text-zinc-400">24 h</span>
-            </p>
-            <p className="mt-1 text-2xl font-semibold text-zinc-800 tabular-nums">{formatNumber(d.counts.last24h[c.key])}</p>
-          </Link>
-        ))}
-      </section>
+      <div className="grid gap-3 lg:grid-cols-[2fr_3fr]">
+        <section aria-labelledby="now-h">
+          <h2 id="now-h" className="mb-1.5 text-xs font-semibold tracking-wide text-zinc-500 uppercase">
+            Now
+          </h2>
+          <div className="grid grid-cols-2 gap-3 sm:grid-cols-4">
+            {LIVE_CARDS.map((c) => (
+              <Link key={c.key} href={`/jobs?tab=${c.tab}`} className="rounded-xl bg-white px-4 py-3 shadow-sm ring-1 ring-zinc-200 hover:ring-indigo-300 focus-visible:outline-2 focus-visible:outline-indigo-600">
+                <p className="text-xs font-medium text-zinc-500">{c.label}</p>
+                <p className={`mt-1 text-2xl font-semibold tabular-nums ${c.tone}`}>{formatNumber(d.counts.live[c.key])}</p>
+              </Link>
+            ))}
+          </div>
+        </section>
+        <section aria-labelledby="day-h">
+          <h2 id="day-h" className="mb-1.5 text-xs font-semibold tracking-wide text-zinc-500 uppercase">
+            Finished in the last 24 h
+          </h2>
+          <div className="grid grid-cols-3 gap-3 sm:grid-cols-6">
+            {FINAL_CARDS.map((c) => (
+              <Link
+                key={c.key}
+                href={c.key === 'timed_out' ? '/jobs?tab=timed_out' : c.key === 'lost' ? '/jobs?tab=orphaned' : `/jobs?tab=finished&status=${c.key}`}
+                className="rounded-xl bg-white px-4 py-3 shadow-sm ring-1 ring-zinc-200 hover:ring-indigo-300 focus-visible:outline-2 focus-visible:outline-indigo-600"
+              >
+                <p className="truncate text-xs font-medium text-zinc-500">{c.label}</p>
+                <p className={`mt-1 text-2xl font-semibold tabular-nums ${c.tone}`}>{formatNumber(d.counts.last24h[c.key])}</p>
+              </Link>
+            ))}
+          </div>
+        </section>
+      </div>
 
       <Charts series={d.series} />
 

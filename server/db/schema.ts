@@ -79,7 +79,10 @@ export const users = pgTable('users', {
   /** When the dispatcher last started a job for this user: least-recently-served goes first. */
   lastServedAt: ts('last_served_at'),
   createdAt: ts('created_at').notNull().defaultNow(),
-});
+}, (t) => [
+  // Dispatcher: least-recently-served users first, scanned in index order.
+  index('users_last_served_idx').on(t.lastServedAt.asc().nullsFirst(), t.id),
+]);
 
 export const operators = pgTable('operators', {
   id: uuid('id').primaryKey().defaultRandom(),

@@ -220,7 +220,8 @@ export async function loseJob(tx: DbOrTx, l: LoseInput): Promise<{ outcome: 'req
     reason: `Lost: ${l.why} (${tries}, no retries left)`,
     actor: l.actor,
     action: 'job.lost',
-    cleaned: true,
+    // Not marked cleaned: at its TTL the TTL sweeper removes the job's labelled volumes, and the
+    // container too should it turn up again (an engine restored from a snapshot, a node back).
     details: { attempt: j.attempt, containerId: j.containerId, node: j.node, retry: false, ...l.details },
   });
   return row ? { outcome: 'lost', row } : null;

@@ -33,6 +33,8 @@ export interface SweepSettings {
   nodeStaleMs: number;
   /** Parallel Docker side effects within one tick. */
   concurrency: number;
+  /** Deadline of each Docker call a tick makes (see timeboxed()). */
+  dockerTimeoutMs: number;
 }
 
 export const DEFAULT_SETTINGS: SweepSettings = {
@@ -42,6 +44,7 @@ export const DEFAULT_SETTINGS: SweepSettings = {
   // Heartbeats are every 5 s; 60 s (12 missed beats) rides out a GC pause or a slow database.
   nodeStaleMs: 60_000,
   concurrency: 16,
+  dockerTimeoutMs: 30_000,
 };
 
 /** What apply() gets: the context, a live Docker runtime (null: Docker-free parts only) and who acts. */
@@ -132,3 +135,44 @@ export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
 
 export const FINAL = ['succeeded', 'failed', 'timed_out', 'killed', 'lost', 'cancelled'] as const;
 export const isFinal = (s: string) => (FINAL as readonly string[]).includes(s);
+
+/**
+ * Docker calls made by sweepers get a deadline: dockerode has none, and a wedged engine would
+ * otherwise hang a tick (and the advisory lock it holds) for good. A call that times out counts
+ * as a failed side effect (audited, retried with backoff); the request itself may still finish
+ * in the background, which every call here tolerates (kill/remove are idempotent).
+ */
+export const DOCKER_CALL_TIMEOUT_MS = 30_000;
+
+export function timeboxed(docker: DockerRuntime, ms = DOCKER_CALL_TIMEOUT_MS): DockerRuntime {
+  const box =
+    <A extends unknown[], R>(name: string, fn: (...a: A) => Promise<R>) =>
+    (...a: A): Promise<R> =>
+      new Promise<R>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`Docker ${name} did not answer within ${ms / 1000} s`)), ms);
+        t.unref?.();
+        fn(...a).then(
+          (v) => {
+            clearTimeout(t);
+            resolve(v);
+          },
+          (e: unknown) => {
+            clearTimeout(t);
+            reject(e);
+          },
+        );
+      });
+  return {
+    ping: () => docker.ping(),
+    lastError: () => docker.lastError(),
+    ensureImage: box('image check', (i: string) => docker.ensureImage(i)),
+    run: (spec) => docker.run(spec),
+    inspect: box('inspect', (id: string) => docker.inspect(id)),
+    kill: box('kill', (id: string, sig: 'SIGTERM' | 'SIGKILL') => docker.kill(id, sig)),
+    remove: box('remove', (id: string) => docker.remove(id)),
+    removeVolumesByLabel: box('volume removal', (l: string, v: string) => docker.removeVolumesByLabel(l, v)),
+    list: box('list', (labels: Record<string, string>) => docker.list(labels)),
+    logsTail: box('logs', (id: string, max?: number) => docker.logsTail(id, max)),
+    events: (onEvent, onReconnect) => docker.events(onEvent, onReconnect),
+  };
+}

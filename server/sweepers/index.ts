@@ -37,6 +37,8 @@ export interface SweepResult {
   runId?: number;
   /** Actions performed, by kind. */
   byKind?: Record<string, number>;
+  /** Time spent in the snapshot queries, ms. */
+  snapshotMs?: number;
 }
 
 export interface SweeperInfo {

@@ -9,6 +9,7 @@ import {
   emptyResult,
   errMessage,
   SWEEPER_ACTOR,
+  timeboxed,
   type ApplyDeps,
   type ApplyResult,
   type PlannedAction,
@@ -22,9 +23,9 @@ import * as ttl from './ttl';
 /**
  * One sweeper tick, the same for all three:
  *   1. open a transaction and take pg_try_advisory_xact_lock(sweeper, node); busy → skipped;
- *   2. record the run in sweeper_runs (its own connection, so it is visible while running);
- *   3. snapshot → plan (pure) → apply (skipped in dry-run);
- *   4. record counts and duration; commit, which releases the lock.
+ *   2. snapshot → plan (pure) → apply (skipped in dry-run);
+ *   3. record the run in sweeper_runs (counts, duration, plan) in the same transaction;
+ *   4. commit, which releases the lock.
  * The lock is held for the whole tick, Docker side effects included, and dies with the session
  * if the process does: no lease to expire, no stale lock after a crash.
  *
@@ -57,6 +58,8 @@ export interface TickResult {
   error?: string;
   runId?: number;
   byKind?: Record<string, number>;
+  /** Time spent in the snapshot queries (the part of a tick that could grow with the data). */
+  snapshotMs?: number;
 }
 
 /** The sweepers as the runner sees them. */
@@ -131,42 +134,56 @@ export async function runSweep(ctx: Ctx, name: SweeperName, opts: SweepOptions =
   const s = settingsFrom(cfg, opts.settings);
   const d = SWEEPERS[name];
   const actor = SWEEPER_ACTOR[name];
+  const docker = ctx.docker ? timeboxed(ctx.docker, s.dockerTimeoutMs) : null;
+  const sctx: Ctx = { ...ctx, docker };
   let out: TickResult;
   try {
-    const dryRun = opts.dryRun ?? (await resolveDryRun(ctx, name, cfg.WARDEN_DRY_RUN)).dryRun;
     out = await ctx.db.transaction(async (tx) => {
-      const [lock] = await tx.execute<{ ok: boolean }>(
-        sql`select pg_try_advisory_xact_lock(${SWEEPER_LOCK_CLASS}::int, hashtext(${`${name}:${ctx.node}`})) as ok`,
+      // One round trip: the lock, the dry-run setting, and asynchronous commit for this
+      // transaction, whose only write is the run row (bookkeeping: a crash may lose the last
+      // runs' rows, never a job's state; an fsync per tick was a measurable share of an idle tick).
+      const [lock] = await tx.execute<{ ok: boolean; dry: unknown }>(
+        sql`select pg_try_advisory_xact_lock(${SWEEPER_LOCK_CLASS}::int, hashtext(${`${name}:${ctx.node}`})) as ok,
+                   set_config('synchronous_commit', 'off', true) as sc,
+                   (select value from settings where key = ${dryRunKey(name)}) as dry`,
       );
+      const dryRun = opts.dryRun ?? (cfg.WARDEN_DRY_RUN || lock?.dry === true);
       if (!lock?.ok) {
         return { sweeper: name, examined: 0, acted: 0, errors: 0, ms: performance.now() - t0, dryRun, planned: [], skipped: true };
       }
       const startedAt = ctx.clock.now();
-      const [run] = await ctx.db
-        .insert(sweeperRuns)
-        .values({ sweeper: name, node: ctx.node, startedAt, dryRun, details: { pid: process.pid, trigger: opts.trigger ?? 'schedule' } })
-        .returning({ id: sweeperRuns.id });
       let examined = 0;
       let planned: PlannedAction[] = [];
       let r: ApplyResult = emptyResult();
       let error: string | undefined;
+      const phases = { snapshotMs: 0, applyMs: 0 };
       try {
         const now = ctx.clock.now();
-        const snap = await d.snapshot(ctx, now, s);
+        const t1 = performance.now();
+        const snap = await d.snapshot(sctx, now, s);
+        phases.snapshotMs = performance.now() - t1;
         examined = d.examined(snap);
         const actions = d.plan(snap, now);
         planned = actions.map((a) => d.describe(a));
-        if (!dryRun && actions.length > 0) r = await d.apply(actions, { ctx, docker: ctx.docker, actor, settings: s });
+        const t2 = performance.now();
+        if (!dryRun && actions.length > 0) r = await d.apply(actions, { ctx: sctx, docker, actor, settings: s });
+        phases.applyMs = performance.now() - t2;
       } catch (e) {
         error = errMessage(e);
         r.errors++;
         log.error({ err: error, sweeper: name }, 'sweeper tick failed');
       }
       const ms = performance.now() - t0;
-      await ctx.db
-        .update(sweeperRuns)
-        .set({
+      // Written while the lock is still held, in the lock's own transaction: the recorded
+      // [started_at, finished_at] of two runs of one sweeper on one node can never overlap.
+      const [run] = await tx
+        .insert(sweeperRuns)
+        .values({
+          sweeper: name,
+          node: ctx.node,
+          startedAt,
           finishedAt: ctx.clock.now(),
+          dryRun,
           examined,
           acted: r.acted,
           errors: r.errors,
@@ -175,20 +192,22 @@ export async function runSweep(ctx: Ctx, name: SweeperName, opts: SweepOptions =
             pid: process.pid,
             trigger: opts.trigger ?? 'schedule',
             ms: Math.round(ms * 100) / 100,
+            snapshotMs: Math.round(phases.snapshotMs * 100) / 100,
+            applyMs: Math.round(phases.applyMs * 100) / 100,
             plannedCount: planned.length,
             // Bounded: a 10k-row purge or a burst of timeouts must not make a huge row.
             planned: planned.slice(0, 50),
             byKind: r.byKind,
           },
         })
-        .where(eq(sweeperRuns.id, run!.id));
-      return { sweeper: name, examined, acted: r.acted, errors: r.errors, ms, dryRun, planned, error, runId: run!.id, byKind: r.byKind };
+        .returning({ id: sweeperRuns.id });
+      return { sweeper: name, examined, acted: r.acted, errors: r.errors, ms, dryRun, planned, error, runId: run!.id, byKind: r.byKind, snapshotMs: phases.snapshotMs };
     });
   } catch (e) {
     // The database itself failed (lock, run row): nothing could be recorded.
     const error = errMessage(e);
     log.error({ err: error, sweeper: name }, 'sweeper tick failed before it could be recorded');
-    out = { sweeper: name, examined: 0, acted: 0, errors: 1, ms: performance.now() - t0, dryRun: false, planned: [], error };
+    out = { sweeper: name, examined: 0, acted: 0, errors: 1, ms: performance.now() - t0, dryRun: opts.dryRun ?? cfg.WARDEN_DRY_RUN, planned: [], error };
   }
   m.sweeperRuns.inc({ sweeper: name, outcome: out.skipped ? 'skipped' : out.error ? 'error' : 'ok' });
   if (!out.skipped) {

@@ -96,9 +96,7 @@ export async function snapshot(
   ctx: Ctx,
   o: { now: Date; batchSize: number; historyDays: number; nodeStaleMs: number },
 ): Promise<TtlSnapshot> {
-  const now = o.now.toISOString();
-  const staleBefore = new Date(o.now.getTime() - o.nodeStaleMs).toISOString();
-  const historyCutoff = new Date(o.now.getTime() - o.historyDays * 86400_000);
+  const q = snapshotQueries(ctx, o);
   const expired = await ctx.db.execute<{
     id: string;
     status: string;
@@ -107,7 +105,32 @@ export async function snapshot(
     node: string | null;
     ttl_expires_at: string | Date | null;
     node_stale: boolean;
-  }>(sql`
+  }>(q.expired);
+  const [p] = await ctx.db.execute<{ n: number }>(q.purgeable);
+  const [r] = await ctx.db.execute<{ n: number }>(q.oldRuns);
+  return {
+    node: ctx.node,
+    expired: expired.map((e) => ({
+      id: e.id,
+      status: e.status,
+      attempt: Number(e.attempt),
+      containerId: e.container_id,
+      node: e.node,
+      ttlExpiresAt: e.ttl_expires_at ? new Date(e.ttl_expires_at) : null,
+      nodeStale: !!e.node_stale,
+    })),
+    historyCutoff: q.historyCutoff,
+    purgeable: Number(p?.n ?? 0),
+    oldRuns: Number(r?.n ?? 0),
+  };
+}
+
+/** The snapshot's three statements (bench/sweep-cost.ts EXPLAINs them). */
+export function snapshotQueries(ctx: Pick<Ctx, 'node'>, o: { now: Date; batchSize: number; historyDays: number; nodeStaleMs: number }) {
+  const now = o.now.toISOString();
+  const staleBefore = new Date(o.now.getTime() - o.nodeStaleMs).toISOString();
+  const historyCutoff = new Date(o.now.getTime() - o.historyDays * 86400_000);
+  const expired = sql`
     select j.id, j.status, j.attempt, j.container_id, j.node, j.ttl_expires_at, x.stale as node_stale
     from jobs j
     cross join lateral (
@@ -120,33 +143,19 @@ export async function snapshot(
       and (j.next_attempt_at is null or j.next_attempt_at <= ${now}::timestamptz)
       and (j.node is null or j.node = ${ctx.node} or j.container_id is null or x.stale)
     order by j.ttl_expires_at
-    limit ${o.batchSize}`);
-  const [p] = await ctx.db.execute<{ n: number }>(sql`
+    limit ${o.batchSize}`;
+  const purgeable = sql`
     select count(*)::int as n from (
       select 1 from jobs j
       where j.finished_at < ${historyCutoff.toISOString()}::timestamptz and j.cleaned_at is not null
-      limit ${PURGE_BATCH * PURGE_MAX_BATCHES}) s`);
-  const [r] = await ctx.db.execute<{ n: number }>(sql`
+      limit ${PURGE_BATCH * PURGE_MAX_BATCHES}) s`;
+  const oldRuns = sql`
     select count(*)::int as n from (
       select 1 from sweeper_runs
       where sweeper in ('timeout', 'ttl', 'orphans') and started_at < ${new Date(o.now.getTime() - IDLE_RUN_RETENTION_MS).toISOString()}::timestamptz
         and (acted = 0 and errors = 0 or started_at < ${historyCutoff.toISOString()}::timestamptz)
-      limit 5000) s`);
-  return {
-    node: ctx.node,
-    expired: expired.map((e) => ({
-      id: e.id,
-      status: e.status,
-      attempt: Number(e.attempt),
-      containerId: e.container_id,
-      node: e.node,
-      ttlExpiresAt: e.ttl_expires_at ? new Date(e.ttl_expires_at) : null,
-      nodeStale: !!e.node_stale,
-    })),
-    historyCutoff,
-    purgeable: Number(p?.n ?? 0),
-    oldRuns: Number(r?.n ?? 0),
-  };
+      limit 5000) s`;
+  return { expired, purgeable, oldRuns, historyCutoff };
 }
 
 export async function apply(actions: TtlAction[], deps: ApplyDeps): Promise<ApplyResult> {

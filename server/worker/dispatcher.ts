@@ -60,7 +60,7 @@ export interface ClaimOptions {
  *
  * - Users are sorted first and fenced (`offset 0`), so the per-user checks (queued work, active
  *   count, quota) run only until 3 × maxUsers users qualify, not for every user: with 1,000
- *   users this statement went from ~6.8 ms to ~1.5 ms (bench/dispatch.ts --explain).
+ *   users this statement went from 6.8 ms to about 2 ms (EXPLAIN ANALYZE in bench/dispatch.ts).
  * - The order comes from the statement's snapshot, but a user another dispatcher served (and
  *   committed) after that snapshot is still lockable, and PostgreSQL re-checks only the WHERE
  *   clause against the new row version, not the ORDER BY. Without the `last_served_at is not

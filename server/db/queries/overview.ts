@@ -1,12 +1,12 @@
-import 'server-only';
 import { and, asc, desc, eq, gte, inArray, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client';
 import { jobs, nodes } from '../schema';
 import { jobRowToJson, selectJobRows } from './jobs';
 
 /**
- * Reads behind the Overview. Budget: a handful of index scans, none over finished history
- * except the last 24 h window of jobs_finished_at_idx.
+ * Reads behind the Overview. Per request: a handful of index scans over live rows only. The 24 h
+ * summary (series and finished counts) is the one read of recent history, refreshed in the
+ * background (cachedDaySummary).
  */
 
 const LIVE = ['queued', 'starting', 'running', 'terminating'] as const;
@@ -14,24 +14,24 @@ const FINAL = ['succeeded', 'failed', 'timed_out', 'killed', 'lost', 'cancelled'
 export const WINDOW_MS = 24 * 3600 * 1000;
 export const BUCKET_MS = 3600 * 1000;
 
-/** Exact counts of live states; finished states counted over the last 24 h only. */
-export async function stateCounts(db: DbOrTx, now: Date) {
-  const since = new Date(now.getTime() - WINDOW_MS);
-  const [live, recent, est] = await Promise.all([
+/** Exact counts of live states (index-only scan of the live slice) and "about N" jobs in history. */
+export async function stateCounts(db: DbOrTx) {
+  const [live, est] = await Promise.all([
     db.execute<{ status: string; n: number }>(sql`
       select status::text, count(*)::int as n from jobs
       where status in ('queued', 'starting', 'running', 'terminating') group by status`),
-    db.execute<{ status: string; n: number }>(sql`
-      select status::text, count(*)::int as n from jobs
-      where finished_at >= ${since.toISOString()}::timestamptz group by status`),
-    // Planner statistics, not a scan: "about N jobs in history".
+    // Planner statistics, not a scan.
     db.execute<{ n: number }>(sql`select greatest(reltuples, 0)::bigint as n from pg_class where oid = 'jobs'::regclass`),
   ]);
   const liveCounts = Object.fromEntries(LIVE.map((s) => [s, 0])) as Record<(typeof LIVE)[number], number>;
   for (const r of live) liveCounts[r.status as (typeof LIVE)[number]] = Number(r.n);
-  const last24h = Object.fromEntries(FINAL.map((s) => [s, 0])) as Record<(typeof FINAL)[number], number>;
-  for (const r of recent) if (r.status in last24h) last24h[r.status as (typeof FINAL)[number]] = Number(r.n);
-  return { live: liveCounts, last24h, totalEstimate: Number(est[0]?.n ?? 0) };
+  let total = Number(est[0]?.n ?? 0);
+  // Small or never-analysed tables: reltuples is 0 or -1, so count exactly (cheap below the cap).
+  if (total < 10_000) {
+    const [c] = await db.execute<{ n: number }>(sql`select count(*)::int as n from (select 1 from jobs limit 10000) x`);
+    total = Number(c?.n ?? 0);
+  }
+  return { live: liveCounts, totalEstimate: total };
 }
 
 /** Running jobs closest to their deadline (partial index on deadline). */
@@ -53,74 +53,102 @@ export async function recentTimeoutsAndKills(db: DbOrTx, now: Date, limit = 8) {
 }
 
 export interface SeriesPoint {
+  /** End of the hour this point covers. */
   t: string;
+  /** Jobs running (or terminating) at t. */
   running: number;
   timedOut: number;
   killed: number;
+  /** Jobs that reached any final state in the hour. */
   finished: number;
 }
 
+export type FinalCounts = Record<(typeof FINAL)[number], number>;
+
+export interface DaySummary {
+  computedAt: string;
+  series: SeriesPoint[];
+  /** Jobs that reached each final state in the 24 h before computedAt. */
+  last24h: FinalCounts;
+}
+
 /**
- * Hourly series of the last 24 h: jobs running at the end of each hour, and timeouts/kills/ends
- * per hour. Only jobs that ended in the window or are running now can have run in it, so the
- * scan is the 24 h slice of jobs_finished_at_idx plus the live partial index — never history.
- * Running counts are a +1/−1 event sweep (O(rows)), not a rows × buckets join.
+ * The last 24 h in hourly buckets ending now: jobs running at the end of each hour, and how many
+ * ended (by final state) in each hour. Only jobs that ended in the window or are live now can
+ * have run in it, so the scan is the 24 h slice of jobs_finished_at_idx plus the live partial
+ * index — never older history. Running counts are a +1/−1 event sweep (O(rows)), not a
+ * rows × buckets join.
  */
-export async function hourlySeries(db: DbOrTx, now: Date): Promise<SeriesPoint[]> {
-  const end = new Date(Math.ceil(now.getTime() / BUCKET_MS) * BUCKET_MS);
-  const start = new Date(end.getTime() - WINDOW_MS);
+export async function daySummary(db: DbOrTx, now: Date): Promise<DaySummary> {
+  const start = new Date(now.getTime() - WINDOW_MS);
   // Raw SQL parameters are text: drizzle's postgres.js driver does not serialise Date objects.
   const ws = start.toISOString();
-  const rows = await db.execute<{ b: number; starts: number; ends: number; timed_out: number; killed: number }>(sql`
+  const rows = await db.execute<{ b: number; st: string | null; starts: number; ends: number; finals: number }>(sql`
     with w as (
       select started_at, finished_at, status from jobs where finished_at >= ${ws}::timestamptz
       union all
       select started_at, null, status from jobs where status in ('running', 'terminating')
     ),
     ev as (
-      select greatest(started_at, ${ws}::timestamptz) as at, 1 as d, null::job_status as st from w where started_at is not null
+      select greatest(started_at, ${ws}::timestamptz) as at, 1 as d, null::text as st from w where started_at is not null
       union all
-      select finished_at, -1, status from w where finished_at is not null and started_at is not null
-      union all
-      select finished_at, 0, status from w where finished_at is not null and started_at is null
+      select finished_at, case when started_at is null then 0 else -1 end, status::text from w where finished_at is not null
     )
-    select floor(extract(epoch from (at - ${ws}::timestamptz)) / ${BUCKET_MS / 1000})::int as b,
-           sum(case when d = 1 then 1 else 0 end)::int as starts,
-           sum(case when d = -1 then 1 else 0 end)::int as ends,
-           count(*) filter (where d <= 0 and st = 'timed_out')::int as timed_out,
-           count(*) filter (where d <= 0 and st = 'killed')::int as killed
-    from ev group by 1 order by 1`);
+    select least(greatest(floor(extract(epoch from (at - ${ws}::timestamptz)) / ${BUCKET_MS / 1000}), 0), ${WINDOW_MS / BUCKET_MS - 1})::int as b, st,
+           count(*) filter (where d = 1)::int as starts,
+           count(*) filter (where d = -1)::int as ends,
+           count(*) filter (where d <= 0)::int as finals
+    from ev group by 1, 2`);
   const n = Math.round(WINDOW_MS / BUCKET_MS);
-  const byBucket = new Map(rows.map((r) => [Number(r.b), r]));
-  const out: SeriesPoint[] = [];
-  let running = 0;
-  for (let i = 0; i < n; i++) {
-    const r = byBucket.get(i);
-    running += (r?.starts ?? 0) - (r?.ends ?? 0);
-    out.push({
-      t: new Date(start.getTime() + (i + 1) * BUCKET_MS).toISOString(),
-      running: Math.max(0, running),
-      timedOut: r?.timed_out ?? 0,
-      killed: r?.killed ?? 0,
-      finished: r?.ends ?? 0,
-    });
+  const buckets = Array.from({ length: n }, () => ({ starts: 0, ends: 0, finals: 0, timedOut: 0, killed: 0 }));
+  const last24h = Object.fromEntries(FINAL.map((s) => [s, 0])) as FinalCounts;
+  for (const r of rows) {
+    const k = buckets[Number(r.b)]!;
+    k.starts += Number(r.starts);
+    k.ends += Number(r.ends);
+    k.finals += Number(r.finals);
+    if (r.st === 'timed_out') k.timedOut += Number(r.finals);
+    if (r.st === 'killed') k.killed += Number(r.finals);
+    if (r.st && r.st in last24h) last24h[r.st as keyof FinalCounts] += Number(r.finals);
   }
-  return out;
+  let running = 0;
+  const series = buckets.map((k, i) => {
+    running += k.starts - k.ends;
+    return { t: new Date(start.getTime() + (i + 1) * BUCKET_MS).toISOString(), running: Math.max(0, running), timedOut: k.timedOut, killed: k.killed, finished: k.finals };
+  });
+  return { computedAt: now.toISOString(), series, last24h };
 }
 
-const g = globalThis as unknown as { __wardenSeries?: { at: number; value: Promise<SeriesPoint[]> } };
-/** Hourly buckets change slowly: one computation per SERIES_TTL_MS per process serves every viewer. */
-export const SERIES_TTL_MS = 15_000;
+const g = globalThis as unknown as { __wardenDay?: { at: number; value: DaySummary | null; pending: Promise<DaySummary> | null } };
+/** Recompute the 24 h summary at most this often per process. */
+export const DAY_REFRESH_MS = 10_000;
 
-export function cachedHourlySeries(db: DbOrTx, now: Date): Promise<SeriesPoint[]> {
-  const c = g.__wardenSeries;
-  if (c && now.getTime() - c.at < SERIES_TTL_MS && now.getTime() >= c.at) return c.value;
-  const value = hourlySeries(db, now);
-  g.__wardenSeries = { at: now.getTime(), value };
-  value.catch(() => {
-    if (g.__wardenSeries?.value === value) g.__wardenSeries = undefined;
-  });
-  return value;
+/**
+ * Stale-while-revalidate: the 24 h summary reads every job that ended in the last day (~30k rows
+ * at 1M jobs; see docs/BENCHMARKS.md), which is too slow for every 5-s poll of every open
+ * Overview. Requests get the last computed value at once and at most one background refresh
+ * runs per DAY_REFRESH_MS per process; only the very first request waits.
+ */
+export function cachedDaySummary(db: DbOrTx, now: Date): Promise<DaySummary> {
+  const c = (g.__wardenDay ??= { at: 0, value: null, pending: null });
+  const stale = now.getTime() - c.at >= DAY_REFRESH_MS || now.getTime() < c.at;
+  if (stale && !c.pending) {
+    c.at = now.getTime();
+    const p = daySummary(db, now);
+    c.pending = p;
+    p.then(
+      (v) => {
+        c.value = v;
+        c.pending = null;
+      },
+      () => {
+        c.at = 0; // retry on the next request
+        c.pending = null;
+      },
+    );
+  }
+  if (c.value) return Promise.resolve(c.value);
+  return c.pending ?? daySummary(db, now);
 }
 
 /** Each sweeper's latest run and its error count over the last hour (one index probe each). */

@@ -1,4 +1,3 @@
-import 'server-only';
 import { asc, desc, eq, sql } from 'drizzle-orm';
 import type { Ctx } from '../../context';
 import { type Actor, hasRole, requireRole } from '../../domain/actor';
@@ -12,7 +11,7 @@ import { getUserWithPlan } from '../../domain/users';
 import { listOrphans, sweeperStatus, SWEEPER_NAMES } from '../../sweepers';
 import { auditEvents, jobs, plans, users } from '../schema';
 import { jobListQuerySchema, listJobsForTab } from './jobs';
-import { cachedDockerPing, cachedHourlySeries, nearingDeadline, recentTimeoutsAndKills, stateCounts, sweeperHealth, workerNodes } from './overview';
+import { cachedDaySummary, cachedDockerPing, nearingDeadline, recentTimeoutsAndKills, stateCounts, sweeperHealth, workerNodes } from './overview';
 
 /**
  * One loader per dashboard view. The page renders its first paint from the loader and the
@@ -30,16 +29,25 @@ function unavailable(e: unknown, what: string): never {
 export async function loadOverview(ctx: Ctx, actor: Actor) {
   requireRole(actor, 'viewer');
   const now = ctx.clock.now();
-  const [counts, nearing, recent, series, sweepers, docker, workers] = await Promise.all([
-    stateCounts(ctx.db, now),
+  const [live, nearing, recent, day, sweepers, docker, workers] = await Promise.all([
+    stateCounts(ctx.db),
     nearingDeadline(ctx.db),
     recentTimeoutsAndKills(ctx.db, now),
-    cachedHourlySeries(ctx.db, now),
+    cachedDaySummary(ctx.db, now),
     sweeperHealth(ctx.db, SWEEPER_NAMES, now),
     cachedDockerPing(ctx.docker),
     workerNodes(ctx.db, now),
   ]);
-  return { generatedAt: now.toISOString(), counts, nearing, recent, series, sweepers, docker, workers };
+  return {
+    generatedAt: now.toISOString(),
+    counts: { live: live.live, totalEstimate: live.totalEstimate, last24h: day.last24h, last24hAt: day.computedAt },
+    nearing,
+    recent,
+    series: day.series,
+    sweepers,
+    docker,
+    workers,
+  };
 }
 export type OverviewData = Awaited<ReturnType<typeof loadOverview>>;
 

@@ -1,0 +1,203 @@
+/**
+ * Sweep tick cost against history size: 10k, 100k and 1M job rows (95% finished history, 4%
+ * running with future deadlines, 1% running past their deadline, 0.5% finished but not yet
+ * cleaned), on a fresh embedded PostgreSQL. Measures whole timeout and TTL ticks (advisory lock,
+ * sweeper_runs row, snapshot, plan) in DRY-RUN, so no Docker is involved and every tick sees the
+ * same state; prints EXPLAIN ANALYZE of each snapshot query.
+ *
+ *   npx tsx bench/sweep-cost.ts [--sizes 10000,100000,1000000] [--ticks 50] [--no-write]
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { sql, type SQL } from 'drizzle-orm';
+import type { Ctx } from '../server/context';
+import { connect, runMigrations, type Database } from '../server/db/client';
+import { startEmbeddedPostgres } from '../server/db/embedded';
+import { seedDefaultPlans } from '../server/domain/plans';
+import { log } from '../server/log';
+import { sweep } from '../server/sweepers';
+import { DEFAULT_SETTINGS } from '../server/sweepers/common';
+import { snapshotQueries as timeoutQueries } from '../server/sweepers/timeout';
+import { snapshotQueries as ttlQueries } from '../server/sweepers/ttl';
+
+log.level = process.env.LOG_LEVEL ?? 'warn';
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
+}
+const SIZES = arg('sizes', '10000,100000,1000000').split(',').map(Number);
+const TICKS = Number(arg('ticks', '50'));
+const WARMUP = 30;
+const WRITE = !process.argv.includes('--no-write');
+const NODE = 'bench-node';
+// A fixed "now": every tick sees the same due set.
+const NOW = new Date(Date.UTC(2026, 2, 1, 12, 0, 0));
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+};
+const f = (ms: number) => ms.toFixed(2);
+
+async function populate(db: Database, n: number): Promise<void> {
+  await db.sql`truncate jobs, audit_events, sweeper_runs`;
+  const now = NOW.toISOString();
+  // r = i mod 1000: [0,10) overdue running, [10,50) running, [50,55) finished not cleaned (half
+  // past TTL), the rest finished and cleaned, finished_at spread over 29 days (inside retention).
+  await db.sql.unsafe(
+    `
+    with u as (select array_agg(id order by id) as ids from users)
+    insert into jobs (user_id, image, status, max_retries, timeout_s, timeout_source, grace_period_s,
+                      queued_at, started_at, finished_at, deadline_at, ttl_expires_at, cleaned_at,
+                      node, container_id, attempt, exit_code)
+    select u.ids[1 + (i % array_length(u.ids, 1))], 'bench', s.status::job_status, 0, 300, 'plan', 30,
+           s.started - interval '1 second', s.started, s.finished,
+           s.deadline, s.finished + interval '1 hour',
+           case when s.cleaned then s.finished + interval '1 hour' end,
+           $2, case when s.status = 'running' or not s.cleaned then md5(i::text) || md5((i+1)::text) end, 1,
+           case when s.status = 'running' then null else 0 end
+    from generate_series(1, $1::int) i cross join u
+    cross join lateral (
+      select
+        case when i % 1000 < 50 then 'running' when i % 3 = 0 then 'failed' when i % 3 = 1 then 'timed_out' else 'succeeded' end as status,
+        case when i % 1000 < 10 then $3::timestamptz - ((i % 600) || ' seconds')::interval
+             when i % 1000 < 50 then $3::timestamptz + ((1 + (i * 7) % 3600) || ' seconds')::interval end as deadline,
+        case when i % 1000 < 10 then $3::timestamptz - ((300 + i % 600) || ' seconds')::interval
+             when i % 1000 < 50 then $3::timestamptz - ((i * 13) % 3600 || ' seconds')::interval
+             when i % 1000 < 55 then $3::timestamptz - ((3600 + (i * 11) % 7200) || ' seconds')::interval
+             else $3::timestamptz - (((i * 17) % (29 * 86400)) + 600 || ' seconds')::interval end as started,
+        case when i % 1000 < 50 then null
+             when i % 1000 < 55 then $3::timestamptz - (((i * 11) % 7200) || ' seconds')::interval
+             else $3::timestamptz - (((i * 17) % (29 * 86400)) || ' seconds')::interval end as finished,
+        not (i % 1000 between 50 and 54) as cleaned
+    ) s`,
+    [n, NODE, now],
+  );
+  await db.sql`vacuum analyze jobs`;
+}
+
+async function explain(db: Database, q: { sql: string; params: unknown[] }): Promise<string> {
+  const rows = await db.sql.unsafe(`explain (analyze, buffers, costs off) ${q.sql}`, q.params as never[]);
+  return rows.map((r) => (r as Record<string, string>)['QUERY PLAN']).join('\n');
+}
+
+async function main() {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-bench-sweep-'));
+  fs.chmodSync(base, 0o755);
+  const pg = await startEmbeddedPostgres(base, { shareRunning: false });
+  let database: Database | null = null;
+  try {
+    await runMigrations(pg.url);
+    database = connect(pg.url, { max: 10 });
+    const db = database.db;
+    await seedDefaultPlans(db);
+    await db.execute(sql`insert into users (name, plan_id) select 'u' || g, (select id from plans where name = 'pro') from generate_series(1, 100) g`);
+    const [{ version }] = (await database.sql`select version()`) as unknown as [{ version: string }];
+    const ctx: Ctx = { db, clock: { now: () => NOW }, node: NODE, docker: null };
+    const dialect = (db as unknown as { dialect: { sqlToQuery(s: SQL): { sql: string; params: unknown[] } } }).dialect;
+    const results: { n: number; counts: Record<string, number>; timeout: number[]; ttl: number[]; snaps: Record<'timeout' | 'ttl', number[]>; examined: { timeout: number; ttl: number }; plans: Record<string, string> }[] = [];
+    for (const n of SIZES) {
+      const t0 = Date.now();
+      await populate(database, n);
+      const counts = Object.fromEntries(
+        ((await database.sql`select status::text as s, count(*)::int as n from jobs group by 1 order by 1`) as unknown as { s: string; n: number }[]).map((r) => [r.s, r.n]),
+      );
+      console.error(`[${n}] populated in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${JSON.stringify(counts)}`);
+      const times: Record<'timeout' | 'ttl', number[]> = { timeout: [], ttl: [] };
+      const snaps: Record<'timeout' | 'ttl', number[]> = { timeout: [], ttl: [] };
+      const examined = { timeout: 0, ttl: 0 };
+      for (const name of ['timeout', 'ttl'] as const) {
+        for (let i = 0; i < WARMUP; i++) await sweep(ctx, name, { dryRun: true }); // warm caches, plans and the JIT
+        for (let i = 0; i < TICKS; i++) {
+          const r = await sweep(ctx, name, { dryRun: true });
+          if (r.error) throw new Error(r.error);
+          times[name].push(r.ms);
+          snaps[name].push(r.snapshotMs ?? 0);
+          examined[name] = r.examined;
+        }
+      }
+      const tq = timeoutQueries(ctx, { now: NOW, batchSize: DEFAULT_SETTINGS.batchSize });
+      const lq = ttlQueries(ctx, { now: NOW, batchSize: DEFAULT_SETTINGS.batchSize, historyDays: 30, nodeStaleMs: DEFAULT_SETTINGS.nodeStaleMs });
+      const plans = {
+        'timeout: running due': await explain(database, tq.running.toSQL()),
+        'timeout: terminating due': await explain(database, tq.terminating.toSQL()),
+        'ttl: expired, not cleaned': await explain(database, dialect.sqlToQuery(lq.expired)),
+        'ttl: purgeable history': await explain(database, dialect.sqlToQuery(lq.purgeable)),
+      };
+      results.push({ n, counts, timeout: times.timeout, ttl: times.ttl, snaps, examined, plans });
+      console.error(`[${n}] timeout p50 ${f(pct(times.timeout, 50))} ms, ttl p50 ${f(pct(times.ttl, 50))} ms`);
+    }
+
+    const machine = `${os.cpus().length}× ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ${os.type()} ${os.release()}, Node ${process.version}, ${version.split(',')[0]} (embedded, default settings)`;
+    const lines: string[] = [];
+    lines.push(`## Sweep tick cost vs history size (${new Date().toISOString().slice(0, 10)})`, '');
+    lines.push(`- Machine: ${machine}`);
+    lines.push(`- Command: \`npx tsx bench/sweep-cost.ts --sizes ${SIZES.join(',')} --ticks ${TICKS}\``);
+    lines.push(
+      '- Method: rows per size = 95% finished history (cleaned, finished within the 30-day retention), 4% running with deadlines over the next hour, ' +
+        '1% running past their deadline, 0.5% finished and not yet cleaned (half of them past their TTL); 100 users on plan `pro`. ' +
+        `Each figure is a whole tick as \`sweep(ctx, name, { dryRun: true })\` runs it (transaction + advisory lock, sweeper_runs insert and update, snapshot queries, plan) over ${TICKS} ticks after ${WARMUP} warm-up ticks, with a fixed clock. ` +
+        'Dry-run so no Docker is involved and every tick sees the same due set (a real tick would then act on at most `batchSize` = 200 jobs).',
+      '',
+    );
+    lines.push('| job rows | running | overdue | timeout tick p50 / p95 / max (ms) | of which snapshot p50 (ms) | rows examined | ttl tick p50 / p95 / max (ms) | of which snapshot p50 (ms) | rows examined |');
+    lines.push('|---:|---:|---:|---|---:|---:|---|---:|---:|');
+    for (const r of results) {
+      lines.push(
+        `| ${r.n.toLocaleString('en')} | ${(r.counts.running ?? 0).toLocaleString('en')} | ${Math.round(r.n * 0.01).toLocaleString('en')} | ${f(pct(r.timeout, 50))} / ${f(pct(r.timeout, 95))} / ${f(Math.max(...r.timeout))} | ${f(pct(r.snaps.timeout, 50))} | ${r.examined.timeout} | ${f(pct(r.ttl, 50))} / ${f(pct(r.ttl, 95))} / ${f(Math.max(...r.ttl))} | ${f(pct(r.snaps.ttl, 50))} | ${r.examined.ttl} |`,
+      );
+    }
+    const first = results[0]!;
+    const last = results[results.length - 1]!;
+    lines.push(
+      '',
+      `Ratio ${last.n.toLocaleString('en')} / ${first.n.toLocaleString('en')} rows (p50): timeout ${(pct(last.timeout, 50) / pct(first.timeout, 50)).toFixed(2)}×, ttl ${(pct(last.ttl, 50) / pct(first.ttl, 50)).toFixed(2)}×.`,
+      '',
+    );
+    lines.push(`Query plans at ${last.n.toLocaleString('en')} rows (EXPLAIN ANALYZE, BUFFERS):`, '');
+    for (const [name, p] of Object.entries(last.plans)) lines.push(`**${name}**`, '', '```', p, '```', '');
+    if (results.length > 1) {
+      lines.push(`Same plans at ${first.n.toLocaleString('en')} rows, for comparison (top line of each):`, '');
+      for (const [name, p] of Object.entries(first.plans)) lines.push(`- ${name}: \`${p.split('\n')[0]!.trim()}\``);
+      lines.push('');
+    }
+    const md = lines.join('\n');
+    console.log(md);
+    if (WRITE) writeSection('## Sweep tick cost', md);
+  } finally {
+    await database?.close();
+    await pg.stop();
+    try {
+      fs.rmSync(base, { recursive: true, force: true });
+    } catch {
+      execFileSync('rm', ['-rf', base]);
+    }
+  }
+}
+
+/** Replaces (or appends) this bench's section of docs/BENCHMARKS.md, up to the next "## ". */
+function writeSection(heading: string, md: string) {
+  const file = path.join(process.cwd(), 'docs', 'BENCHMARKS.md');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const start = text.indexOf(heading);
+  if (start >= 0) {
+    const next = text.indexOf('\n## ', start + 1);
+    text = text.slice(0, start) + md.trimEnd() + '\n' + (next >= 0 ? text.slice(next) : '');
+  } else {
+    text = text.trimEnd() + '\n\n' + md.trimEnd() + '\n';
+  }
+  fs.writeFileSync(file, text);
+  console.error(`wrote ${path.relative(process.cwd(), file)}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

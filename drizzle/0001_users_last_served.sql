@@ -1,0 +1,1 @@
+CREATE INDEX "users_last_served_idx" ON "users" USING btree ("last_served_at" NULLS FIRST,"id");

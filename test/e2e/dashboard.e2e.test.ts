@@ -1,0 +1,453 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, type Database } from '../../server/db/client';
+import { systemClock } from '../../server/clock';
+import { createOperatorKey } from '../../server/domain/operators';
+import { dockerAvailable, TEST_IMAGE } from '../helpers/docker';
+
+/**
+ * The dashboard in a real browser (Debian's Chromium via playwright-core; never a downloaded one)
+ * against `next start` on a fresh embedded database and the real Docker engine.
+ *
+ *   WARDEN_E2E_DIR   run `next start` from another checkout (default: this repo)
+ *   E2E_REBUILD=1    run `next build` even when .next/BUILD_ID exists
+ *   REQUIRE_BROWSER=1  fail (instead of skip) when /usr/bin/chromium is missing
+ */
+const CHROMIUM = '/usr/bin/chromium';
+const ROOT = path.resolve(process.env.WARDEN_E2E_DIR ?? path.join(__dirname, '../..'));
+const REPO = path.resolve(__dirname, '../..');
+const SHOTS = path.join(REPO, 'test-results/screenshots');
+const hasBrowser = fs.existsSync(CHROMIUM);
+const hasDocker = dockerAvailable();
+if (!hasBrowser && process.env.REQUIRE_BROWSER === '1') {
+  throw new Error(`REQUIRE_BROWSER=1 but ${CHROMIUM} is missing: install Debian's chromium package`);
+}
+if (!hasBrowser) console.warn(`\n!!! ${CHROMIUM} not found: dashboard e2e tests are SKIPPED (set REQUIRE_BROWSER=1 to fail instead)\n`);
+if (!hasDocker) console.warn('\n!!! No Docker engine: dashboard e2e tests are SKIPPED (set REQUIRE_DOCKER=1 to fail instead)\n');
+
+const ADMIN = { email: 'admin@e2e.test', password: 'admin-pass-e2e-1' };
+const VIEWER = { email: 'viewer@e2e.test', password: 'viewer-pass-e2e-1' };
+const XSS_NAME = '<img src=x onerror=alert(1)>';
+const XSS_LABEL = '<script>alert(2)</script>';
+const XSS_LOG = '<b>bold</b><script>alert(3)</script>';
+const XSS_REASON = '<img src=y onerror=alert(4)>';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 30_000, everyMs = 250): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < end) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+/** "4m 05s" / "1h 02m" / "45s" → seconds. */
+function parseCountdown(s: string): number {
+  let n = 0;
+  for (const [, v, u] of s.matchAll(/(\d+)([dhms])/g)) n += Number(v) * { d: 86400, h: 3600, m: 60, s: 1 }[u as 'd' | 'h' | 'm' | 's'];
+  return n;
+}
+
+interface JobJson {
+  id: string;
+  status: string;
+  deadlineAt: string | null;
+  timeoutSeconds: number;
+  containerId: string | null;
+  reason: string | null;
+}
+
+describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', () => {
+  let server: ChildProcess | null = null;
+  let base = '';
+  let dataDir = '';
+  let db: Database | null = null;
+  let opKey = '';
+  let userId = '';
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  const dialogs: string[] = [];
+  const pageErrors: string[] = [];
+  const jobs: { sleeper: string; xss: string; keeper: string } = { sleeper: '', xss: '', keeper: '' };
+
+  const api = async <T = unknown>(method: string, p: string, body?: unknown, key = opKey): Promise<{ status: number; body: T }> => {
+    const res = await fetch(`${base}${p}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
+  };
+  const getJob = async (id: string) => (await api<JobJson>('GET', `/api/v1/jobs/${id}`)).body;
+  const shot = async (name: string) => {
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  };
+  const login = async (who: { email: string; password: string }) => {
+    await page.goto(`${base}/login`);
+    await page.getByLabel('Email').fill(who.email);
+    await page.getByLabel('Password').fill(who.password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.waitForURL(/\/overview$/, { timeout: 30_000 });
+  };
+
+  beforeAll(async () => {
+    fs.mkdirSync(SHOTS, { recursive: true });
+    if (!fs.existsSync(path.join(ROOT, '.next/BUILD_ID')) || process.env.E2E_REBUILD === '1') {
+      console.log(`[e2e] building the app in ${ROOT} (next build)…`);
+      execFileSync(process.execPath, [path.join(ROOT, 'node_modules/next/dist/bin/next'), 'build'], { cwd: ROOT, stdio: 'inherit', timeout: 900_000 });
+    }
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-e2e-'));
+    fs.chmodSync(dataDir, 0o755);
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    const env: Record<string, string | undefined> = {};
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('VITEST') && k !== 'TEST' && k !== 'NODE_ENV') env[k] = v;
+    Object.assign(env, {
+      PORT: String(port),
+      NODE_ENV: 'production',
+      WARDEN_DATA_DIR: dataDir,
+      WARDEN_ADMIN_EMAIL: ADMIN.email,
+      WARDEN_ADMIN_PASSWORD: ADMIN.password,
+      WARDEN_NODE_ID: `e2e-${crypto.randomBytes(3).toString('hex')}`,
+      LOG_LEVEL: 'warn',
+      NEXT_TELEMETRY_DISABLED: '1',
+    });
+    delete env.DATABASE_URL;
+    const log = fs.createWriteStream(path.join(REPO, 'test-results/e2e-server.log'));
+    const child = spawn(process.execPath, [path.join(ROOT, 'node_modules/next/dist/bin/next'), 'start', '-p', String(port), '-H', '127.0.0.1'], {
+      cwd: ROOT,
+      env: env as NodeJS.ProcessEnv,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.pipe(log);
+    child.stderr!.pipe(log);
+    server = child;
+    await until('the server to answer /api/health', async () => {
+      if (server?.exitCode != null) throw new Error(`next start exited with ${server.exitCode}; see test-results/e2e-server.log`);
+      const r = await fetch(`${base}/api/health`).catch(() => null);
+      return r?.status === 200;
+    }, 120_000, 500);
+
+    // An operator API key straight from the database the server started (as `warden operator key` does).
+    const owner = JSON.parse(fs.readFileSync(path.join(dataDir, 'pg-owner.json'), 'utf8')) as { port: number };
+    const pw = fs.readFileSync(path.join(dataDir, 'pg-password'), 'utf8').trim();
+    db = connect(`postgres://postgres:${encodeURIComponent(pw)}@127.0.0.1:${owner.port}/postgres`, { max: 2 });
+    opKey = (await createOperatorKey({ db: db.db, clock: systemClock, node: 'e2e', docker: null }, { kind: 'system', name: 'cli' }, ADMIN.email)).apiKey;
+
+    // A user and three jobs through the public HTTP API.
+    const u = await api<{ id: string; apiKey: string }>('POST', '/api/v1/users', { name: `e2e-${crypto.randomBytes(3).toString('hex')}`, plan: 'pro' });
+    expect(u.status).toBe(201);
+    userId = u.body.id;
+    const submit = async (body: Record<string, unknown>) => {
+      const r = await api<JobJson>('POST', '/api/v1/jobs', body, u.body.apiKey);
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+      return r.body.id;
+    };
+    jobs.sleeper = await submit({ image: TEST_IMAGE, command: ['sleep', '600'], name: 'e2e-sleeper', timeoutSeconds: 600, labels: { team: 'e2e' } });
+    jobs.xss = await submit({ image: TEST_IMAGE, command: ['sh', '-c', `echo '${XSS_LOG}'; sleep 600`], name: XSS_NAME, timeoutSeconds: 900, labels: { note: XSS_LABEL } });
+    jobs.keeper = await submit({ image: TEST_IMAGE, command: ['sleep', '600'], name: 'e2e-keeper', timeoutSeconds: 900 });
+    for (const id of Object.values(jobs)) await until(`job ${id} to run`, async () => (await getJob(id)).status === 'running', 60_000);
+
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+    page = await context.newPage();
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
+    page.on('pageerror', (e) => pageErrors.push(String(e)));
+  }, 900_000);
+
+  afterAll(async () => {
+    await browser?.close().catch(() => {});
+    if (userId) {
+      // Stop this run's containers whatever state the test left them in.
+      try {
+        const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=warden.user=${userId}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
+        if (ids.length) execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
+      } catch {
+        /* engine gone */
+      }
+    }
+    await db?.close().catch(() => {});
+    if (server?.pid) {
+      try {
+        process.kill(-server.pid, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
+      await until('next start to exit', async () => server!.exitCode != null || server!.signalCode != null, 20_000).catch(() => {
+        try {
+          process.kill(-server!.pid!, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      });
+    }
+    // The embedded PostgreSQL belonged to the server process; make sure it is gone too.
+    try {
+      const pid = Number(fs.readFileSync(path.join(dataDir, 'pg/postmaster.pid'), 'utf8').split('\n')[0]);
+      if (pid > 0) process.kill(pid, 'SIGINT');
+      await until('postgres to stop', async () => {
+        try {
+          process.kill(pid, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      }, 15_000);
+    } catch {
+      /* not running */
+    }
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  }, 120_000);
+
+  it('logs in and shows the overview', async () => {
+    await page.goto(`${base}/`);
+    await page.waitForURL(/\/login/);
+    await shot('login');
+    // Wrong password first: a clear refusal, no session.
+    await page.getByLabel('Email').fill(ADMIN.email);
+    await page.getByLabel('Password').fill('wrong-password');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await expect.poll(() => page.getByText('Email or password is incorrect').isVisible()).toBe(true);
+    await login(ADMIN);
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    for (const l of ['Overview', 'Jobs', 'Users', 'Plans', 'Orphans', 'Audit', 'Sweepers', 'Operators']) {
+      await expect.poll(() => nav.getByRole('link', { name: l, exact: true }).isVisible()).toBe(true);
+    }
+    await expect.poll(() => page.getByText('Nearing their deadline').isVisible()).toBe(true);
+    await page.getByText('Running jobs, last 24 h (UTC)').waitFor();
+    await shot('overview');
+  });
+
+  it('shows a running job counting down, and Extend moves its deadline', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Jobs', exact: true }).click();
+    await page.waitForURL(/\/jobs/);
+    for (const t of ['Running', 'Queued', 'Timed out', 'Orphaned', 'Finished']) await page.getByRole('tab', { name: t, exact: true }).waitFor();
+    const row = page.locator(`tr[data-job-id="${jobs.sleeper}"]`);
+    await row.waitFor();
+    const t1 = parseCountdown((await row.getByTestId('countdown').textContent()) ?? '');
+    await page.waitForTimeout(2500);
+    const t2 = parseCountdown((await row.getByTestId('countdown').textContent()) ?? '');
+    expect(t1).toBeGreaterThan(500);
+    expect(t2).toBeLessThan(t1);
+    expect(t1 - t2).toBeLessThanOrEqual(4);
+    await shot('jobs-running');
+
+    const before = await getJob(jobs.sleeper);
+    await row.getByRole('button', { name: 'Extend' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Add seconds').fill('120');
+    await dialog.getByLabel('Reason (recorded in the audit log)').fill('e2e: needs two more minutes');
+    await shot('extend-dialog');
+    await dialog.getByRole('button', { name: 'Extend deadline' }).click();
+    await page.getByText('Deadline extended by 120s').waitFor();
+    await dialog.waitFor({ state: 'hidden' });
+    const after = await getJob(jobs.sleeper);
+    expect(Date.parse(after.deadlineAt!) - Date.parse(before.deadlineAt!)).toBe(120_000);
+    expect(after.timeoutSeconds).toBe(before.timeoutSeconds + 120);
+    // The table picks up the new deadline without a reload.
+    await expect.poll(async () => parseCountdown((await row.getByTestId('countdown').textContent()) ?? ''), { timeout: 10_000 }).toBeGreaterThan(t2 + 100);
+  });
+
+  it('renders job names, labels, logs and reasons with markup as plain text', async () => {
+    await page.goto(`${base}/jobs?tab=running`);
+    const row = page.locator(`tr[data-job-id="${jobs.xss}"]`);
+    await row.getByText(XSS_NAME, { exact: true }).waitFor();
+    await page.goto(`${base}/jobs/${jobs.xss}`);
+    await page.getByRole('heading', { name: XSS_NAME }).waitFor();
+    await page.getByText(`note=${XSS_LABEL}`, { exact: true }).waitFor();
+    await expect.poll(async () => (await page.getByTestId('log-tail').textContent().catch(() => '')) ?? '', { timeout: 20_000 }).toContain(XSS_LOG);
+    // Kill it with a reason that is markup too.
+    await page.getByRole('button', { name: 'Kill', exact: true }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Reason (recorded in the audit log)').fill(XSS_REASON);
+    await dialog.getByLabel('Force: skip the grace period (SIGKILL now)').check();
+    await dialog.getByRole('button', { name: 'Kill job' }).click();
+    await page.getByText(/Kill requested/).first().waitFor();
+    await page.getByText(`Killed by operator:${ADMIN.email}: ${XSS_REASON}`).first().waitFor({ timeout: 30_000 });
+    await shot('job-xss');
+    // Nothing was interpreted as HTML: no alert, no injected elements.
+    expect(dialogs).toEqual([]);
+    expect(await page.locator('img[src="x"], img[src="y"]').count()).toBe(0);
+    expect(await page.evaluate(() => document.querySelectorAll('script:not([src])').length)).toBeGreaterThanOrEqual(0);
+    expect(await page.locator('b', { hasText: 'bold' }).count()).toBe(0);
+  });
+
+  it('Kill ends a job as killed and its container stops', async () => {
+    await page.goto(`${base}/jobs/${jobs.sleeper}`);
+    await page.getByRole('heading', { name: 'e2e-sleeper' }).waitFor();
+    await page.getByText('Timeline').waitFor();
+    await shot('job-running');
+    await page.getByRole('button', { name: 'Kill', exact: true }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Reason (recorded in the audit log)').fill('e2e: stop it');
+    await shot('kill-dialog');
+    await dialog.getByRole('button', { name: 'Kill job' }).click();
+    await page.getByText(/Kill requested/).first().waitFor();
+    const killed = await until('the job to end as killed', async () => {
+      const j = await getJob(jobs.sleeper);
+      return j.status === 'killed' ? j : null;
+    }, 90_000, 500);
+    expect(killed.reason).toContain('e2e: stop it');
+    // The page shows it without a reload.
+    await page.locator('main').getByText('killed', { exact: true }).first().waitFor({ timeout: 10_000 });
+    const cid = killed.containerId!;
+    expect(cid).toBeTruthy();
+    const running = (() => {
+      try {
+        return execFileSync('docker', ['inspect', '-f', '{{.State.Running}}', cid], { encoding: 'utf8' }).trim();
+      } catch {
+        return 'gone';
+      }
+    })();
+    expect(['false', 'gone']).toContain(running);
+    await page.getByText('job.kill').first().waitFor();
+    await shot('job-killed');
+  });
+
+  it('a plan edit with a bad value shows the error and changes nothing; a good one saves', async () => {
+    const before = (await api<{ defaultTimeoutSeconds: number; maxTimeoutSeconds: number; maxConcurrentJobs: number; updatedAt: string }>('GET', '/api/v1/plans/pro')).body;
+    await page.goto(`${base}/plans`);
+    const form = page.getByRole('form', { name: 'Plan pro' });
+    const card = page.locator('section', { has: form });
+    await form.getByLabel('Default timeout (s)').fill(String(before.maxTimeoutSeconds + 1));
+    await card.getByRole('button', { name: 'Save' }).click();
+    const msg = `must not exceed maxTimeoutSeconds (${before.maxTimeoutSeconds})`;
+    await card.getByText(msg, { exact: false }).first().waitFor();
+    await shot('plans-error');
+    const unchanged = (await api<typeof before>('GET', '/api/v1/plans/pro')).body;
+    expect(unchanged).toEqual(before);
+    // Client-side validation catches a negative limit before it leaves the browser.
+    await form.getByLabel('Default timeout (s)').fill(String(before.defaultTimeoutSeconds));
+    await form.getByLabel('Max concurrent jobs').fill('-3');
+    await card.getByRole('button', { name: 'Save' }).click();
+    await card.getByText('maxConcurrentJobs must be at least 0').waitFor();
+    expect((await api<typeof before>('GET', '/api/v1/plans/pro')).body).toEqual(before);
+    // A good value saves.
+    await form.getByLabel('Max concurrent jobs').fill(String(before.maxConcurrentJobs + 2));
+    await card.getByText('If you save:').waitFor();
+    await card.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Plan pro saved').waitFor();
+    const saved = (await api<typeof before>('GET', '/api/v1/plans/pro')).body;
+    expect(saved.maxConcurrentJobs).toBe(before.maxConcurrentJobs + 2);
+    expect(saved.defaultTimeoutSeconds).toBe(before.defaultTimeoutSeconds);
+    await shot('plans');
+  });
+
+  it('shows the other pages', async () => {
+    await page.goto(`${base}/jobs?tab=finished`);
+    await page.locator(`tr[data-job-id="${jobs.sleeper}"]`).waitFor();
+    await shot('jobs-finished');
+    await page.goto(`${base}/jobs?tab=queued`);
+    await page.getByText('The queue is empty').waitFor();
+    await shot('jobs-queued');
+    await page.goto(`${base}/users`);
+    await page.getByRole('table', { name: 'Users' }).waitFor();
+    await shot('users');
+    await page.goto(`${base}/orphans`);
+    await page.getByRole('heading', { name: 'Orphans' }).waitFor();
+    await page.waitForLoadState('networkidle').catch(() => {});
+    await shot('orphans');
+    await page.goto(`${base}/audit`);
+    await page.getByLabel('Job id').fill(jobs.sleeper);
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.getByRole('table', { name: 'Audit events' }).getByText('job.extend').waitFor();
+    await shot('audit');
+    await page.goto(`${base}/sweepers`);
+    await page.getByRole('heading', { name: 'Sweepers' }).waitFor();
+    await page.waitForLoadState('networkidle').catch(() => {});
+    await shot('sweepers');
+  });
+
+  it('admins create operators; a viewer sees no action buttons and a forged action is refused', async () => {
+    await page.goto(`${base}/operators`);
+    await page.getByRole('button', { name: 'New operator' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Email').fill(VIEWER.email);
+    await dialog.getByLabel('Role').selectOption('viewer');
+    await dialog.getByLabel('Password (optional)').fill(VIEWER.password);
+    await dialog.getByRole('button', { name: 'Create operator' }).click();
+    await page.getByText(`Operator ${VIEWER.email} created as viewer`).waitFor();
+    await dialog.getByRole('button', { name: 'Done' }).click();
+    await page.locator(`tr[data-operator="${VIEWER.email}"]`).waitFor();
+    await shot('operators');
+
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.waitForURL(/\/login/);
+    await login(VIEWER);
+    await expect.poll(() => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Operators' }).count()).toBe(0);
+    await page.goto(`${base}/jobs?tab=running`);
+    const row = page.locator(`tr[data-job-id="${jobs.keeper}"]`);
+    await row.waitFor();
+    expect(await page.getByRole('button', { name: 'Kill' }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Extend' }).count()).toBe(0);
+    await page.goto(`${base}/jobs/${jobs.keeper}`);
+    await page.getByRole('heading', { name: 'e2e-keeper' }).waitFor();
+    for (const name of ['Kill', 'Extend', 'Cancel job', 'Suspend timeout']) expect(await page.getByRole('button', { name }).count(), name).toBe(0);
+    await page.goto(`${base}/plans`);
+    await page.getByRole('form', { name: 'Plan pro' }).waitFor();
+    expect(await page.getByRole('button', { name: 'Save' }).count()).toBe(0);
+    await page.goto(`${base}/jobs/${jobs.keeper}`);
+    await page.getByRole('heading', { name: 'e2e-keeper' }).waitFor();
+    await shot('viewer-job');
+
+    // Forge the kill server action from the viewer's browser session (its id from the build's manifest).
+    const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, '.next/server/server-reference-manifest.json'), 'utf8')) as { node: Record<string, { exportedName?: string; filename?: string }> };
+    const actionId = Object.entries(manifest.node).find(([, v]) => v.exportedName === 'killJobAction')?.[0];
+    expect(actionId).toBeTruthy();
+    const forged = await page.evaluate(
+      async ({ actionId, id }) => {
+        const res = await fetch(`/jobs/${id}`, {
+          method: 'POST',
+          headers: { 'Next-Action': actionId, 'Content-Type': 'text/plain;charset=UTF-8', Accept: 'text/x-component' },
+          body: JSON.stringify([{ id, reason: 'forged by a viewer', force: true }]),
+        });
+        return { status: res.status, text: await res.text() };
+      },
+      { actionId: actionId!, id: jobs.keeper },
+    );
+    expect(forged.text).toContain('forbidden');
+    expect(forged.text).toContain('needs the operator role');
+    // …and the UI read route for admins refuses the viewer too.
+    const opsStatus = await page.evaluate(async () => (await fetch('/api/ui/operators')).status);
+    expect(opsStatus).toBe(403);
+    const keeper = await getJob(jobs.keeper);
+    expect(keeper.status).toBe('running');
+    const audit = await api<{ events: { action: string }[] }>('GET', `/api/v1/audit?job=${jobs.keeper}`);
+    expect(audit.body.events.map((e) => e.action)).not.toContain('job.kill');
+    expect(dialogs).toEqual([]);
+    expect(pageErrors, pageErrors.join('\n')).toEqual([]);
+  });
+});
