@@ -254,6 +254,7 @@ async function main() {
     const jsOverview = firstLoadJs(APP_DIR, '(dashboard)/overview/page');
     console.log(`Jobs page first-load JS: ${js.gzipKb.toFixed(1)} KB gzip (${js.rawKb.toFixed(0)} KB raw, ${js.files} files)`);
 
+    const load = os.loadavg().map((x) => x.toFixed(1)).join(' / ');
     const pgVersion = (await db.execute<{ v: string }>(sql`select current_setting('server_version') as v`))[0]?.v ?? '?';
     const pass = results.every((r) => r.p95 <= TARGET_P95_MS && r.bad === 0) && js.gzipKb <= TARGET_JS_KB;
     const f = (x: number) => x.toFixed(1);
@@ -261,7 +262,7 @@ async function main() {
 
 Command: \`npx tsx bench/dashboard.ts${args.length ? ' ' + args.join(' ') : ''}\` — run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC.
 
-Machine: \`nproc\` ${os.cpus().length}, ${(os.cpus()[0]?.model ?? 'unknown').trim()}; ${Math.round(os.totalmem() / 2 ** 30)} GiB; Node ${process.version}; embedded PostgreSQL ${pgVersion} (stock settings); \`next start\` (production build) with \`WARDEN_WORKER=off\`.
+Machine: \`nproc\` ${os.cpus().length}, ${(os.cpus()[0]?.model ?? 'unknown').trim()}; ${Math.round(os.totalmem() / 2 ** 30)} GiB; Node ${process.version}; embedded PostgreSQL ${pgVersion} (stock settings); \`next start\` (production build) with \`WARDEN_WORKER=off\`; load average at the end ${load} (1/5/15 min; the box is shared with other test runs).
 
 Data: ${Number(counts?.total ?? 0).toLocaleString('en')} jobs (${Number(counts?.running ?? 0).toLocaleString('en')} running, 1,000 terminating, 5,000 queued, ${Number(counts?.timed_out ?? 0).toLocaleString('en')} timed out; finished spread over 30 days, appended in time order), 1,000 users, 92k sweeper runs (24 h), 100k audit events; \`VACUUM ANALYZE\` after seeding (${seedS.toFixed(0)} s).
 

@@ -11,7 +11,7 @@ interface Health {
 
 /** The one thing an operator must know first: is the engine there? (from /api/health's report) */
 export function HealthBanner() {
-  const q = useQuery({ queryKey: ['health'], queryFn: ({ signal }) => getJson<Health>('/api/ui/health', signal), refetchInterval: 5000 });
+  const q = useQuery({ queryKey: ['health'], queryFn: ({ signal }) => getJson<Health>('/api/ui/health', signal), refetchInterval: 10_000 });
   if (!q.data) return null;
   if (!q.data.db.ok)
     return (

@@ -6,7 +6,7 @@ import { extendJob, killJob, suspendJobTimeout } from '../server/domain/jobs';
 import { sweep } from '../server/sweepers';
 import { dockerAvailable } from './helpers/docker';
 import { ADMIN, OPERATOR } from './helpers/fixtures';
-import { faultyRuntime, makeRig, waitFor, waitStopped, type Rig } from './helpers/sweepers';
+import { faultyRuntime, makeRig, waitStopped, type Rig } from './helpers/sweepers';
 
 /**
  * The timeout sweeper against real PostgreSQL and the real Docker engine. Time is a fake clock

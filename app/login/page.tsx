@@ -8,7 +8,8 @@ export const metadata: Metadata = { title: 'Log in' };
 
 export default async function LoginPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const sp = await searchParams;
-  const next = typeof sp.next === 'string' && sp.next.startsWith('/') && !sp.next.startsWith('//') ? sp.next : '/overview';
+  // Only same-site paths: "//host" and "/\\host" would leave the site.
+  const next = typeof sp.next === 'string' && /^\/(?![/\\])/.test(sp.next) ? sp.next : '/overview';
   if (await getSessionActor().catch(() => null)) redirect(next);
   return (
     <main className="flex min-h-screen items-center justify-center px-4">

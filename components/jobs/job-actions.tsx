@@ -2,7 +2,7 @@
 
 import { useState } from 'react';
 import { cancelJobAction, extendJobAction, killJobAction, suspendTimeoutAction } from '@/server/actions/jobs';
-import { formatAbsolute, formatDuration } from '../lib/format';
+import { formatAbsolute, formatDuration, formatLimit } from '../lib/format';
 import { useMe } from '../lib/me';
 import { useServerAction } from '../lib/use-action';
 import { useNow } from '../lib/use-now';
@@ -58,7 +58,7 @@ function KillButton({ job, size }: { job: ActionableJob; size: 'sm' | 'md' }) {
         description={
           terminating
             ? 'This job is already terminating. Force kill skips what is left of its grace period.'
-            : `The container gets SIGTERM now and SIGKILL after ${job.gracePeriodSeconds != null ? formatDuration(job.gracePeriodSeconds) : 'the grace period'}. It ends as killed.`
+            : `The container gets SIGTERM now and SIGKILL after ${job.gracePeriodSeconds != null ? formatLimit(job.gracePeriodSeconds) : 'the grace period'}. It ends as killed.`
         }
       >
         <form
@@ -111,7 +111,7 @@ function ExtendButton({ job, size, maxTimeoutSeconds }: { job: ActionableJob; si
           if (!o) a.setError(null);
         }}
         title={`Extend deadline of ${jobLabel(job)}`}
-        description={`Current timeout ${formatDuration(job.timeoutSeconds)}${maxTimeoutSeconds != null ? `, cap ${formatDuration(maxTimeoutSeconds)}` : ''}.`}
+        description={`Current timeout ${formatLimit(job.timeoutSeconds)}${maxTimeoutSeconds != null ? `, cap ${formatLimit(maxTimeoutSeconds)}` : ''}.`}
       >
         <form
           className="space-y-4"
@@ -139,7 +139,7 @@ function ExtendButton({ job, size, maxTimeoutSeconds }: { job: ActionableJob; si
             <div className="mt-2 flex gap-1.5" role="group" aria-label="Presets">
               {PRESETS.map((p) => (
                 <Button key={p} size="sm" variant="ghost" onClick={() => setSeconds(String(p))}>
-                  +{formatDuration(p)}
+                  +{formatLimit(p)}
                 </Button>
               ))}
             </div>

@@ -373,7 +373,8 @@ function Pager({ data, onPage }: { data: JobsData; onPage: (p: number) => void }
   const to = (data.page - 1) * data.limit + data.rows.length;
   const pages = data.total != null ? Math.max(1, Math.ceil(data.total / data.limit)) : null;
   if (data.page === 1 && !data.hasMore) {
-    return data.rows.length ? <p className="border-t border-zinc-100 px-4 py-2 text-xs text-zinc-500">{data.total != null ? `${formatNumber(data.total)} jobs` : `${data.rows.length} jobs`}</p> : null;
+    const n = data.total ?? data.rows.length;
+    return data.rows.length ? <p className="border-t border-zinc-100 px-4 py-2 text-xs text-zinc-500">{`${formatNumber(n)} job${n === 1 ? '' : 's'}`}</p> : null;
   }
   return (
     <nav aria-label="Pages" className="flex items-center justify-between gap-3 border-t border-zinc-100 px-4 py-2 text-xs text-zinc-600">

@@ -3,15 +3,16 @@
 import { Area, AreaChart, Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import type { SeriesPoint } from '@/server/db/queries/overview';
 import { Card } from '../ui/card';
+import { RelTime } from '../ui/time';
 
 const hour = (iso: string) => `${new Date(iso).toISOString().slice(11, 16)}`;
 
 /** Last 24 h by hour (UTC, hours ending now): running jobs at the end of each hour, and timeouts/kills per hour. */
-export function Charts({ series }: { series: SeriesPoint[] }) {
+export function Charts({ series, computedAt }: { series: SeriesPoint[]; computedAt: string }) {
   const totals = series.reduce((a, p) => ({ t: a.t + p.timedOut, k: a.k + p.killed }), { t: 0, k: 0 });
   return (
     <div className="grid gap-4 xl:grid-cols-2">
-      <Card title="Running jobs, last 24 h (UTC)">
+      <Card title="Running jobs, last 24 h (UTC)" actions={<span className="text-xs text-zinc-500">updated <RelTime iso={computedAt} /></span>}>
         <figure aria-label={`Running jobs per hour; now ${series.at(-1)?.running ?? 0}`} className="h-52">
           <ResponsiveContainer width="100%" height="100%">
             <AreaChart data={series} margin={{ top: 4, right: 8, bottom: 0, left: -16 }}>

@@ -44,7 +44,7 @@ export function OverviewView({ initial, initialError }: { initial: OverviewData 
   if (!d) return q.isLoading && !initialError ? <Loading /> : <ErrorState message={initialError ?? (q.error as Error | null)?.message ?? 'Unknown error'} onRetry={() => void q.refetch()} />;
   return (
     <div className="space-y-5">
-      <PageHeader title="Overview" description={`About ${formatNumber(d.counts.totalEstimate)} jobs in history.`} actions={<LiveDot ok={!q.isError} />} />
+      <PageHeader title="Overview" description={d.counts.totalEstimate ? `About ${formatNumber(d.counts.totalEstimate)} jobs in history.` : 'No jobs yet.'} actions={<LiveDot ok={!q.isError} />} />
       <div className="grid gap-3 lg:grid-cols-[2fr_3fr]">
         <section aria-labelledby="now-h">
           <h2 id="now-h" className="mb-1.5 text-xs font-semibold tracking-wide text-zinc-500 uppercase">
@@ -78,7 +78,7 @@ export function OverviewView({ initial, initialError }: { initial: OverviewData 
         </section>
       </div>
 
-      <Charts series={d.series} />
+      <Charts series={d.series} computedAt={d.counts.last24hAt} />
 
       <div className="grid gap-4 xl:grid-cols-2">
         <Card title="Nearing their deadline" actions={<Link href="/jobs?tab=running" className="text-xs font-medium text-indigo-700 hover:underline">All running</Link>} bodyClassName="p-0">

@@ -530,10 +530,13 @@ class DockerodeRuntime implements DockerRuntime {
     let everConnected = false;
     let missedEvents = false; // a connection was lost or never made: the caller must reconcile
     let firstConnectedSec = 0;
-    // Resume point: the last delivered event's engine time (ns) and the events seen at exactly
-    // that time, so the replay after a reconnect (which includes that instant) skips duplicates.
+    // Resume point: the newest delivered event's engine time (ns). The replay after a reconnect
+    // starts there, so events already delivered are skipped by their exact key (id, action,
+    // time). Keys, not a time cut-off: concurrent events can arrive slightly out of order, and a
+    // "drop anything older than the newest" rule loses real events (seen with 20 parallel kills).
     let lastNano: bigint | null = null;
-    let seenAtLast = new Set<string>();
+    const recent = new Set<string>();
+    const RECENT_MAX = 4096;
 
     const scheduleReconnect = () => {
       if (closed || timer) return;
@@ -551,13 +554,11 @@ class DockerodeRuntime implements DockerRuntime {
       if (!ev) return;
       if (typeof raw.timeNano === 'number') {
         const nano = BigInt(raw.timeNano);
-        const key = `${ev.id}:${raw.Action ?? ''}`;
-        if (lastNano !== null && (nano < lastNano || (nano === lastNano && seenAtLast.has(key)))) return;
-        if (lastNano === null || nano > lastNano) {
-          lastNano = nano;
-          seenAtLast = new Set();
-        }
-        seenAtLast.add(key);
+        const key = `${ev.id}:${raw.Action ?? ''}:${nano}`;
+        if (recent.has(key)) return;
+        recent.add(key);
+        if (recent.size > RECENT_MAX) recent.delete(recent.values().next().value as string);
+        if (lastNano === null || nano > lastNano) lastNano = nano;
       }
       try {
         onEvent(ev);

@@ -71,6 +71,110 @@ function parseCountdown(s: string): number {
   return n;
 }
 
+interface Warden {
+  base: string;
+  dataDir: string;
+  /** A pool on the embedded database the server started. */
+  db: () => Database;
+  stop: () => Promise<void>;
+}
+
+function ensureBuilt() {
+  if (!fs.existsSync(path.join(ROOT, '.next/BUILD_ID')) || process.env.E2E_REBUILD === '1') {
+    console.log(`[e2e] building the app in ${ROOT} (next build)…`);
+    execFileSync(process.execPath, [path.join(ROOT, 'node_modules/next/dist/bin/next'), 'build'], { cwd: ROOT, stdio: 'inherit', timeout: 900_000 });
+    process.env.E2E_REBUILD = '0';
+  }
+}
+
+/** `next start` on a fresh embedded database (own WARDEN_DATA_DIR, mode 0755) and a free port. */
+async function startWarden(name: string, extraEnv: Record<string, string> = {}): Promise<Warden> {
+  ensureBuilt();
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-e2e-'));
+  fs.chmodSync(dataDir, 0o755);
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const env: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('VITEST') && k !== 'TEST' && k !== 'NODE_ENV') env[k] = v;
+  Object.assign(env, {
+    PORT: String(port),
+    NODE_ENV: 'production',
+    WARDEN_DATA_DIR: dataDir,
+    WARDEN_ADMIN_EMAIL: ADMIN.email,
+    WARDEN_ADMIN_PASSWORD: ADMIN.password,
+    WARDEN_NODE_ID: `e2e-${crypto.randomBytes(3).toString('hex')}`,
+    LOG_LEVEL: 'warn',
+    NEXT_TELEMETRY_DISABLED: '1',
+    ...extraEnv,
+  });
+  delete env.DATABASE_URL;
+  fs.mkdirSync(path.join(REPO, 'test-results'), { recursive: true });
+  const log = fs.createWriteStream(path.join(REPO, `test-results/e2e-server-${name}.log`));
+  const child: ChildProcess = spawn(process.execPath, [path.join(ROOT, 'node_modules/next/dist/bin/next'), 'start', '-p', String(port), '-H', '127.0.0.1'], {
+    cwd: ROOT,
+    env: env as NodeJS.ProcessEnv,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.pipe(log);
+  child.stderr!.pipe(log);
+  let pool: Database | null = null;
+  const stop = async () => {
+    await pool?.close().catch(() => {});
+    if (child.pid && child.exitCode == null) {
+      try {
+        process.kill(-child.pid, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
+      await until('next start to exit', async () => child.exitCode != null || child.signalCode != null, 20_000).catch(() => {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      });
+    }
+    // The embedded PostgreSQL belonged to the server process; make sure it is gone too.
+    try {
+      const pid = Number(fs.readFileSync(path.join(dataDir, 'pg/postmaster.pid'), 'utf8').split('\n')[0]);
+      if (pid > 0) process.kill(pid, 'SIGINT');
+      await until('postgres to stop', async () => {
+        try {
+          process.kill(pid, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      }, 15_000);
+    } catch {
+      /* not running */
+    }
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    await until('the server to answer /api/health', async () => {
+      if (child.exitCode != null) throw new Error(`next start exited with ${child.exitCode}; see test-results/e2e-server-${name}.log`);
+      const r = await fetch(`${base}/api/health`).catch(() => null);
+      return r != null && r.status === 200;
+    }, 120_000, 500);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  const db = () => {
+    if (!pool) {
+      const owner = JSON.parse(fs.readFileSync(path.join(dataDir, 'pg-owner.json'), 'utf8')) as { port: number };
+      const pw = fs.readFileSync(path.join(dataDir, 'pg-password'), 'utf8').trim();
+      pool = connect(`postgres://postgres:${encodeURIComponent(pw)}@127.0.0.1:${owner.port}/postgres`, { max: 2 });
+    }
+    return pool;
+  };
+  return { base, dataDir, db, stop };
+}
+
+const BROWSER_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
 interface JobJson {
   id: string;
   status: string;
@@ -81,10 +185,8 @@ interface JobJson {
 }
 
 describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', () => {
-  let server: ChildProcess | null = null;
+  let warden: Warden | null = null;
   let base = '';
-  let dataDir = '';
-  let db: Database | null = null;
   let opKey = '';
   let userId = '';
   let browser: Browser;
@@ -118,48 +220,10 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
 
   beforeAll(async () => {
     fs.mkdirSync(SHOTS, { recursive: true });
-    if (!fs.existsSync(path.join(ROOT, '.next/BUILD_ID')) || process.env.E2E_REBUILD === '1') {
-      console.log(`[e2e] building the app in ${ROOT} (next build)…`);
-      execFileSync(process.execPath, [path.join(ROOT, 'node_modules/next/dist/bin/next'), 'build'], { cwd: ROOT, stdio: 'inherit', timeout: 900_000 });
-    }
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-e2e-'));
-    fs.chmodSync(dataDir, 0o755);
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    const env: Record<string, string | undefined> = {};
-    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('VITEST') && k !== 'TEST' && k !== 'NODE_ENV') env[k] = v;
-    Object.assign(env, {
-      PORT: String(port),
-      NODE_ENV: 'production',
-      WARDEN_DATA_DIR: dataDir,
-      WARDEN_ADMIN_EMAIL: ADMIN.email,
-      WARDEN_ADMIN_PASSWORD: ADMIN.password,
-      WARDEN_NODE_ID: `e2e-${crypto.randomBytes(3).toString('hex')}`,
-      LOG_LEVEL: 'warn',
-      NEXT_TELEMETRY_DISABLED: '1',
-    });
-    delete env.DATABASE_URL;
-    const log = fs.createWriteStream(path.join(REPO, 'test-results/e2e-server.log'));
-    const child = spawn(process.execPath, [path.join(ROOT, 'node_modules/next/dist/bin/next'), 'start', '-p', String(port), '-H', '127.0.0.1'], {
-      cwd: ROOT,
-      env: env as NodeJS.ProcessEnv,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout!.pipe(log);
-    child.stderr!.pipe(log);
-    server = child;
-    await until('the server to answer /api/health', async () => {
-      if (server?.exitCode != null) throw new Error(`next start exited with ${server.exitCode}; see test-results/e2e-server.log`);
-      const r = await fetch(`${base}/api/health`).catch(() => null);
-      return r?.status === 200;
-    }, 120_000, 500);
-
+    warden = await startWarden('main');
+    base = warden.base;
     // An operator API key straight from the database the server started (as `warden operator key` does).
-    const owner = JSON.parse(fs.readFileSync(path.join(dataDir, 'pg-owner.json'), 'utf8')) as { port: number };
-    const pw = fs.readFileSync(path.join(dataDir, 'pg-password'), 'utf8').trim();
-    db = connect(`postgres://postgres:${encodeURIComponent(pw)}@127.0.0.1:${owner.port}/postgres`, { max: 2 });
-    opKey = (await createOperatorKey({ db: db.db, clock: systemClock, node: 'e2e', docker: null }, { kind: 'system', name: 'cli' }, ADMIN.email)).apiKey;
+    opKey = (await createOperatorKey({ db: warden.db().db, clock: systemClock, node: 'e2e', docker: null }, { kind: 'system', name: 'cli' }, ADMIN.email)).apiKey;
 
     // A user and three jobs through the public HTTP API.
     const u = await api<{ id: string; apiKey: string }>('POST', '/api/v1/users', { name: `e2e-${crypto.randomBytes(3).toString('hex')}`, plan: 'pro' });
@@ -175,10 +239,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
     jobs.keeper = await submit({ image: TEST_IMAGE, command: ['sleep', '600'], name: 'e2e-keeper', timeoutSeconds: 900 });
     for (const id of Object.values(jobs)) await until(`job ${id} to run`, async () => (await getJob(id)).status === 'running', 60_000);
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
     context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
     page = await context.newPage();
     page.on('dialog', (d) => {
@@ -199,37 +260,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
         /* engine gone */
       }
     }
-    await db?.close().catch(() => {});
-    if (server?.pid) {
-      try {
-        process.kill(-server.pid, 'SIGTERM');
-      } catch {
-        /* gone */
-      }
-      await until('next start to exit', async () => server!.exitCode != null || server!.signalCode != null, 20_000).catch(() => {
-        try {
-          process.kill(-server!.pid!, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      });
-    }
-    // The embedded PostgreSQL belonged to the server process; make sure it is gone too.
-    try {
-      const pid = Number(fs.readFileSync(path.join(dataDir, 'pg/postmaster.pid'), 'utf8').split('\n')[0]);
-      if (pid > 0) process.kill(pid, 'SIGINT');
-      await until('postgres to stop', async () => {
-        try {
-          process.kill(pid, 0);
-          return false;
-        } catch {
-          return true;
-        }
-      }, 15_000);
-    } catch {
-      /* not running */
-    }
-    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    await warden?.stop();
   }, 120_000);
 
   it('logs in and shows the overview', async () => {
@@ -389,6 +420,16 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
     await page.getByRole('heading', { name: 'Sweepers' }).waitFor();
     await page.waitForLoadState('networkidle').catch(() => {});
     await shot('sweepers');
+    // Laptop and wide screens.
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.goto(`${base}/jobs?tab=running`);
+    await page.locator(`tr[data-job-id="${jobs.keeper}"]`).waitFor();
+    await shot('jobs-running-1280');
+    await page.setViewportSize({ width: 1920, height: 1080 });
+    await page.goto(`${base}/overview`);
+    await page.getByText('Running jobs, last 24 h (UTC)').waitFor();
+    await shot('overview-1920');
+    await page.setViewportSize({ width: 1440, height: 900 });
   });
 
   it('admins create operators; a viewer sees no action buttons and a forged action is refused', async () => {
@@ -449,5 +490,35 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
     expect(audit.body.events.map((e) => e.action)).not.toContain('job.kill');
     expect(dialogs).toEqual([]);
     expect(pageErrors, pageErrors.join('\n')).toEqual([]);
+  });
+});
+
+describe.skipIf(!hasBrowser)('dashboard without a Docker engine', () => {
+  let warden: Warden | null = null;
+  let browser: Browser | null = null;
+
+  beforeAll(async () => {
+    fs.mkdirSync(SHOTS, { recursive: true });
+    // Nothing listens on port 9: every engine call fails fast.
+    warden = await startWarden('nodocker', { DOCKER_HOST: 'tcp://127.0.0.1:9' });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
+  }, 900_000);
+  afterAll(async () => {
+    await browser?.close().catch(() => {});
+    await warden?.stop();
+  }, 120_000);
+
+  it('says so plainly in a banner on every page', async () => {
+    const page = await browser!.newPage({ viewport: { width: 1440, height: 900 } });
+    await page.goto(`${warden!.base}/login`);
+    await page.getByLabel('Email').fill(ADMIN.email);
+    await page.getByLabel('Password').fill(ADMIN.password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.waitForURL(/\/overview$/);
+    await page.getByText('Docker engine unreachable — jobs stay queued').waitFor({ timeout: 20_000 });
+    await page.getByText('Docker', { exact: true }).waitFor();
+    await page.screenshot({ path: path.join(SHOTS, 'overview-docker-down.png'), fullPage: true });
+    await page.goto(`${warden!.base}/jobs`);
+    await page.getByText('Docker engine unreachable — jobs stay queued').waitFor({ timeout: 20_000 });
   });
 });
