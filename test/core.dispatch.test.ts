@@ -192,6 +192,20 @@ describe.skipIf(!dockerAvailable())('dispatcher + completion on the real engine'
     expect(us!.jobs).toBe(3);
   });
 
+  it('a job killed by the OOM killer at the plan memory cap says so', async () => {
+    const u = await makeUser(ctx, { plan: { name: 'tiny-mem', maxConcurrentJobs: 2, monthlyQuotaS: null, memoryMb: 16 } });
+    // ~64 MB held in a shell variable against a 16 MB cap (swap capped too): the kernel kills it.
+    const hog = await submitJob(ctx, u.actor, { image: TEST_IMAGE, command: ['sh', '-c', 'x=$(head -c 67108864 /dev/zero | tr "\\0" a); echo survived'] });
+    const plain = await submitJob(ctx, u.actor, { image: TEST_IMAGE, command: ['sh', '-c', 'exit 137'] });
+    await driveUntilFinal([hog.id, plain.id], u.user.id);
+    const h = await row(hog.id);
+    expect(h.status).toBe('failed');
+    expect(h.reason).toMatch(/^Out of memory: killed at the memory cap of 16 MB \(plan tiny-mem\)/);
+    expect(h.logTail ?? '').not.toContain('survived');
+    // A plain exit 137 (no OOM) keeps the plain reason.
+    expect(await row(plain.id)).toMatchObject({ status: 'failed', exitCode: 137, reason: 'Exited with code 137' });
+  });
+
   it('reconcile completes a job whose exit event was missed', async () => {
     // Another node id: the events handler above ignores this node's containers.
     const other: Ctx = { ...ctx, node: `${NODE}-r` };

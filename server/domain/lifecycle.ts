@@ -83,10 +83,11 @@ export async function finishJob(tx: DbOrTx, f: FinishInput): Promise<Job | null>
 export async function addUsage(tx: DbOrTx, userId: string, at: Date, seconds: number): Promise<void> {
   await tx
     .insert(usage)
-    .values({ userId, month: monthKey(at), seconds: Math.round(seconds), jobs: 1 })
+    // Whole seconds, rounded up: a job that ran at all uses at least one second of quota.
+    .values({ userId, month: monthKey(at), seconds: Math.ceil(seconds), jobs: 1 })
     .onConflictDoUpdate({
       target: [usage.userId, usage.month],
-      set: { seconds: sql`${usage.seconds} + ${Math.round(seconds)}`, jobs: sql`${usage.jobs} + 1` },
+      set: { seconds: sql`${usage.seconds} + ${Math.ceil(seconds)}`, jobs: sql`${usage.jobs} + 1` },
     });
 }
 

@@ -61,6 +61,17 @@ export async function completeJob(
       log.warn({ err: String(e), job: jobId }, 'log tail unavailable');
     }
   }
+  // A non-zero exit of a running job may be the kernel's OOM killer at the plan's memory cap.
+  let oom = false;
+  if (docker && job.status === 'running' && exitCode !== 0) {
+    oom = (await docker.inspect(containerId).catch(() => null))?.oomKilled ?? false;
+  }
+  const failReason =
+    exitCode == null
+      ? 'Container exited (exit code unknown)'
+      : oom
+        ? `Out of memory: killed at the memory cap${plan.memoryMb ? ` of ${plan.memoryMb} MB (plan ${plan.name})` : ''} (exit code ${exitCode})`
+        : `Exited with code ${exitCode}`;
   return ctx.db.transaction(async (tx) => {
     if (job.status === 'running') {
       const ok = exitCode === 0;
@@ -71,11 +82,11 @@ export async function completeJob(
         status: ok ? 'succeeded' : 'failed',
         at,
         exitCode,
-        reason: ok ? null : exitCode == null ? 'Container exited (exit code unknown)' : `Exited with code ${exitCode}`,
+        reason: ok ? null : failReason,
         logTail,
         actor,
         action: ok ? 'job.succeeded' : 'job.failed',
-        details: { containerId },
+        details: { containerId, ...(oom ? { oomKilled: true } : {}) },
       });
       if (row) return row;
       // Raced with a kill/timeout that moved it to terminating: fall through on the fresh row.
