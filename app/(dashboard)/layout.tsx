@@ -9,9 +9,13 @@ export const dynamic = 'force-dynamic';
 
 export default async function DashboardLayout({ children }: { children: ReactNode }) {
   const me = await requireSession();
+  // A server component renders once per request, so reading the clock here is deliberate: it
+  // anchors client countdowns to the server's time.
+  // eslint-disable-next-line react-hooks/purity
+  const serverNow = Date.now();
   return (
     <MeProvider me={{ email: me.email, role: me.role }}>
-      <NowProvider serverNow={Date.now()}>
+      <NowProvider serverNow={serverNow}>
         <a href="#main" className="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:z-50 focus:rounded focus:bg-white focus:px-3 focus:py-2 focus:text-sm focus:shadow">
           Skip to content
         </a>

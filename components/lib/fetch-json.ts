@@ -12,6 +12,8 @@ export class FetchError extends Error {
 export async function getJson<T>(url: string, signal?: AbortSignal): Promise<T> {
   const res = await fetch(url, { signal, headers: { accept: 'application/json' }, cache: 'no-store' });
   if (res.status === 401 && typeof window !== 'undefined') {
+    // A lost session is a full navigation on purpose: it drops every cached query of the old session.
+    // eslint-disable-next-line @next/next/no-location-assign-relative-destination
     window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname + window.location.search)}`);
   }
   if (!res.ok) {

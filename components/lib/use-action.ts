@@ -32,6 +32,8 @@ export function useServerAction<I, T>(fn: (input: I) => Promise<Result<T>>) {
         } else {
           setError(r.error);
           toast.error(r.error.message);
+          // A lost session is a full navigation on purpose: it drops every cached query of the old session.
+          // eslint-disable-next-line @next/next/no-location-assign-relative-destination
           if (r.error.code === 'unauthorized') window.location.assign('/login');
         }
         resolve(r);

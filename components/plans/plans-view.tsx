@@ -1,7 +1,7 @@
 'use client';
 
 import { useQuery } from '@tanstack/react-query';
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useState } from 'react';
 import { previewPlanAction, savePlanAction } from '@/server/actions/plans';
 import type { PlansData } from '@/server/db/queries/views';
 import { PLAN_NAME_RE, planFieldsSchema } from '@/server/domain/schemas';
@@ -126,24 +126,20 @@ function PlanEditor({ plan, editable }: { plan: Plan; editable: boolean }) {
   const serverPlan = toForm(plan);
   const dirty = FIELDS.some((f) => vals[f.key] !== base[f.key]);
   // Someone else saved while we were not editing: take their values.
+  // (React's "adjust state when a prop changes" pattern: set during render, no effect.)
   const serverKey = JSON.stringify(serverPlan);
-  const lastServer = useRef(serverKey);
-  useEffect(() => {
-    if (lastServer.current !== serverKey) {
-      lastServer.current = serverKey;
-      if (!dirty) {
-        setVals(serverPlan);
-        setBase(serverPlan);
-      }
+  const [lastServer, setLastServer] = useState(serverKey);
+  if (lastServer !== serverKey) {
+    setLastServer(serverKey);
+    if (!dirty) {
+      setVals(serverPlan);
+      setBase(serverPlan);
     }
-  }, [serverKey, dirty, serverPlan]);
+  }
   // Preview what the change means for work in flight (debounced, read-only).
   const valsKey = JSON.stringify(vals);
   useEffect(() => {
-    if (!dirty) {
-      setPreview(null);
-      return;
-    }
+    if (!dirty) return;
     const f = fromForm(vals);
     if (f.error) return;
     const t = setTimeout(() => {

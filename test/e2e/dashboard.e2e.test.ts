@@ -16,7 +16,7 @@ import { dockerAvailable, TEST_IMAGE } from '../helpers/docker';
  * against `next start` on a fresh embedded database and the real Docker engine.
  *
  *   WARDEN_E2E_DIR   run `next start` from another checkout (default: this repo)
- *   E2E_REBUILD=1    run `next build` even when .next/BUILD_ID exists
+ *   E2E_REBUILD=1    rebuild even when the build looks current (otherwise: built when missing or stale)
  *   REQUIRE_BROWSER=1  fail (instead of skip) when /usr/bin/chromium is missing
  */
 const CHROMIUM = '/usr/bin/chromium';
@@ -80,11 +80,10 @@ interface Warden {
 }
 
 function ensureBuilt() {
-  if (!fs.existsSync(path.join(ROOT, '.next/BUILD_ID')) || process.env.E2E_REBUILD === '1') {
-    console.log(`[e2e] building the app in ${ROOT} (next build)…`);
-    execFileSync(process.execPath, [path.join(ROOT, 'node_modules/next/dist/bin/next'), 'build'], { cwd: ROOT, stdio: 'inherit', timeout: 900_000 });
-    process.env.E2E_REBUILD = '0';
-  }
+  // The same check `npm start` makes: build when there is no build or the sources are newer.
+  if (process.env.E2E_REBUILD === '1') fs.rmSync(path.join(ROOT, '.next/BUILD_ID'), { force: true });
+  execFileSync(process.execPath, [path.join(ROOT, 'bin/prestart.mjs')], { cwd: ROOT, stdio: 'inherit', timeout: 900_000 });
+  process.env.E2E_REBUILD = '0';
 }
 
 /** `next start` on a fresh embedded database (own WARDEN_DATA_DIR, mode 0755) and a free port. */
