@@ -169,4 +169,30 @@ describe.skipIf(!dockerAvailable())('sweepers across worker processes (real Dock
     const [kill] = await byAction([j.id], 'container.sigkill');
     expect(kill!.at.getTime() - term!.at.getTime()).toBeGreaterThanOrEqual(4000);
   });
+  it('SIGTERM: the worker exits cleanly, leaves its running container alone, and a new worker finishes the job', async () => {
+    const long = await submit(['sh', '-c', 'echo started; sleep 4; echo finished'], 120, 5);
+    const a = startWorker();
+    const running = await waitFor(async () => {
+      const r = await rig.job(long.id);
+      return r.status === 'running' && r.containerId ? r : null;
+    }, { what: 'the job to run', timeoutMs: 60_000, intervalMs: 100 });
+    const exited = new Promise<number | null>((r) => a.proc.once('exit', (code) => r(code)));
+    a.proc.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    // Shutdown touched neither the container nor the job.
+    expect((await rig.docker.inspect(running.containerId!))?.running).toBe(true);
+    expect((await rig.job(long.id)).status).toBe('running');
+    // Work submitted while no worker runs just waits.
+    const later = await submit(['sh', '-c', 'echo later'], 60, 5);
+    expect((await rig.job(later.id)).status).toBe('queued');
+
+    startWorker();
+    const done = await waitFor(async () => {
+      const [x, y] = await Promise.all([rig.job(long.id), rig.job(later.id)]);
+      return x.status === 'succeeded' && y.status === 'succeeded' ? [x, y] : null;
+    }, { what: 'both jobs to succeed under the new worker', timeoutMs: 60_000, intervalMs: 200 });
+    expect(done[0]).toMatchObject({ exitCode: 0, containerId: running.containerId, attempt: 1 });
+    expect(done[0].logTail).toBe('started\nfinished\n');
+    expect(done[1].logTail).toBe('later\n');
+  });
 });
