@@ -18,6 +18,9 @@ export interface WardenMetrics {
   killLateness: Histogram<'kind'>;
   jobs: Gauge<'status'>;
   jobsRowsEstimate: Gauge;
+  dispatcherClaims: Counter;
+  dispatcherStarts: Counter<'outcome'>;
+  jobsFinished: Counter<'status'>;
 }
 
 const g = globalThis as unknown as { __wardenMetrics?: WardenMetrics };
@@ -76,6 +79,23 @@ export function metrics(): WardenMetrics {
     jobsRowsEstimate: new Gauge({
       name: 'warden_jobs_rows_estimate',
       help: "Rows in the jobs table (planner estimate: finished history is not counted exactly)",
+      registers: [registry],
+    }),
+    dispatcherClaims: new Counter({
+      name: 'warden_dispatcher_claims_total',
+      help: 'Queued jobs claimed by this process\'s dispatcher',
+      registers: [registry],
+    }),
+    dispatcherStarts: new Counter({
+      name: 'warden_dispatcher_starts_total',
+      help: 'Container starts by outcome (running, failed, requeued = engine unreachable, gone)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    jobsFinished: new Counter({
+      name: 'warden_jobs_finished_total',
+      help: 'Jobs this process moved to a final state, by status',
+      labelNames: ['status'],
       registers: [registry],
     }),
   };

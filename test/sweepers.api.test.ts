@@ -121,5 +121,8 @@ describe('GET /api/metrics', () => {
     expect(text).toMatch(/^warden_jobs\{status="running"\} 1$/m);
     expect(text).toMatch(/^warden_jobs\{status="queued"\} \d+$/m);
     expect(text).toMatch(/^warden_jobs_rows_estimate \d+$/m);
+    expect(text).toMatch(/^# TYPE warden_dispatcher_claims_total counter$/m);
+    expect(text).toMatch(/^# TYPE warden_dispatcher_starts_total counter$/m);
+    expect(text).toMatch(/^# TYPE warden_jobs_finished_total counter$/m);
   });
 });

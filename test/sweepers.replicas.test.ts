@@ -191,8 +191,8 @@ describe.skipIf(!dockerAvailable())('sweepers across worker processes (real Dock
       const [x, y] = await Promise.all([rig.job(long.id), rig.job(later.id)]);
       return x.status === 'succeeded' && y.status === 'succeeded' ? [x, y] : null;
     }, { what: 'both jobs to succeed under the new worker', timeoutMs: 60_000, intervalMs: 200 });
-    expect(done[0]).toMatchObject({ exitCode: 0, containerId: running.containerId, attempt: 1 });
-    expect(done[0].logTail).toBe('started\nfinished\n');
-    expect(done[1].logTail).toBe('later\n');
+    expect(done[0]!).toMatchObject({ exitCode: 0, containerId: running.containerId, attempt: 1 });
+    expect(done[0]!.logTail).toBe('started\nfinished\n');
+    expect(done[1]!.logTail).toBe('later\n');
   });
 });

@@ -4,6 +4,7 @@ import { jobs, usage, type FinalStatus, type Job, type JobStatus, type Plan } fr
 import type { Actor } from './actor';
 import { audit } from './audit';
 import { monthKey, ttlFor } from './limits';
+import { metrics } from '../metrics';
 
 /**
  * Every job state change goes through here: one conditional UPDATE … WHERE status IN (expected)
@@ -65,6 +66,8 @@ export async function finishJob(tx: DbOrTx, f: FinishInput): Promise<Job | null>
     f.at,
   );
   if (!row) return null;
+  // Counted when the UPDATE matched; a rolled-back transaction over-counts, which is rare and harmless.
+  metrics().jobsFinished.inc({ status: f.status });
   const ranS = row.startedAt ? Math.max(0, (f.at.getTime() - row.startedAt.getTime()) / 1000) : 0;
   if (row.startedAt) await addUsage(tx, row.userId, f.at, ranS);
   await audit(tx, {

@@ -7,6 +7,7 @@ import { audit } from '../domain/audit';
 import { finishJob, transition } from '../domain/lifecycle';
 import { monthKey } from '../domain/limits';
 import { log } from '../log';
+import { metrics } from '../metrics';
 
 /**
  * The dispatcher: claims queued jobs fairly across users and starts their containers.
@@ -353,6 +354,7 @@ export async function dispatchOnce(
   await markQuotaWaits(ctx.db, now);
   const claimed = await claimJobs(ctx.db, { now, node: ctx.node, maxUsers: opts.maxUsers, perUser: opts.perUser });
   res.claimed = claimed.length;
+  if (claimed.length) metrics().dispatcherClaims.inc(claimed.length);
   const limit = opts.startConcurrency ?? 8;
   let i = 0;
   const workers = Array.from({ length: Math.min(limit, claimed.length) }, async () => {
@@ -360,6 +362,7 @@ export async function dispatchOnce(
       const job = claimed[i++]!;
       try {
         const r = await startJob(ctx, docker, job);
+        metrics().dispatcherStarts.inc({ outcome: r });
         if (r === 'running') res.started++;
         else if (r === 'failed') res.failed++;
         else if (r === 'requeued') res.requeued++;
