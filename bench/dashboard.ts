@@ -24,19 +24,15 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import { sql } from 'drizzle-orm';
+import { seedDefaultPlans } from '../server/domain/plans';
+import { sha256 } from '../server/domain/secrets';
+import { arg, commandLine, cpuModel, flag, loadAverage, memoryGiB, nowMinute, publish, runMain, summarize, withBenchPostgres, type Summary } from './lib';
 
-process.env.LOG_LEVEL ??= 'warn';
-
-const args = process.argv.slice(2);
-const opt = (name: string, def: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1]! : def;
-};
-const REQUESTS = Number(opt('requests', '200'));
-const JOBS = Number(opt('jobs', '1000000'));
-const RUNNING = Number(opt('running', '50000'));
-const APP_DIR = path.resolve(opt('dir', process.cwd()));
-const WRITE = !args.includes('--no-write');
+const REQUESTS = Number(arg('requests', '200'));
+const JOBS = Number(arg('jobs', '1000000'));
+const RUNNING = Number(arg('running', '50000'));
+const APP_DIR = path.resolve(arg('dir', process.cwd()));
 const TARGET_P95_MS = 150;
 const TARGET_JS_KB = 250;
 
@@ -44,11 +40,6 @@ type Autocannon = (
   o: { url: string; amount: number; connections: number; headers?: Record<string, string>; timeout?: number },
 ) => NodeJS.EventEmitter & PromiseLike<{ non2xx: number; errors: number; timeouts: number }>;
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
-
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-}
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -61,7 +52,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function measure(url: string, cookie: string, amount: number): Promise<{ p50: number; p95: number; max: number; n: number; bad: number }> {
+async function measure(url: string, cookie: string, amount: number): Promise<Summary & { n: number; bad: number }> {
   const times: number[] = [];
   let bad = 0;
   const inst = autocannon({ url, amount, connections: 1, headers: { cookie }, timeout: 30 });
@@ -71,7 +62,7 @@ async function measure(url: string, cookie: string, amount: number): Promise<{ p
   });
   const r = await inst;
   bad += r.errors + r.timeouts;
-  return { p50: pct(times, 50), p95: pct(times, 95), max: Math.max(...times), n: times.length, bad };
+  return { ...summarize(times), n: times.length, bad };
 }
 
 /** First-load JS of a route: root main files + the client entry chunks of the root layout, its group layout and the page (gzip). */
@@ -99,170 +90,160 @@ function firstLoadJs(dir: string, segment: string): { files: number; rawKb: numb
 }
 
 async function main() {
-  const { sql } = await import('drizzle-orm');
-  const { startEmbeddedPostgres } = await import('../server/db/embedded');
-  const { connect, runMigrations } = await import('../server/db/client');
-  const { seedDefaultPlans } = await import('../server/domain/plans');
-  const { sha256 } = await import('../server/domain/secrets');
-
   if (!fs.existsSync(path.join(APP_DIR, '.next/BUILD_ID'))) {
     console.log(`building ${APP_DIR} …`);
     execFileSync(process.execPath, [path.join(APP_DIR, 'node_modules/next/dist/bin/next'), 'build'], { cwd: APP_DIR, stdio: 'inherit' });
   }
 
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-bench-dash-'));
-  fs.chmodSync(dir, 0o755);
-  const pg = await startEmbeddedPostgres(dir, { shareRunning: false });
-  const database = connect(pg.url, { max: 4 });
-  const db = database.db;
-  let server: ReturnType<typeof spawn> | null = null;
-  try {
-    await runMigrations(pg.url);
-    await seedDefaultPlans(db);
-    const t0 = Date.now();
-    console.log(`seeding ${JOBS.toLocaleString('en')} jobs …`);
-    await db.execute(sql`insert into users (name, plan_id)
-      select 'user-' || lpad(g::text, 4, '0'), (select id from plans where name = case when g % 3 = 0 then 'pro' else 'free' end)
-      from generate_series(1, 1000) g`);
-    const finished = JOBS - RUNNING - 1000 - 5000;
-    const cols = sql.raw(
-      'user_id, name, image, labels, status, max_retries, timeout_s, timeout_source, grace_period_s, queued_at, started_at, finished_at, deadline_at, warned_at, exit_code, reason, ttl_expires_at, cleaned_at, container_id, node, updated_at',
-    );
-    // Finished history in 200k batches (one statement each keeps memory flat).
-    for (let from = 1; from <= finished; from += 200_000) {
-      const to = Math.min(finished, from + 199_999);
+  await withBenchPostgres('dash', async (pg) => {
+    const db = pg.connect(4).db;
+    let server: ReturnType<typeof spawn> | null = null;
+    try {
+      await seedDefaultPlans(db);
+      const t0 = Date.now();
+      console.log(`seeding ${JOBS.toLocaleString('en')} jobs …`);
+      await db.execute(sql`insert into users (name, plan_id)
+        select 'user-' || lpad(g::text, 4, '0'), (select id from plans where name = case when g % 3 = 0 then 'pro' else 'free' end)
+        from generate_series(1, 1000) g`);
+      const finished = JOBS - RUNNING - 1000 - 5000;
+      const cols = sql.raw(
+        'user_id, name, image, labels, status, max_retries, timeout_s, timeout_source, grace_period_s, queued_at, started_at, finished_at, deadline_at, warned_at, exit_code, reason, ttl_expires_at, cleaned_at, container_id, node, updated_at',
+      );
+      // Finished history in 200k batches (one statement each keeps memory flat).
+      for (let from = 1; from <= finished; from += 200_000) {
+        const to = Math.min(finished, from + 199_999);
+        await db.execute(sql`
+          with u as (select array_agg(id order by name) ids from users),
+          s as (select g, random() r, now() - interval '30 days' + (g::float8 / ${finished}) * interval '30 days' + (random() - 0.5) * interval '10 minutes' f,
+                       1 + floor(random() * 600) d from generate_series(${from}::int, ${to}::int) g)
+          insert into jobs (${cols})
+          select u.ids[1 + (g % 1000)], 'job-' || g, 'busybox:latest', jsonb_build_object('batch', (g % 7)::text),
+            (case when r < .80 then 'succeeded' when r < .88 then 'failed' when r < .94 then 'timed_out' when r < .97 then 'killed' when r < .98 then 'cancelled' else 'lost' end)::job_status,
+            1, 300, 'plan', 10, f - (d + 5) * interval '1 second', f - d * interval '1 second', f, f - d * interval '1 second' + interval '300 seconds', null,
+            case when r < .80 then 0 when r < .88 then 1 when r < .97 then -1 else null end,
+            case when r >= .88 and r < .94 then 'Timeout: exceeded 300s (plan free)' when r >= .94 and r < .97 then 'Killed by operator:ops@example.com' else null end,
+            f + interval '1 hour', case when f < now() - interval '1 hour' then f + interval '1 hour' else null end,
+            md5(g::text), 'bench', f
+          from s, u order by f`);
+      }
       await db.execute(sql`
         with u as (select array_agg(id order by name) ids from users),
-        s as (select g, random() r, now() - interval '30 days' + (g::float8 / ${finished}) * interval '30 days' + (random() - 0.5) * interval '10 minutes' f,
-                     1 + floor(random() * 600) d from generate_series(${from}::int, ${to}::int) g)
+        s as (select g, random() r, now() - random() * interval '30 minutes' st from generate_series(1, ${RUNNING}::int) g)
         insert into jobs (${cols})
-        select u.ids[1 + (g % 1000)], 'job-' || g, 'busybox:latest', jsonb_build_object('batch', (g % 7)::text),
-          (case when r < .80 then 'succeeded' when r < .88 then 'failed' when r < .94 then 'timed_out' when r < .97 then 'killed' when r < .98 then 'cancelled' else 'lost' end)::job_status,
-          1, 300, 'plan', 10, f - (d + 5) * interval '1 second', f - d * interval '1 second', f, f - d * interval '1 second' + interval '300 seconds', null,
-          case when r < .80 then 0 when r < .88 then 1 when r < .97 then -1 else null end,
-          case when r >= .88 and r < .94 then 'Timeout: exceeded 300s (plan free)' when r >= .94 and r < .97 then 'Killed by operator:ops@example.com' else null end,
-          f + interval '1 hour', case when f < now() - interval '1 hour' then f + interval '1 hour' else null end,
-          md5(g::text), 'bench', f
-        from s, u order by f`);
-    }
-    await db.execute(sql`
-      with u as (select array_agg(id order by name) ids from users),
-      s as (select g, random() r, now() - random() * interval '30 minutes' st from generate_series(1, ${RUNNING}::int) g)
-      insert into jobs (${cols})
-      select u.ids[1 + (g % 1000)], 'live-' || g, 'busybox:latest', '{}'::jsonb, 'running', 1, 3600, 'plan', 10, st - interval '2 seconds', st, null,
-        now() + (60 + r * 3600) * interval '1 second', case when r < .05 then now() else null end, null, null, null, null, md5('l' || g), 'bench', st
-      from s, u`);
-    await db.execute(sql`
-      with u as (select array_agg(id order by name) ids from users)
-      insert into jobs (${cols})
-      select u.ids[1 + (g % 1000)], 'term-' || g, 'busybox:latest', '{}'::jsonb, 'terminating', 1, 300, 'plan', 10, now() - interval '400 seconds', now() - interval '305 seconds', null,
-        now() - interval '5 seconds', now() - interval '35 seconds', null, null, null, null, md5('t' || g), 'bench', now()
-      from generate_series(1, 1000) g, u`);
-    await db.execute(sql`
-      with u as (select array_agg(id order by name) ids from users)
-      insert into jobs (${cols})
-      select u.ids[1 + (g % 1000)], 'wait-' || g, 'busybox:latest', '{}'::jsonb, 'queued', 1, 300, 'plan', 10, now() - g * interval '1 second', null, null,
-        null, null, null, null, null, null, null, null, now()
-      from generate_series(1, 5000) g, u`);
-    await db.execute(sql`insert into sweeper_runs (sweeper, node, started_at, finished_at, examined, acted, errors)
-      select 'timeout', 'bench', now() - g * interval '1 second', now() - g * interval '1 second' + interval '15 ms', 51000, (g % 5 = 0)::int, 0 from generate_series(1, 86400) g
-      union all
-      select s, 'bench', now() - g * interval '30 seconds', now() - g * interval '30 seconds' + interval '80 ms', 1000, 3, 0
-      from generate_series(1, 2880) g, unnest(array['ttl', 'orphans']) s`);
-    await db.execute(sql`insert into audit_events (at, actor, action, target_type, target_id, reason)
-      select now() - g * interval '20 seconds', 'sweeper:timeout', (array['job.submit','job.claim','container.start','job.timed_out','job.kill'])[1 + g % 5], 'job', md5(g::text), null
-      from generate_series(1, 100000) g`);
-    await db.execute(sql`insert into nodes (id, heartbeat_at, started_at, docker_ok) values ('bench', now(), now(), true)`);
-    const token = crypto.randomBytes(32).toString('base64url');
-    await db.execute(sql`with o as (insert into operators (email, role) values ('bench@example.com', 'viewer') returning id)
-      insert into sessions (id, operator_id, expires_at) select ${sha256(token)}, id, now() + interval '12 hours' from o`);
-    await db.execute(sql`vacuum analyze`);
-    const seedS = (Date.now() - t0) / 1000;
-    const [counts] = await db.execute<{ total: number; running: number; timed_out: number }>(sql`
-      select count(*)::int total, count(*) filter (where status = 'running')::int running, count(*) filter (where status = 'timed_out')::int timed_out from jobs`);
-    console.log(`seeded in ${seedS.toFixed(0)} s:`, counts);
+        select u.ids[1 + (g % 1000)], 'live-' || g, 'busybox:latest', '{}'::jsonb, 'running', 1, 3600, 'plan', 10, st - interval '2 seconds', st, null,
+          now() + (60 + r * 3600) * interval '1 second', case when r < .05 then now() else null end, null, null, null, null, md5('l' || g), 'bench', st
+        from s, u`);
+      await db.execute(sql`
+        with u as (select array_agg(id order by name) ids from users)
+        insert into jobs (${cols})
+        select u.ids[1 + (g % 1000)], 'term-' || g, 'busybox:latest', '{}'::jsonb, 'terminating', 1, 300, 'plan', 10, now() - interval '400 seconds', now() - interval '305 seconds', null,
+          now() - interval '5 seconds', now() - interval '35 seconds', null, null, null, null, md5('t' || g), 'bench', now()
+        from generate_series(1, 1000) g, u`);
+      await db.execute(sql`
+        with u as (select array_agg(id order by name) ids from users)
+        insert into jobs (${cols})
+        select u.ids[1 + (g % 1000)], 'wait-' || g, 'busybox:latest', '{}'::jsonb, 'queued', 1, 300, 'plan', 10, now() - g * interval '1 second', null, null,
+          null, null, null, null, null, null, null, null, now()
+        from generate_series(1, 5000) g, u`);
+      await db.execute(sql`insert into sweeper_runs (sweeper, node, started_at, finished_at, examined, acted, errors)
+        select 'timeout', 'bench', now() - g * interval '1 second', now() - g * interval '1 second' + interval '15 ms', 51000, (g % 5 = 0)::int, 0 from generate_series(1, 86400) g
+        union all
+        select s, 'bench', now() - g * interval '30 seconds', now() - g * interval '30 seconds' + interval '80 ms', 1000, 3, 0
+        from generate_series(1, 2880) g, unnest(array['ttl', 'orphans']) s`);
+      await db.execute(sql`insert into audit_events (at, actor, action, target_type, target_id, reason)
+        select now() - g * interval '20 seconds', 'sweeper:timeout', (array['job.submit','job.claim','container.start','job.timed_out','job.kill'])[1 + g % 5], 'job', md5(g::text), null
+        from generate_series(1, 100000) g`);
+      await db.execute(sql`insert into nodes (id, heartbeat_at, started_at, docker_ok) values ('bench', now(), now(), true)`);
+      const token = crypto.randomBytes(32).toString('base64url');
+      await db.execute(sql`with o as (insert into operators (email, role) values ('bench@example.com', 'viewer') returning id)
+        insert into sessions (id, operator_id, expires_at) select ${sha256(token)}, id, now() + interval '12 hours' from o`);
+      await db.execute(sql`vacuum analyze`);
+      const seedS = (Date.now() - t0) / 1000;
+      const [counts] = await db.execute<{ total: number; running: number; timed_out: number }>(sql`
+        select count(*)::int total, count(*) filter (where status = 'running')::int running, count(*) filter (where status = 'timed_out')::int timed_out from jobs`);
+      console.log(`seeded in ${seedS.toFixed(0)} s:`, counts);
 
-    // Each read behind the views, timed alone (20 runs): where the time goes.
-    const ov = await import('../server/db/queries/overview');
-    const jq = await import('../server/db/queries/jobs');
-    const parts: [string, () => Promise<unknown>][] = [
-      ['stateCounts (live)', () => ov.stateCounts(db)],
-      ['nearingDeadline', () => ov.nearingDeadline(db)],
-      ['recentTimeoutsAndKills', () => ov.recentTimeoutsAndKills(db, new Date())],
-      ['sweeperHealth', () => ov.sweeperHealth(db, ['timeout', 'ttl', 'orphans'], new Date())],
-      ['workerNodes', () => ov.workerNodes(db, new Date())],
-      ['daySummary (uncached)', () => ov.daySummary(db, new Date())],
-      ['jobTabCounts', () => jq.jobTabCounts(db)],
-      ['listJobsForTab running', () => jq.listJobsForTab(db, jq.jobListQuerySchema.parse({ tab: 'running' }), new Date())],
-      ['listJobsForTab timed_out', () => jq.listJobsForTab(db, jq.jobListQuerySchema.parse({ tab: 'timed_out' }), new Date())],
-    ];
-    const partMs: Record<string, { p50: number; p95: number }> = {};
-    for (const [name, fn] of parts) {
-      const xs: number[] = [];
-      for (let i = 0; i < 20; i++) {
-        const s = performance.now();
-        await fn();
-        xs.push(performance.now() - s);
+      // Each read behind the views, timed alone (20 runs): where the time goes.
+      const ov = await import('../server/db/queries/overview');
+      const jq = await import('../server/db/queries/jobs');
+      const parts: [string, () => Promise<unknown>][] = [
+        ['stateCounts (live)', () => ov.stateCounts(db)],
+        ['nearingDeadline', () => ov.nearingDeadline(db)],
+        ['recentTimeoutsAndKills', () => ov.recentTimeoutsAndKills(db, new Date())],
+        ['sweeperHealth', () => ov.sweeperHealth(db, ['timeout', 'ttl', 'orphans'], new Date())],
+        ['workerNodes', () => ov.workerNodes(db, new Date())],
+        ['daySummary (uncached)', () => ov.daySummary(db, new Date())],
+        ['jobTabCounts', () => jq.jobTabCounts(db)],
+        ['listJobsForTab running', () => jq.listJobsForTab(db, jq.jobListQuerySchema.parse({ tab: 'running' }), new Date())],
+        ['listJobsForTab timed_out', () => jq.listJobsForTab(db, jq.jobListQuerySchema.parse({ tab: 'timed_out' }), new Date())],
+      ];
+      const partMs: Record<string, Summary> = {};
+      for (const [name, fn] of parts) {
+        const xs: number[] = [];
+        for (let i = 0; i < 20; i++) {
+          const s = performance.now();
+          await fn();
+          xs.push(performance.now() - s);
+        }
+        partMs[name] = summarize(xs);
+        console.log(`  ${name}: p50 ${partMs[name]!.p50.toFixed(1)} ms, p95 ${partMs[name]!.p95.toFixed(1)} ms`);
       }
-      partMs[name] = { p50: pct(xs, 50), p95: pct(xs, 95) };
-      console.log(`  ${name}: p50 ${partMs[name]!.p50.toFixed(1)} ms, p95 ${partMs[name]!.p95.toFixed(1)} ms`);
-    }
-    const seriesMs = [partMs['daySummary (uncached)']!.p50, partMs['daySummary (uncached)']!.p95];
-    if (args.includes('--explain')) {
-      for (const q of [
-        sql`explain (analyze, buffers) select status::text, count(*)::int as n from jobs where status in ('queued', 'starting', 'running', 'terminating') group by status`,
-        sql`explain (analyze, buffers) select status::text, count(*)::int as n from jobs where finished_at >= now() - interval '24 hours' group by status`,
-      ]) {
-        const rows = await db.execute<{ 'QUERY PLAN': string }>(q);
-        console.log(rows.map((r) => r['QUERY PLAN']).join('\n'));
+      const seriesMs = [partMs['daySummary (uncached)']!.p50, partMs['daySummary (uncached)']!.p95];
+      if (flag('explain')) {
+        for (const q of [
+          sql`explain (analyze, buffers) select status::text, count(*)::int as n from jobs where status in ('queued', 'starting', 'running', 'terminating') group by status`,
+          sql`explain (analyze, buffers) select status::text, count(*)::int as n from jobs where finished_at >= now() - interval '24 hours' group by status`,
+        ]) {
+          const rows = await db.execute<{ 'QUERY PLAN': string }>(q);
+          console.log(rows.map((r) => r['QUERY PLAN']).join('\n'));
+        }
       }
-    }
 
-    const port = await freePort();
-    const env: Record<string, string | undefined> = { ...process.env, PORT: String(port), DATABASE_URL: pg.url, WARDEN_WORKER: 'off', NODE_ENV: 'production', LOG_LEVEL: 'warn', NEXT_TELEMETRY_DISABLED: '1' };
-    server = spawn(process.execPath, [path.join(APP_DIR, 'node_modules/next/dist/bin/next'), 'start', '-p', String(port), '-H', '127.0.0.1'], {
-      cwd: APP_DIR,
-      env: env as NodeJS.ProcessEnv,
-      detached: true,
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
-    const base = `http://127.0.0.1:${port}`;
-    const until = Date.now() + 60_000;
-    for (;;) {
-      const ok = await fetch(`${base}/api/health`).then((r) => r.status === 200).catch(() => false);
-      if (ok) break;
-      if (Date.now() > until) throw new Error('next start did not come up');
-      await new Promise((r) => setTimeout(r, 300));
-    }
-    const cookie = `warden_session=${token}`;
-    const targets = [
-      { name: 'Jobs · Running tab (page)', path: '/jobs?tab=running' },
-      { name: 'Jobs · Timed out tab (page)', path: '/jobs?tab=timed_out' },
-      { name: 'Overview (page)', path: '/overview' },
-      { name: 'Running tab JSON (poll)', path: '/api/ui/jobs?tab=running' },
-      { name: 'Timed out tab JSON (poll)', path: '/api/ui/jobs?tab=timed_out' },
-      { name: 'Overview JSON (poll)', path: '/api/ui/overview' },
-    ];
-    const results: { name: string; path: string; p50: number; p95: number; max: number; n: number; bad: number }[] = [];
-    for (const t of targets) {
-      await measure(base + t.path, cookie, 20);
-      const r = await measure(base + t.path, cookie, REQUESTS);
-      results.push({ ...t, ...r });
-      console.log(`${t.name}: p50 ${r.p50.toFixed(1)} ms, p95 ${r.p95.toFixed(1)} ms (${r.n} requests, ${r.bad} not 200)`);
-    }
-    const js = firstLoadJs(APP_DIR, '(dashboard)/jobs/page');
-    const jsOverview = firstLoadJs(APP_DIR, '(dashboard)/overview/page');
-    console.log(`Jobs page first-load JS: ${js.gzipKb.toFixed(1)} KB gzip (${js.rawKb.toFixed(0)} KB raw, ${js.files} files)`);
+      const port = await freePort();
+      const env: Record<string, string | undefined> = { ...process.env, PORT: String(port), DATABASE_URL: pg.url, WARDEN_WORKER: 'off', NODE_ENV: 'production', LOG_LEVEL: 'warn', NEXT_TELEMETRY_DISABLED: '1' };
+      server = spawn(process.execPath, [path.join(APP_DIR, 'node_modules/next/dist/bin/next'), 'start', '-p', String(port), '-H', '127.0.0.1'], {
+        cwd: APP_DIR,
+        env: env as NodeJS.ProcessEnv,
+        detached: true,
+        stdio: ['ignore', 'inherit', 'inherit'],
+      });
+      const base = `http://127.0.0.1:${port}`;
+      const until = Date.now() + 60_000;
+      for (;;) {
+        const ok = await fetch(`${base}/api/health`).then((r) => r.status === 200).catch(() => false);
+        if (ok) break;
+        if (Date.now() > until) throw new Error('next start did not come up');
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      const cookie = `warden_session=${token}`;
+      const targets = [
+        { name: 'Jobs · Running tab (page)', path: '/jobs?tab=running' },
+        { name: 'Jobs · Timed out tab (page)', path: '/jobs?tab=timed_out' },
+        { name: 'Overview (page)', path: '/overview' },
+        { name: 'Running tab JSON (poll)', path: '/api/ui/jobs?tab=running' },
+        { name: 'Timed out tab JSON (poll)', path: '/api/ui/jobs?tab=timed_out' },
+        { name: 'Overview JSON (poll)', path: '/api/ui/overview' },
+      ];
+      const results: ({ name: string; path: string } & Awaited<ReturnType<typeof measure>>)[] = [];
+      for (const t of targets) {
+        await measure(base + t.path, cookie, 20);
+        const r = await measure(base + t.path, cookie, REQUESTS);
+        results.push({ ...t, ...r });
+        console.log(`${t.name}: p50 ${r.p50.toFixed(1)} ms, p95 ${r.p95.toFixed(1)} ms (${r.n} requests, ${r.bad} not 200)`);
+      }
+      const js = firstLoadJs(APP_DIR, '(dashboard)/jobs/page');
+      const jsOverview = firstLoadJs(APP_DIR, '(dashboard)/overview/page');
+      console.log(`Jobs page first-load JS: ${js.gzipKb.toFixed(1)} KB gzip (${js.rawKb.toFixed(0)} KB raw, ${js.files} files)`);
 
-    const load = os.loadavg().map((x) => x.toFixed(1)).join(' / ');
-    const pgVersion = (await db.execute<{ v: string }>(sql`select current_setting('server_version') as v`))[0]?.v ?? '?';
-    const pass = results.every((r) => r.p95 <= TARGET_P95_MS && r.bad === 0) && js.gzipKb <= TARGET_JS_KB;
-    const f = (x: number) => x.toFixed(1);
-    const md = `## Dashboard
+      const load = loadAverage(1, ' / ');
+      const pgVersion = (await db.execute<{ v: string }>(sql`select current_setting('server_version') as v`))[0]?.v ?? '?';
+      const pass = results.every((r) => r.p95 <= TARGET_P95_MS && r.bad === 0) && js.gzipKb <= TARGET_JS_KB;
+      const f = (x: number) => x.toFixed(1);
+      const md = `## Dashboard
 
-Command: \`npx tsx bench/dashboard.ts${args.length ? ' ' + args.join(' ') : ''}\` — run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC.
+Command: \`${commandLine('dashboard.ts')}\` — run ${nowMinute()} UTC.
 
-Machine: \`nproc\` ${os.cpus().length}, ${(os.cpus()[0]?.model ?? 'unknown').trim()}; ${Math.round(os.totalmem() / 2 ** 30)} GiB; Node ${process.version}; embedded PostgreSQL ${pgVersion} (stock settings); \`next start\` (production build) with \`WARDEN_WORKER=off\`; load average at the end ${load} (1/5/15 min; the box is shared with other test runs).
+Machine: \`nproc\` ${os.cpus().length}, ${cpuModel()}; ${memoryGiB()} GiB; Node ${process.version}; embedded PostgreSQL ${pgVersion} (stock settings); \`next start\` (production build) with \`WARDEN_WORKER=off\`; load average at the end ${load} (1/5/15 min; the box is shared with other test runs).
 
 Data: ${Number(counts?.total ?? 0).toLocaleString('en')} jobs (${Number(counts?.running ?? 0).toLocaleString('en')} running, 1,000 terminating, 5,000 queued, ${Number(counts?.timed_out ?? 0).toLocaleString('en')} timed out; finished spread over 30 days, appended in time order), 1,000 users, 92k sweeper runs (24 h), 100k audit events; \`VACUUM ANALYZE\` after seeding (${seedS.toFixed(0)} s).
 
@@ -279,41 +260,19 @@ Jobs page first-load JavaScript (root main files + root layout + dashboard layou
 
 Targets: p95 ≤ ${TARGET_P95_MS} ms for every row, Jobs page JS ≤ ${TARGET_JS_KB} KB — **${pass ? 'met' : 'NOT met'}**.
 `;
-    console.log('\n' + md);
-    if (WRITE) writeSection(md);
-    if (!pass) process.exitCode = 1;
-  } finally {
-    if (server?.pid) {
-      try {
-        process.kill(-server.pid, 'SIGTERM');
-      } catch {
-        /* gone */
+      publish('## Dashboard', md);
+      if (!pass) process.exitCode = 1;
+    } finally {
+      if (server?.pid) {
+        try {
+          process.kill(-server.pid, 'SIGTERM');
+        } catch {
+          /* gone */
+        }
+        await new Promise((r) => setTimeout(r, 1000));
       }
-      await new Promise((r) => setTimeout(r, 1000));
     }
-    await database.close().catch(() => {});
-    await pg.stop().catch(() => {});
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
-/** Replaces (or appends) the "## Dashboard" section of docs/BENCHMARKS.md, up to the next "## ". */
-function writeSection(md: string) {
-  const file = path.join(process.cwd(), 'docs', 'BENCHMARKS.md');
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const start = text.indexOf('\n## Dashboard\n');
-  if (start >= 0) {
-    const next = text.indexOf('\n## ', start + 1);
-    text = text.slice(0, start + 1) + md + (next >= 0 ? text.slice(next) : '');
-  } else {
-    text = text.trimEnd() + '\n\n' + md;
-  }
-  fs.writeFileSync(file, text);
-  console.log(`wrote ${path.relative(process.cwd(), file)}`);
-}
-
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+runMain(main);

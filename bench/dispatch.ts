@@ -24,23 +24,17 @@
  * stdout and to the "Dispatcher claims" section of docs/BENCHMARKS.md.
  */
 import { execSync } from 'node:child_process';
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
+import { sql } from 'drizzle-orm';
+import type { Db } from '../server/db/client';
+import { claimJobs, candidateUsersSql } from '../server/worker/dispatcher';
+import { arg, commandLine, cpuModel, flag, formatSummary, loadAverage, nowMinute, publish, runMain, withBenchPostgres, type Summary } from './lib';
 
-process.env.LOG_LEVEL ??= 'warn';
-
-const args = process.argv.slice(2);
-const arg = (name: string, def: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : def;
-};
-const WINDOW_S = arg('seconds', 10);
-const USERS = arg('users', 1000);
-const JOBS_PER_USER = arg('jobs-per-user', 100);
+const WINDOW_S = Number(arg('seconds', '10'));
+const USERS = Number(arg('users', '1000'));
+const JOBS_PER_USER = Number(arg('jobs-per-user', '100'));
 const LIMIT = 2;
-const EXPLAIN = args.includes('--explain');
-const WRITE = !args.includes('--no-write');
+const EXPLAIN = flag('explain');
 
 interface Workload {
   name: string;
@@ -55,21 +49,8 @@ const WORKLOADS: Workload[] = [
 ];
 
 async function main() {
-  const { sql } = await import('drizzle-orm');
-  const { startEmbeddedPostgres } = await import('../server/db/embedded');
-  const { connect, runMigrations } = await import('../server/db/client');
-  const { claimJobs, candidateUsersSql } = await import('../server/worker/dispatcher');
-  type Db = import('../server/db/client').Db;
-
-  const dir = path.join(os.tmpdir(), `warden-bench-${process.pid}`);
-  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
-  fs.chmodSync(dir, 0o755);
-  const pg = await startEmbeddedPostgres(dir, { shareRunning: false });
-  const pools: { close: () => Promise<void> }[] = [];
-  try {
-    await runMigrations(pg.url);
-    const admin = connect(pg.url, { max: 2 });
-    pools.push(admin);
+  await withBenchPostgres('dispatch', async (pg) => {
+    const admin = pg.connect(2);
     const pgVersion = (await admin.db.execute<{ server_version: string }>(sql`show server_version`))[0]!.server_version;
 
     const [planRow] = await admin.db.execute<{ id: number }>(sql`
@@ -111,7 +92,7 @@ async function main() {
       rounds: number;
       wallS: number;
       claimS: number;
-      roundMs: { p50: number; p95: number; max: number };
+      roundMs: Summary;
       jain: number;
       minPerUser: number;
       maxPerUser: number;
@@ -122,11 +103,7 @@ async function main() {
 
     async function run(w: Workload, dispatchers: number): Promise<Result> {
       const seedMs = await seed();
-      const dbs = Array.from({ length: dispatchers }, () => {
-        const d = connect(pg.url, { max: 4 });
-        pools.push(d);
-        return d;
-      });
+      const dbs = Array.from({ length: dispatchers }, () => pg.connect(4));
       let claims = 0;
       let rounds = 0;
       let claimMs = 0;
@@ -206,20 +183,19 @@ async function main() {
     const results: Result[] = [];
     for (const w of WORKLOADS) for (const n of [1, 2]) results.push(await run(w, n));
 
-    const cpu = (os.cpus()[0]?.model ?? 'unknown').trim();
-    const load = os.loadavg().map((x) => x.toFixed(2)).join(' / ');
+    const load = loadAverage(2, ' / ');
     const mem = execSync('free -g').toString().trimEnd();
     const n = (x: number) => Math.round(x).toLocaleString('en');
     const row = (r: Result) =>
-      `| ${r.workload.name} | ${r.dispatchers} | ${n(r.claims)} | ${n(r.rounds)} | ${r.wallS.toFixed(1)} | **${n(r.claims / r.wallS)}** | ${n(r.claims / r.claimS)} | ${r.roundMs.p50.toFixed(1)} / ${r.roundMs.p95.toFixed(1)} / ${r.roundMs.max.toFixed(1)} | ${r.workload.target ? `**${r.jain.toFixed(4)}**` : r.jain.toFixed(4)} (${r.minPerUser}–${r.maxPerUser}) | **${r.violations}** / ${n(r.checks)} |`;
+      `| ${r.workload.name} | ${r.dispatchers} | ${n(r.claims)} | ${n(r.rounds)} | ${r.wallS.toFixed(1)} | **${n(r.claims / r.wallS)}** | ${n(r.claims / r.claimS)} | ${formatSummary(r.roundMs, 1)} | ${r.workload.target ? `**${r.jain.toFixed(4)}**` : r.jain.toFixed(4)} (${r.minPerUser}–${r.maxPerUser}) | **${r.violations}** / ${n(r.checks)} |`;
     const targeted = results.filter((r) => r.workload.target);
     const pass =
       targeted.every((r) => r.claims / r.wallS >= 500 && r.jain >= 0.99) && results.every((r) => r.violations === 0);
     const md = `## Dispatcher claims
 
-Command: \`npx tsx bench/dispatch.ts${args.length ? ' ' + args.join(' ') : ''}\` — run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC.
+Command: \`${commandLine('dispatch.ts')}\` — run ${nowMinute()} UTC.
 
-Machine: \`nproc\` ${execSync('nproc').toString().trim()}, ${cpu} (KVM guest); Node ${process.version}; embedded PostgreSQL ${pgVersion} (stock settings, \`max_connections=200\`).
+Machine: \`nproc\` ${execSync('nproc').toString().trim()}, ${cpuModel()} (KVM guest); Node ${process.version}; embedded PostgreSQL ${pgVersion} (stock settings, \`max_connections=200\`).
 Load average (1/5/15 min) at the end of the runs: ${load} — other work on the machine moves these figures by up to ~±40% between runs.
 
 \`\`\`
@@ -251,33 +227,9 @@ EXPLAIN ANALYZE on the fresh queue) runs in ${candidateMs.toFixed(2)} ms (median
 qualify, instead of checking all ${n(USERS)} users before sorting (the first version's 6.8 ms).
 The two dispatchers share the machine's ${os.cpus().length} CPUs with PostgreSQL, so the second one adds little throughput here.
 `;
-    console.log('\n' + md);
-    if (WRITE) writeSection(md);
+    publish('## Dispatcher claims', md);
     if (!pass) process.exitCode = 1;
-  } finally {
-    for (const p of pools) await p.close().catch(() => {});
-    await pg.stop().catch(() => {});
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
-/** Replaces (or appends) the "## Dispatcher claims" section of docs/BENCHMARKS.md, up to the next "## ". */
-function writeSection(md: string) {
-  const file = path.join(process.cwd(), 'docs', 'BENCHMARKS.md');
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const start = text.indexOf('## Dispatcher claims');
-  if (start >= 0) {
-    const next = text.indexOf('\n## ', start + 1);
-    text = text.slice(0, start) + md + (next >= 0 ? text.slice(next + 1) : '');
-  } else {
-    text = text.trimEnd() + '\n\n' + md;
-  }
-  fs.writeFileSync(file, text);
-  console.log(`wrote ${path.relative(process.cwd(), file)}`);
-}
-
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+runMain(main);

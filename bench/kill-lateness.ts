@@ -15,38 +15,24 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { inArray, sql } from 'drizzle-orm';
 import { systemClock } from '../server/clock';
 import { parseConfig } from '../server/config';
 import type { Ctx } from '../server/context';
-import { connect, runMigrations, type Database } from '../server/db/client';
-import { startEmbeddedPostgres } from '../server/db/embedded';
+import type { Database } from '../server/db/client';
 import { jobs, plans, users } from '../server/db/schema';
 import { createDockerRuntime } from '../server/docker/runtime';
 import { seedDefaultPlans } from '../server/domain/plans';
-import { log } from '../server/log';
 import { startSweepers } from '../server/sweepers';
+import { arg, loadAverage, machineLine, pct, publish, runMain, today, withBenchPostgres } from './lib';
 
-log.level = process.env.LOG_LEVEL ?? 'warn';
-
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
-}
 const N = Number(arg('n', '200'));
 const SPREAD_S = Number(arg('spread', '30'));
 const MODES = arg('modes', 'precise,cron-1s,cron-60s').split(',') as Mode[];
-const WRITE = !process.argv.includes('--no-write');
 const IMAGE = 'warden-test/busybox:latest';
 type Mode = 'precise' | 'cron-1s' | 'cron-60s';
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-};
 const secs = (ms: number) => (ms / 1000).toFixed(3);
 
 async function mapLimit<T, R>(xs: T[], n: number, fn: (x: T, i: number) => Promise<R>): Promise<R[]> {
@@ -171,91 +157,60 @@ async function main() {
   } catch {
     execFileSync('bash', [path.join(process.cwd(), 'test/fixtures/build-busybox-image.sh')], { stdio: 'inherit' });
   }
-  const loadAtStart = os.loadavg().map((l) => l.toFixed(2)).join(' ');
-  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-bench-kill-'));
-  fs.chmodSync(base, 0o755);
-  const pg = await startEmbeddedPostgres(base, { shareRunning: false });
-  let database: Database | null = null;
-  try {
-    await runMigrations(pg.url);
-    database = connect(pg.url, { max: 10 });
-    await seedDefaultPlans(database.db);
-    const [plan] = await database.db.insert(plans).values({ name: 'bench', gracePeriodS: 3600, warnBeforeS: 0, maxConcurrentJobs: 1000 }).returning();
-    const [user] = await database.db.insert(users).values({ name: 'bench', planId: plan!.id }).returning();
-    const results: ModeResult[] = [];
-    for (const mode of MODES) {
-      console.error(`[${mode}] starting ${N} containers…`);
-      const r = await runMode(database, mode, user!.id);
-      console.error(`[${mode}] p50 ${secs(pct(r.lateMs, 50))} s, p99 ${secs(pct(r.lateMs, 99))} s, max ${secs(Math.max(...r.lateMs))} s`);
-      results.push(r);
-    }
-    const dockerVersion = execFileSync('docker', ['version', '--format', '{{.Server.Version}}']).toString().trim();
-    const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
-    const lines: string[] = [];
-    lines.push(`## Kill lateness (${new Date().toISOString().slice(0, 10)})`, '');
-    lines.push(`- Machine: ${os.cpus().length}× ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ${os.type()} ${os.release()}, Node ${process.version}, Docker ${dockerVersion}, embedded PostgreSQL 18; load average at start ${loadAtStart}, at end ${load}; process priority (nice) ${os.getPriority()}`);
-    lines.push(`- Command: \`npx tsx bench/kill-lateness.ts --n ${N} --spread ${SPREAD_S} --modes ${MODES.join(',')}\``);
-    lines.push(
-      `- Method: ${N} \`sh -c 'sleep 900'\` containers started on the local engine (labels as the dispatcher sets them), job rows inserted as \`running\` with deadlines spread evenly over ${SPREAD_S} s, ` +
-        'then the real schedule (`startSweepers`: node-cron, advisory lock per tick, sweeper_runs) runs in this process. Lateness = Docker `kill` event time (signal 15) − deadline. ' +
-        '`precise` is the shipped configuration (1 s cron + a timer armed for the next deadline); `cron-1s` is the 1 s cron alone; `cron-60s` checks once a minute (real time, not simulated), with deadlines starting 15 s after a minute boundary so they fall mid-way between checks.',
-      '',
-    );
-    lines.push('| mode | SIGTERMs seen | p50 (s) | p90 (s) | p99 (s) | max (s) | min (s) | ticks run | DB sigterm_at p99 (s) |');
-    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
-    for (const r of results) {
+  const loadAtStart = loadAverage();
+  await withBenchPostgres('kill', async (pg) => {
+    try {
+      const database = pg.connect(10);
+      await seedDefaultPlans(database.db);
+      const [plan] = await database.db.insert(plans).values({ name: 'bench', gracePeriodS: 3600, warnBeforeS: 0, maxConcurrentJobs: 1000 }).returning();
+      const [user] = await database.db.insert(users).values({ name: 'bench', planId: plan!.id }).returning();
+      const results: ModeResult[] = [];
+      for (const mode of MODES) {
+        console.error(`[${mode}] starting ${N} containers…`);
+        const r = await runMode(database, mode, user!.id);
+        console.error(`[${mode}] p50 ${secs(pct(r.lateMs, 50))} s, p99 ${secs(pct(r.lateMs, 99))} s, max ${secs(Math.max(...r.lateMs))} s`);
+        results.push(r);
+      }
+      const dockerVersion = execFileSync('docker', ['version', '--format', '{{.Server.Version}}']).toString().trim();
+      const lines: string[] = [];
+      lines.push(`## Kill lateness (${today()})`, '');
+      lines.push(`- Machine: ${machineLine(`Docker ${dockerVersion}, embedded PostgreSQL 18`, loadAtStart)}`);
+      lines.push(`- Command: \`npx tsx bench/kill-lateness.ts --n ${N} --spread ${SPREAD_S} --modes ${MODES.join(',')}\``);
       lines.push(
-        `| ${r.mode} | ${r.lateMs.length}/${N} | ${secs(pct(r.lateMs, 50))} | ${secs(pct(r.lateMs, 90))} | ${secs(pct(r.lateMs, 99))} | ${secs(Math.max(...r.lateMs))} | ${secs(Math.min(...r.lateMs))} | ${r.ticks} | ${secs(pct(r.dbLateMs, 99))} |`,
-      );
-    }
-    lines.push('');
-    const p = results.find((r) => r.mode === 'precise');
-    if (p) lines.push(`Target (p99 ≤ 1 s from deadline to SIGTERM): ${pct(p.lateMs, 99) <= 1000 ? 'met' : 'NOT met'} by the shipped configuration (p99 ${secs(pct(p.lateMs, 99))} s).`, '');
-    const m60 = results.find((r) => r.mode === 'cron-60s');
-    if (m60) {
-      lines.push(
-        `The 60 s checker's one due tick signalled all ${m60.lateMs.length} jobs in a ${secs(m60.spreadMs)} s burst (Docker calls 16 at a time on a loaded engine), ` +
-          'so its minimum lateness is the 15 s the schedule gives plus that burst; its worst case is a full period (60 s) plus the burst.',
+        `- Method: ${N} \`sh -c 'sleep 900'\` containers started on the local engine (labels as the dispatcher sets them), job rows inserted as \`running\` with deadlines spread evenly over ${SPREAD_S} s, ` +
+          'then the real schedule (`startSweepers`: node-cron, advisory lock per tick, sweeper_runs) runs in this process. Lateness = Docker `kill` event time (signal 15) − deadline. ' +
+          '`precise` is the shipped configuration (1 s cron + a timer armed for the next deadline); `cron-1s` is the 1 s cron alone; `cron-60s` checks once a minute (real time, not simulated), with deadlines starting 15 s after a minute boundary so they fall mid-way between checks.',
         '',
       );
+      lines.push('| mode | SIGTERMs seen | p50 (s) | p90 (s) | p99 (s) | max (s) | min (s) | ticks run | DB sigterm_at p99 (s) |');
+      lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+      for (const r of results) {
+        lines.push(
+          `| ${r.mode} | ${r.lateMs.length}/${N} | ${secs(pct(r.lateMs, 50))} | ${secs(pct(r.lateMs, 90))} | ${secs(pct(r.lateMs, 99))} | ${secs(Math.max(...r.lateMs))} | ${secs(Math.min(...r.lateMs))} | ${r.ticks} | ${secs(pct(r.dbLateMs, 99))} |`,
+        );
+      }
+      lines.push('');
+      const p = results.find((r) => r.mode === 'precise');
+      if (p) lines.push(`Target (p99 ≤ 1 s from deadline to SIGTERM): ${pct(p.lateMs, 99) <= 1000 ? 'met' : 'NOT met'} by the shipped configuration (p99 ${secs(pct(p.lateMs, 99))} s).`, '');
+      const m60 = results.find((r) => r.mode === 'cron-60s');
+      if (m60) {
+        lines.push(
+          `The 60 s checker's one due tick signalled all ${m60.lateMs.length} jobs in a ${secs(m60.spreadMs)} s burst (Docker calls 16 at a time on a loaded engine), ` +
+            'so its minimum lateness is the 15 s the schedule gives plus that burst; its worst case is a full period (60 s) plus the burst.',
+          '',
+        );
+      }
+      publish('## Kill lateness', lines.join('\n'));
+    } finally {
+      // Leftovers from an interrupted run: every bench container carries warden.bench.
+      try {
+        const left = execFileSync('docker', ['ps', '-aq', '--filter', 'label=warden.bench=kill-lateness']).toString().trim();
+        if (left) execFileSync('docker', ['rm', '-f', ...left.split('\n')], { stdio: 'ignore' });
+      } catch {
+        /* engine gone */
+      }
     }
-    const md = lines.join('\n');
-    console.log(md);
-    if (WRITE) writeSection('## Kill lateness', md);
-  } finally {
-    // Leftovers from an interrupted run: every bench container carries warden.bench.
-    try {
-      const left = execFileSync('docker', ['ps', '-aq', '--filter', 'label=warden.bench=kill-lateness']).toString().trim();
-      if (left) execFileSync('docker', ['rm', '-f', ...left.split('\n')], { stdio: 'ignore' });
-    } catch {
-      /* engine gone */
-    }
-    await database?.close();
-    await pg.stop();
-    fs.rmSync(base, { recursive: true, force: true });
-  }
+  });
 }
 
-/** Replaces (or appends) this bench's section of docs/BENCHMARKS.md, up to the next "## ". */
-function writeSection(heading: string, md: string) {
-  const file = path.join(process.cwd(), 'docs', 'BENCHMARKS.md');
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const start = text.indexOf(heading);
-  if (start >= 0) {
-    const next = text.indexOf('\n## ', start + 1);
-    text = text.slice(0, start) + md.trimEnd() + '\n' + (next >= 0 ? text.slice(next) : '');
-  } else {
-    text = text.trimEnd() + '\n\n' + md.trimEnd() + '\n';
-  }
-  fs.writeFileSync(file, text);
-  console.error(`wrote ${path.relative(process.cwd(), file)}`);
-}
-
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -7,39 +7,23 @@
  *
  *   npx tsx bench/sweep-cost.ts [--sizes 10000,100000,1000000] [--ticks 50] [--no-write]
  */
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { sql, type SQL } from 'drizzle-orm';
 import type { Ctx } from '../server/context';
-import { connect, runMigrations, type Database } from '../server/db/client';
-import { startEmbeddedPostgres } from '../server/db/embedded';
+import type { Database } from '../server/db/client';
 import { seedDefaultPlans } from '../server/domain/plans';
-import { log } from '../server/log';
 import { sweep } from '../server/sweepers';
 import { DEFAULT_SETTINGS } from '../server/sweepers/common';
 import { snapshotQueries as timeoutQueries } from '../server/sweepers/timeout';
 import { snapshotQueries as ttlQueries } from '../server/sweepers/ttl';
+import { arg, formatSummary, loadAverage, machineLine, pct, publish, runMain, summarize, today, withBenchPostgres } from './lib';
 
-log.level = process.env.LOG_LEVEL ?? 'warn';
-
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
-}
 const SIZES = arg('sizes', '10000,100000,1000000').split(',').map(Number);
 const TICKS = Number(arg('ticks', '50'));
 const WARMUP = 30;
-const WRITE = !process.argv.includes('--no-write');
 const NODE = 'bench-node';
 // A fixed "now": every tick sees the same due set.
 const NOW = new Date(Date.UTC(2026, 2, 1, 12, 0, 0));
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-};
 const f = (ms: number) => ms.toFixed(2);
 
 async function populate(db: Database, n: number): Promise<void> {
@@ -85,14 +69,9 @@ async function explain(db: Database, q: { sql: string; params: unknown[] }): Pro
 }
 
 async function main() {
-  const loadAtStart = os.loadavg().map((l) => l.toFixed(2)).join(' ');
-  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-bench-sweep-'));
-  fs.chmodSync(base, 0o755);
-  const pg = await startEmbeddedPostgres(base, { shareRunning: false });
-  let database: Database | null = null;
-  try {
-    await runMigrations(pg.url);
-    database = connect(pg.url, { max: 10 });
+  const loadAtStart = loadAverage();
+  await withBenchPostgres('sweep', async (pg) => {
+    const database = pg.connect(10);
     const db = database.db;
     await seedDefaultPlans(db);
     await db.execute(sql`insert into users (name, plan_id) select 'u' || g, (select id from plans where name = 'pro') from generate_series(1, 100) g`);
@@ -132,12 +111,9 @@ async function main() {
       console.error(`[${n}] timeout p50 ${f(pct(times.timeout, 50))} ms, ttl p50 ${f(pct(times.ttl, 50))} ms`);
     }
 
-    const machine =
-      `${os.cpus().length}× ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ${os.type()} ${os.release()}, Node ${process.version}, ${version.split(',')[0]} (embedded, default settings); ` +
-      `load average at start ${loadAtStart}, at end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; process priority (nice) ${os.getPriority()}`;
     const lines: string[] = [];
-    lines.push(`## Sweep tick cost vs history size (${new Date().toISOString().slice(0, 10)})`, '');
-    lines.push(`- Machine: ${machine}`);
+    lines.push(`## Sweep tick cost vs history size (${today()})`, '');
+    lines.push(`- Machine: ${machineLine(`${version.split(',')[0]} (embedded, default settings)`, loadAtStart)}`);
     lines.push(`- Command: \`npx tsx bench/sweep-cost.ts --sizes ${SIZES.join(',')} --ticks ${TICKS}\``);
     lines.push(
       '- Method: rows per size = 95% finished history (cleaned, finished within the 30-day retention), 4% running with deadlines over the next hour, ' +
@@ -150,7 +126,7 @@ async function main() {
     lines.push('|---:|---:|---:|---|---:|---:|---|---:|---:|');
     for (const r of results) {
       lines.push(
-        `| ${r.n.toLocaleString('en')} | ${(r.counts.running ?? 0).toLocaleString('en')} | ${Math.round(r.n * 0.01).toLocaleString('en')} | ${f(pct(r.timeout, 50))} / ${f(pct(r.timeout, 95))} / ${f(Math.max(...r.timeout))} | ${f(pct(r.snaps.timeout, 50))} | ${r.examined.timeout} | ${f(pct(r.ttl, 50))} / ${f(pct(r.ttl, 95))} / ${f(Math.max(...r.ttl))} | ${f(pct(r.snaps.ttl, 50))} | ${r.examined.ttl} |`,
+        `| ${r.n.toLocaleString('en')} | ${(r.counts.running ?? 0).toLocaleString('en')} | ${Math.round(r.n * 0.01).toLocaleString('en')} | ${formatSummary(summarize(r.timeout), 2)} | ${f(pct(r.snaps.timeout, 50))} | ${r.examined.timeout} | ${formatSummary(summarize(r.ttl), 2)} | ${f(pct(r.snaps.ttl, 50))} | ${r.examined.ttl} |`,
       );
     }
     const first = results[0]!;
@@ -174,40 +150,8 @@ async function main() {
       for (const [name, p] of Object.entries(first.plans)) lines.push(`- ${name}: \`${p.split('\n')[0]!.trim()}\``);
       lines.push('');
     }
-    const md = lines.join('\n');
-    console.log(md);
-    if (WRITE) writeSection('## Sweep tick cost', md);
-  } finally {
-    await database?.close();
-    await pg.stop();
-    try {
-      fs.rmSync(base, { recursive: true, force: true });
-    } catch {
-      execFileSync('rm', ['-rf', base]);
-    }
-  }
+    publish('## Sweep tick cost', lines.join('\n'));
+  });
 }
 
-/** Replaces (or appends) this bench's section of docs/BENCHMARKS.md, up to the next "## ". */
-function writeSection(heading: string, md: string) {
-  const file = path.join(process.cwd(), 'docs', 'BENCHMARKS.md');
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const start = text.indexOf(heading);
-  if (start >= 0) {
-    const next = text.indexOf('\n## ', start + 1);
-    text = text.slice(0, start) + md.trimEnd() + '\n' + (next >= 0 ? text.slice(next) : '');
-  } else {
-    text = text.trimEnd() + '\n\n' + md.trimEnd() + '\n';
-  }
-  fs.writeFileSync(file, text);
-  console.error(`wrote ${path.relative(process.cwd(), file)}`);
-}
-
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runMain(main);

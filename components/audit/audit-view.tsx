@@ -1,16 +1,15 @@
 'use client';
 
-import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { usePathname, useRouter, useSearchParams } from 'next/navigation';
 import { useId, useState } from 'react';
 import type { AuditData } from '@/server/db/queries/views';
-import { getJson } from '../lib/fetch-json';
 import { formatAbsolute } from '../lib/format';
+import { useViewQuery } from '../lib/use-view-query';
 import { Button } from '../ui/button';
-import { Card, PageHeader, Table, td, th } from '../ui/card';
+import { Card, PageHeader, TBody, THead, Table, td } from '../ui/card';
 import { TextField } from '../ui/field';
-import { EmptyState, ErrorState, LiveDot, Loading } from '../ui/states';
+import { EmptyState, LiveDot, QueryFallback } from '../ui/states';
 import { Badge } from '../ui/status';
 import { RelTime } from '../ui/time';
 
@@ -26,14 +25,7 @@ export function AuditView({ initial, initialError }: { initial: AuditData | null
     if (v) params[k] = v;
   }
   const qs = new URLSearchParams(params).toString();
-  const q = useQuery({
-    queryKey: ['audit', qs],
-    queryFn: ({ signal }) => getJson<AuditData>(`/api/ui/audit?${qs}`, signal),
-    initialData: initial ?? undefined,
-    initialDataUpdatedAt: initial ? Date.parse(initial.generatedAt) : undefined,
-    placeholderData: keepPreviousData,
-    refetchInterval: params.cursor ? false : 5000,
-  });
+  const q = useViewQuery(['audit', qs], `/api/ui/audit?${qs}`, initial, { refetchInterval: params.cursor ? false : 5000, keepPrevious: true });
   const d = q.data;
   const [f, setF] = useState({ actor: params.actor ?? '', action: params.action ?? '', job: params.job ?? '', q: params.q ?? '' });
   const listId = useId();
@@ -73,23 +65,14 @@ export function AuditView({ initial, initialError }: { initial: AuditData | null
         ) : null}
       </form>
       {!d ? (
-        initialError || q.isError ? <ErrorState message={initialError ?? (q.error as Error).message} onRetry={() => void q.refetch()} /> : <Loading />
+        <QueryFallback query={q} initialError={initialError} />
       ) : d.events.length === 0 ? (
         <EmptyState title="No audit events match" />
       ) : (
         <Card bodyClassName="">
           <Table label="Audit events">
-            <thead className="bg-zinc-50">
-              <tr>
-                <th scope="col" className={th}>When</th>
-                <th scope="col" className={th}>Actor</th>
-                <th scope="col" className={th}>Action</th>
-                <th scope="col" className={th}>Target</th>
-                <th scope="col" className={th}>Reason</th>
-                <th scope="col" className={th}>Details</th>
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-zinc-100 bg-white">
+            <THead columns={['When', 'Actor', 'Action', 'Target', 'Reason', 'Details']} />
+            <TBody>
               {d.events.map((e) => (
                 <tr key={e.id} className="align-top">
                   <td className={`${td} whitespace-nowrap`}>
@@ -129,7 +112,7 @@ export function AuditView({ initial, initialError }: { initial: AuditData | null
                   </td>
                 </tr>
               ))}
-            </tbody>
+            </TBody>
           </Table>
           <nav aria-label="Pages" className="flex justify-between border-t border-zinc-100 px-4 py-2">
             <Button size="sm" disabled={!params.cursor} onClick={() => apply({ ...params, cursor: '' })}>

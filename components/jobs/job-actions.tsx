@@ -7,8 +7,8 @@ import { useMe } from '../lib/me';
 import { useServerAction } from '../lib/use-action';
 import { useNow } from '../lib/use-now';
 import { Button } from '../ui/button';
-import { DialogClose, Modal } from '../ui/dialog';
-import { Checkbox, TextArea, TextField } from '../ui/field';
+import { ConfirmDialog, DialogFooter, Modal } from '../ui/dialog';
+import { Checkbox, FormError, TextArea, TextField, fieldError } from '../ui/field';
 
 export interface ActionableJob {
   id: string;
@@ -21,6 +21,14 @@ export interface ActionableJob {
 }
 
 const jobLabel = (j: ActionableJob) => j.name ?? j.id.slice(0, 8);
+
+/** A dialog's onOpenChange that also forgets the action's last error when it closes. */
+const closeClears =
+  (setOpen: (o: boolean) => void, action: { setError: (e: null) => void }) =>
+  (o: boolean): void => {
+    setOpen(o);
+    if (!o) action.setError(null);
+  };
 
 /** Kill / Extend / Cancel job (and, for admins on the job page, suspend the timeout). Hidden below the operator role. */
 export function JobActions({ job, size = 'sm', showSuspend = false, maxTimeoutSeconds }: { job: ActionableJob; size?: 'sm' | 'md'; showSuspend?: boolean; maxTimeoutSeconds?: number | null }) {
@@ -50,10 +58,7 @@ function KillButton({ job, size }: { job: ActionableJob; size: 'sm' | 'md' }) {
       </Button>
       <Modal
         open={open}
-        onOpenChange={(o) => {
-          setOpen(o);
-          if (!o) a.setError(null);
-        }}
+        onOpenChange={closeClears(setOpen, a)}
         title={`Kill job ${jobLabel(job)}`}
         description={
           terminating
@@ -68,17 +73,14 @@ function KillButton({ job, size }: { job: ActionableJob; size: 'sm' | 'md' }) {
             void a.run({ id: job.id, reason: reason.trim() || undefined, force: terminating ? true : force }, { onOk: () => setOpen(false) });
           }}
         >
-          <TextArea label="Reason (recorded in the audit log)" value={reason} maxLength={500} onChange={(e) => setReason(e.target.value)} error={a.error?.field === 'reason' ? a.error.message : null} />
+          <TextArea label="Reason (recorded in the audit log)" value={reason} maxLength={500} onChange={(e) => setReason(e.target.value)} error={fieldError(a.error, 'reason')} />
           {terminating ? null : <Checkbox label="Force: skip the grace period (SIGKILL now)" checked={force} onChange={(e) => setForce(e.target.checked)} />}
-          {a.error && a.error.field !== 'reason' ? <p role="alert" className="text-sm text-red-600">{a.error.message}</p> : null}
-          <div className="flex justify-end gap-2">
-            <DialogClose asChild>
-              <Button>Keep running</Button>
-            </DialogClose>
+          <FormError error={a.error} fields={['reason']} />
+          <DialogFooter cancel="Keep running">
             <Button type="submit" variant="danger" busy={a.pending}>
               {terminating ? 'Force kill job' : 'Kill job'}
             </Button>
-          </div>
+          </DialogFooter>
         </form>
       </Modal>
     </>
@@ -106,10 +108,7 @@ function ExtendButton({ job, size, maxTimeoutSeconds }: { job: ActionableJob; si
       </Button>
       <Modal
         open={open}
-        onOpenChange={(o) => {
-          setOpen(o);
-          if (!o) a.setError(null);
-        }}
+        onOpenChange={closeClears(setOpen, a)}
         title={`Extend deadline of ${jobLabel(job)}`}
         description={`Current timeout ${formatLimit(job.timeoutSeconds)}${maxTimeoutSeconds != null ? `, cap ${formatLimit(maxTimeoutSeconds)}` : ''}.`}
       >
@@ -133,7 +132,7 @@ function ExtendButton({ job, size, maxTimeoutSeconds }: { job: ActionableJob; si
               step={1}
               value={seconds}
               onChange={(e) => setSeconds(e.target.value)}
-              error={a.error?.field === 'seconds' ? a.error.message : null}
+              error={fieldError(a.error, 'seconds')}
               hint={newDeadline ? `New deadline ${formatAbsolute(newDeadline)} (${formatDuration((new Date(newDeadline).getTime() - now) / 1000)} from now)` : undefined}
             />
             <div className="mt-2 flex gap-1.5" role="group" aria-label="Presets">
@@ -144,7 +143,7 @@ function ExtendButton({ job, size, maxTimeoutSeconds }: { job: ActionableJob; si
               ))}
             </div>
           </div>
-          <TextArea label="Reason (recorded in the audit log)" value={reason} maxLength={500} onChange={(e) => setReason(e.target.value)} error={a.error?.field === 'reason' ? a.error.message : null} />
+          <TextArea label="Reason (recorded in the audit log)" value={reason} maxLength={500} onChange={(e) => setReason(e.target.value)} error={fieldError(a.error, 'reason')} />
           {overCap ? (
             me.can('admin') ? (
               <Checkbox label="Override the cap (admin; a reason is required)" checked={override} onChange={(e) => setOverride(e.target.checked)} />
@@ -152,15 +151,12 @@ function ExtendButton({ job, size, maxTimeoutSeconds }: { job: ActionableJob; si
               <p className="rounded-md bg-amber-50 px-3 py-2 text-sm text-amber-800 ring-1 ring-inset ring-amber-200">This goes past the cap; only an admin can override it.</p>
             )
           ) : null}
-          {a.error && a.error.field !== 'seconds' && a.error.field !== 'reason' ? <p role="alert" className="text-sm text-red-600">{a.error.message}</p> : null}
-          <div className="flex justify-end gap-2">
-            <DialogClose asChild>
-              <Button>Close</Button>
-            </DialogClose>
+          <FormError error={a.error} fields={['seconds', 'reason']} />
+          <DialogFooter>
             <Button type="submit" variant="primary" busy={a.pending}>
               Extend deadline
             </Button>
-          </div>
+          </DialogFooter>
         </form>
       </Modal>
     </>
@@ -175,17 +171,11 @@ function CancelButton({ job, size }: { job: ActionableJob; size: 'sm' | 'md' }) 
       <Button size={size} onClick={() => setOpen(true)}>
         Cancel job
       </Button>
-      <Modal open={open} onOpenChange={setOpen} title={`Cancel job ${jobLabel(job)}?`} description="The job leaves the queue and never starts. This cannot be undone.">
-        {a.error ? <p role="alert" className="mb-3 text-sm text-red-600">{a.error.message}</p> : null}
-        <div className="flex justify-end gap-2">
-          <DialogClose asChild>
-            <Button>Keep it</Button>
-          </DialogClose>
-          <Button variant="danger" busy={a.pending} onClick={() => void a.run({ id: job.id }, { onOk: () => setOpen(false) })}>
-            Cancel job
-          </Button>
-        </div>
-      </Modal>
+      <ConfirmDialog open={open} onOpenChange={setOpen} title={`Cancel job ${jobLabel(job)}?`} description="The job leaves the queue and never starts. This cannot be undone." error={a.error} cancel="Keep it">
+        <Button variant="danger" busy={a.pending} onClick={() => void a.run({ id: job.id }, { onOk: () => setOpen(false) })}>
+          Cancel job
+        </Button>
+      </ConfirmDialog>
     </>
   );
 }
@@ -214,15 +204,12 @@ function SuspendButton({ job, size }: { job: ActionableJob; size: 'sm' | 'md' })
           }}
         >
           <TextArea label="Reason (recorded in the audit log)" value={reason} maxLength={500} onChange={(e) => setReason(e.target.value)} />
-          {a.error ? <p role="alert" className="text-sm text-red-600">{a.error.message}</p> : null}
-          <div className="flex justify-end gap-2">
-            <DialogClose asChild>
-              <Button>Close</Button>
-            </DialogClose>
+          <FormError error={a.error} />
+          <DialogFooter>
             <Button type="submit" variant="primary" busy={a.pending}>
               {suspended ? 'Resume timeout' : 'Suspend timeout'}
             </Button>
-          </div>
+          </DialogFooter>
         </form>
       </Modal>
     </>

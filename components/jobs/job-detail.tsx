@@ -6,6 +6,7 @@ import type { ReactNode } from 'react';
 import type { JobDetailData } from '@/server/db/queries/views';
 import { getJson } from '../lib/fetch-json';
 import { formatAbsolute, formatLimit } from '../lib/format';
+import { useViewQuery } from '../lib/use-view-query';
 import { Card, PageHeader } from '../ui/card';
 import { EmptyState, ErrorState, LiveDot } from '../ui/states';
 import { Badge, StatusChip } from '../ui/status';
@@ -40,13 +41,7 @@ function At({ iso }: { iso: string | null }) {
 }
 
 export function JobDetail({ id, initial, initialError }: { id: string; initial: JobDetailData | null; initialError?: string | null }) {
-  const q = useQuery({
-    queryKey: ['job', id],
-    queryFn: ({ signal }) => getJson<JobDetailData>(`/api/ui/jobs/${id}`, signal),
-    initialData: initial ?? undefined,
-    initialDataUpdatedAt: initial ? Date.parse(initial.generatedAt) : undefined,
-    refetchInterval: 2000,
-  });
+  const q = useViewQuery(['job', id], `/api/ui/jobs/${id}`, initial, { refetchInterval: 2000 });
   const d = q.data;
   if (!d) return <ErrorState title="Could not load this job" message={initialError ?? (q.error as Error | null)?.message ?? 'Unknown error'} onRetry={() => void q.refetch()} />;
   const j = d.job;
@@ -187,9 +182,7 @@ export function JobDetail({ id, initial, initialError }: { id: string; initial: 
       <div className="mt-4 grid gap-4 xl:grid-cols-2">
         <Card title="Timeline" bodyClassName="p-0">
           {d.timeline.length === 0 ? (
-            <div className="p-4">
-              <EmptyState title="No audit events for this job" />
-            </div>
+            <EmptyState inset title="No audit events for this job" />
           ) : (
             <ol className="divide-y divide-zinc-100" aria-label="Timeline">
               {d.timeline.map((e) => (
@@ -234,9 +227,7 @@ function LogTail({ id, live }: { id: string; live: boolean }) {
           {q.data.text}
         </pre>
       ) : (
-        <div className="p-4">
-          <EmptyState title="No output yet" />
-        </div>
+        <EmptyState inset title="No output yet" />
       )}
     </Card>
   );

@@ -1,17 +1,16 @@
 'use client';
 
-import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { usePathname, useRouter, useSearchParams } from 'next/navigation';
 import { useState } from 'react';
 import type { JobRow } from '@/server/db/queries/jobs';
 import type { JobsData } from '@/server/db/queries/views';
-import { getJson } from '../lib/fetch-json';
 import { formatLimit, formatNumber } from '../lib/format';
+import { useViewQuery } from '../lib/use-view-query';
 import { Button } from '../ui/button';
-import { Card, PageHeader, Table, td, th } from '../ui/card';
+import { Card, PageHeader, TBody, THead, Table, td } from '../ui/card';
 import { Checkbox, SelectField, TextField } from '../ui/field';
-import { EmptyState, ErrorState, LiveDot, Loading } from '../ui/states';
+import { EmptyState, LiveDot, QueryFallback } from '../ui/states';
 import { Badge, StatusChip } from '../ui/status';
 import { Countdown, Elapsed, RelTime } from '../ui/time';
 import { JobActions } from './job-actions';
@@ -68,14 +67,7 @@ export function JobsView({ initial, initialError }: { initial: JobsData | null; 
   const params = paramsFrom(new URLSearchParams(sp.toString()));
   const qs = new URLSearchParams(params).toString();
   const tab = (TABS.some((t) => t.key === params.tab) ? params.tab : 'running') as Tab;
-  const q = useQuery({
-    queryKey: ['jobs', qs],
-    queryFn: ({ signal }) => getJson<JobsData>(`/api/ui/jobs?${qs}`, signal),
-    initialData: initial ?? undefined,
-    initialDataUpdatedAt: initial ? Date.parse(initial.generatedAt) : undefined,
-    placeholderData: keepPreviousData,
-    refetchInterval: 3000,
-  });
+  const q = useViewQuery(['jobs', qs], `/api/ui/jobs?${qs}`, initial, { refetchInterval: 3000, keepPrevious: true });
   const data = q.data;
   const go = (next: Record<string, string | undefined>) => {
     const merged: Record<string, string> = {};
@@ -116,11 +108,7 @@ export function JobsView({ initial, initialError }: { initial: JobsData | null; 
       <div role="tabpanel" aria-label={TABS.find((t) => t.key === tab)!.label}>
         <Filters key={qs} tab={tab} params={params} onApply={go} />
         {!data ? (
-          initialError || q.error ? (
-            <ErrorState message={initialError ?? (q.error as Error).message} onRetry={() => void q.refetch()} />
-          ) : (
-            <Loading />
-          )
+          <QueryFallback query={q} initialError={initialError} />
         ) : (
           <Card bodyClassName="" className={q.isPlaceholderData ? 'opacity-70 transition-opacity' : ''}>
             {q.isError ? (
@@ -130,9 +118,7 @@ export function JobsView({ initial, initialError }: { initial: JobsData | null; 
               {data.total != null ? `${data.total} ${tab} jobs` : `${data.rows.length} jobs on this page`}
             </p>
             {data.rows.length === 0 ? (
-              <div className="p-4">
-                <EmptyState title={emptyTitle(tab, params)}>{params.q || params.user ? 'Try clearing the filters.' : null}</EmptyState>
-              </div>
+              <EmptyState inset title={emptyTitle(tab, params)}>{params.q || params.user ? 'Try clearing the filters.' : null}</EmptyState>
             ) : (
               <JobsTable tab={tab} rows={data.rows} />
             )}
@@ -243,66 +229,21 @@ function TimeoutCell({ r }: { r: JobRow }) {
   );
 }
 
+/** The columns between Status and the actions, by tab. */
+const TAB_COLUMNS: Record<Tab, readonly string[]> = {
+  running: ['Started', 'Time left', 'Timeout'],
+  queued: ['Queued', 'Waiting because', 'Timeout'],
+  timed_out: ['Finished', 'Ran', 'Reason'],
+  orphaned: ['Finished', 'Ran', 'Reason'],
+  finished: ['Finished', 'Ran', 'Reason'],
+};
+
 function JobsTable({ tab, rows }: { tab: Tab; rows: JobRow[] }) {
   const live = tab === 'running' || tab === 'queued';
   return (
     <Table label={`${tab} jobs`}>
-      <thead className="bg-zinc-50">
-        <tr>
-          <th scope="col" className={th}>
-            Job
-          </th>
-          <th scope="col" className={th}>
-            User
-          </th>
-          <th scope="col" className={th}>
-            Status
-          </th>
-          {tab === 'running' ? (
-            <>
-              <th scope="col" className={th}>
-                Started
-              </th>
-              <th scope="col" className={th}>
-                Time left
-              </th>
-              <th scope="col" className={th}>
-                Timeout
-              </th>
-            </>
-          ) : tab === 'queued' ? (
-            <>
-              <th scope="col" className={th}>
-                Queued
-              </th>
-              <th scope="col" className={th}>
-                Waiting because
-              </th>
-              <th scope="col" className={th}>
-                Timeout
-              </th>
-            </>
-          ) : (
-            <>
-              <th scope="col" className={th}>
-                Finished
-              </th>
-              <th scope="col" className={th}>
-                Ran
-              </th>
-              <th scope="col" className={th}>
-                Reason
-              </th>
-            </>
-          )}
-          {live ? (
-            <th scope="col" className={`${th} text-right`}>
-              <span className="sr-only">Actions</span>
-            </th>
-          ) : null}
-        </tr>
-      </thead>
-      <tbody className="divide-y divide-zinc-100 bg-white">
+      <THead columns={['Job', 'User', 'Status', ...TAB_COLUMNS[tab]]} actions={live} />
+      <TBody>
         {rows.map((r) => (
           <tr key={r.id} data-job-id={r.id} className="hover:bg-zinc-50/70">
             <td className={td}>
@@ -363,7 +304,7 @@ function JobsTable({ tab, rows }: { tab: Tab; rows: JobRow[] }) {
             ) : null}
           </tr>
         ))}
-      </tbody>
+      </TBody>
     </Table>
   );
 }

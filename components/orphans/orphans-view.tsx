@@ -1,29 +1,22 @@
 'use client';
 
-import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useState } from 'react';
 import { removeOrphanAction } from '@/server/actions/sweepers';
 import type { OrphansData } from '@/server/db/queries/views';
-import { getJson } from '../lib/fetch-json';
 import { formatDuration } from '../lib/format';
 import { useMe } from '../lib/me';
 import { useServerAction } from '../lib/use-action';
+import { useViewQuery } from '../lib/use-view-query';
 import { Button } from '../ui/button';
-import { Card, PageHeader, Table, td, th } from '../ui/card';
-import { DialogClose, Modal } from '../ui/dialog';
-import { EmptyState, ErrorState, LiveDot, Loading } from '../ui/states';
+import { Card, PageHeader, TBody, THead, Table, td } from '../ui/card';
+import { ConfirmDialog } from '../ui/dialog';
+import { EmptyState, LiveDot, QueryFallback } from '../ui/states';
 import { StatusChip } from '../ui/status';
 import { RelTime } from '../ui/time';
 
 export function OrphansView({ initial, initialError }: { initial: OrphansData | null; initialError?: string | null }) {
-  const q = useQuery({
-    queryKey: ['orphans'],
-    queryFn: ({ signal }) => getJson<OrphansData>('/api/ui/orphans', signal),
-    initialData: initial ?? undefined,
-    initialDataUpdatedAt: initial ? Date.parse(initial.generatedAt) : undefined,
-    refetchInterval: 5000,
-  });
+  const q = useViewQuery(['orphans'], '/api/ui/orphans', initial, { refetchInterval: 5000 });
   const d = q.data;
   return (
     <div>
@@ -33,11 +26,7 @@ export function OrphansView({ initial, initialError }: { initial: OrphansData | 
         actions={<LiveDot ok={!q.isError} />}
       />
       {!d ? (
-        initialError || q.isError ? (
-          <ErrorState title="The orphan report is unavailable" message={initialError ?? (q.error as Error).message} onRetry={() => void q.refetch()} />
-        ) : (
-          <Loading />
-        )
+        <QueryFallback query={q} initialError={initialError} title="The orphan report is unavailable" />
       ) : (
         <div className="space-y-5">
           {!d.dockerOk ? (
@@ -47,22 +36,11 @@ export function OrphansView({ initial, initialError }: { initial: OrphansData | 
           ) : null}
           <Card title={`Orphaned containers (${d.containers.length})`} bodyClassName="">
             {d.containers.length === 0 ? (
-              <div className="p-4">
-                <EmptyState title="No orphaned containers" />
-              </div>
+              <EmptyState inset title="No orphaned containers" />
             ) : (
               <Table label="Orphaned containers">
-                <thead className="bg-zinc-50">
-                  <tr>
-                    <th scope="col" className={th}>Container</th>
-                    <th scope="col" className={th}>Job</th>
-                    <th scope="col" className={th}>Why</th>
-                    <th scope="col" className={th}>Age</th>
-                    <th scope="col" className={th}>Removed</th>
-                    <th scope="col" className={`${th} text-right`}><span className="sr-only">Actions</span></th>
-                  </tr>
-                </thead>
-                <tbody className="divide-y divide-zinc-100 bg-white">
+                <THead columns={['Container', 'Job', 'Why', 'Age', 'Removed']} actions />
+                <TBody>
                   {d.containers.map((c) => (
                     <tr key={c.id}>
                       <td className={td}>
@@ -89,27 +67,17 @@ export function OrphansView({ initial, initialError }: { initial: OrphansData | 
                       </td>
                     </tr>
                   ))}
-                </tbody>
+                </TBody>
               </Table>
             )}
           </Card>
           <Card title={`Jobs whose container is gone (${d.lostJobs.length})`} bodyClassName="">
             {d.lostJobs.length === 0 ? (
-              <div className="p-4">
-                <EmptyState title="Every running job has its container" />
-              </div>
+              <EmptyState inset title="Every running job has its container" />
             ) : (
               <Table label="Jobs whose container is gone">
-                <thead className="bg-zinc-50">
-                  <tr>
-                    <th scope="col" className={th}>Job</th>
-                    <th scope="col" className={th}>Status</th>
-                    <th scope="col" className={th}>Container</th>
-                    <th scope="col" className={th}>Node</th>
-                    <th scope="col" className={th}>Why</th>
-                  </tr>
-                </thead>
-                <tbody className="divide-y divide-zinc-100 bg-white">
+                <THead columns={['Job', 'Status', 'Container', 'Node', 'Why']} />
+                <TBody>
                   {d.lostJobs.map((j) => (
                     <tr key={j.jobId}>
                       <td className={td}>
@@ -125,15 +93,13 @@ export function OrphansView({ initial, initialError }: { initial: OrphansData | 
                       <td className={`${td} text-xs text-zinc-700`}>{j.reason}</td>
                     </tr>
                   ))}
-                </tbody>
+                </TBody>
               </Table>
             )}
           </Card>
           <Card title={`Running children of ended parents (${d.orphanedChildren.length})`} bodyClassName="">
             {d.orphanedChildren.length === 0 ? (
-              <div className="p-4">
-                <EmptyState title="No orphaned child jobs" />
-              </div>
+              <EmptyState inset title="No orphaned child jobs" />
             ) : (
               <ul className="divide-y divide-zinc-100">
                 {d.orphanedChildren.map((c) => (
@@ -167,17 +133,18 @@ function RemoveButton({ containerId }: { containerId: string }) {
       <Button size="sm" variant="danger" onClick={() => setOpen(true)}>
         Remove now
       </Button>
-      <Modal open={open} onOpenChange={setOpen} title={`Remove container ${containerId.slice(0, 12)}?`} description="The container is re-inspected first; it is removed only if it is still a Warden-managed orphan.">
-        {a.error ? <p role="alert" className="mb-3 text-sm text-red-600">{a.error.message}</p> : null}
-        <div className="flex justify-end gap-2">
-          <DialogClose asChild>
-            <Button>Keep it</Button>
-          </DialogClose>
-          <Button variant="danger" busy={a.pending} onClick={() => void a.run({ containerId }, { onOk: () => setOpen(false) })}>
-            Remove container
-          </Button>
-        </div>
-      </Modal>
+      <ConfirmDialog
+        open={open}
+        onOpenChange={setOpen}
+        title={`Remove container ${containerId.slice(0, 12)}?`}
+        description="The container is re-inspected first; it is removed only if it is still a Warden-managed orphan."
+        error={a.error}
+        cancel="Keep it"
+      >
+        <Button variant="danger" busy={a.pending} onClick={() => void a.run({ containerId }, { onOk: () => setOpen(false) })}>
+          Remove container
+        </Button>
+      </ConfirmDialog>
     </>
   );
 }

@@ -1,10 +1,9 @@
 'use client';
 
-import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import type { OverviewData } from '@/server/db/queries/views';
-import { getJson } from '../lib/fetch-json';
 import { formatNumber } from '../lib/format';
+import { useViewQuery } from '../lib/use-view-query';
 import { Card, PageHeader } from '../ui/card';
 import { EmptyState, ErrorState, LiveDot, Loading } from '../ui/states';
 import { Badge, StatusChip } from '../ui/status';
@@ -33,13 +32,7 @@ const FINAL_CARDS = [
 ] as const;
 
 export function OverviewView({ initial, initialError }: { initial: OverviewData | null; initialError?: string | null }) {
-  const q = useQuery({
-    queryKey: ['overview'],
-    queryFn: ({ signal }) => getJson<OverviewData>('/api/ui/overview', signal),
-    initialData: initial ?? undefined,
-    initialDataUpdatedAt: initial ? Date.parse(initial.generatedAt) : undefined,
-    refetchInterval: 5000,
-  });
+  const q = useViewQuery(['overview'], '/api/ui/overview', initial, { refetchInterval: 5000 });
   const d = q.data;
   if (!d) return q.isLoading && !initialError ? <Loading /> : <ErrorState message={initialError ?? (q.error as Error | null)?.message ?? 'Unknown error'} onRetry={() => void q.refetch()} />;
   return (
@@ -83,9 +76,7 @@ export function OverviewView({ initial, initialError }: { initial: OverviewData 
       <div className="grid gap-4 xl:grid-cols-2">
         <Card title="Nearing their deadline" actions={<Link href="/jobs?tab=running" className="text-xs font-medium text-indigo-700 hover:underline">All running</Link>} bodyClassName="p-0">
           {d.nearing.length === 0 ? (
-            <div className="p-4">
-              <EmptyState title="No jobs are running" />
-            </div>
+            <EmptyState inset title="No jobs are running" />
           ) : (
             <ul className="divide-y divide-zinc-100">
               {d.nearing.map((j) => (
@@ -103,9 +94,7 @@ export function OverviewView({ initial, initialError }: { initial: OverviewData 
         </Card>
         <Card title="Recent timeouts and kills" actions={<Link href="/jobs?tab=timed_out" className="text-xs font-medium text-indigo-700 hover:underline">All timed out</Link>} bodyClassName="p-0">
           {d.recent.length === 0 ? (
-            <div className="p-4">
-              <EmptyState title="No timeouts or kills in the last 24 h" />
-            </div>
+            <EmptyState inset title="No timeouts or kills in the last 24 h" />
           ) : (
             <ul className="divide-y divide-zinc-100">
               {d.recent.map((j) => (

@@ -1,19 +1,18 @@
 'use client';
 
-import { useQuery } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { previewPlanAction, savePlanAction } from '@/server/actions/plans';
 import type { PlansData } from '@/server/db/queries/views';
 import { PLAN_NAME_RE, planFieldsSchema } from '@/server/domain/schemas';
-import { getJson } from '../lib/fetch-json';
 import { formatLimit } from '../lib/format';
 import { useMe } from '../lib/me';
 import { useServerAction } from '../lib/use-action';
+import { useViewQuery } from '../lib/use-view-query';
 import { Button } from '../ui/button';
 import { Card, PageHeader } from '../ui/card';
-import { DialogClose, Modal } from '../ui/dialog';
-import { TextField } from '../ui/field';
-import { ErrorState, LiveDot, Loading } from '../ui/states';
+import { DialogFooter, Modal } from '../ui/dialog';
+import { FormError, TextField, fieldError } from '../ui/field';
+import { LiveDot, QueryFallback } from '../ui/states';
 
 type Plan = PlansData['plans'][number];
 
@@ -84,13 +83,7 @@ function fromForm(v: Record<string, string>): { fields: Record<string, number | 
 
 export function PlansView({ initial, initialError }: { initial: PlansData | null; initialError?: string | null }) {
   const me = useMe();
-  const q = useQuery({
-    queryKey: ['plans'],
-    queryFn: ({ signal }) => getJson<PlansData>('/api/ui/plans', signal),
-    initialData: initial ?? undefined,
-    initialDataUpdatedAt: initial ? Date.parse(initial.generatedAt) : undefined,
-    refetchInterval: 5000,
-  });
+  const q = useViewQuery(['plans'], '/api/ui/plans', initial, { refetchInterval: 5000 });
   const d = q.data;
   return (
     <div>
@@ -105,7 +98,7 @@ export function PlansView({ initial, initialError }: { initial: PlansData | null
         }
       />
       {!d ? (
-        initialError || q.isError ? <ErrorState message={initialError ?? (q.error as Error).message} onRetry={() => void q.refetch()} /> : <Loading />
+        <QueryFallback query={q} initialError={initialError} />
       ) : (
         <div className="space-y-5">
           {d.plans.map((p) => (
@@ -212,7 +205,7 @@ function PlanEditor({ plan, editable }: { plan: Plan; editable: boolean }) {
                       value={v}
                       placeholder={f.nullable ? 'none' : undefined}
                       onChange={(e) => setVals({ ...vals, [f.key]: e.target.value })}
-                      error={err?.field === f.key ? err.message : null}
+                      error={fieldError(err, f.key)}
                       hint={hint}
                     />
                   );
@@ -221,11 +214,7 @@ function PlanEditor({ plan, editable }: { plan: Plan; editable: boolean }) {
             </fieldset>
           ))}
         </div>
-        {err && !FIELDS.some((f) => f.key === err.field) ? (
-          <p role="alert" className="mt-3 text-sm text-red-600">
-            {err.message}
-          </p>
-        ) : null}
+        <FormError error={err} fields={FIELDS.map((f) => f.key)} className="mt-3" />
         {editable && dirty && preview ? (
           <div aria-live="polite" className="mt-4 rounded-lg bg-indigo-50 px-4 py-3 text-sm text-indigo-950 ring-1 ring-inset ring-indigo-200">
             <p className="font-medium">
@@ -267,14 +256,11 @@ function NewPlan() {
           }}
         >
           <TextField label="Plan name" value={name} onChange={(e) => setName(e.target.value)} error={err ?? a.error?.message ?? null} required />
-          <div className="flex justify-end gap-2">
-            <DialogClose asChild>
-              <Button>Close</Button>
-            </DialogClose>
+          <DialogFooter>
             <Button type="submit" variant="primary" busy={a.pending}>
               Create plan
             </Button>
-          </div>
+          </DialogFooter>
         </form>
       </Modal>
     </>

@@ -1,17 +1,16 @@
 'use client';
 
-import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { runSweeperNowAction, setDryRunAction } from '@/server/actions/sweepers';
 import type { SweepersData } from '@/server/db/queries/views';
-import { getJson } from '../lib/fetch-json';
 import { formatAbsolute, formatLimit } from '../lib/format';
 import { useMe } from '../lib/me';
 import { useServerAction } from '../lib/use-action';
+import { useViewQuery } from '../lib/use-view-query';
 import { Button } from '../ui/button';
-import { Card, PageHeader, Table, td, th } from '../ui/card';
-import { DialogClose, Modal } from '../ui/dialog';
-import { EmptyState, ErrorState, LiveDot, Loading } from '../ui/states';
+import { Card, PageHeader, TBody, THead, Table, td } from '../ui/card';
+import { ConfirmDialog } from '../ui/dialog';
+import { EmptyState, LiveDot, QueryFallback } from '../ui/states';
 import { Badge } from '../ui/status';
 import { RelTime } from '../ui/time';
 
@@ -24,23 +23,13 @@ const WHAT: Record<string, string> = {
 type Sweeper = SweepersData['sweepers'][number];
 
 export function SweepersView({ initial, initialError }: { initial: SweepersData | null; initialError?: string | null }) {
-  const q = useQuery({
-    queryKey: ['sweepers'],
-    queryFn: ({ signal }) => getJson<SweepersData>('/api/ui/sweepers', signal),
-    initialData: initial ?? undefined,
-    initialDataUpdatedAt: initial ? Date.parse(initial.generatedAt) : undefined,
-    refetchInterval: 3000,
-  });
+  const q = useViewQuery(['sweepers'], '/api/ui/sweepers', initial, { refetchInterval: 3000 });
   const d = q.data;
   return (
     <div>
       <PageHeader title="Sweepers" description="The worker’s periodic jobs: schedule, recent runs, dry-run mode." actions={<LiveDot ok={!q.isError} />} />
       {!d ? (
-        initialError || q.isError ? (
-          <ErrorState title="Sweeper status is unavailable" message={initialError ?? (q.error as Error).message} onRetry={() => void q.refetch()} />
-        ) : (
-          <Loading />
-        )
+        <QueryFallback query={q} initialError={initialError} title="Sweeper status is unavailable" />
       ) : (
         <div className="space-y-5">
           {d.sweepers.map((s) => (
@@ -81,24 +70,12 @@ function SweeperCard({ s }: { s: Sweeper }) {
         {WHAT[s.name] ?? ''} {last ? <>Last run <RelTime iso={last.startedAt} />.</> : 'It has not run yet.'}
       </p>
       {s.lastRuns.length === 0 ? (
-        <div className="p-4">
-          <EmptyState title="No runs recorded" />
-        </div>
+        <EmptyState inset title="No runs recorded" />
       ) : (
         <div className="mt-2">
           <Table label={`Recent runs of ${s.name}`}>
-            <thead className="bg-zinc-50">
-              <tr>
-                <th scope="col" className={th}>Started</th>
-                <th scope="col" className={th}>Took</th>
-                <th scope="col" className={th}>Node</th>
-                <th scope="col" className={th}>Examined</th>
-                <th scope="col" className={th}>Acted</th>
-                <th scope="col" className={th}>Errors</th>
-                <th scope="col" className={th}>Mode</th>
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-zinc-100 bg-white">
+            <THead columns={['Started', 'Took', 'Node', 'Examined', 'Acted', 'Errors', 'Mode']} />
+            <TBody>
               {s.lastRuns.slice(0, 10).map((r) => (
                 <tr key={r.id}>
                   <td className={`${td} whitespace-nowrap`} title={formatAbsolute(r.startedAt)}>
@@ -115,7 +92,7 @@ function SweeperCard({ s }: { s: Sweeper }) {
                   <td className={td}>{r.dryRun ? <Badge tone="amber">dry-run</Badge> : 'live'}</td>
                 </tr>
               ))}
-            </tbody>
+            </TBody>
           </Table>
         </div>
       )}
@@ -132,22 +109,17 @@ function DryRunToggle({ s }: { s: Sweeper }) {
       <Button size="sm" onClick={() => setOpen(true)} disabled={forced} title={forced ? 'WARDEN_DRY_RUN=on forces dry-run for every sweeper' : undefined} aria-pressed={s.dryRun}>
         Dry-run {s.dryRun ? 'on' : 'off'}
       </Button>
-      <Modal
+      <ConfirmDialog
         open={open}
         onOpenChange={setOpen}
         title={s.dryRun ? `Turn dry-run off for ${s.name}?` : `Turn dry-run on for ${s.name}?`}
         description={s.dryRun ? 'The sweeper will act again: stop, remove and mark as it plans.' : 'The sweeper keeps planning and reporting, but changes nothing.'}
+        error={a.error}
       >
-        {a.error ? <p role="alert" className="mb-3 text-sm text-red-600">{a.error.message}</p> : null}
-        <div className="flex justify-end gap-2">
-          <DialogClose asChild>
-            <Button>Close</Button>
-          </DialogClose>
-          <Button variant="primary" busy={a.pending} onClick={() => void a.run({ name: s.name, dryRun: !s.dryRun }, { onOk: () => setOpen(false) })}>
-            {s.dryRun ? 'Turn dry-run off' : 'Turn dry-run on'}
-          </Button>
-        </div>
-      </Modal>
+        <Button variant="primary" busy={a.pending} onClick={() => void a.run({ name: s.name, dryRun: !s.dryRun }, { onOk: () => setOpen(false) })}>
+          {s.dryRun ? 'Turn dry-run off' : 'Turn dry-run on'}
+        </Button>
+      </ConfirmDialog>
     </>
   );
 }

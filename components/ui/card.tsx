@@ -40,6 +40,30 @@ export function Table({ children, label }: { children: ReactNode; label: string 
 export const th = 'px-3 py-2 text-left text-xs font-medium uppercase tracking-wide text-zinc-500 whitespace-nowrap';
 export const td = 'px-3 py-2 align-middle text-zinc-800';
 
+/** The header row: a column header per name, then with `actions` a right-aligned one named "Actions" for screen readers only. */
+export function THead({ columns, actions = false }: { columns: readonly string[]; actions?: boolean }) {
+  return (
+    <thead className="bg-zinc-50">
+      <tr>
+        {columns.map((c) => (
+          <th key={c} scope="col" className={th}>
+            {c}
+          </th>
+        ))}
+        {actions ? (
+          <th scope="col" className={`${th} text-right`}>
+            <span className="sr-only">Actions</span>
+          </th>
+        ) : null}
+      </tr>
+    </thead>
+  );
+}
+
+export function TBody({ children }: { children: ReactNode }) {
+  return <tbody className="divide-y divide-zinc-100 bg-white">{children}</tbody>;
+}
+
 export function Forbidden({ role, what }: { role: string; what: string }) {
   return (
     <div className="rounded-lg border border-zinc-200 bg-white px-6 py-10 text-center">

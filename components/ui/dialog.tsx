@@ -2,6 +2,7 @@
 
 import * as D from '@radix-ui/react-dialog';
 import type { ReactNode } from 'react';
+import { Button } from './button';
 
 /**
  * Radix Dialog with the app's look: focus is trapped inside, Escape closes, focus returns to the
@@ -43,3 +44,52 @@ export function Modal({
 }
 
 export const DialogClose = D.Close;
+
+/** A dialog's last row: the button that closes it (`cancel`, "Close" unless said), then the confirm button. */
+export function DialogFooter({ cancel = 'Close', children }: { cancel?: string; children: ReactNode }) {
+  return (
+    <div className="flex justify-end gap-2">
+      <DialogClose asChild>
+        <Button>{cancel}</Button>
+      </DialogClose>
+      {children}
+    </div>
+  );
+}
+
+/** What a dialog shows once its action is done (a secret shown once, say), closed with "Done". */
+export function DialogResult({ children }: { children: ReactNode }) {
+  return (
+    <div className="space-y-3">
+      {children}
+      <div className="flex justify-end">
+        <DialogClose asChild>
+          <Button variant="primary">Done</Button>
+        </DialogClose>
+      </div>
+    </div>
+  );
+}
+
+/** A yes/no dialog for one action: the action's error, if its last attempt failed, above DialogFooter (children = the confirm button). */
+export function ConfirmDialog({
+  error,
+  cancel,
+  children,
+  ...modal
+}: {
+  open: boolean;
+  onOpenChange: (o: boolean) => void;
+  title: string;
+  description?: ReactNode;
+  error: { message: string } | null;
+  cancel?: string;
+  children: ReactNode;
+}) {
+  return (
+    <Modal {...modal}>
+      {error ? <p role="alert" className="mb-3 text-sm text-red-600">{error.message}</p> : null}
+      <DialogFooter cancel={cancel}>{children}</DialogFooter>
+    </Modal>
+  );
+}

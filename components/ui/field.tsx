@@ -47,12 +47,19 @@ export function TextArea({ label, hint, error, className, ...rest }: Common & Te
   );
 }
 
-export function SelectField({ label, hint, error, className, children, ...rest }: Common & SelectHTMLAttributes<HTMLSelectElement>) {
+/** A select; `options` (each its own value and label) stands for the <option> children. */
+export function SelectField({ label, hint, error, className, options, children, ...rest }: Common & { options?: readonly string[] } & SelectHTMLAttributes<HTMLSelectElement>) {
   const id = useId();
   return (
     <Wrap id={id} label={label} hint={hint} error={error} className={className}>
       <select id={id} aria-invalid={error ? true : undefined} className={`${inputClass} pr-8`} {...rest}>
-        {children}
+        {options
+          ? options.map((o) => (
+              <option key={o} value={o}>
+                {o}
+              </option>
+            ))
+          : children}
       </select>
     </Wrap>
   );
@@ -70,5 +77,23 @@ export function Checkbox({ label, hint, ...rest }: { label: string; hint?: strin
         {hint ? <p className="text-xs text-zinc-500">{hint}</p> : null}
       </div>
     </div>
+  );
+}
+
+interface FormErrorValue {
+  message: string;
+  field?: string;
+}
+
+/** The message of `error` when it is about `field` (for that field's `error` prop), else null. */
+export const fieldError = (error: FormErrorValue | null | undefined, field: string): string | null => (error?.field === field ? error.message : null);
+
+/** A form's error where no field shows it: nothing when `error` is about one of `fields`, which show it themselves. */
+export function FormError({ error, fields = [], className }: { error: FormErrorValue | null | undefined; fields?: readonly string[]; className?: string }) {
+  if (!error || (error.field !== undefined && fields.includes(error.field))) return null;
+  return (
+    <p role="alert" className={className ? `${className} text-sm text-red-600` : 'text-sm text-red-600'}>
+      {error.message}
+    </p>
   );
 }

@@ -1,12 +1,14 @@
 import type { ReactNode } from 'react';
 
-export function EmptyState({ title, children }: { title: string; children?: ReactNode }) {
-  return (
+/** `inset`: padded, for a card whose body has no padding of its own. */
+export function EmptyState({ title, children, inset = false }: { title: string; children?: ReactNode; inset?: boolean }) {
+  const box = (
     <div className="rounded-lg border border-dashed border-zinc-300 px-6 py-10 text-center">
       <p className="text-sm font-medium text-zinc-800">{title}</p>
       {children ? <div className="mt-1 text-sm text-zinc-500">{children}</div> : null}
     </div>
   );
+  return inset ? <div className="p-4">{box}</div> : box;
 }
 
 export function ErrorState({ title = 'Could not load this view', message, onRetry }: { title?: string; message: string; onRetry?: () => void }) {
@@ -21,6 +23,14 @@ export function ErrorState({ title = 'Could not load this view', message, onRetr
       ) : null}
     </div>
   );
+}
+
+/**
+ * What a view shows until its first data arrives: the error (from the server render, or the last
+ * fetch) with a retry button, else the spinner.
+ */
+export function QueryFallback({ query, initialError, title }: { query: { isError: boolean; error: Error | null; refetch: () => unknown }; initialError?: string | null; title?: string }) {
+  return initialError || query.isError ? <ErrorState title={title} message={initialError ?? (query.error as Error).message} onRetry={() => void query.refetch()} /> : <Loading />;
 }
 
 export function Loading({ label = 'Loading…' }: { label?: string }) {

@@ -1,20 +1,19 @@
 'use client';
 
-import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { usePathname, useRouter, useSearchParams } from 'next/navigation';
 import { useState } from 'react';
 import { updateUserSchema } from '@/server/domain/schemas';
 import { createUserAction, createUserKeyAction, updateUserAction } from '@/server/actions/users';
 import type { UsersData } from '@/server/db/queries/views';
-import { getJson } from '../lib/fetch-json';
 import { formatLimit, formatNumber } from '../lib/format';
 import { useMe } from '../lib/me';
 import { useServerAction } from '../lib/use-action';
+import { useViewQuery } from '../lib/use-view-query';
 import { Button } from '../ui/button';
-import { Card, PageHeader, Table, td, th } from '../ui/card';
-import { DialogClose, Modal } from '../ui/dialog';
-import { SelectField, TextField } from '../ui/field';
-import { EmptyState, ErrorState, LiveDot, Loading } from '../ui/states';
+import { Card, PageHeader, TBody, THead, Table, td } from '../ui/card';
+import { DialogClose, DialogFooter, DialogResult, Modal } from '../ui/dialog';
+import { FormError, SelectField, TextField, fieldError } from '../ui/field';
+import { EmptyState, LiveDot, QueryFallback } from '../ui/states';
 import { Badge } from '../ui/status';
 
 type UserRow = UsersData['users'][number];
@@ -40,14 +39,7 @@ export function UsersView({ initial, initialError }: { initial: UsersData | null
   const search = sp.get('q') ?? '';
   const after = sp.get('after') ?? '';
   const qs = new URLSearchParams({ ...(search ? { q: search } : {}), ...(after ? { after } : {}) }).toString();
-  const q = useQuery({
-    queryKey: ['users', qs],
-    queryFn: ({ signal }) => getJson<UsersData>(`/api/ui/users?${qs}`, signal),
-    initialData: initial ?? undefined,
-    initialDataUpdatedAt: initial ? Date.parse(initial.generatedAt) : undefined,
-    placeholderData: keepPreviousData,
-    refetchInterval: 5000,
-  });
+  const q = useViewQuery(['users', qs], `/api/ui/users?${qs}`, initial, { refetchInterval: 5000, keepPrevious: true });
   const [text, setText] = useState(search);
   const [editing, setEditing] = useState<UserRow | null>(null);
   const d = q.data;
@@ -77,24 +69,14 @@ export function UsersView({ initial, initialError }: { initial: UsersData | null
         </Button>
       </form>
       {!d ? (
-        initialError || q.isError ? <ErrorState message={initialError ?? (q.error as Error).message} onRetry={() => void q.refetch()} /> : <Loading />
+        <QueryFallback query={q} initialError={initialError} />
       ) : d.users.length === 0 ? (
         <EmptyState title={search ? 'No users match' : 'No users yet'}>{me.can('admin') && !search ? 'Create one with “New user” or the CLI.' : null}</EmptyState>
       ) : (
         <Card bodyClassName="">
           <Table label="Users">
-            <thead className="bg-zinc-50">
-              <tr>
-                <th scope="col" className={th}>User</th>
-                <th scope="col" className={th}>Plan</th>
-                <th scope="col" className={th}>Running / limit</th>
-                <th scope="col" className={th}>Queued / limit</th>
-                <th scope="col" className={th}>Usage this month</th>
-                <th scope="col" className={th}>Timeout (default / max)</th>
-                <th scope="col" className={`${th} text-right`}><span className="sr-only">Actions</span></th>
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-zinc-100 bg-white">
+            <THead columns={['User', 'Plan', 'Running / limit', 'Queued / limit', 'Usage this month', 'Timeout (default / max)']} actions />
+            <TBody>
               {d.users.map((u) => {
                 const overridden = Object.values(u.overrides).some((v) => v != null);
                 return (
@@ -133,7 +115,7 @@ export function UsersView({ initial, initialError }: { initial: UsersData | null
                   </tr>
                 );
               })}
-            </tbody>
+            </TBody>
           </Table>
           {d.nextAfter ? (
             <div className="border-t border-zinc-100 px-4 py-2 text-right">
@@ -186,13 +168,7 @@ function EditUser({ user, plans, onClose }: { user: UserRow; plans: string[]; on
           void a.run({ id: user.id, changes }, { onOk: onClose });
         }}
       >
-        <SelectField label="Plan" value={plan} onChange={(e) => setPlan(e.target.value)} error={err?.field === 'plan' ? err.message : null}>
-          {plans.map((p) => (
-            <option key={p} value={p}>
-              {p}
-            </option>
-          ))}
-        </SelectField>
+        <SelectField label="Plan" value={plan} onChange={(e) => setPlan(e.target.value)} error={fieldError(err, 'plan')} options={plans} />
         <div className="grid gap-3 sm:grid-cols-2">
           {OVERRIDES.map((o) => (
             <TextField
@@ -203,11 +179,11 @@ function EditUser({ user, plans, onClose }: { user: UserRow; plans: string[]; on
               value={vals[o.key]}
               placeholder={`plan: ${user.limits[o.key] ?? 'none'}`}
               onChange={(e) => setVals({ ...vals, [o.key]: e.target.value })}
-              error={err?.field === o.key ? err.message : null}
+              error={fieldError(err, o.key)}
             />
           ))}
         </div>
-        {err && !OVERRIDES.some((o) => o.key === err.field) && err.field !== 'plan' ? <p role="alert" className="text-sm text-red-600">{err.message}</p> : null}
+        <FormError error={err} fields={['plan', ...OVERRIDES.map((o) => o.key)]} />
         <div className="flex items-center justify-between gap-2">
           <NewKey userId={user.id} />
           <div className="flex gap-2">
@@ -253,15 +229,10 @@ function CreateUser({ plans }: { plans: string[] }) {
       </Button>
       <Modal open={open} onOpenChange={setOpen} title="New user" description="The user's API key is shown once.">
         {created ? (
-          <div className="space-y-3">
+          <DialogResult>
             <p className="text-sm text-zinc-700">API key for {name}:</p>
             <code className="block break-all rounded bg-zinc-100 p-2 font-mono text-xs select-all">{created.apiKey}</code>
-            <div className="flex justify-end">
-              <DialogClose asChild>
-                <Button variant="primary">Done</Button>
-              </DialogClose>
-            </div>
-          </div>
+          </DialogResult>
         ) : (
           <form
             className="space-y-4"
@@ -270,23 +241,14 @@ function CreateUser({ plans }: { plans: string[] }) {
               void a.run({ name: name.trim(), plan }, { onOk: (d) => d && setCreated({ apiKey: d.apiKey }) });
             }}
           >
-            <TextField label="Name" value={name} onChange={(e) => setName(e.target.value)} required error={a.error?.field === 'name' ? a.error.message : null} />
-            <SelectField label="Plan" value={plan} onChange={(e) => setPlan(e.target.value)}>
-              {plans.map((p) => (
-                <option key={p} value={p}>
-                  {p}
-                </option>
-              ))}
-            </SelectField>
-            {a.error && a.error.field !== 'name' ? <p role="alert" className="text-sm text-red-600">{a.error.message}</p> : null}
-            <div className="flex justify-end gap-2">
-              <DialogClose asChild>
-                <Button>Close</Button>
-              </DialogClose>
+            <TextField label="Name" value={name} onChange={(e) => setName(e.target.value)} required error={fieldError(a.error, 'name')} />
+            <SelectField label="Plan" value={plan} onChange={(e) => setPlan(e.target.value)} options={plans} />
+            <FormError error={a.error} fields={['name']} />
+            <DialogFooter>
               <Button type="submit" variant="primary" busy={a.pending}>
                 Create user
               </Button>
-            </div>
+            </DialogFooter>
           </form>
         )}
       </Modal>
