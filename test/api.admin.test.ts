@@ -38,6 +38,24 @@ afterAll(async () => {
 const putPlan = (name: string, body: unknown, key = h.admin) => call(planRoute.PUT, 'PUT', `/api/v1/plans/${name}`, { key, params: { name }, body });
 
 describe('plans', () => {
+  it('GET /api/v1/plans lists every plan for viewers; user keys are refused', async () => {
+    const list = (await import('../app/api/v1/plans/route')) as unknown as { GET: Handler };
+    const r = await call(list.GET, 'GET', '/api/v1/plans', { key: h.viewer });
+    expect(r.status).toBe(200);
+    expect(r.json.plans.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['free', 'pro', 'enterprise']));
+    expectError(await call(list.GET, 'GET', '/api/v1/plans', { key: userKey }), 403, 'forbidden');
+    expectError(await call(list.GET, 'GET', '/api/v1/plans'), 401, 'unauthorized');
+  });
+
+  it('an unknown API path answers 404 in the error shape', async () => {
+    const unknown = (await import('../app/api/[...path]/route')) as unknown as Record<string, Handler>;
+    for (const m of ['GET', 'POST', 'PUT', 'DELETE']) {
+      const r = await call(unknown[m]!, m, '/api/v1/nope');
+      expectError(r, 404, 'not_found');
+      expect(r.json.error.message).toBe(`No API route ${m} /api/v1/nope`);
+    }
+  });
+
   it('GET a seeded plan in camelCase; unknown → 404; viewers may read, user keys may not', async () => {
     const r = await call(planRoute.GET, 'GET', '/api/v1/plans/free', { key: h.viewer, params: { name: 'free' } });
     expect(r.status).toBe(200);
