@@ -214,10 +214,14 @@ describe('schedule', () => {
     expect(text).toMatch(/warden_sweeper_runs_total\{sweeper="timeout",outcome="ok"\} [1-9]/);
   });
 
-  it('SIGTERM goes out at the deadline, not at the next whole second (precise deadline timer)', async () => {
-    const cfg = parseConfig({ WARDEN_TIMEOUT_SWEEP_S: '1', WARDEN_TTL_SWEEP_S: '3600', WARDEN_ORPHAN_SWEEP_S: '3600' });
-    // Half-way between two cron ticks, where a whole-second schedule alone is ~500 ms late.
-    const deadline = new Date(Math.ceil((Date.now() + 1500) / 1000) * 1000 + 500);
+  it('SIGTERM goes out at the deadline, not at the next cron tick (precise deadline timer)', async () => {
+    // Cron every 5 s (at :00, :05, …) and a deadline 2.5 s after a tick: cron alone would send
+    // SIGTERM at the following tick, 2.5 s late. The deadline timer must send it before that
+    // tick. The margin is 2.5 s, so this checks the mechanism, not a speed target (see bench/).
+    const cfg = parseConfig({ WARDEN_TIMEOUT_SWEEP_S: '5', WARDEN_TTL_SWEEP_S: '3600', WARDEN_ORPHAN_SWEEP_S: '3600' });
+    const tick = Math.ceil((Date.now() + 1000) / 5000) * 5000;
+    const deadline = new Date(tick + 2500);
+    const nextCronTick = tick + 5000;
     const before = (await metrics().killLateness.get()).values.find((v) => v.metricName === 'warden_kill_lateness_seconds_count' && v.labels.kind === 'timeout')?.value ?? 0;
     const j = await runningJob(deadline);
     const h = startSweepers(ctx, cfg);
@@ -225,10 +229,9 @@ describe('schedule', () => {
       const row = await waitFor(async () => {
         const [r] = await tdb.db.select().from(jobs).where(eq(jobs.id, j.id));
         return r?.sigtermAt ? r : null;
-      }, { what: 'SIGTERM', timeoutMs: 10_000 });
-      const lateMs = row.sigtermAt!.getTime() - deadline.getTime();
-      expect(lateMs).toBeGreaterThanOrEqual(0);
-      expect(lateMs).toBeLessThan(300);
+      }, { what: 'SIGTERM', timeoutMs: 20_000 });
+      expect(row.sigtermAt!.getTime()).toBeGreaterThanOrEqual(deadline.getTime());
+      expect(row.sigtermAt!.getTime()).toBeLessThan(nextCronTick);
     } finally {
       await h.stop();
     }
