@@ -1,0 +1,25 @@
+'use client';
+
+import { keepPreviousData, useQuery, type QueryKey } from '@tanstack/react-query';
+import { getJson } from './fetch-json';
+
+/**
+ * A dashboard view's live data: GET `url` every `refetchInterval`, starting from what the server
+ * rendered (dated by its generatedAt, so it is not fetched again at once). With `keepPrevious` the
+ * last data stays on screen while another filter or page loads.
+ */
+export function useViewQuery<T extends { generatedAt: string }>(
+  queryKey: QueryKey,
+  url: string,
+  initial: T | null,
+  { refetchInterval, keepPrevious = false }: { refetchInterval: number | false; keepPrevious?: boolean },
+) {
+  return useQuery({
+    queryKey,
+    queryFn: ({ signal }) => getJson<T>(url, signal),
+    initialData: initial ?? undefined,
+    initialDataUpdatedAt: initial ? Date.parse(initial.generatedAt) : undefined,
+    placeholderData: keepPrevious ? keepPreviousData : undefined,
+    refetchInterval,
+  });
+}
