@@ -4,6 +4,7 @@
  */
 import { config } from '../server/config';
 import { log } from '../server/log';
+import { bootDatabase } from '../server/db/client';
 import { startWorker } from '../server/worker';
 
 async function main() {
@@ -17,6 +18,8 @@ async function main() {
   const shutdown = async (sig: string) => {
     log.info({ sig }, 'worker shutting down');
     await worker.stop().catch(() => {});
+    // Stop the embedded PostgreSQL if this process started it (no-op when shared or external).
+    await (await bootDatabase()).stopEmbedded().catch(() => {});
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));

@@ -6,12 +6,16 @@ import { loginAction } from '@/server/actions/auth';
 import { Button } from './ui/button';
 import { TextField } from './ui/field';
 
-export function LoginForm({ next }: { next: string }) {
+export function LoginForm({ next, initialError }: { next: string; initialError?: string | null }) {
   const router = useRouter();
   const [pending, start] = useTransition();
-  const [error, setError] = useState<{ message: string; field?: string } | null>(null);
+  const [error, setError] = useState<{ message: string; field?: string } | null>(initialError ? { message: initialError } : null);
   return (
+    // method/action: before hydration the browser posts to /auth/login (never a GET with the
+    // password in the URL); once hydrated, onSubmit calls the server action instead.
     <form
+      method="post"
+      action="/auth/login"
       className="mt-5 space-y-4"
       onSubmit={(e) => {
         e.preventDefault();
@@ -29,6 +33,7 @@ export function LoginForm({ next }: { next: string }) {
         });
       }}
     >
+      <input type="hidden" name="next" value={next} />
       <TextField label="Email" name="email" type="email" autoComplete="username" required autoFocus error={error?.field === 'email' ? error.message : null} />
       <TextField label="Password" name="password" type="password" autoComplete="current-password" required error={error?.field === 'password' ? error.message : null} />
       {error && !error.field ? (

@@ -31,6 +31,9 @@ export async function boot(): Promise<void> {
   const shutdown = async (sig: string) => {
     log.info({ sig }, 'shutting down');
     await worker.stop().catch(() => {});
+    // Stop the embedded PostgreSQL we own (no-op with DATABASE_URL or a shared server).
+    const { bootDatabase } = await import('./db/client');
+    await (await bootDatabase()).stopEmbedded().catch(() => {});
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));

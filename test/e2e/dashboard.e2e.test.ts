@@ -281,6 +281,30 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
     await shot('overview');
   });
 
+  it('logs in without JavaScript too, and never puts the password in a URL', async () => {
+    // A form submitted before hydration must POST, not GET: credentials never reach a URL.
+    const noJs = await browser!.newContext({ viewport: { width: 1280, height: 800 }, javaScriptEnabled: false });
+    try {
+      const p = await noJs.newPage();
+      const urls: string[] = [];
+      p.on('request', (r) => urls.push(r.url()));
+      await p.goto(`${base}/login`);
+      await p.getByLabel('Email').fill(ADMIN.email);
+      await p.getByLabel('Password').fill('wrong-password');
+      await p.getByRole('button', { name: 'Log in' }).click();
+      await p.waitForURL(/\/login\?/);
+      await p.getByText('Email or password is incorrect').waitFor();
+      await p.getByLabel('Email').fill(ADMIN.email);
+      await p.getByLabel('Password').fill(ADMIN.password);
+      await p.getByRole('button', { name: 'Log in' }).click();
+      await p.waitForURL(/\/overview$/);
+      expect(urls.some((u) => u.includes('wrong-password') || u.includes(encodeURIComponent(ADMIN.password)) || u.includes(ADMIN.password))).toBe(false);
+      expect((await noJs.cookies()).some((c) => c.name === 'warden_session' && c.httpOnly)).toBe(true);
+    } finally {
+      await noJs.close();
+    }
+  });
+
   it('shows a running job counting down, and Extend moves its deadline', async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Jobs', exact: true }).click();
     await page.waitForURL(/\/jobs/);
