@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, ilike, isNull, sql, type SQL } from 'drizzle-orm';
 import type { Ctx } from '../context';
 import type { DbOrTx } from '../db/client';
 import { apiKeys, plans, users, type Plan, type User } from '../db/schema';
@@ -82,10 +82,17 @@ export interface UserStats {
   usageSeconds: number;
 }
 
-/** Users with their live counts and this month's usage (one query). */
-export async function listUsersWithStats(db: DbOrTx, now: Date, opts: { limit?: number; afterName?: string } = {}): Promise<UserStats[]> {
+/** Users with their live counts and this month's usage (one query), by name; `q` matches names. */
+export async function listUsersWithStats(
+  db: DbOrTx,
+  now: Date,
+  opts: { limit?: number; afterName?: string; q?: string } = {},
+): Promise<UserStats[]> {
   const month = monthKey(now);
-  const rows = await db
+  const conds: SQL[] = [];
+  if (opts.q) conds.push(ilike(users.name, `%${opts.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`));
+  if (opts.afterName) conds.push(gt(users.name, opts.afterName));
+  return db
     .select({
       user: users,
       plan: plans,
@@ -95,10 +102,9 @@ export async function listUsersWithStats(db: DbOrTx, now: Date, opts: { limit?: 
     })
     .from(users)
     .innerJoin(plans, eq(plans.id, users.planId))
-    .where(opts.afterName ? gt(users.name, opts.afterName) : undefined)
+    .where(conds.length ? and(...conds) : undefined)
     .orderBy(asc(users.name))
     .limit(opts.limit ?? 500);
-  return rows;
 }
 
 export async function listUsers(ctx: Ctx, actor: Actor) {

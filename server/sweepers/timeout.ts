@@ -454,20 +454,34 @@ async function sigterm(d: ApplyDeps, j: TimeoutJob, res: ApplyResult): Promise<b
   return true;
 }
 
+/**
+ * Re-check before destroying: inspect the job's container and return it when the step should go
+ * ahead. Gone or stopped means the outcome is known (settled here); a container whose labels do
+ * not name this job and attempt is not ours (refused, audited); an engine error is retried.
+ */
+async function stillOurs(d: ApplyDeps, j: TimeoutJob, res: ApplyResult, step: string): Promise<ContainerInspect | null> {
+  let ins: ContainerInspect | null;
+  try {
+    ins = await requireDocker(d).inspect(j.containerId!);
+  } catch (e) {
+    await dockerFailure(d, j, res, 'container.inspect', e);
+    return null;
+  }
+  if (!ins || !ins.running) {
+    await settle(d, j, res, ins);
+    return null;
+  }
+  if (!labelsMatch(ins, j)) {
+    await refuse(d, j, res, step, ins);
+    return null;
+  }
+  return ins;
+}
+
 async function sigkill(d: ApplyDeps, j: TimeoutJob, res: ApplyResult): Promise<void> {
   const docker = requireDocker(d);
   const cid = j.containerId!;
-  let ins: ContainerInspect | null;
-  try {
-    ins = await docker.inspect(cid);
-  } catch (e) {
-    await dockerFailure(d, j, res, 'container.inspect', e);
-    return;
-  }
-  // Re-check before destroying: gone or stopped means the outcome is known; a container whose
-  // labels do not name this job and attempt is not ours to kill.
-  if (!ins || !ins.running) return settle(d, j, res, ins);
-  if (!labelsMatch(ins, j)) return refuse(d, j, res, 'container.sigkill', ins);
+  if (!(await stillOurs(d, j, res, 'container.sigkill'))) return;
   const claimedAt = await claim(d, j, 'sigkillAt');
   if (!claimedAt) return;
   try {
@@ -493,15 +507,7 @@ async function sigkill(d: ApplyDeps, j: TimeoutJob, res: ApplyResult): Promise<v
 async function forceRemove(d: ApplyDeps, j: TimeoutJob, res: ApplyResult): Promise<void> {
   const docker = requireDocker(d);
   const cid = j.containerId!;
-  let ins: ContainerInspect | null;
-  try {
-    ins = await docker.inspect(cid);
-  } catch (e) {
-    await dockerFailure(d, j, res, 'container.inspect', e);
-    return;
-  }
-  if (!ins || !ins.running) return settle(d, j, res, ins);
-  if (!labelsMatch(ins, j)) return refuse(d, j, res, 'container.remove', ins);
+  if (!(await stillOurs(d, j, res, 'container.remove'))) return;
   // The log tail first: after the removal there is nothing left to read.
   let logTail: string | null = null;
   try {

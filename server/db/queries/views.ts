@@ -1,4 +1,4 @@
-import { asc, desc, eq, sql } from 'drizzle-orm';
+import { desc, eq, sql } from 'drizzle-orm';
 import type { Ctx } from '../../context';
 import { type Actor, hasRole, requireRole } from '../../domain/actor';
 import { auditToJson, listAudit } from '../../domain/audit-queries';
@@ -7,9 +7,9 @@ import { getJob, getJobLogs, jobToJson } from '../../domain/jobs';
 import { effectiveLimits, monthKey } from '../../domain/limits';
 import { listOperators, operatorToJson } from '../../domain/operators';
 import { listPlans, planToJson } from '../../domain/plans';
-import { getUserWithPlan } from '../../domain/users';
+import { getUserWithPlan, listUsersWithStats } from '../../domain/users';
 import { listOrphans, sweeperStatus, SWEEPER_NAMES } from '../../sweepers';
-import { auditEvents, jobs, plans, users } from '../schema';
+import { auditEvents, jobs, users } from '../schema';
 import { jobListQuerySchema, listJobsForTab } from './jobs';
 import { cachedDaySummary, cachedDockerPing, nearingDeadline, recentTimeoutsAndKills, stateCounts, sweeperHealth, workerNodes } from './overview';
 
@@ -111,23 +111,8 @@ export async function loadUsers(ctx: Ctx, actor: Actor, raw: Record<string, stri
   const month = monthKey(now);
   const q = (raw.q ?? '').trim().slice(0, 100);
   const after = (raw.after ?? '').slice(0, 100);
-  const conds = [];
-  if (q) conds.push(sql`${users.name} ilike ${`%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`}`);
-  if (after) conds.push(sql`${users.name} > ${after}`);
   const limit = 200;
-  const rows = await ctx.db
-    .select({
-      user: users,
-      plan: plans,
-      running: sql<number>`(select count(*)::int from jobs j where j.user_id = ${users.id} and j.status in ('starting','running','terminating'))`,
-      queued: sql<number>`(select count(*)::int from jobs j where j.user_id = ${users.id} and j.status = 'queued')`,
-      usageSeconds: sql<number>`coalesce((select seconds from usage us where us.user_id = ${users.id} and us.month = ${month}), 0)::float8`,
-    })
-    .from(users)
-    .innerJoin(plans, eq(plans.id, users.planId))
-    .where(conds.length ? sql.join(conds, sql` and `) : undefined)
-    .orderBy(asc(users.name))
-    .limit(limit + 1);
+  const rows = await listUsersWithStats(ctx.db, now, { q: q || undefined, afterName: after || undefined, limit: limit + 1 });
   const page = rows.slice(0, limit);
   const planRows = await listPlans(ctx.db);
   return {
