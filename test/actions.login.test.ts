@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 vi.mock('server-only', () => ({}));
 
-import { LOGIN_MAX_FAILURES, loginWithPassword, resolveSessionToken, SESSION_TTL_MS } from '../server/auth/session';
+import { clientAddress, LOGIN_MAX_FAILURES, LOGIN_MAX_FAILURES_PER_IP, LOGIN_WINDOW_MS, loginWithPassword, resolveSessionToken, SESSION_TTL_MS } from '../server/auth/session';
 import { FakeClock } from '../server/clock';
 import type { Ctx } from '../server/context';
 import { operators, sessions } from '../server/db/schema';
@@ -64,5 +64,30 @@ describe('operator login', () => {
     clock.advance(15 * 60_000);
     const s = await loginWithPassword(ctx, 'ann@example.com', 'correct horse');
     expect(s.actor.email).toBe('ann@example.com');
+  });
+  it(`refuses an address after ${LOGIN_MAX_FAILURES_PER_IP} failures across emails (password spraying); others are unaffected`, async () => {
+    clock.advance(LOGIN_WINDOW_MS + 1000); // a fresh window
+    await ctx.db.insert(operators).values({ email: 'bea@example.com', role: 'viewer', passwordHash: await hashPassword('correct horse') });
+    for (let i = 0; i < LOGIN_MAX_FAILURES_PER_IP; i++) {
+      // A different email each time, so the per-email limit never trips.
+      await expect(loginWithPassword(ctx, `spray${i}@example.com`, 'guess', '203.0.113.7')).rejects.toMatchObject({ status: 401 });
+    }
+    await expect(loginWithPassword(ctx, 'bea@example.com', 'correct horse', '203.0.113.7')).rejects.toMatchObject({
+      status: 429,
+      code: 'too_many_attempts',
+      message: 'Too many failed logins from your address. Try again in 15 minutes.',
+    });
+    // Another address logs in fine; so does this one once the window has passed.
+    await expect(loginWithPassword(ctx, 'bea@example.com', 'correct horse', '198.51.100.2')).resolves.toMatchObject({ actor: { email: 'bea@example.com' } });
+    clock.advance(LOGIN_WINDOW_MS + 1000);
+    await expect(loginWithPassword(ctx, 'bea@example.com', 'correct horse', '203.0.113.7')).resolves.toMatchObject({ actor: { email: 'bea@example.com' } });
+  });
+
+  it.each([
+    [{ 'x-forwarded-for': '203.0.113.7, 10.0.0.1' }, '203.0.113.7'],
+    [{ 'x-real-ip': '198.51.100.2' }, '198.51.100.2'],
+    [{}, null],
+  ])('reads the client address from %j', (h, expected) => {
+    expect(clientAddress(new Headers(h))).toBe(expected);
   });
 });

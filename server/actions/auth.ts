@@ -1,7 +1,8 @@
 'use server';
 
+import { headers } from 'next/headers';
 import { z } from 'zod';
-import { endSession, loginWithPassword, setSessionCookie } from '../auth/session';
+import { clientAddress, endSession, loginWithPassword, setSessionCookie } from '../auth/session';
 import { action } from './action';
 
 /** The only public action: checks the password (throttled) and sets the session cookie. */
@@ -12,7 +13,7 @@ export const loginAction = action(
   }),
   'public',
   async (i, { ctx }) => {
-    const s = await loginWithPassword(ctx, i.email, i.password);
+    const s = await loginWithPassword(ctx, i.email, i.password, clientAddress(await headers()));
     await setSessionCookie(s.token, s.expiresAt);
     return { message: `Signed in as ${s.actor.email}` };
   },

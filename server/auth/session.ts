@@ -23,6 +23,8 @@ export const SESSION_TTL_MS = 12 * 3600 * 1000;
 /** Throttle: this many failed logins for one email within the window refuse further tries. */
 export const LOGIN_MAX_FAILURES = 5;
 export const LOGIN_WINDOW_MS = 15 * 60 * 1000;
+/** Failures from one client address (any emails) before it is refused: stops password spraying. */
+export const LOGIN_MAX_FAILURES_PER_IP = 20;
 
 export type OperatorActor = Extract<Actor, { kind: 'operator' }>;
 
@@ -88,10 +90,20 @@ export async function loginWithPassword(
   ctx: Ctx,
   rawEmail: string,
   password: string,
+  ip: string | null = null,
 ): Promise<{ token: string; actor: OperatorActor; expiresAt: Date }> {
   const email = rawEmail.trim().toLowerCase();
   const now = ctx.clock.now();
   const since = new Date(now.getTime() - LOGIN_WINDOW_MS);
+  if (ip) {
+    const [byIp] = await ctx.db
+      .select({ n: count() })
+      .from(loginAttempts)
+      .where(and(eq(loginAttempts.ip, ip), gt(loginAttempts.at, since), eq(loginAttempts.success, false)));
+    if ((byIp?.n ?? 0) >= LOGIN_MAX_FAILURES_PER_IP) {
+      throw new AppError(429, 'too_many_attempts', 'Too many failed logins from your address. Try again in 15 minutes.');
+    }
+  }
   const [f] = await ctx.db
     .select({ n: count(), oldest: sql<string | null>`min(${loginAttempts.at})` })
     .from(loginAttempts)
@@ -114,18 +126,25 @@ export async function loginWithPassword(
     ok = false;
   }
   if (!op || !ok || op.disabled) {
-    await ctx.db.insert(loginAttempts).values({ email, at: now, success: false });
+    await ctx.db.insert(loginAttempts).values({ email, ip, at: now, success: false });
     throw new AppError(401, 'invalid_login', op?.disabled && ok ? 'This operator account is disabled' : 'Email or password is incorrect');
   }
   const token = newToken();
   const expiresAt = new Date(now.getTime() + SESSION_TTL_MS);
   await ctx.db.transaction(async (tx) => {
-    await tx.insert(loginAttempts).values({ email, at: now, success: true });
+    await tx.insert(loginAttempts).values({ email, ip, at: now, success: true });
     await tx.delete(sessions).where(and(eq(sessions.operatorId, op.id), lt(sessions.expiresAt, now)));
     await tx.insert(sessions).values({ id: sha256(token), operatorId: op.id, createdAt: now, expiresAt });
     await audit(tx, { actor: `operator:${op.email}`, action: 'session.login', targetType: 'session', targetId: op.email, at: now });
   });
   return { token, actor: { kind: 'operator', id: op.id, email: op.email, role: op.role }, expiresAt };
+}
+
+/** The client's address as the proxy in front of Warden reports it (null when none does). */
+export function clientAddress(h: Pick<Headers, 'get'>): string | null {
+  const xff = h.get('x-forwarded-for')?.split(',')[0]?.trim();
+  const ip = xff || h.get('x-real-ip')?.trim() || null;
+  return ip ? ip.slice(0, 64) : null;
 }
 
 /** Whether the browser reached us over https (directly or through a proxy). */

@@ -128,10 +128,17 @@ export const loginAttempts = pgTable(
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
     email: text('email').notNull(),
+    /** Client address (first X-Forwarded-For hop, else X-Real-IP); NULL when unknown. */
+    ip: text('ip'),
     at: ts('at').notNull().defaultNow(),
     success: boolean('success').notNull(),
   },
-  (t) => [index('login_attempts_email_at_idx').on(t.email, t.at)],
+  (t) => [
+    index('login_attempts_email_at_idx').on(t.email, t.at),
+    index('login_attempts_ip_at_idx')
+      .on(t.ip, t.at)
+      .where(sql`ip is not null`),
+  ],
 );
 
 export const jobs = pgTable(

@@ -1,5 +1,5 @@
 import { getAppContext } from '@/server/app';
-import { loginWithPassword, setSessionCookie } from '@/server/auth/session';
+import { clientAddress, loginWithPassword, setSessionCookie } from '@/server/auth/session';
 import { AppError } from '@/server/domain/errors';
 
 export const dynamic = 'force-dynamic';
@@ -31,7 +31,7 @@ export async function POST(req: Request): Promise<Response> {
   try {
     if (!email || !password) throw new AppError(400, 'invalid_login', 'Email and password are required');
     const ctx = await getAppContext();
-    const s = await loginWithPassword(ctx, email, password);
+    const s = await loginWithPassword(ctx, email, password, clientAddress(req.headers));
     await setSessionCookie(s.token, s.expiresAt);
     return see(next);
   } catch (e) {
