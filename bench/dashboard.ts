@@ -20,7 +20,6 @@ import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -28,6 +27,7 @@ import { sql } from 'drizzle-orm';
 import { seedDefaultPlans } from '../server/domain/plans';
 import { sha256 } from '../server/domain/secrets';
 import { arg, commandLine, cpuModel, flag, loadAverage, memoryGiB, nowMinute, publish, runMain, summarize, withBenchPostgres, type Summary } from './lib';
+import { freePort } from '../server/db/embedded';
 
 const REQUESTS = Number(arg('requests', '200'));
 const JOBS = Number(arg('jobs', '1000000'));
@@ -40,17 +40,6 @@ type Autocannon = (
   o: { url: string; amount: number; connections: number; headers?: Record<string, string>; timeout?: number },
 ) => NodeJS.EventEmitter & PromiseLike<{ non2xx: number; errors: number; timeouts: number }>;
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 async function measure(url: string, cookie: string, amount: number): Promise<Summary & { n: number; bad: number }> {
   const times: number[] = [];

@@ -30,7 +30,8 @@ function alive(pid: number): boolean {
   }
 }
 
-async function freePort(): Promise<number> {
+/** A free TCP port on 127.0.0.1 (asked of the kernel, then released). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.unref();

@@ -7,6 +7,7 @@ import { audit } from './audit';
 import { AppError, conflict, invalid, notFound } from './errors';
 import { effectiveLimits, effectiveTimeout, type Limits } from './limits';
 import { finishJob, transition } from './lifecycle';
+import { planForUser } from './plans';
 import { extendJobSchema, isUuid, killJobSchema, listJobsQuerySchema, submitJobSchema, suspendJobSchema } from './schemas';
 
 export function jobToJson(j: Job) {
@@ -202,7 +203,7 @@ export async function killJob(ctx: Ctx, actor: Actor, id: string, raw: unknown =
   const reason = `Killed by ${who}${p.data.reason ? `: ${p.data.reason}` : ''}`;
   const row = await ctx.db.transaction(async (tx) => {
     if (job.status === 'queued') {
-      const plan = await planOf(tx, job.userId);
+      const plan = await planForUser(tx, job.userId);
       const done = await finishJob(tx, {
         job,
         plan,
@@ -378,11 +379,6 @@ export async function getJobLogs(ctx: Ctx, actor: Actor, id: string): Promise<st
   return job.logTail ?? '';
 }
 
-async function planOf(tx: DbOrTx, userId: string) {
-  const [r] = await tx.select({ plan: plans }).from(users).innerJoin(plans, eq(plans.id, users.planId)).where(eq(users.id, userId));
-  if (!r) throw notFound('User', userId);
-  return r.plan;
-}
 
 function actorName(a: Actor): string {
   if (a.kind === 'operator') return `operator:${a.email}`;

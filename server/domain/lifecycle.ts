@@ -1,6 +1,6 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client';
-import { jobs, usage, type FinalStatus, type Job, type JobStatus, type Plan } from '../db/schema';
+import { jobs, plans, usage, users, type FinalStatus, type Job, type JobStatus, type Plan } from '../db/schema';
 import type { Actor } from './actor';
 import { audit } from './audit';
 import { monthKey, ttlFor } from './limits';
@@ -24,6 +24,18 @@ export async function transition(
     .where(and(eq(jobs.id, id), inArray(jobs.status, [...from])))
     .returning();
   return row ?? null;
+}
+
+/** Reads a job with its user's plan, locking the job row until the transaction ends. */
+export async function lockJobWithPlan(tx: DbOrTx, id: string): Promise<{ job: Job; plan: Plan } | null> {
+  const [r] = await tx
+    .select({ job: jobs, plan: plans })
+    .from(jobs)
+    .innerJoin(users, eq(users.id, jobs.userId))
+    .innerJoin(plans, eq(plans.id, users.planId))
+    .where(eq(jobs.id, id))
+    .for('update', { of: jobs });
+  return r ?? null;
 }
 
 export interface FinishInput {

@@ -9,7 +9,7 @@ import { AppError, conflict, invalid, notFound } from '../domain/errors';
 import { log } from '../log';
 import { DEFAULT_SETTINGS, SWEEPER_NAMES, type SweeperName, type SweepSettings } from './common';
 import { containerVerdict, report } from './orphans';
-import { dryRunKey, resolveDryRun, runSweep, type SweepOptions } from './runner';
+import { dryRunKey, resolveDryRun, runSweep, type SweepOptions, type TickResult } from './runner';
 import { nextDeadline } from './timeout';
 
 /**
@@ -20,26 +20,8 @@ export type { SweeperName } from './common';
 export { SWEEPER_NAMES } from './common';
 export type { SweepOptions } from './runner';
 
-export interface SweepResult {
-  sweeper: SweeperName;
-  examined: number;
-  acted: number;
-  errors: number;
-  ms: number;
-  dryRun: boolean;
-  /** What was (or, in dry-run, would have been) done. */
-  planned: { kind: string; jobId?: string; containerId?: string; detail?: string }[];
-  /** true when another replica held the lock and this tick did nothing. */
-  skipped?: boolean;
-  /** Set when the tick itself failed (its run row says the same). */
-  error?: string;
-  /** The sweeper_runs row of this tick. */
-  runId?: number;
-  /** Actions performed, by kind. */
-  byKind?: Record<string, number>;
-  /** Time spent in the snapshot queries, ms. */
-  snapshotMs?: number;
-}
+/** One tick's counts and plan (the runner's result, as recorded in sweeper_runs). */
+export type SweepResult = TickResult;
 
 export interface SweeperInfo {
   name: SweeperName;

@@ -1,9 +1,9 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Ctx } from '../context';
-import { jobs, plans, users } from '../db/schema';
+import { jobs } from '../db/schema';
 import type { ContainerInspect, ContainerSummary } from '../docker/types';
 import { audit } from '../domain/audit';
-import { loseJob, stopChildren } from '../domain/lifecycle';
+import { lockJobWithPlan, loseJob, stopChildren } from '../domain/lifecycle';
 import {
   countAct,
   emptyResult,
@@ -329,13 +329,7 @@ async function lost(d: ApplyDeps, a: Extract<OrphanAction, { kind: 'lost' }>, re
   }
   const at = d.ctx.clock.now();
   const out = await d.ctx.db.transaction(async (tx) => {
-    const [r] = await tx
-      .select({ job: jobs, plan: plans })
-      .from(jobs)
-      .innerJoin(users, eq(users.id, jobs.userId))
-      .innerJoin(plans, eq(plans.id, users.planId))
-      .where(eq(jobs.id, j.id))
-      .for('update', { of: jobs });
+    const r = await lockJobWithPlan(tx, j.id);
     // Moved on since the snapshot (completed, killed, restarted elsewhere): not lost.
     if (!r || r.job.status !== j.status || r.job.containerId !== j.containerId || r.job.node !== j.node) return null;
     return loseJob(tx, { job: r.job, plan: r.plan, at, why: a.reason, actor: d.actor, details: { confirmedByInspect: a.confirm } });

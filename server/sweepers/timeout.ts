@@ -3,7 +3,7 @@ import type { Ctx } from '../context';
 import { jobs, plans, users, type Job } from '../db/schema';
 import type { ContainerInspect, DockerRuntime } from '../docker/types';
 import { audit } from '../domain/audit';
-import { finishJob } from '../domain/lifecycle';
+import { finishJob, lockJobWithPlan } from '../domain/lifecycle';
 import { describeTimeoutSource } from '../domain/limits';
 import { metrics } from '../metrics';
 import { completeJob, terminationOutcome } from '../worker/completion';
@@ -556,13 +556,7 @@ async function settle(d: ApplyDeps, j: TimeoutJob, res: ApplyResult, ins: Contai
 export async function finishWithoutContainer(d: Pick<ApplyDeps, 'ctx' | 'actor'>, j: Pick<TimeoutJob, 'id'>, why: string, logTail: string | null = null): Promise<Job | null> {
   const at = d.ctx.clock.now();
   return d.ctx.db.transaction(async (tx) => {
-    const [r] = await tx
-      .select({ job: jobs, plan: plans })
-      .from(jobs)
-      .innerJoin(users, eq(users.id, jobs.userId))
-      .innerJoin(plans, eq(plans.id, users.planId))
-      .where(eq(jobs.id, j.id))
-      .for('update', { of: jobs });
+    const r = await lockJobWithPlan(tx, j.id);
     if (!r || r.job.status !== 'terminating') return null;
     const o = terminationOutcome(r.job, r.plan.name, null);
     return finishJob(tx, {

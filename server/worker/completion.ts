@@ -1,10 +1,11 @@
 import { and, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Ctx } from '../context';
-import { jobs, plans, users, type Job } from '../db/schema';
+import { jobs, type Job } from '../db/schema';
 import type { ContainerEvent, DockerRuntime } from '../docker/types';
 import { audit } from '../domain/audit';
 import { describeTimeoutSource } from '../domain/limits';
 import { finishJob, transition } from '../domain/lifecycle';
+import { planForUser } from '../domain/plans';
 import { log } from '../log';
 
 /**
@@ -16,10 +17,6 @@ import { log } from '../log';
  *               two-phase termination final; a job that exits 0 after SIGTERM is still timed_out.
  */
 
-async function planFor(ctx: Ctx, userId: string) {
-  const [r] = await ctx.db.select({ plan: plans }).from(users).innerJoin(plans, eq(plans.id, users.planId)).where(eq(users.id, userId));
-  return r?.plan ?? null;
-}
 
 /** Final reason for a job that ended while terminating. */
 export function terminationOutcome(job: Pick<Job, 'terminateKind' | 'terminateReason' | 'timeoutS' | 'timeoutSource'>, planName: string, exitCode: number | null) {
@@ -50,8 +47,7 @@ export async function completeJob(
   const [job] = await ctx.db.select().from(jobs).where(eq(jobs.id, jobId));
   if (!job || job.containerId !== containerId) return null;
   if (job.status !== 'running' && job.status !== 'terminating') return null;
-  const plan = await planFor(ctx, job.userId);
-  if (!plan) return null;
+  const plan = await planForUser(ctx.db, job.userId);
   // Save the log tail before anything can remove the container.
   let logTail: string | null = null;
   if (docker) {

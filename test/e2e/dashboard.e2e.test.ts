@@ -1,7 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -10,6 +9,7 @@ import { connect, type Database } from '../../server/db/client';
 import { systemClock } from '../../server/clock';
 import { createOperatorKey } from '../../server/domain/operators';
 import { dockerAvailable, TEST_IMAGE } from '../helpers/docker';
+import { freePort } from '../../server/db/embedded';
 
 /**
  * The dashboard in a real browser (Debian's Chromium via playwright-core; never a downloaded one)
@@ -37,17 +37,6 @@ const XSS_NAME = '<img src=x onerror=alert(1)>';
 const XSS_LABEL = '<script>alert(2)</script>';
 const XSS_LOG = '<b>bold</b><script>alert(3)</script>';
 const XSS_REASON = '<img src=y onerror=alert(4)>';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 30_000, everyMs = 250): Promise<T> {
   const end = Date.now() + timeoutMs;
