@@ -153,14 +153,14 @@ async function main() {
       console.log(`seeded in ${seedS.toFixed(0)} s:`, counts);
 
       // Each read behind the views, timed alone (20 runs): where the time goes.
-      const ov = await import('../server/db/queries/overview');
-      const jq = await import('../server/db/queries/jobs');
+      const ov = await import('../server/dashboard/overview');
+      const jq = await import('../server/dashboard/job-lists');
       const parts: [string, () => Promise<unknown>][] = [
         ['stateCounts (live)', () => ov.stateCounts(db)],
         ['nearingDeadline', () => ov.nearingDeadline(db)],
         ['recentTimeoutsAndKills', () => ov.recentTimeoutsAndKills(db, new Date())],
         ['sweeperHealth', () => ov.sweeperHealth(db, ['timeout', 'ttl', 'orphans'], new Date())],
-        ['workerNodes', () => ov.workerNodes(db, new Date())],
+        ['listNodes', async () => (await import('../server/domain/nodes')).listNodes(db, new Date(), 20)],
         ['daySummary (uncached)', () => ov.daySummary(db, new Date())],
         ['jobTabCounts', () => jq.jobTabCounts(db)],
         ['listJobsForTab running', () => jq.listJobsForTab(db, jq.jobListQuerySchema.parse({ tab: 'running' }), new Date())],

@@ -4,7 +4,7 @@ import type { Ctx } from './context';
 import { getDatabase } from './db/client';
 import { createDockerRuntime } from './docker/runtime';
 import type { DockerRuntime } from './docker/types';
-import { ensureSeeded } from './worker/seed';
+import { ensureSeeded } from './seed';
 
 const g = globalThis as unknown as { __wardenApp?: Promise<Ctx>; __wardenDocker?: DockerRuntime };
 

@@ -1,8 +1,8 @@
-import { desc, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import { appDocker } from './app';
 import { config } from './config';
 import { getDatabase } from './db/client';
-import { nodes } from './db/schema';
+import { listNodes } from './domain/nodes';
 
 /** GET /api/health: database, Docker engine, worker heartbeats and each sweeper's last run. */
 export async function healthReport() {
@@ -25,9 +25,7 @@ export async function healthReport() {
     const { db } = await getDatabase();
     await db.execute(sql`select 1`);
     out.db.ok = true;
-    const now = Date.now();
-    const ns = await db.select().from(nodes).orderBy(desc(nodes.heartbeatAt)).limit(50);
-    out.worker.nodes = ns.map((n) => ({ id: n.id, heartbeatAt: n.heartbeatAt.toISOString(), stale: now - n.heartbeatAt.getTime() > 30_000, dockerOk: n.dockerOk }));
+    out.worker.nodes = (await listNodes(db, new Date())).map((n) => ({ id: n.id, heartbeatAt: n.heartbeatAt, stale: n.stale, dockerOk: n.dockerOk }));
     const runs = await db.execute<{ sweeper: string; started_at: Date; finished_at: Date | null; errors: number; dry_run: boolean }>(sql`
       select distinct on (sweeper) sweeper, started_at, finished_at, errors, dry_run
       from sweeper_runs order by sweeper, started_at desc`);

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { sql } from 'drizzle-orm';
 import type { DbOrTx } from './db/client';
+import { LIVE_STATUSES, sqlList } from './domain/status';
 
 /**
  * Prometheus metrics for GET /api/metrics. One registry per process, cached on globalThis: under
@@ -103,7 +104,6 @@ export function metrics(): WardenMetrics {
   return m;
 }
 
-const LIVE = ['queued', 'starting', 'running', 'terminating'] as const;
 
 /**
  * Refreshes the job gauges from the database. Live states are counted exactly through the
@@ -114,9 +114,9 @@ export async function refreshJobGauges(db: DbOrTx): Promise<void> {
   const m = metrics();
   const rows = await db.execute<{ status: string; n: number }>(sql`
     select status::text as status, count(*)::int as n from jobs
-    where status in ('queued', 'starting', 'running', 'terminating') group by status`);
+    where status in ${sql.raw(sqlList(LIVE_STATUSES))} group by status`);
   const seen = new Map(rows.map((r) => [r.status, Number(r.n)]));
-  for (const s of LIVE) m.jobs.set({ status: s }, seen.get(s) ?? 0);
+  for (const s of LIVE_STATUSES) m.jobs.set({ status: s }, seen.get(s) ?? 0);
   const [est] = await db.execute<{ n: number }>(sql`select greatest(reltuples, 0)::bigint as n from pg_class where oid = 'jobs'::regclass`);
   m.jobsRowsEstimate.set(Number(est?.n ?? 0));
 }

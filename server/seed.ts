@@ -1,7 +1,7 @@
-import { config } from '../config';
-import type { Ctx } from '../context';
-import { ensureBootstrapAdmin } from '../domain/operators';
-import { seedDefaultPlans } from '../domain/plans';
+import { config } from './config';
+import type { Ctx } from './context';
+import { ensureBootstrapAdmin } from './domain/operators';
+import { seedDefaultPlans } from './domain/plans';
 
 /** First start: default plans, and an admin login printed once (or taken from the environment). */
 export async function ensureSeeded(ctx: Ctx): Promise<void> {

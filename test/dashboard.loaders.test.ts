@@ -5,8 +5,8 @@ vi.mock('server-only', () => ({}));
 import { FakeClock } from '../server/clock';
 import type { Ctx } from '../server/context';
 import { jobs, sweeperRuns, type NewJob } from '../server/db/schema';
-import { daySummary, stateCounts } from '../server/db/queries/overview';
-import { loadAudit, loadJobDetail, loadJobs, loadOverview, loadPlans, loadUsers } from '../server/db/queries/views';
+import { daySummary, stateCounts } from '../server/dashboard/overview';
+import { loadAudit, loadJobDetail, loadJobs, loadOverview, loadPlans, loadUsers } from '../server/dashboard/loaders';
 import { createTestDatabase } from './helpers/db';
 import { ADMIN, VIEWER, makeCtx, makeUser } from './helpers/fixtures';
 

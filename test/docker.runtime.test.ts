@@ -5,16 +5,9 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createDockerRuntime,
-  demuxDockerFrames,
-  demuxDockerLogs,
-  dockerOptionsFromHost,
-  mapDockerEvent,
-  parseDockerTime,
-  splitJsonLines,
-  utf8Tail,
-} from '../server/docker/runtime';
+import { mapDockerEvent } from '../server/docker/events';
+import { demuxDockerFrames, demuxDockerLogs, splitJsonLines, utf8Tail } from '../server/docker/frames';
+import { createDockerRuntime, dockerOptionsFromHost, parseDockerTime } from '../server/docker/runtime';
 import {
   DockerUnavailableError,
   ImageUnavailableError,

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../server/clock';
-import { backoffMs } from '../server/sweepers/common';
+import { backoffMs } from '../server/domain/side-effects';
+import { NO_CONTAINER_WAIT_MS } from '../server/domain/termination';
+import type { JobRef } from '../server/domain/orphans';
 import { cronExpression } from '../server/sweepers';
 import * as orphans from '../server/sweepers/orphans';
 import * as timeout from '../server/sweepers/timeout';
@@ -88,7 +90,7 @@ describe('timeout plan', () => {
     {
       name: 'terminating without a container for 2 min: finish',
       job: terminating({ containerId: null }),
-      t: timeout.NO_CONTAINER_WAIT_MS / 1000,
+      t: NO_CONTAINER_WAIT_MS / 1000,
       want: ['finish_no_container'],
     },
   ];
@@ -176,7 +178,7 @@ describe('orphan plan', () => {
     ...over,
     labels: { 'warden.managed': 'true', 'warden.job': J1, 'warden.attempt': '1', 'warden.node': 'n1', ...over.labels },
   });
-  const ref = (over: Partial<orphans.JobRef> = {}): orphans.JobRef => ({ id: J1, status: 'running', attempt: 1, cleanedAt: null, containerId: 'cid1', ...over });
+  const ref = (over: Partial<JobRef> = {}): JobRef => ({ id: J1, status: 'running', attempt: 1, cleanedAt: null, containerId: 'cid1', ...over });
   const snap = (over: Partial<orphans.OrphanSnapshot> = {}): orphans.OrphanSnapshot => ({
     node: 'n1',
     graceS: 300,
@@ -189,7 +191,7 @@ describe('orphan plan', () => {
     ...over,
   });
 
-  const containerCases: { name: string; cont: orphans.OrphanContainer; jobs: Record<string, orphans.JobRef>; t: number; want: string[] }[] = [
+  const containerCases: { name: string; cont: orphans.OrphanContainer; jobs: Record<string, JobRef>; t: number; want: string[] }[] = [
     { name: 'job missing, older than the grace: remove', cont: c(), jobs: {}, t: 0, want: ['remove_container'] },
     { name: 'job missing, inside the grace: keep', cont: c({ createdAt: at(-299) }), jobs: {}, t: 0, want: [] },
     { name: 'job missing, exactly at the grace: remove', cont: c({ createdAt: at(-300) }), jobs: {}, t: 0, want: ['remove_container'] },

@@ -3,7 +3,7 @@
 import Link from 'next/link';
 import { usePathname, useRouter, useSearchParams } from 'next/navigation';
 import { useId, useState } from 'react';
-import type { AuditData } from '@/server/db/queries/views';
+import type { AuditData } from '@/server/dashboard/loaders';
 import { formatAbsolute } from '../lib/format';
 import { useViewQuery } from '../lib/use-view-query';
 import { Button } from '../ui/button';

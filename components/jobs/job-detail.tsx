@@ -3,7 +3,8 @@
 import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import type { ReactNode } from 'react';
-import type { JobDetailData } from '@/server/db/queries/views';
+import type { JobDetailData } from '@/server/dashboard/loaders';
+import { isLive } from '@/server/domain/status';
 import { getJson } from '../lib/fetch-json';
 import { formatAbsolute, formatLimit } from '../lib/format';
 import { useViewQuery } from '../lib/use-view-query';
@@ -45,7 +46,7 @@ export function JobDetail({ id, initial, initialError }: { id: string; initial: 
   const d = q.data;
   if (!d) return <ErrorState title="Could not load this job" message={initialError ?? (q.error as Error | null)?.message ?? 'Unknown error'} onRetry={() => void q.refetch()} />;
   const j = d.job;
-  const live = ['queued', 'starting', 'running', 'terminating'].includes(j.status);
+  const live = isLive(j.status);
   return (
     <div>
       <nav aria-label="Breadcrumb" className="mb-2 text-sm text-zinc-500">

@@ -3,8 +3,9 @@
 import Link from 'next/link';
 import { usePathname, useRouter, useSearchParams } from 'next/navigation';
 import { useState } from 'react';
-import type { JobRow } from '@/server/db/queries/jobs';
-import type { JobsData } from '@/server/db/queries/views';
+import type { JobRow } from '@/server/dashboard/job-lists';
+import type { JobsData } from '@/server/dashboard/loaders';
+import { FINAL_STATUSES } from '@/server/domain/status';
 import { formatLimit, formatNumber } from '../lib/format';
 import { useViewQuery } from '../lib/use-view-query';
 import { Button } from '../ui/button';
@@ -158,7 +159,7 @@ function Filters({ tab, params, onApply }: { tab: Tab; params: Record<string, st
       {tab === 'finished' ? (
         <SelectField label="Status" className="w-36" value={params.status ?? ''} onChange={(e) => onApply({ status: e.target.value || undefined, page: undefined })}>
           <option value="">Any final state</option>
-          {['succeeded', 'failed', 'timed_out', 'killed', 'lost', 'cancelled'].map((s) => (
+          {FINAL_STATUSES.map((s) => (
             <option key={s} value={s}>
               {s.replace('_', ' ')}
             </option>

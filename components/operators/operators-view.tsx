@@ -2,7 +2,7 @@
 
 import { useState } from 'react';
 import { createOperatorAction, updateOperatorAction } from '@/server/actions/operators';
-import type { OperatorsData } from '@/server/db/queries/views';
+import type { OperatorsData } from '@/server/dashboard/loaders';
 import { useServerAction } from '../lib/use-action';
 import { useViewQuery } from '../lib/use-view-query';
 import { Button } from '../ui/button';

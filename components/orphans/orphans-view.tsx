@@ -3,7 +3,7 @@
 import Link from 'next/link';
 import { useState } from 'react';
 import { removeOrphanAction } from '@/server/actions/sweepers';
-import type { OrphansData } from '@/server/db/queries/views';
+import type { OrphansData } from '@/server/dashboard/loaders';
 import { formatDuration } from '../lib/format';
 import { useMe } from '../lib/me';
 import { useServerAction } from '../lib/use-action';

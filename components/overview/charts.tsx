@@ -1,7 +1,7 @@
 'use client';
 
 import { Area, AreaChart, Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import type { SeriesPoint } from '@/server/db/queries/overview';
+import type { SeriesPoint } from '@/server/dashboard/overview';
 import { Card } from '../ui/card';
 import { RelTime } from '../ui/time';
 

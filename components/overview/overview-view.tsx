@@ -1,7 +1,7 @@
 'use client';
 
 import Link from 'next/link';
-import type { OverviewData } from '@/server/db/queries/views';
+import type { OverviewData } from '@/server/dashboard/loaders';
 import { formatNumber } from '../lib/format';
 import { useViewQuery } from '../lib/use-view-query';
 import { Card, PageHeader } from '../ui/card';

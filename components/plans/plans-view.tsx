@@ -2,7 +2,7 @@
 
 import { useEffect, useState } from 'react';
 import { previewPlanAction, savePlanAction } from '@/server/actions/plans';
-import type { PlansData } from '@/server/db/queries/views';
+import type { PlansData } from '@/server/dashboard/loaders';
 import { PLAN_NAME_RE, planFieldsSchema } from '@/server/domain/schemas';
 import { formatLimit } from '../lib/format';
 import { useMe } from '../lib/me';

@@ -2,7 +2,7 @@
 
 import { useState } from 'react';
 import { runSweeperNowAction, setDryRunAction } from '@/server/actions/sweepers';
-import type { SweepersData } from '@/server/db/queries/views';
+import type { SweepersData } from '@/server/dashboard/loaders';
 import { formatAbsolute, formatLimit } from '../lib/format';
 import { useMe } from '../lib/me';
 import { useServerAction } from '../lib/use-action';

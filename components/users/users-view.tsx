@@ -4,7 +4,7 @@ import { usePathname, useRouter, useSearchParams } from 'next/navigation';
 import { useState } from 'react';
 import { updateUserSchema } from '@/server/domain/schemas';
 import { createUserAction, createUserKeyAction, updateUserAction } from '@/server/actions/users';
-import type { UsersData } from '@/server/db/queries/views';
+import type { UsersData } from '@/server/dashboard/loaders';
 import { formatLimit, formatNumber } from '../lib/format';
 import { useMe } from '../lib/me';
 import { useServerAction } from '../lib/use-action';

@@ -76,8 +76,7 @@ export function action<S extends z.ZodType, T = undefined>(
     } catch (e) {
       if (e instanceof AppError) return fail(e.code, e.message, e.field);
       log.error({ err: e instanceof Error ? e.stack : String(e) }, 'server action failed');
-      const msg = e instanceof Error && /not implemented/i.test(e.message) ? 'This feature is not available yet on this server' : 'Something went wrong on the server; see its log';
-      return fail('internal', msg);
+      return fail('internal', 'Something went wrong on the server; see its log');
     }
   };
   return Object.assign(run, { meta: { role } });

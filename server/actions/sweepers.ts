@@ -1,10 +1,12 @@
 'use server';
 
 import { z } from 'zod';
-import { removeOrphanContainer, runSweeperNow, setSweeperDryRun, SWEEPER_NAMES, type SweeperName } from '../sweepers';
+import { removeOrphanContainer } from '../domain/orphans';
+import { isSweeperName, setSweeperDryRun, type SweeperName } from '../domain/sweeper-settings';
+import { runSweeperNow } from '../sweepers/runner';
 import { action, formBool } from './action';
 
-const sweeper = z.string().refine((s): s is SweeperName => (SWEEPER_NAMES as string[]).includes(s), 'unknown sweeper');
+const sweeper = z.string().refine(isSweeperName, 'unknown sweeper');
 
 /** Admin: turn a sweeper's dry-run mode on or off (persisted in settings). */
 export const setDryRunAction = action(z.object({ name: sweeper, dryRun: formBool }), 'admin', async (i, { ctx, actor }) => {

@@ -6,8 +6,8 @@ import { cache } from 'react';
 import { getAppContext } from '../app';
 import type { Ctx } from '../context';
 import type { DbOrTx } from '../db/client';
-import { loginAttempts, operators, sessions, type Role } from '../db/schema';
-import { type Actor, hasRole } from '../domain/actor';
+import { loginAttempts, operators, sessions } from '../db/schema';
+import type { Actor } from '../domain/actor';
 import { audit } from '../domain/audit';
 import { AppError } from '../domain/errors';
 import { hashPassword, newToken, sha256, verifyPassword } from '../domain/secrets';
@@ -73,10 +73,6 @@ export async function requireSession(): Promise<OperatorActor> {
   const a = await getSessionActor();
   if (!a || a.kind !== 'operator') redirect('/login');
   return a;
-}
-
-export function canAct(a: Actor, role: Role): boolean {
-  return hasRole(a, role);
 }
 
 let dummyHash: Promise<string> | null = null;

@@ -1,7 +1,9 @@
 import { and, asc, desc, eq, ilike, inArray, or, sql, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
-import type { DbOrTx } from '../client';
-import { jobs, users, type JobStatus } from '../schema';
+import type { DbOrTx } from '../db/client';
+import { jobs, users, type JobStatus } from '../db/schema';
+import { isUuid } from '../domain/schemas';
+import { FINAL_STATUSES, RUNNING_STATUSES, sqlList } from '../domain/status';
 
 /**
  * Reads behind the Jobs tabs. Every tab is a status filter that an index serves, so a page costs
@@ -15,11 +17,11 @@ export const JOB_TABS = ['running', 'queued', 'timed_out', 'orphaned', 'finished
 export type JobTab = (typeof JOB_TABS)[number];
 
 export const TAB_STATUSES: Record<JobTab, JobStatus[]> = {
-  running: ['running', 'terminating'],
+  running: [...RUNNING_STATUSES],
   queued: ['queued', 'starting'],
   timed_out: ['timed_out'],
   orphaned: ['lost'],
-  finished: ['succeeded', 'failed', 'timed_out', 'killed', 'lost', 'cancelled'],
+  finished: [...FINAL_STATUSES],
 };
 
 export const JOB_SORTS = ['deadline', 'started', 'queued', 'finished', 'name'] as const;
@@ -40,7 +42,7 @@ export const jobListQuerySchema = z.object({
   tab: z.enum(JOB_TABS, { error: 'unknown tab' }).catch('running'),
   q: z.string().trim().max(200, 'search must be at most 200 characters').optional(),
   user: z.string().trim().max(100, 'user must be at most 100 characters').optional(),
-  status: z.enum(['succeeded', 'failed', 'timed_out', 'killed', 'lost', 'cancelled'], { error: 'unknown status' }).optional().catch(undefined),
+  status: z.enum(FINAL_STATUSES, { error: 'unknown status' }).optional().catch(undefined),
   sort: z.enum(JOB_SORTS).optional().catch(undefined),
   dir: z.enum(['asc', 'desc']).optional().catch(undefined),
   warned: z.enum(['1']).optional().catch(undefined),
@@ -116,8 +118,6 @@ function escapeLike(s: string): string {
   return s.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 function orderFor(sort: JobSort, dir: 'asc' | 'desc'): SQL[] {
   const d = dir === 'asc' ? asc : desc;
   switch (sort) {
@@ -137,11 +137,11 @@ function orderFor(sort: JobSort, dir: 'asc' | 'desc'): SQL[] {
 /** Live counts by status (exact; a group-by over the live statuses only) and capped history counts. */
 export async function jobTabCounts(db: DbOrTx): Promise<Record<JobTab, { n: number; capped: boolean }>> {
   const rows = await db.execute<{ k: string; n: number }>(sql`
-    select 'running' as k, count(*)::int as n from jobs where status in ('running', 'terminating')
-    union all select 'queued', count(*)::int from jobs where status in ('queued', 'starting')
+    select 'running' as k, count(*)::int as n from jobs where status in ${sql.raw(sqlList(TAB_STATUSES.running))}
+    union all select 'queued', count(*)::int from jobs where status in ${sql.raw(sqlList(TAB_STATUSES.queued))}
     union all select 'timed_out', count(*)::int from (select 1 from jobs where status = 'timed_out' limit ${HISTORY_COUNT_CAP + 1}) x
     union all select 'orphaned', count(*)::int from (select 1 from jobs where status = 'lost' limit ${HISTORY_COUNT_CAP + 1}) x
-    union all select 'finished', count(*)::int from (select 1 from jobs where status in ('succeeded','failed','timed_out','killed','lost','cancelled') limit ${HISTORY_COUNT_CAP + 1}) x`);
+    union all select 'finished', count(*)::int from (select 1 from jobs where status in ${sql.raw(sqlList(FINAL_STATUSES))} limit ${HISTORY_COUNT_CAP + 1}) x`);
   const out = {} as Record<JobTab, { n: number; capped: boolean }>;
   for (const t of JOB_TABS) out[t] = { n: 0, capped: false };
   for (const r of rows) {
@@ -175,12 +175,12 @@ export async function listJobsForTab(db: DbOrTx, q: JobListQuery, now: Date): Pr
   // Keep the predicate literally equal to the partial index's for the running tab.
   const where: SQL[] = [statuses.length === 1 ? eq(jobs.status, statuses[0]!) : inArray(jobs.status, statuses)];
   if (q.user) {
-    where.push(UUID_RE.test(q.user) ? eq(jobs.userId, q.user) : sql`${jobs.userId} = (select id from users where name = ${q.user})`);
+    where.push(isUuid(q.user) ? eq(jobs.userId, q.user) : sql`${jobs.userId} = (select id from users where name = ${q.user})`);
   }
   if (q.q) {
     const like = `%${escapeLike(q.q)}%`;
     const conds = [ilike(jobs.name, like), ilike(jobs.image, like)];
-    if (UUID_RE.test(q.q)) conds.push(eq(jobs.id, q.q));
+    if (isUuid(q.q)) conds.push(eq(jobs.id, q.q));
     where.push(or(...conds)!);
   }
   if (q.warned && q.tab === 'running') where.push(sql`${jobs.warnedAt} is not null`);

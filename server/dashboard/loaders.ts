@@ -1,30 +1,25 @@
 import { desc, eq, sql } from 'drizzle-orm';
-import type { Ctx } from '../../context';
-import { type Actor, hasRole, requireRole } from '../../domain/actor';
-import { auditToJson, listAudit } from '../../domain/audit-queries';
-import { AppError } from '../../domain/errors';
-import { getJob, getJobLogs, jobToJson } from '../../domain/jobs';
-import { effectiveLimits, monthKey } from '../../domain/limits';
-import { listOperators, operatorToJson } from '../../domain/operators';
-import { listPlans, planToJson } from '../../domain/plans';
-import { getUserWithPlan, listUsersWithStats } from '../../domain/users';
-import { listOrphans, sweeperStatus, SWEEPER_NAMES } from '../../sweepers';
-import { auditEvents, jobs, users } from '../schema';
-import { jobListQuerySchema, listJobsForTab } from './jobs';
-import { cachedDaySummary, cachedDockerPing, nearingDeadline, recentTimeoutsAndKills, stateCounts, sweeperHealth, workerNodes } from './overview';
+import type { Ctx } from '../context';
+import { auditEvents, jobs, users } from '../db/schema';
+import { type Actor, requireRole } from '../domain/actor';
+import { auditToJson, listAudit } from '../domain/audit-queries';
+import { getJob, getJobLogs, jobToJson } from '../domain/jobs';
+import { effectiveLimits, monthKey } from '../domain/limits';
+import { listNodes } from '../domain/nodes';
+import { listOperators, operatorToJson } from '../domain/operators';
+import { listPlans, planToJson } from '../domain/plans';
+import { SWEEPER_NAMES, sweeperStatus } from '../domain/sweeper-settings';
+import { getUserWithPlan, listUsersWithStats } from '../domain/users';
+import { healthReport } from '../health';
+import { listOrphans } from '../sweepers/orphans';
+import { jobListQuerySchema, listJobsForTab } from './job-lists';
+import { cachedDaySummary, cachedDockerPing, nearingDeadline, recentTimeoutsAndKills, stateCounts, sweeperHealth } from './overview';
 
 /**
  * One loader per dashboard view. The page renders its first paint from the loader and the
  * matching /api/ui/* route serves the same loader as JSON for TanStack Query polling, so both
  * always agree. Every loader checks the role itself (the domain functions check again).
  */
-
-/** The sweeper stubs throw until the sweepers land; show that plainly instead of a 500. */
-function unavailable(e: unknown, what: string): never {
-  if (e instanceof AppError) throw e;
-  const msg = e instanceof Error ? e.message : String(e);
-  throw new AppError(503, 'unavailable', /not implemented/i.test(msg) ? `${what} is not available yet on this server (${msg})` : `${what} failed: ${msg}`);
-}
 
 export async function loadOverview(ctx: Ctx, actor: Actor) {
   requireRole(actor, 'viewer');
@@ -36,7 +31,7 @@ export async function loadOverview(ctx: Ctx, actor: Actor) {
     cachedDaySummary(ctx.db, now),
     sweeperHealth(ctx.db, SWEEPER_NAMES, now),
     cachedDockerPing(ctx.docker),
-    workerNodes(ctx.db, now),
+    listNodes(ctx.db, now, 20),
   ]);
   return {
     generatedAt: now.toISOString(),
@@ -156,13 +151,8 @@ export async function loadPlans(ctx: Ctx, actor: Actor) {
 export type PlansData = Awaited<ReturnType<typeof loadPlans>>;
 
 export async function loadOrphans(ctx: Ctx, actor: Actor) {
-  requireRole(actor, 'viewer');
-  try {
-    const r = await listOrphans(ctx, actor);
-    return { generatedAt: ctx.clock.now().toISOString(), ...r };
-  } catch (e) {
-    unavailable(e, 'The orphan report');
-  }
+  const r = await listOrphans(ctx, actor);
+  return { generatedAt: ctx.clock.now().toISOString(), ...r };
 }
 export type OrphansData = Awaited<ReturnType<typeof loadOrphans>>;
 
@@ -184,31 +174,27 @@ export type AuditData = Awaited<ReturnType<typeof loadAudit>>;
 
 export async function loadSweepers(ctx: Ctx, actor: Actor) {
   requireRole(actor, 'viewer');
-  try {
-    const s = await sweeperStatus(ctx);
-    return {
-      generatedAt: ctx.clock.now().toISOString(),
-      sweepers: s.map((x) => ({
-        name: x.name,
-        everySeconds: x.everySeconds,
-        dryRun: x.dryRun,
-        dryRunSource: x.dryRunSource,
-        lastRuns: x.lastRuns.map((r) => ({
-          id: r.id,
-          node: r.node,
-          startedAt: r.startedAt.toISOString(),
-          finishedAt: r.finishedAt?.toISOString() ?? null,
-          examined: r.examined,
-          acted: r.acted,
-          errors: r.errors,
-          dryRun: r.dryRun,
-          error: r.error,
-        })),
+  const s = await sweeperStatus(ctx);
+  return {
+    generatedAt: ctx.clock.now().toISOString(),
+    sweepers: s.map((x) => ({
+      name: x.name,
+      everySeconds: x.everySeconds,
+      dryRun: x.dryRun,
+      dryRunSource: x.dryRunSource,
+      lastRuns: x.lastRuns.map((r) => ({
+        id: r.id,
+        node: r.node,
+        startedAt: r.startedAt.toISOString(),
+        finishedAt: r.finishedAt?.toISOString() ?? null,
+        examined: r.examined,
+        acted: r.acted,
+        errors: r.errors,
+        dryRun: r.dryRun,
+        error: r.error,
       })),
-    };
-  } catch (e) {
-    unavailable(e, 'Sweeper status');
-  }
+    })),
+  };
 }
 export type SweepersData = Awaited<ReturnType<typeof loadSweepers>>;
 
@@ -221,11 +207,7 @@ export type OperatorsData = Awaited<ReturnType<typeof loadOperators>>;
 /** Docker and database state for the banner (from the shared health report). */
 export async function loadHealthBanner(actor: Actor) {
   requireRole(actor, 'viewer');
-  const { healthReport } = await import('../../health');
   const h = await healthReport();
   return { status: h.status, docker: { ok: h.docker.ok, error: h.docker.error ?? null }, db: { ok: h.db.ok } };
 }
 
-export function canEdit(actor: Actor) {
-  return { operate: hasRole(actor, 'operator'), admin: hasRole(actor, 'admin') };
-}

@@ -1,7 +1,8 @@
 import { and, asc, desc, eq, gte, inArray, sql } from 'drizzle-orm';
-import type { DbOrTx } from '../client';
-import { jobs, nodes } from '../schema';
-import { jobRowToJson, selectJobRows } from './jobs';
+import type { DbOrTx } from '../db/client';
+import { jobs } from '../db/schema';
+import { FINAL_STATUSES, LIVE_STATUSES, RUNNING_STATUSES, sqlList, type FinalStatus, type LiveStatus } from '../domain/status';
+import { jobRowToJson, selectJobRows } from './job-lists';
 
 /**
  * Reads behind the Overview. Per request: a handful of index scans over live rows only. The 24 h
@@ -9,8 +10,6 @@ import { jobRowToJson, selectJobRows } from './jobs';
  * background (cachedDaySummary).
  */
 
-const LIVE = ['queued', 'starting', 'running', 'terminating'] as const;
-const FINAL = ['succeeded', 'failed', 'timed_out', 'killed', 'lost', 'cancelled'] as const;
 export const WINDOW_MS = 24 * 3600 * 1000;
 export const BUCKET_MS = 3600 * 1000;
 
@@ -19,12 +18,12 @@ export async function stateCounts(db: DbOrTx) {
   const [live, est] = await Promise.all([
     db.execute<{ status: string; n: number }>(sql`
       select status::text, count(*)::int as n from jobs
-      where status in ('queued', 'starting', 'running', 'terminating') group by status`),
+      where status in ${sql.raw(sqlList(LIVE_STATUSES))} group by status`),
     // Planner statistics, not a scan.
     db.execute<{ n: number }>(sql`select greatest(reltuples, 0)::bigint as n from pg_class where oid = 'jobs'::regclass`),
   ]);
-  const liveCounts = Object.fromEntries(LIVE.map((s) => [s, 0])) as Record<(typeof LIVE)[number], number>;
-  for (const r of live) liveCounts[r.status as (typeof LIVE)[number]] = Number(r.n);
+  const liveCounts = Object.fromEntries(LIVE_STATUSES.map((s) => [s, 0])) as Record<LiveStatus, number>;
+  for (const r of live) liveCounts[r.status as LiveStatus] = Number(r.n);
   let total = Number(est[0]?.n ?? 0);
   // Small or never-analysed tables: reltuples is 0 or -1, so count exactly (cheap below the cap).
   if (total < 10_000) {
@@ -63,7 +62,7 @@ export interface SeriesPoint {
   finished: number;
 }
 
-export type FinalCounts = Record<(typeof FINAL)[number], number>;
+export type FinalCounts = Record<FinalStatus, number>;
 
 export interface DaySummary {
   computedAt: string;
@@ -87,7 +86,7 @@ export async function daySummary(db: DbOrTx, now: Date): Promise<DaySummary> {
     with w as (
       select started_at, finished_at, status from jobs where finished_at >= ${ws}::timestamptz
       union all
-      select started_at, null, status from jobs where status in ('running', 'terminating')
+      select started_at, null, status from jobs where status in ${sql.raw(sqlList(RUNNING_STATUSES))}
     ),
     ev as (
       select greatest(started_at, ${ws}::timestamptz) as at, 1 as d, null::text as st from w where started_at is not null
@@ -101,7 +100,7 @@ export async function daySummary(db: DbOrTx, now: Date): Promise<DaySummary> {
     from ev group by 1, 2`);
   const n = Math.round(WINDOW_MS / BUCKET_MS);
   const buckets = Array.from({ length: n }, () => ({ starts: 0, ends: 0, finals: 0, timedOut: 0, killed: 0 }));
-  const last24h = Object.fromEntries(FINAL.map((s) => [s, 0])) as FinalCounts;
+  const last24h = Object.fromEntries(FINAL_STATUSES.map((s) => [s, 0])) as FinalCounts;
   for (const r of rows) {
     const k = buckets[Number(r.b)]!;
     k.starts += Number(r.starts);
@@ -188,18 +187,6 @@ export async function sweeperHealth(db: DbOrTx, names: readonly string[], now: D
       : null,
     runsLastHour: Number(r.runs_1h),
     errorsLastHour: Number(r.errors_1h),
-  }));
-}
-
-/** Worker nodes and their heartbeats (a handful of rows). */
-export async function workerNodes(db: DbOrTx, now: Date) {
-  const rows = await db.select().from(nodes).orderBy(desc(nodes.heartbeatAt)).limit(20);
-  return rows.map((n) => ({
-    id: n.id,
-    heartbeatAt: n.heartbeatAt.toISOString(),
-    stale: now.getTime() - n.heartbeatAt.getTime() > 30_000,
-    dockerOk: n.dockerOk,
-    dockerError: n.dockerError,
   }));
 }
 

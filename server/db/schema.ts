@@ -13,7 +13,6 @@ import {
   serial,
   text,
   timestamp,
-
   uuid,
 } from 'drizzle-orm/pg-core';
 
@@ -34,10 +33,7 @@ export const JOB_STATUSES = [
   'cancelled',
 ] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
-export const FINAL_STATUSES = ['succeeded', 'failed', 'timed_out', 'killed', 'lost', 'cancelled'] as const;
-export type FinalStatus = (typeof FINAL_STATUSES)[number];
-/** Statuses that hold a concurrency slot (design: running + starting + terminating). */
-export const ACTIVE_STATUSES = ['starting', 'running', 'terminating'] as const;
+// The named subsets (final, live, active, running) are in domain/status.ts.
 
 export const jobStatus = pgEnum('job_status', JOB_STATUSES);
 export const operatorRole = pgEnum('operator_role', ['viewer', 'operator', 'admin']);
@@ -198,6 +194,7 @@ export const jobs = pgTable(
     updatedAt: ts('updated_at').notNull().defaultNow(),
   },
   (t) => [
+    // Partial-index predicates spell out domain/status.ts's RUNNING and ACTIVE lists.
     // Timeout sweeper: live jobs by deadline. Partial, so it never grows with history.
     index('jobs_live_deadline_idx')
       .on(t.deadlineAt)

@@ -10,13 +10,17 @@
  *   DockerUnavailableError and is remembered in lastError() for the health banner; an engine that
  *   answers clears it.
  * - Nothing here may crash the process: every stream gets an 'error' handler.
+ *
+ * Split by concern: stream framing in ./frames, the events subscription in ./events, call
+ * deadlines in ./timeboxed, label vocabulary in ./labels; this file is the runtime class
+ * (~440 lines: one method per engine call, each with its error conventions beside it).
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import Docker from 'dockerode';
 import { log } from '../log';
+import { subscribeEvents } from './events';
+import { demuxDockerFrames, utf8Tail } from './frames';
 import {
   DockerUnavailableError,
   ImageUnavailableError,
@@ -33,117 +37,11 @@ import {
 // Pure helpers (exported for unit tests)
 // ---------------------------------------------------------------------------------------------
 
-/**
- * Splits newline-delimited text that arrives in arbitrary chunks. `pending` is the unfinished
- * tail of earlier chunks; the returned `rest` must be passed back with the next chunk.
- * Blank lines (and a trailing '\r') are dropped.
- */
-export function splitJsonLines(pending: string, chunk: string): { lines: string[]; rest: string } {
-  const parts = (pending + chunk).split('\n');
-  const rest = parts.pop() ?? '';
-  const lines: string[] = [];
-  for (const p of parts) {
-    const line = p.endsWith('\r') ? p.slice(0, -1) : p;
-    if (line.trim() !== '') lines.push(line);
-  }
-  return { lines, rest };
-}
-
-/**
- * Docker multiplexes stdout/stderr of a non-TTY container into frames:
- * [stream type (0|1|2), 0, 0, 0, payload length (uint32 BE)] + payload.
- * Returns the concatenated payloads (in arrival order, so stdout and stderr interleave as the
- * engine logged them) and the number of frames. If the data does not look like frames (a TTY
- * container's raw output), the remainder is passed through unchanged instead of being mangled.
- */
-export function demuxDockerFrames(buf: Buffer): { payload: Buffer; frames: number } {
-  const parts: Buffer[] = [];
-  let frames = 0;
-  let off = 0;
-  while (off < buf.length) {
-    const isHeader =
-      buf.length - off >= 8 &&
-      buf[off]! <= 2 &&
-      buf[off + 1] === 0 &&
-      buf[off + 2] === 0 &&
-      buf[off + 3] === 0;
-    if (!isHeader) {
-      parts.push(buf.subarray(off));
-      break;
-    }
-    const len = buf.readUInt32BE(off + 4);
-    const start = off + 8;
-    // A truncated last frame (should not happen on a complete response): keep what arrived.
-    const end = Math.min(start + len, buf.length);
-    parts.push(buf.subarray(start, end));
-    frames++;
-    off = end;
-  }
-  return { payload: Buffer.concat(parts), frames };
-}
-
-/** Payload bytes of a multiplexed Docker log/attach stream (see demuxDockerFrames). */
-export function demuxDockerLogs(buf: Buffer): Buffer {
-  return demuxDockerFrames(buf).payload;
-}
-
-/**
- * The last `maxBytes` bytes of `buf` as UTF-8 text. Cutting at a byte offset can land inside a
- * multi-byte character; its leftover continuation bytes (10xxxxxx) are dropped rather than
- * rendered as U+FFFD at the start of the tail.
- */
-export function utf8Tail(buf: Buffer, maxBytes: number): string {
-  if (maxBytes <= 0) return '';
-  if (buf.length <= maxBytes) return buf.toString('utf8');
-  let start = buf.length - maxBytes;
-  // At most 3 continuation bytes can follow a lead byte.
-  for (let i = 0; i < 3 && start < buf.length && (buf[start]! & 0xc0) === 0x80; i++) start++;
-  return buf.subarray(start).toString('utf8');
-}
-
 /** Docker reports unset times as the Go zero time "0001-01-01T00:00:00Z". */
 export function parseDockerTime(s: string | undefined | null): Date | null {
   if (!s || s.startsWith('0001-01-01')) return null;
   const d = new Date(s);
   return Number.isNaN(d.getTime()) ? null : d;
-}
-
-/** The raw shape of one line of GET /events (only the fields Warden reads). */
-export interface RawDockerEvent {
-  Type?: string;
-  Action?: string;
-  status?: string;
-  id?: string;
-  Actor?: { ID?: string; Attributes?: Record<string, string> };
-  time?: number;
-  timeNano?: number;
-}
-
-/** Maps one engine event to Warden's ContainerEvent; null for non-container or malformed ones. */
-export function mapDockerEvent(raw: RawDockerEvent): ContainerEvent | null {
-  if (raw.Type !== undefined && raw.Type !== 'container') return null;
-  // Actions like "exec_start: sh -c …" or "health_status: healthy" carry detail after ':'.
-  const action = (raw.Action ?? raw.status ?? '').split(':')[0]!.trim();
-  const id = raw.Actor?.ID ?? raw.id;
-  if (!action || !id) return null;
-  const attrs = raw.Actor?.Attributes ?? {};
-  const exitCode = action === 'die' && attrs.exitCode !== undefined ? Number(attrs.exitCode) : null;
-  const ms =
-    raw.timeNano !== undefined
-      ? Math.floor(raw.timeNano / 1e6)
-      : raw.time !== undefined
-        ? raw.time * 1000
-        : Date.now();
-  return {
-    action,
-    id,
-    // Attributes mix labels with a few engine keys (image, name, exitCode…); callers only look
-    // up warden.* keys, so passing them through is harmless and keeps labels complete.
-    labels: { ...attrs },
-    exitCode: exitCode !== null && Number.isFinite(exitCode) ? exitCode : null,
-    signal: action === 'kill' ? (attrs.signal ?? null) : null,
-    at: new Date(ms),
-  };
 }
 
 /**
@@ -251,8 +149,6 @@ function engineMessage(err: unknown): string {
 const ZERO_DATE = new Date(0);
 const PING_TIMEOUT_MS = 2_000;
 const LOG_TAIL_LINES = 2_000;
-const RECONNECT_MIN_MS = 500;
-const RECONNECT_MAX_MS = 5_000;
 
 /** The subset of dockerode's ping we use; its typings omit the abortSignal option it honours. */
 type PingWithSignal = (opts: { abortSignal: AbortSignal }) => Promise<unknown>;
@@ -522,152 +418,19 @@ class DockerodeRuntime implements DockerRuntime {
   }
 
   events(onEvent: (e: ContainerEvent) => void, onReconnect?: () => void): EventSubscription {
-    let closed = false;
-    let stream: Readable | null = null;
-    let request: AbortController | null = null;
-    let timer: NodeJS.Timeout | null = null;
-    let backoff = RECONNECT_MIN_MS;
-    let everConnected = false;
-    let missedEvents = false; // a connection was lost or never made: the caller must reconcile
-    let firstConnectedSec = 0;
-    // Resume point: the newest delivered event's engine time (ns). The replay after a reconnect
-    // starts there, so events already delivered are skipped by their exact key (id, action,
-    // time). Keys, not a time cut-off: concurrent events can arrive slightly out of order, and a
-    // "drop anything older than the newest" rule loses real events (seen with 20 parallel kills).
-    let lastNano: bigint | null = null;
-    const recent = new Set<string>();
-    const RECENT_MAX = 4096;
-
-    const scheduleReconnect = () => {
-      if (closed || timer) return;
-      missedEvents = true;
-      const delay = backoff;
-      backoff = Math.min(backoff * 2, RECONNECT_MAX_MS);
-      timer = setTimeout(() => {
-        timer = null;
-        void connect();
-      }, delay);
-    };
-
-    const deliver = (raw: RawDockerEvent) => {
-      const ev = mapDockerEvent(raw);
-      if (!ev) return;
-      if (typeof raw.timeNano === 'number') {
-        const nano = BigInt(raw.timeNano);
-        const key = `${ev.id}:${raw.Action ?? ''}:${nano}`;
-        if (recent.has(key)) return;
-        recent.add(key);
-        if (recent.size > RECENT_MAX) recent.delete(recent.values().next().value as string);
-        if (lastNano === null || nano > lastNano) lastNano = nano;
-      }
-      try {
-        onEvent(ev);
-      } catch (err) {
-        // A throwing handler must not take down the stream (or the process).
-        log.error({ err: asDockerError(err).message, action: ev.action, id: ev.id }, 'docker: event handler threw');
-      }
-    };
-
-    const connect = async () => {
-      if (closed) return;
-      const ac = new AbortController();
-      request = ac;
-      const opts: Docker.GetEventsOptions & { abortSignal: AbortSignal } = {
-        filters: { type: ['container'], label: ['warden.managed=true'] },
-        abortSignal: ac.signal,
-      };
-      if (everConnected) {
-        // Replay what happened while we were away (the engine keeps a short in-memory history;
-        // after an engine restart it is empty, which is what onReconnect is for).
-        // Docker accepts "seconds.nanoseconds"; the typings only know numbers.
-        const since =
-          lastNano !== null
-            ? `${lastNano / 1_000_000_000n}.${String(lastNano % 1_000_000_000n).padStart(9, '0')}`
-            : String(firstConnectedSec);
-        (opts as { since?: unknown }).since = since;
-      }
-      let s: Readable;
-      try {
-        s = (await this.docker.getEvents(opts)) as Readable;
-        this.lastErr = null;
-      } catch (err) {
-        // Aborted by close(): not an engine problem, so not recorded.
-        if (closed) return;
-        this.translate(err);
-        log.warn({ err: asDockerError(err).message, retryInMs: backoff }, 'docker: events stream connect failed');
-        scheduleReconnect();
-        return;
-      } finally {
-        if (request === ac) request = null;
-      }
-      if (closed) {
-        s.on('error', () => {});
-        s.destroy();
-        return;
-      }
-      stream = s;
-      backoff = RECONNECT_MIN_MS;
-      if (!everConnected) firstConnectedSec = Math.floor(Date.now() / 1000);
-      everConnected = true;
-
-      const decoder = new StringDecoder('utf8'); // chunks may split a multi-byte character
-      let pending = '';
-      let finished = false;
-      const finish = (err?: Error) => {
-        if (finished) return;
-        finished = true;
-        if (stream === s) stream = null;
-        if (closed) return;
-        if (err) this.translate(err);
-        log.warn({ err: err?.message }, 'docker: events stream ended; reconnecting');
-        scheduleReconnect();
-      };
-      s.on('data', (chunk: Buffer) => {
-        const { lines, rest } = splitJsonLines(pending, decoder.write(chunk));
-        pending = rest;
-        for (const line of lines) {
-          let raw: RawDockerEvent;
-          try {
-            raw = JSON.parse(line) as RawDockerEvent;
-          } catch {
-            log.warn({ line: line.slice(0, 200) }, 'docker: unparseable event line');
-            continue;
-          }
-          deliver(raw);
-        }
-      });
-      s.on('error', (err: Error) => finish(err));
-      s.on('end', () => finish());
-      s.on('close', () => finish());
-
-      if (missedEvents) {
-        missedEvents = false;
-        try {
-          onReconnect?.();
-        } catch (err) {
-          log.error({ err: asDockerError(err).message }, 'docker: onReconnect handler threw');
-        }
-      }
-    };
-
-    void connect();
-
-    return {
-      close: () => {
-        if (closed) return;
-        closed = true;
-        if (timer) clearTimeout(timer);
-        timer = null;
-        request?.abort();
-        request = null;
-        if (stream) {
-          const s = stream;
-          stream = null;
-          s.on('error', () => {}); // destroy may surface ECONNRESET/aborted; nobody cares now
-          s.destroy();
-        }
+    return subscribeEvents(
+      this.docker,
+      {
+        answered: () => {
+          this.lastErr = null;
+        },
+        failed: (err) => {
+          this.translate(err);
+        },
       },
-    };
+      onEvent,
+      onReconnect,
+    );
   }
 }
 

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Ctx } from '../context';
 import { auditEvents } from '../db/schema';
 import { type Actor, requireRole } from './actor';
-import { zodFail } from './jobs';
+import { parseInput } from './errors';
 
 export const auditQuerySchema = z.strictObject({
   actor: z.string().max(300).optional(),
@@ -19,9 +19,7 @@ export const auditQuerySchema = z.strictObject({
 /** GET /api/v1/audit — newest first; filters by actor, action, target; `q` searches reason/target/actor. */
 export async function listAudit(ctx: Ctx, actor: Actor, raw: Record<string, string | undefined>) {
   requireRole(actor, 'viewer');
-  const p = auditQuerySchema.safeParse(raw);
-  if (!p.success) throw zodFail(p.error.issues);
-  const f = p.data;
+  const f = parseInput(auditQuerySchema, raw);
   const where: SQL[] = [];
   if (f.actor) where.push(f.actor.includes(':') ? eq(auditEvents.actor, f.actor) : ilike(auditEvents.actor, `%${escapeLike(f.actor)}%`));
   if (f.action) where.push(f.action.endsWith('*') ? ilike(auditEvents.action, `${escapeLike(f.action.slice(0, -1))}%`) : eq(auditEvents.action, f.action));

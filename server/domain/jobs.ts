@@ -2,13 +2,15 @@ import { and, desc, eq, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { Ctx } from '../context';
 import type { DbOrTx } from '../db/client';
 import { jobs, plans, users, type Job, type JobStatus } from '../db/schema';
-import { type Actor, hasRole, requireRole } from './actor';
+import { type Actor, actorLabel, hasRole, requireRole } from './actor';
 import { audit } from './audit';
-import { AppError, conflict, invalid, notFound } from './errors';
+import { AppError, conflict, invalid, notFound, parseInput } from './errors';
 import { effectiveLimits, effectiveTimeout, type Limits } from './limits';
 import { finishJob, transition } from './lifecycle';
+import { escalateNow } from './termination';
 import { planForUser } from './plans';
 import { extendJobSchema, isUuid, killJobSchema, listJobsQuerySchema, submitJobSchema, suspendJobSchema } from './schemas';
+import { isFinal } from './status';
 
 export function jobToJson(j: Job) {
   return {
@@ -44,11 +46,6 @@ export function jobToJson(j: Job) {
 }
 export type JobJson = ReturnType<typeof jobToJson>;
 
-export function zodFail(issues: { message: string; path: PropertyKey[] }[]): AppError {
-  const i = issues[0]!;
-  return invalid(i.message, i.path.map(String).join('.') || undefined);
-}
-
 async function loadUserLimits(db: DbOrTx, userId: string): Promise<{ limits: Limits; planName: string }> {
   const [r] = await db.select({ user: users, plan: plans }).from(users).innerJoin(plans, eq(plans.id, users.planId)).where(eq(users.id, userId));
   if (!r) throw notFound('User', userId);
@@ -60,9 +57,7 @@ async function loadUserLimits(db: DbOrTx, userId: string): Promise<{ limits: Lim
  * before anything is written; the job row and its audit row are written in one transaction.
  */
 export async function submitJob(ctx: Ctx, actor: Actor, raw: unknown, opts: { userId?: string } = {}): Promise<Job> {
-  const parsed = submitJobSchema.safeParse(raw);
-  if (!parsed.success) throw zodFail(parsed.error.issues);
-  const input = parsed.data;
+  const input = parseInput(submitJobSchema, raw);
   let userId: string;
   if (actor.kind === 'user') userId = actor.id;
   else {
@@ -96,7 +91,7 @@ export async function submitJob(ctx: Ctx, actor: Actor, raw: unknown, opts: { us
       if (!parent || parent.userId !== userId) {
         throw invalid(`Parent job ${input.parentId} not found`, 'parentId', 'unknown_parent');
       }
-      if (['succeeded', 'failed', 'timed_out', 'killed', 'lost', 'cancelled'].includes(parent.status)) {
+      if (isFinal(parent.status)) {
         throw conflict(`Parent job ${input.parentId} has already ended (${parent.status})`, 'parent_ended');
       }
     }
@@ -163,17 +158,16 @@ function decodeCursor(c: string): { at: Date; id: string } {
 /** GET /api/v1/jobs — newest first, keyset pagination. */
 export async function listJobs(ctx: Ctx, actor: Actor, rawQuery: Record<string, string | undefined>) {
   requireRole(actor, 'viewer');
-  const q = listJobsQuerySchema.safeParse(rawQuery);
-  if (!q.success) throw zodFail(q.error.issues);
-  const limit = q.data.limit ?? 50;
+  const q = parseInput(listJobsQuerySchema, rawQuery);
+  const limit = q.limit ?? 50;
   const where: SQL[] = [];
-  if (q.data.status?.length) where.push(inArray(jobs.status, q.data.status as JobStatus[]));
-  if (q.data.user) {
-    if (isUuid(q.data.user)) where.push(eq(jobs.userId, q.data.user));
-    else where.push(sql`${jobs.userId} = (select id from users where name = ${q.data.user})`);
+  if (q.status?.length) where.push(inArray(jobs.status, q.status as JobStatus[]));
+  if (q.user) {
+    if (isUuid(q.user)) where.push(eq(jobs.userId, q.user));
+    else where.push(sql`${jobs.userId} = (select id from users where name = ${q.user})`);
   }
-  if (q.data.cursor) {
-    const c = decodeCursor(q.data.cursor);
+  if (q.cursor) {
+    const c = decodeCursor(q.cursor);
     where.push(or(lt(jobs.queuedAt, c.at), and(eq(jobs.queuedAt, c.at), lt(jobs.id, c.id)))!);
   }
   const rows = await ctx.db
@@ -186,8 +180,6 @@ export async function listJobs(ctx: Ctx, actor: Actor, rawQuery: Record<string, 
   return { jobs: page, nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]!) : null };
 }
 
-const FINAL: JobStatus[] = ['succeeded', 'failed', 'timed_out', 'killed', 'lost', 'cancelled'];
-
 /**
  * Kill (operator, or owner via cancel): a queued job is cancelled; a starting/running job goes to
  * `terminating` and the timeout sweeper's escalation (SIGTERM, grace, SIGKILL) ends it as `killed`.
@@ -195,12 +187,11 @@ const FINAL: JobStatus[] = ['succeeded', 'failed', 'timed_out', 'killed', 'lost'
  */
 export async function killJob(ctx: Ctx, actor: Actor, id: string, raw: unknown = {}): Promise<Job> {
   if (actor.kind !== 'user') requireRole(actor, 'operator');
-  const p = killJobSchema.safeParse(raw ?? {});
-  if (!p.success) throw zodFail(p.error.issues);
+  const p = parseInput(killJobSchema, raw ?? {});
   const job = await getJob(ctx, actor, id);
   const now = ctx.clock.now();
-  const who = actorName(actor);
-  const reason = `Killed by ${who}${p.data.reason ? `: ${p.data.reason}` : ''}`;
+  const who = actorLabel(actor);
+  const reason = `Killed by ${who}${p.reason ? `: ${p.reason}` : ''}`;
   const row = await ctx.db.transaction(async (tx) => {
     if (job.status === 'queued') {
       const plan = await planForUser(tx, job.userId);
@@ -210,7 +201,7 @@ export async function killJob(ctx: Ctx, actor: Actor, id: string, raw: unknown =
         from: ['queued'],
         status: 'cancelled',
         at: now,
-        reason: `Cancelled by ${who}${p.data.reason ? `: ${p.data.reason}` : ''}`,
+        reason: `Cancelled by ${who}${p.reason ? `: ${p.reason}` : ''}`,
         actor,
         action: 'job.cancel',
         cleaned: true,
@@ -228,21 +219,21 @@ export async function killJob(ctx: Ctx, actor: Actor, id: string, raw: unknown =
           terminateKind: 'kill',
           terminateReason: reason,
           terminateActor: who,
-          terminateForce: p.data.force ?? false,
+          terminateForce: p.force ?? false,
         },
         now,
       );
       if (row) {
-        await audit(tx, { actor, action: 'job.kill', targetType: 'job', targetId: id, reason: p.data.reason ?? null, at: now, details: { force: p.data.force ?? false } });
+        await audit(tx, { actor, action: 'job.kill', targetType: 'job', targetId: id, reason: p.reason ?? null, at: now, details: { force: p.force ?? false } });
         return row;
       }
     }
     const [cur] = await tx.select().from(jobs).where(eq(jobs.id, id));
     if (cur?.status === 'terminating') {
-      if (p.data.force && !cur.terminateForce) {
+      if (p.force && !cur.terminateForce) {
         const row = await transition(tx, id, ['terminating'], { terminateForce: true }, now);
         if (row) {
-          await audit(tx, { actor, action: 'job.kill', targetType: 'job', targetId: id, reason: p.data.reason ?? null, at: now, details: { force: true, upgrade: true } });
+          await audit(tx, { actor, action: 'job.kill', targetType: 'job', targetId: id, reason: p.reason ?? null, at: now, details: { force: true, upgrade: true } });
           return row;
         }
       }
@@ -262,7 +253,6 @@ export async function killJob(ctx: Ctx, actor: Actor, id: string, raw: unknown =
 async function kickTermination(ctx: Ctx, row: Job): Promise<Job> {
   if (row.status !== 'terminating' || !ctx.docker || row.node !== ctx.node || !row.containerId) return row;
   try {
-    const { escalateNow } = await import('../sweepers/timeout');
     const r = await escalateNow(ctx, row.id);
     if (r.acted === 0) return row;
     const [fresh] = await ctx.db.select().from(jobs).where(eq(jobs.id, row.id));
@@ -275,7 +265,7 @@ async function kickTermination(ctx: Ctx, row: Job): Promise<Job> {
 /** POST /api/v1/jobs/:id/cancel — queued: cancelled; running: killed by its owner. */
 export async function cancelJob(ctx: Ctx, actor: Actor, id: string): Promise<Job> {
   const job = await getJob(ctx, actor, id);
-  if (FINAL.includes(job.status)) throw conflict(`Job ${id} has already ended (${job.status})`, 'already_final');
+  if (isFinal(job.status)) throw conflict(`Job ${id} has already ended (${job.status})`, 'already_final');
   return killJob(ctx, actor, id, { reason: 'cancelled' });
 }
 
@@ -285,9 +275,7 @@ export async function cancelJob(ctx: Ctx, actor: Actor, id: string): Promise<Job
  */
 export async function extendJob(ctx: Ctx, actor: Actor, id: string, raw: unknown): Promise<Job> {
   requireRole(actor, 'operator');
-  const p = extendJobSchema.safeParse(raw);
-  if (!p.success) throw zodFail(p.error.issues);
-  const { seconds, reason, overrideCap } = p.data;
+  const { seconds, reason, overrideCap } = parseInput(extendJobSchema, raw);
   if (overrideCap && !hasRole(actor, 'admin')) throw new AppError(403, 'forbidden', 'Only admins may extend past the cap');
   if (overrideCap && !reason) throw invalid('A reason is required to extend past the cap', 'reason');
   if (!isUuid(id)) throw notFound('Job', id);
@@ -340,8 +328,7 @@ export async function extendJob(ctx: Ctx, actor: Actor, id: string, raw: unknown
 /** Admin: suspend (or resume) a running job's timeout, e.g. while debugging it. Audited. */
 export async function suspendJobTimeout(ctx: Ctx, actor: Actor, id: string, suspended: boolean, reason?: string): Promise<Job> {
   requireRole(actor, 'admin');
-  const p = suspendJobSchema.safeParse({ suspended, reason });
-  if (!p.success) throw zodFail(p.error.issues);
+  const p = parseInput(suspendJobSchema, { suspended, reason });
   if (!isUuid(id)) throw notFound('Job', id);
   const now = ctx.clock.now();
   return ctx.db.transaction(async (tx) => {
@@ -358,7 +345,7 @@ export async function suspendJobTimeout(ctx: Ctx, actor: Actor, id: string, susp
       action: suspended ? 'job.timeout_suspend' : 'job.timeout_resume',
       targetType: 'job',
       targetId: id,
-      reason: p.data.reason ?? null,
+      reason: p.reason ?? null,
       at: now,
       details: { deadlineAt: row.deadlineAt?.toISOString() ?? null, status: row.status },
     });
@@ -379,9 +366,3 @@ export async function getJobLogs(ctx: Ctx, actor: Actor, id: string): Promise<st
   return job.logTail ?? '';
 }
 
-
-function actorName(a: Actor): string {
-  if (a.kind === 'operator') return `operator:${a.email}`;
-  if (a.kind === 'user') return `api:${a.name}`;
-  return a.name;
-}

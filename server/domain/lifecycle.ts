@@ -1,10 +1,11 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client';
-import { jobs, plans, usage, users, type FinalStatus, type Job, type JobStatus, type Plan } from '../db/schema';
+import { jobs, plans, usage, users, type Job, type JobStatus, type Plan } from '../db/schema';
 import type { Actor } from './actor';
 import { audit } from './audit';
 import { monthKey, ttlFor } from './limits';
 import { metrics } from '../metrics';
+import type { FinalStatus } from './status';
 
 /**
  * Every job state change goes through here: one conditional UPDATE … WHERE status IN (expected)

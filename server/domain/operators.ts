@@ -1,10 +1,9 @@
 import { asc, eq, sql } from 'drizzle-orm';
 import type { Ctx } from '../context';
-import type { DbOrTx } from '../db/client';
 import { apiKeys, operators, type Operator, type Role } from '../db/schema';
 import { type Actor, requireRole } from './actor';
 import { audit } from './audit';
-import { conflict, invalid, notFound } from './errors';
+import { conflict, notFound, parseInput } from './errors';
 import { createOperatorSchema } from './schemas';
 import { hashPassword, newApiKey, randomPassword } from './secrets';
 
@@ -24,21 +23,17 @@ export async function createOperator(
   raw: unknown,
 ): Promise<{ operator: Operator; password: string | null }> {
   requireRole(actor, 'admin');
-  const r = createOperatorSchema.safeParse(raw);
-  if (!r.success) {
-    const i = r.error.issues[0]!;
-    throw invalid(i.message, i.path.map(String).join('.') || undefined);
-  }
-  const generated = r.data.password ? null : randomPassword();
-  const passwordHash = await hashPassword(r.data.password ?? generated!);
+  const input = parseInput(createOperatorSchema, raw);
+  const generated = input.password ? null : randomPassword();
+  const passwordHash = await hashPassword(input.password ?? generated!);
   const now = ctx.clock.now();
   return ctx.db.transaction(async (tx) => {
     const [op] = await tx
       .insert(operators)
-      .values({ email: r.data.email, role: r.data.role, passwordHash, createdAt: now })
+      .values({ email: input.email, role: input.role, passwordHash, createdAt: now })
       .onConflictDoNothing({ target: operators.email })
       .returning();
-    if (!op) throw conflict(`An operator with email ${r.data.email} already exists`, 'already_exists');
+    if (!op) throw conflict(`An operator with email ${input.email} already exists`, 'already_exists');
     await audit(tx, { actor, action: 'operator.create', targetType: 'operator', targetId: op.email, at: now, details: { role: op.role } });
     return { operator: op, password: generated };
   });
@@ -82,11 +77,6 @@ export async function createOperatorKey(ctx: Ctx, actor: Actor, email: string): 
     await audit(tx, { actor, action: 'operator.key.create', targetType: 'operator', targetId: op.email, at: now, details: { prefix: k.prefix } });
     return { apiKey: k.key };
   });
-}
-
-export async function operatorCount(db: DbOrTx): Promise<number> {
-  const [r] = await db.select({ n: sql<number>`count(*)::int` }).from(operators);
-  return r?.n ?? 0;
 }
 
 /**

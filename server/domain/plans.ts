@@ -4,8 +4,9 @@ import type { DbOrTx } from '../db/client';
 import { plans, users, type NewPlan, type Plan } from '../db/schema';
 import { type Actor, requireRole } from './actor';
 import { audit } from './audit';
-import { AppError, invalid, notFound } from './errors';
+import { AppError, invalid, notFound, parseInput } from './errors';
 import { planFieldsSchema, planNameSchema, type PlanFieldsInput } from './schemas';
+import { ACTIVE_STATUSES, LIVE_STATUSES, RUNNING_STATUSES, sqlList } from './status';
 
 /** Plans created on first start; operators edit them freely afterwards. */
 export const DEFAULT_PLANS: NewPlan[] = [
@@ -148,38 +149,30 @@ export interface PlanChangePreview {
 
 export async function previewPlanChange(ctx: Ctx, actor: Actor, name: string, raw: unknown): Promise<PlanChangePreview> {
   requireRole(actor, 'viewer');
-  const input = parsePlanFields(raw);
+  const input = parseInput(planFieldsSchema, raw);
   const current = await getPlanByName(ctx.db, name);
   const next = { ...(current ?? DEFAULT_PLANS[0]!), ...mapFields(input) } as Plan;
   checkPlanConsistency(next);
   if (!current) return { runningJobs: 0, runningOverNewMax: 0, usersOverNewConcurrency: 0, queuedJobs: 0, notes: ['New plan: no users yet.'] };
+  const RUNNING = sql.raw(sqlList(RUNNING_STATUSES));
   const [r] = await ctx.db.execute<{ running: number; over_max: number; queued: number; users_over: number }>(sql`
     select
-      count(*) filter (where j.status in ('running','terminating'))::int as running,
-      count(*) filter (where j.status in ('running','terminating') and j.timeout_s > ${next.maxTimeoutS} and u.max_timeout_s is null)::int as over_max,
+      count(*) filter (where j.status in ${RUNNING})::int as running,
+      count(*) filter (where j.status in ${RUNNING} and j.timeout_s > ${next.maxTimeoutS} and u.max_timeout_s is null)::int as over_max,
       count(*) filter (where j.status = 'queued')::int as queued,
       (select count(*)::int from (
          select u2.id from users u2 join jobs j2 on j2.user_id = u2.id
          where u2.plan_id = ${current.id} and u2.max_concurrent_jobs is null
-           and j2.status in ('starting','running','terminating')
+           and j2.status in ${sql.raw(sqlList(ACTIVE_STATUSES))}
          group by u2.id having count(*) > ${next.maxConcurrentJobs}) x) as users_over
     from jobs j join users u on u.id = j.user_id
-    where u.plan_id = ${current.id} and j.status in ('queued','starting','running','terminating')`);
+    where u.plan_id = ${current.id} and j.status in ${sql.raw(sqlList(LIVE_STATUSES))}`);
   const row = r ?? { running: 0, over_max: 0, queued: 0, users_over: 0 };
   const notes: string[] = [];
   notes.push('Running jobs keep their current deadline; new limits apply to jobs submitted or started after saving.');
   if (row.over_max > 0) notes.push(`${row.over_max} running job(s) already exceed the new maximum timeout and cannot be extended further.`);
   if (row.users_over > 0) notes.push(`${row.users_over} user(s) run more jobs than the new concurrency limit; no new jobs start for them until they drop below it.`);
   return { runningJobs: row.running, runningOverNewMax: row.over_max, usersOverNewConcurrency: row.users_over, queuedJobs: row.queued, notes };
-}
-
-function parsePlanFields(raw: unknown): PlanFieldsInput {
-  const r = planFieldsSchema.safeParse(raw);
-  if (!r.success) {
-    const i = r.error.issues[0]!;
-    throw invalid(i.message, i.path.join('.') || undefined);
-  }
-  return r.data;
 }
 
 function mapFields(input: PlanFieldsInput): Partial<NewPlan> {
@@ -196,7 +189,7 @@ export async function upsertPlan(ctx: Ctx, actor: Actor, name: string, raw: unkn
   requireRole(actor, 'admin');
   const n = planNameSchema.safeParse(name);
   if (!n.success) throw invalid(n.error.issues[0]!.message, 'name');
-  const input = parsePlanFields(raw);
+  const input = parseInput(planFieldsSchema, raw);
   const patch = mapFields(input);
   const now = ctx.clock.now();
   return ctx.db.transaction(async (tx) => {
@@ -231,11 +224,6 @@ export async function upsertPlan(ctx: Ctx, actor: Actor, name: string, raw: unkn
     await audit(tx, { actor, action: 'plan.update', targetType: 'plan', targetId: name, at: now, details: { changes } });
     return { plan: updated!, created: false };
   });
-}
-
-export async function planUserCount(db: DbOrTx, planId: number): Promise<number> {
-  const [r] = await db.select({ n: sql<number>`count(*)::int` }).from(users).where(eq(users.planId, planId));
-  return r?.n ?? 0;
 }
 
 export async function planForUser(db: DbOrTx, userId: string): Promise<Plan> {

@@ -1,13 +1,14 @@
-import { and, asc, eq, gt, ilike, isNull, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, gt, ilike, sql, type SQL } from 'drizzle-orm';
 import type { Ctx } from '../context';
 import type { DbOrTx } from '../db/client';
 import { apiKeys, plans, users, type Plan, type User } from '../db/schema';
 import { type Actor, requireRole } from './actor';
 import { audit } from './audit';
-import { conflict, invalid, notFound } from './errors';
+import { conflict, invalid, notFound, parseInput } from './errors';
 import { effectiveLimits, monthKey } from './limits';
 import { createUserSchema, isUuid, updateUserSchema } from './schemas';
 import { newApiKey } from './secrets';
+import { ACTIVE_STATUSES, sqlList } from './status';
 
 export function userToJson(u: User, plan: Plan) {
   const l = effectiveLimits(plan, u);
@@ -33,15 +34,6 @@ export function userToJson(u: User, plan: Plan) {
   };
 }
 
-function parse<T>(schema: { safeParse: (v: unknown) => { success: true; data: T } | { success: false; error: { issues: { message: string; path: PropertyKey[] }[] } } }, raw: unknown): T {
-  const r = schema.safeParse(raw);
-  if (!r.success) {
-    const i = r.error.issues[0]!;
-    throw invalid(i.message, i.path.map(String).join('.') || undefined);
-  }
-  return r.data;
-}
-
 async function planByName(db: DbOrTx, name: string): Promise<Plan> {
   const [p] = await db.select().from(plans).where(eq(plans.name, name));
   if (!p) throw invalid(`Unknown plan "${name}"`, 'plan', 'unknown_plan');
@@ -51,7 +43,7 @@ async function planByName(db: DbOrTx, name: string): Promise<Plan> {
 /** Creates a user with a fresh API key (returned once, stored hashed). */
 export async function createUser(ctx: Ctx, actor: Actor, raw: unknown): Promise<{ user: User; plan: Plan; apiKey: string }> {
   requireRole(actor, 'admin');
-  const input = parse(createUserSchema, raw);
+  const input = parseInput(createUserSchema, raw);
   const now = ctx.clock.now();
   return ctx.db.transaction(async (tx) => {
     const plan = await planByName(tx, input.plan);
@@ -96,7 +88,7 @@ export async function listUsersWithStats(
     .select({
       user: users,
       plan: plans,
-      running: sql<number>`(select count(*)::int from jobs j where j.user_id = ${users.id} and j.status in ('starting','running','terminating'))`,
+      running: sql<number>`(select count(*)::int from jobs j where j.user_id = ${users.id} and j.status in ${sql.raw(sqlList(ACTIVE_STATUSES))})`,
       queued: sql<number>`(select count(*)::int from jobs j where j.user_id = ${users.id} and j.status = 'queued')`,
       usageSeconds: sql<number>`coalesce((select seconds from usage us where us.user_id = ${users.id} and us.month = ${month}), 0)::float8`,
     })
@@ -115,7 +107,7 @@ export async function listUsers(ctx: Ctx, actor: Actor) {
 /** PUT /api/v1/users/:id — change plan and per-user overrides (null clears an override). */
 export async function updateUser(ctx: Ctx, actor: Actor, id: string, raw: unknown): Promise<{ user: User; plan: Plan }> {
   requireRole(actor, 'admin');
-  const input = parse(updateUserSchema, raw);
+  const input = parseInput(updateUserSchema, raw);
   const now = ctx.clock.now();
   return ctx.db.transaction(async (tx) => {
     const found = await getUserWithPlan(tx, id);
@@ -154,12 +146,4 @@ export async function createUserKey(ctx: Ctx, actor: Actor, id: string): Promise
     await audit(tx, { actor, action: 'user.key.create', targetType: 'user', targetId: id, at: now, details: { prefix: k.prefix } });
     return { apiKey: k.key, prefix: k.prefix };
   });
-}
-
-export async function activeKeyCount(db: DbOrTx, userId: string): Promise<number> {
-  const [r] = await db
-    .select({ n: sql<number>`count(*)::int` })
-    .from(apiKeys)
-    .where(and(eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt)));
-  return r?.n ?? 0;
 }

@@ -1,21 +1,18 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
+import { config } from '../config';
 import type { Ctx } from '../context';
 import { jobs } from '../db/schema';
-import type { ContainerInspect, ContainerSummary } from '../docker/types';
+import { isOurs, LABEL, MANAGED } from '../docker/labels';
+import type { ContainerSummary } from '../docker/types';
+import { type Actor, requireRole } from '../domain/actor';
 import { audit } from '../domain/audit';
 import { lockJobWithPlan, loseJob, stopChildren } from '../domain/lifecycle';
-import {
-  countAct,
-  emptyResult,
-  errMessage,
-  isFinal,
-  mapLimit,
-  UUID_RE,
-  type ApplyDeps,
-  type ApplyResult,
-  type PlannedAction,
-} from './common';
-import { finishWithoutContainer } from './timeout';
+import { containerVerdict, jobRefs, recheckOrphan, type JobRef } from '../domain/orphans';
+import { isUuid } from '../domain/schemas';
+import { backoffMs, countAct, emptyTally, errMessage } from '../domain/side-effects';
+import { ACTIVE_STATUSES, FINAL_STATUSES, isFinal, RUNNING_STATUSES, sqlList } from '../domain/status';
+import { finishWithoutContainer } from '../domain/termination';
+import { DEFAULT_SETTINGS, mapLimit, type ApplyDeps, type ApplyResult, type PlannedAction } from './common';
 
 /**
  * Orphan sweeper, three lists:
@@ -35,14 +32,6 @@ export interface OrphanContainer {
   labels: Record<string, string>;
   state: string;
   createdAt: Date;
-}
-
-export interface JobRef {
-  id: string;
-  status: string;
-  attempt: number;
-  cleanedAt: Date | null;
-  containerId: string | null;
 }
 
 export interface LiveJob {
@@ -85,19 +74,6 @@ export type OrphanAction =
   | { kind: 'lost'; job: LiveJob; reason: string; confirm: boolean }
   | { kind: 'stop_children'; parentId: string; parentStatus: string | null; childIds: string[] };
 
-/** Why a managed container is an orphan, or null when it belongs to a live (or not yet cleaned) job. */
-export function containerVerdict(c: Pick<OrphanContainer, 'id' | 'labels'>, jobsById: Record<string, JobRef>): string | null {
-  const jobId = c.labels['warden.job'];
-  if (!jobId || !UUID_RE.test(jobId)) return `no valid warden.job label (${jobId ?? 'missing'})`;
-  const job = jobsById[jobId.toLowerCase()];
-  if (!job) return `job ${jobId} does not exist`;
-  const attempt = c.labels['warden.attempt'];
-  if (attempt !== String(job.attempt)) return `attempt ${attempt ?? '?'} of job ${jobId}, which is on attempt ${job.attempt}`;
-  if (isFinal(job.status) && job.cleanedAt) return `job ${jobId} ended (${job.status}) and was cleaned up`;
-  if (job.containerId && job.containerId !== c.id) return `job ${jobId} runs in another container (${job.containerId.slice(0, 12)})`;
-  return null;
-}
-
 /** Pure: what the orphan sweeper does at `now`. */
 export function plan(s: OrphanSnapshot, now: Date): OrphanAction[] {
   const out: OrphanAction[] = [];
@@ -105,7 +81,7 @@ export function plan(s: OrphanSnapshot, now: Date): OrphanAction[] {
   if (s.dockerOk) {
     for (const c of s.containers) {
       if (c.state === 'removing') continue;
-      if (c.labels['warden.managed'] !== 'true' || c.labels['warden.node'] !== s.node) continue;
+      if (!isOurs(c.labels, { node: s.node })) continue;
       const reason = containerVerdict(c, s.jobsById);
       if (reason && c.createdAt.getTime() + s.graceS * 1000 <= t) out.push({ kind: 'remove_container', container: c, reason });
     }
@@ -135,7 +111,7 @@ export function plan(s: OrphanSnapshot, now: Date): OrphanAction[] {
 export function describe(a: OrphanAction): PlannedAction {
   switch (a.kind) {
     case 'remove_container':
-      return { kind: a.kind, containerId: a.container.id, jobId: a.container.labels['warden.job'], detail: a.reason };
+      return { kind: a.kind, containerId: a.container.id, jobId: a.container.labels[LABEL.job], detail: a.reason };
     case 'lost':
       return { kind: a.kind, jobId: a.job.id, containerId: a.job.containerId ?? undefined, detail: a.reason };
     case 'stop_children':
@@ -161,27 +137,19 @@ export async function snapshot(ctx: Ctx, o: { now: Date; graceS: number; nodeSta
   const liveJobs = (await ctx.db
     .select(liveCols)
     .from(jobs)
-    .where(and(inArray(jobs.status, ['running', 'terminating']), eq(jobs.node, ctx.node), sql`${jobs.containerId} is not null`))) as LiveJob[];
+    .where(and(inArray(jobs.status, [...RUNNING_STATUSES]), eq(jobs.node, ctx.node), sql`${jobs.containerId} is not null`))) as LiveJob[];
   let dockerOk = false;
   let containers: OrphanContainer[] = [];
   if (ctx.docker) {
     try {
-      const list: ContainerSummary[] = await ctx.docker.list({ 'warden.managed': 'true', 'warden.node': ctx.node });
+      const list: ContainerSummary[] = await ctx.docker.list({ ...MANAGED, [LABEL.node]: ctx.node });
       containers = list.map((c) => ({ id: c.id, name: c.name, labels: c.labels, state: c.state, createdAt: c.createdAt }));
       dockerOk = true;
     } catch {
       dockerOk = false;
     }
   }
-  const ids = [...new Set(containers.map((c) => c.labels['warden.job']).filter((x): x is string => !!x && UUID_RE.test(x)))];
-  const jobsById: Record<string, JobRef> = {};
-  for (let i = 0; i < ids.length; i += 1000) {
-    const rows = await ctx.db
-      .select({ id: jobs.id, status: jobs.status, attempt: jobs.attempt, cleanedAt: jobs.cleanedAt, containerId: jobs.containerId })
-      .from(jobs)
-      .where(inArray(jobs.id, ids.slice(i, i + 1000)));
-    for (const r of rows) jobsById[r.id] = r;
-  }
+  const jobsById: Record<string, JobRef> = await jobRefs(ctx.db, containers.map((c) => c.labels[LABEL.job] ?? ''));
   const staleBefore = new Date(o.now.getTime() - o.nodeStaleMs);
   const stale = await ctx.db.execute<{
     id: string;
@@ -196,7 +164,7 @@ export async function snapshot(ctx: Ctx, o: { now: Date; graceS: number; nodeSta
   }>(sql`
     select j.id, j.user_id, j.name, j.status, j.attempt, j.max_retries, j.container_id, j.node, n.heartbeat_at
     from jobs j left join nodes n on n.id = j.node
-    where j.status in ('starting', 'running', 'terminating')
+    where j.status in ${sql.raw(sqlList(ACTIVE_STATUSES))}
       and j.node is not null and j.node <> ${ctx.node}
       and (n.heartbeat_at is null or n.heartbeat_at < ${staleBefore.toISOString()}::timestamptz)
     limit ${limit}`);
@@ -205,7 +173,7 @@ export async function snapshot(ctx: Ctx, o: { now: Date; graceS: number; nodeSta
     from jobs c left join jobs p on p.id = c.parent_id
     where c.parent_id is not null
       and c.status in ('queued', 'starting', 'running')
-      and (p.id is null or p.status in ('succeeded', 'failed', 'timed_out', 'killed', 'lost', 'cancelled'))
+      and (p.id is null or p.status in ${sql.raw(sqlList(FINAL_STATUSES))})
     limit ${limit}`);
   return {
     node: ctx.node,
@@ -234,7 +202,7 @@ const g = globalThis as unknown as { __wardenOrphanBackoff?: Map<string, { failu
 const containerBackoff = (g.__wardenOrphanBackoff ??= new Map());
 
 export async function apply(actions: OrphanAction[], deps: ApplyDeps): Promise<ApplyResult> {
-  const res = emptyResult();
+  const res = emptyTally();
   await mapLimit(actions, deps.settings.concurrency, async (a) => {
     try {
       if (a.kind === 'remove_container') await removeContainer(deps, a, res);
@@ -257,25 +225,6 @@ export async function apply(actions: OrphanAction[], deps: ApplyDeps): Promise<A
   return res;
 }
 
-async function jobRef(ctx: Ctx, jobId: string | undefined): Promise<Record<string, JobRef>> {
-  if (!jobId || !UUID_RE.test(jobId)) return {};
-  const [r] = await ctx.db
-    .select({ id: jobs.id, status: jobs.status, attempt: jobs.attempt, cleanedAt: jobs.cleanedAt, containerId: jobs.containerId })
-    .from(jobs)
-    .where(eq(jobs.id, jobId));
-  return r ? { [r.id]: r } : {};
-}
-
-/** Labels that must not have changed between the list and the removal. */
-function sameOwner(ins: ContainerInspect, c: Pick<OrphanContainer, 'labels'>, node: string): boolean {
-  return (
-    ins.labels['warden.managed'] === 'true' &&
-    ins.labels['warden.node'] === node &&
-    ins.labels['warden.job'] === c.labels['warden.job'] &&
-    ins.labels['warden.attempt'] === c.labels['warden.attempt']
-  );
-}
-
 async function removeContainer(d: ApplyDeps, a: Extract<OrphanAction, { kind: 'remove_container' }>, res: ApplyResult): Promise<void> {
   const docker = d.docker;
   if (!docker) return;
@@ -284,23 +233,20 @@ async function removeContainer(d: ApplyDeps, a: Extract<OrphanAction, { kind: 'r
   if (b && b.until > d.ctx.clock.now().getTime()) return;
   // Re-check right before destroying: the container still carries the same owner labels, and
   // its job (re-read now) still makes it an orphan.
-  const ins = await docker.inspect(c.id);
-  if (!ins) return;
-  if (!sameOwner(ins, c, d.ctx.node)) return;
-  const jobId = ins.labels['warden.job'];
-  const jobsNow = await jobRef(d.ctx, jobId);
-  const reason = containerVerdict({ id: c.id, labels: ins.labels }, jobsNow);
-  if (!reason) return;
+  const r = await recheckOrphan(d.ctx, docker, c.id, c.labels);
+  if (r.kind !== 'orphan') return;
+  const { ins, reason } = r;
+  const jobId = ins.labels[LABEL.job];
   const at = d.ctx.clock.now();
   try {
     await docker.remove(c.id);
     // Volumes of a job that no longer exists have nobody else to clean them up.
-    if (jobId && UUID_RE.test(jobId) && !jobsNow[jobId.toLowerCase()]) await docker.removeVolumesByLabel('warden.job', jobId);
+    if (jobId && !r.jobExists && isUuid(jobId)) await docker.removeVolumesByLabel(LABEL.job, jobId);
   } catch (e) {
     res.errors++;
     const failures = (b?.failures ?? 0) + 1;
-    containerBackoff.set(c.id, { failures, until: at.getTime() + Math.min(60_000, 1000 * 2 ** (failures - 1)) });
-    await audit(d.ctx.db, { actor: d.actor, action: 'container.remove', targetType: 'container', targetId: c.id, reason, at, success: false, error: errMessage(e), details: { jobId, attempt: ins.labels['warden.attempt'], name: c.name } });
+    containerBackoff.set(c.id, { failures, until: at.getTime() + backoffMs(failures) });
+    await audit(d.ctx.db, { actor: d.actor, action: 'container.remove', targetType: 'container', targetId: c.id, reason, at, success: false, error: errMessage(e), details: { jobId, attempt: ins.labels[LABEL.attempt], name: c.name } });
     return;
   }
   containerBackoff.delete(c.id);
@@ -311,7 +257,7 @@ async function removeContainer(d: ApplyDeps, a: Extract<OrphanAction, { kind: 'r
     targetId: c.id,
     reason: `orphan: ${reason}`,
     at,
-    details: { jobId: jobId ?? null, attempt: ins.labels['warden.attempt'] ?? null, name: c.name, ageSeconds: Math.round((at.getTime() - c.createdAt.getTime()) / 1000), running: ins.running },
+    details: { jobId: jobId ?? null, attempt: ins.labels[LABEL.attempt] ?? null, name: c.name, ageSeconds: Math.round((at.getTime() - c.createdAt.getTime()) / 1000), running: ins.running },
   });
   countAct(res, 'remove_container');
 }
@@ -376,9 +322,9 @@ export async function report(ctx: Ctx, o: { now: Date; graceS: number; nodeStale
     containers.push({
       id: c.id,
       name: c.name,
-      jobId: c.labels['warden.job'] ?? null,
-      attempt: c.labels['warden.attempt'] ?? null,
-      node: c.labels['warden.node'] ?? null,
+      jobId: c.labels[LABEL.job] ?? null,
+      attempt: c.labels[LABEL.attempt] ?? null,
+      node: c.labels[LABEL.node] ?? null,
       reason,
       createdAt: c.createdAt.toISOString(),
       ageSeconds: Math.max(0, Math.round((now - c.createdAt.getTime()) / 1000)),
@@ -405,4 +351,10 @@ export async function report(ctx: Ctx, o: { now: Date; graceS: number; nodeStale
       .filter((c) => c.parentStatus === null || isFinal(c.parentStatus))
       .map((c) => ({ jobId: c.id, parentId: c.parentId, parentStatus: c.parentStatus ?? 'missing' })),
   };
+}
+
+/** What the orphan sweeper sees now (viewer or above): GET /api/v1/orphans and the Orphans page. */
+export async function listOrphans(ctx: Ctx, actor: Actor): Promise<OrphanReportData> {
+  requireRole(actor, 'viewer');
+  return report(ctx, { now: ctx.clock.now(), graceS: config().WARDEN_ORPHAN_GRACE_S, nodeStaleMs: DEFAULT_SETTINGS.nodeStaleMs });
 }

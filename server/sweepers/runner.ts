@@ -1,21 +1,15 @@
-import { eq, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import { config, type Config } from '../config';
 import type { Ctx } from '../context';
-import { settings as settingsTable, sweeperRuns } from '../db/schema';
+import { sweeperRuns } from '../db/schema';
+import { timeboxed } from '../docker/timeboxed';
+import { type Actor, actorLabel, requireRole } from '../domain/actor';
+import { audit } from '../domain/audit';
+import { emptyTally, errMessage } from '../domain/side-effects';
+import { checkSweeperName, dryRunKey, SWEEPER_ACTOR, type SweeperName } from '../domain/sweeper-settings';
 import { log } from '../log';
 import { metrics } from '../metrics';
-import {
-  DEFAULT_SETTINGS,
-  emptyResult,
-  errMessage,
-  SWEEPER_ACTOR,
-  timeboxed,
-  type ApplyDeps,
-  type ApplyResult,
-  type PlannedAction,
-  type SweeperName,
-  type SweepSettings,
-} from './common';
+import { DEFAULT_SETTINGS, type ApplyDeps, type ApplyResult, type PlannedAction, type SweepSettings } from './common';
 import * as orphans from './orphans';
 import * as timeout from './timeout';
 import * as ttl from './ttl';
@@ -108,16 +102,6 @@ export const SWEEPERS: Record<SweeperName, SweeperDef> = {
 /** Lock class for pg advisory locks of sweepers (the migration lock is 7301001). */
 export const SWEEPER_LOCK_CLASS = 7301100;
 
-export function dryRunKey(name: SweeperName): string {
-  return `sweeper.${name}.dryRun`;
-}
-
-export async function resolveDryRun(ctx: Ctx, name: SweeperName, envDryRun: boolean): Promise<{ dryRun: boolean; source: 'env' | 'setting' | 'off' }> {
-  if (envDryRun) return { dryRun: true, source: 'env' };
-  const [row] = await ctx.db.select({ value: settingsTable.value }).from(settingsTable).where(eq(settingsTable.key, dryRunKey(name)));
-  return row?.value === true ? { dryRun: true, source: 'setting' } : { dryRun: false, source: 'off' };
-}
-
 export function settingsFrom(cfg: SweepOptions['cfg'], over?: Partial<SweepSettings>): SweepSettings {
   return {
     ...DEFAULT_SETTINGS,
@@ -154,7 +138,7 @@ export async function runSweep(ctx: Ctx, name: SweeperName, opts: SweepOptions =
       const startedAt = ctx.clock.now();
       let examined = 0;
       let planned: PlannedAction[] = [];
-      let r: ApplyResult = emptyResult();
+      let r: ApplyResult = emptyTally();
       let error: string | undefined;
       const phases = { snapshotMs: 0, applyMs: 0 };
       try {
@@ -220,4 +204,22 @@ export async function runSweep(ctx: Ctx, name: SweeperName, opts: SweepOptions =
     }
   }
   return out;
+}
+
+/** Operator or above: one tick now (under the same advisory lock), recorded in sweeper_runs and audited. */
+export async function runSweeperNow(ctx: Ctx, actor: Actor, name: SweeperName): Promise<TickResult> {
+  requireRole(actor, 'operator');
+  checkSweeperName(name);
+  const r = await runSweep(ctx, name, { trigger: actorLabel(actor) });
+  await audit(ctx.db, {
+    actor,
+    action: 'sweeper.run',
+    targetType: 'sweeper',
+    targetId: name,
+    at: ctx.clock.now(),
+    success: !r.error,
+    error: r.error ?? null,
+    details: { skipped: !!r.skipped, examined: r.examined, acted: r.acted, errors: r.errors, dryRun: r.dryRun, runId: r.runId ?? null },
+  });
+  return r;
 }

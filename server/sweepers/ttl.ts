@@ -1,17 +1,12 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Ctx } from '../context';
 import { jobs } from '../db/schema';
+import { describeIdentity, LABEL, labelsMatchJob } from '../docker/labels';
 import { audit } from '../domain/audit';
-import {
-  countAct,
-  emptyResult,
-  errMessage,
-  mapLimit,
-  noteSideEffectFailure,
-  type ApplyDeps,
-  type ApplyResult,
-  type PlannedAction,
-} from './common';
+import { countAct, emptyTally, errMessage, noteSideEffectFailure } from '../domain/side-effects';
+import { FINAL_STATUSES, LIVE_STATUSES, sqlList } from '../domain/status';
+import { SWEEPER_NAMES } from '../domain/sweeper-settings';
+import { mapLimit, type ApplyDeps, type ApplyResult, type PlannedAction } from './common';
 
 /**
  * TTL sweeper: finished jobs past ttl_expires_at get their container and labelled volumes removed
@@ -56,6 +51,7 @@ export const PURGE_MAX_BATCHES = 10;
  * failed are kept as long as job history.
  */
 export const IDLE_RUN_RETENTION_MS = 24 * 3600_000;
+const SWEEPER_LIST = sql.join(SWEEPER_NAMES.map((n) => sql`${n}`), sql`, `);
 
 /** Pure: what the TTL sweeper does at `now` with this snapshot. */
 export function plan(s: TtlSnapshot, now: Date): TtlAction[] {
@@ -139,7 +135,7 @@ export function snapshotQueries(ctx: Pick<Ctx, 'node'>, o: { now: Date; batchSiz
     ) x
     where j.cleaned_at is null and j.ttl_expires_at is not null
       and j.ttl_expires_at <= ${now}::timestamptz
-      and j.status in ('succeeded', 'failed', 'timed_out', 'killed', 'lost', 'cancelled')
+      and j.status in ${sql.raw(sqlList(FINAL_STATUSES))}
       and (j.next_attempt_at is null or j.next_attempt_at <= ${now}::timestamptz)
       and (j.node is null or j.node = ${ctx.node} or j.container_id is null or x.stale)
     order by j.ttl_expires_at
@@ -152,14 +148,14 @@ export function snapshotQueries(ctx: Pick<Ctx, 'node'>, o: { now: Date; batchSiz
   const oldRuns = sql`
     select count(*)::int as n from (
       select 1 from sweeper_runs
-      where sweeper in ('timeout', 'ttl', 'orphans') and started_at < ${new Date(o.now.getTime() - IDLE_RUN_RETENTION_MS).toISOString()}::timestamptz
+      where sweeper in (${SWEEPER_LIST}) and started_at < ${new Date(o.now.getTime() - IDLE_RUN_RETENTION_MS).toISOString()}::timestamptz
         and (acted = 0 and errors = 0 or started_at < ${historyCutoff.toISOString()}::timestamptz)
       limit 5000) s`;
   return { expired, purgeable, oldRuns, historyCutoff };
 }
 
 export async function apply(actions: TtlAction[], deps: ApplyDeps): Promise<ApplyResult> {
-  const res = emptyResult();
+  const res = emptyTally();
   const perJob = actions.filter((a): a is Extract<TtlAction, { job: TtlJob }> => 'job' in a);
   await mapLimit(perJob, deps.settings.concurrency, async (a) => {
     try {
@@ -202,7 +198,7 @@ async function cleanup(d: ApplyDeps, j: TtlJob, res: ApplyResult): Promise<void>
   try {
     const ins = await docker.inspect(cid);
     if (ins) {
-      if (ins.labels['warden.job'] !== j.id || ins.labels['warden.attempt'] !== String(j.attempt)) {
+      if (!labelsMatchJob(ins.labels, j)) {
         removed = 'refused';
         await audit(d.ctx.db, {
           actor: d.actor,
@@ -211,7 +207,7 @@ async function cleanup(d: ApplyDeps, j: TtlJob, res: ApplyResult): Promise<void>
           targetId: j.id,
           at,
           success: false,
-          error: `refused: container ${cid} is labelled warden.job=${ins.labels['warden.job'] ?? '-'} warden.attempt=${ins.labels['warden.attempt'] ?? '-'}`,
+          error: `refused: container ${cid} is labelled ${describeIdentity(ins.labels)}`,
           details: { containerId: cid },
         });
       } else {
@@ -229,7 +225,7 @@ async function cleanup(d: ApplyDeps, j: TtlJob, res: ApplyResult): Promise<void>
         countAct(res, 'container_remove');
       }
     }
-    volumes = await docker.removeVolumesByLabel('warden.job', j.id);
+    volumes = await docker.removeVolumesByLabel(LABEL.job, j.id);
     if (volumes > 0) {
       await audit(d.ctx.db, { actor: d.actor, action: 'volume.remove', targetType: 'job', targetId: j.id, at: d.ctx.clock.now(), reason: 'TTL expired', details: { count: volumes } });
     }
@@ -271,10 +267,10 @@ async function purge(d: ApplyDeps, before: Date): Promise<number> {
         select j.id from jobs j
         where j.finished_at < ${before.toISOString()}::timestamptz
           and j.cleaned_at is not null
-          and j.status in ('succeeded', 'failed', 'timed_out', 'killed', 'lost', 'cancelled')
+          and j.status in ${sql.raw(sqlList(FINAL_STATUSES))}
           and not exists (
             select 1 from jobs c
-            where c.parent_id = j.id and c.status in ('queued', 'starting', 'running', 'terminating'))
+            where c.parent_id = j.id and c.status in ${sql.raw(sqlList(LIVE_STATUSES))})
         order by j.finished_at
         limit ${PURGE_BATCH}
         for update of j skip locked)
@@ -304,7 +300,7 @@ async function pruneRuns(d: ApplyDeps): Promise<number> {
   const r = await d.ctx.db.execute(sql`
     delete from sweeper_runs where id in (
       select id from sweeper_runs
-      where sweeper in ('timeout', 'ttl', 'orphans') and started_at < ${idleBefore}::timestamptz
+      where sweeper in (${SWEEPER_LIST}) and started_at < ${idleBefore}::timestamptz
         and (acted = 0 and errors = 0 or started_at < ${allBefore}::timestamptz)
       limit 5000)`);
   return r.count ?? 0;

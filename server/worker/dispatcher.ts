@@ -2,10 +2,12 @@ import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Ctx } from '../context';
 import type { Db } from '../db/client';
 import { jobs, plans, users, type Job } from '../db/schema';
+import { containerLabels, containerName } from '../docker/labels';
 import { DockerUnavailableError, ImageUnavailableError, type DockerRuntime } from '../docker/types';
 import { audit } from '../domain/audit';
 import { finishJob, transition } from '../domain/lifecycle';
 import { monthKey } from '../domain/limits';
+import { ACTIVE_STATUSES, sqlList } from '../domain/status';
 import { log } from '../log';
 import { metrics } from '../metrics';
 
@@ -19,6 +21,9 @@ import { metrics } from '../metrics';
  * Start (outside the transaction): pull if needed, create + start the container, then
  * `starting → running` with the deadline measured from the real start.
  */
+
+/** Slot-holding statuses as SQL text, written exactly as the jobs_active_user_idx predicate. */
+const ACTIVE = sql.raw(sqlList(ACTIVE_STATUSES));
 
 export interface CandidateUser {
   userId: string;
@@ -83,7 +88,7 @@ export function candidateUsersSql(month: string, maxUsers: number): SQL {
         offset 0
       ) s
       where exists (select 1 from jobs q where q.user_id = s.id and q.status = 'queued')
-        and (select count(*) from jobs a where a.user_id = s.id and a.status in ('starting','running','terminating')) < s.lim
+        and (select count(*) from jobs a where a.user_id = s.id and a.status in ${ACTIVE}) < s.lim
         and (s.quota is null
              or coalesce((select us.seconds from usage us where us.user_id = s.id and us.month = ${month}), 0) < s.quota)
       limit ${maxUsers * 3}
@@ -113,7 +118,7 @@ export async function claimJobs(db: Db, o: ClaimOptions): Promise<Job[]> {
     const counts = await tx.execute<{ id: string; lim: number; active: number; quota: string | null; used: string }>(sql`
       select u.id,
         coalesce(u.max_concurrent_jobs, p.max_concurrent_jobs) as lim,
-        (select count(*)::int from jobs a where a.user_id = u.id and a.status in ('starting','running','terminating')) as active,
+        (select count(*)::int from jobs a where a.user_id = u.id and a.status in ${ACTIVE}) as active,
         coalesce(u.monthly_quota_s, p.monthly_quota_s) as quota,
         coalesce((select us.seconds from usage us where us.user_id = u.id and us.month = ${month}), 0) as used
       from users u join plans p on p.id = u.plan_id
@@ -193,21 +198,6 @@ async function markEngineWait(db: Db, now: Date, down: boolean): Promise<void> {
     await db.execute(sql`update jobs set wait_reason = null, updated_at = ${now.toISOString()}
       where status = 'queued' and wait_reason = ${ENGINE_WAIT}`);
   }
-}
-
-export function containerName(job: Pick<Job, 'id' | 'attempt'>): string {
-  return `warden-${job.id}-${job.attempt}`;
-}
-
-export function containerLabels(job: Pick<Job, 'id' | 'userId' | 'attempt' | 'labels'>, node: string): Record<string, string> {
-  return {
-    ...job.labels,
-    'warden.managed': 'true',
-    'warden.job': job.id,
-    'warden.user': job.userId,
-    'warden.attempt': String(job.attempt),
-    'warden.node': node,
-  };
 }
 
 function isConnectionError(e: unknown): boolean {

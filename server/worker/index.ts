@@ -4,14 +4,14 @@ import { systemClock } from '../clock';
 import { config } from '../config';
 import type { Ctx } from '../context';
 import { bootDatabase, connect, type Database } from '../db/client';
-import { nodes } from '../db/schema';
 import { createDockerRuntime } from '../docker/runtime';
 import type { DockerRuntime, EventSubscription } from '../docker/types';
+import { HEARTBEAT_EVERY_MS, writeHeartbeat } from '../domain/nodes';
 import { log } from '../log';
 import { startSweepers, type SweeperHandle } from '../sweepers';
 import { onContainerEvent, reconcile } from './completion';
 import { dispatchOnce } from './dispatcher';
-import { ensureSeeded } from './seed';
+import { ensureSeeded } from '../seed';
 
 /**
  * The worker: dispatcher (every second), Docker events → completion, reconcile (every 10 s and
@@ -49,11 +49,7 @@ async function doStart(): Promise<Worker> {
 
   const heartbeat = async () => {
     const ok = await docker.ping();
-    const now = ctx.clock.now();
-    await ctx.db
-      .insert(nodes)
-      .values({ id: ctx.node, heartbeatAt: now, startedAt: now, dockerOk: ok, dockerError: ok ? null : docker.lastError(), version: process.env.npm_package_version ?? null })
-      .onConflictDoUpdate({ target: nodes.id, set: { heartbeatAt: now, dockerOk: ok, dockerError: ok ? null : docker.lastError() } });
+    await writeHeartbeat(ctx.db, { node: ctx.node, at: ctx.clock.now(), dockerOk: ok, dockerError: ok ? null : docker.lastError() });
   };
   await heartbeat().catch((e) => log.error({ err: String(e) }, 'heartbeat failed'));
 
@@ -77,7 +73,7 @@ async function doStart(): Promise<Worker> {
 
   every(1, 'dispatcher', () => dispatchOnce(ctx));
   every(10, 'reconcile', () => reconcile(ctx, docker));
-  every(5, 'heartbeat', heartbeat);
+  every(HEARTBEAT_EVERY_MS / 1000, 'heartbeat', heartbeat);
 
   let events: EventSubscription | null = docker.events(
     (e) => {
@@ -111,9 +107,3 @@ async function doStart(): Promise<Worker> {
     },
   };
 }
-
-/** For health: is this process's worker running? */
-export function workerStarted(): boolean {
-  return !!g.__wardenWorker;
-}
-

@@ -2,7 +2,7 @@ import type { Metadata } from 'next';
 import { AuditView } from '@/components/audit/audit-view';
 import { getAppContext } from '@/server/app';
 import { requireSession } from '@/server/auth/session';
-import { loadAudit } from '@/server/db/queries/views';
+import { loadAudit } from '@/server/dashboard/loaders';
 import { errorMessage, flatParams } from '../page-utils';
 
 export const dynamic = 'force-dynamic';

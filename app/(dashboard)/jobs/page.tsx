@@ -2,7 +2,7 @@ import type { Metadata } from 'next';
 import { JobsView } from '@/components/jobs/jobs-view';
 import { getAppContext } from '@/server/app';
 import { requireSession } from '@/server/auth/session';
-import { loadJobs } from '@/server/db/queries/views';
+import { loadJobs } from '@/server/dashboard/loaders';
 import { errorMessage, flatParams } from '../page-utils';
 
 export const dynamic = 'force-dynamic';

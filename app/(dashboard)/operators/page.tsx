@@ -3,7 +3,7 @@ import { OperatorsView } from '@/components/operators/operators-view';
 import { Forbidden } from '@/components/ui/card';
 import { getAppContext } from '@/server/app';
 import { requireSession } from '@/server/auth/session';
-import { loadOperators } from '@/server/db/queries/views';
+import { loadOperators } from '@/server/dashboard/loaders';
 import { hasRole } from '@/server/domain/actor';
 import { errorMessage } from '../page-utils';
 

@@ -2,7 +2,7 @@ import type { Metadata } from 'next';
 import { OrphansView } from '@/components/orphans/orphans-view';
 import { getAppContext } from '@/server/app';
 import { requireSession } from '@/server/auth/session';
-import { loadOrphans } from '@/server/db/queries/views';
+import { loadOrphans } from '@/server/dashboard/loaders';
 import { errorMessage } from '../page-utils';
 
 export const dynamic = 'force-dynamic';

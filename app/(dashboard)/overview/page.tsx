@@ -2,7 +2,7 @@ import type { Metadata } from 'next';
 import { OverviewView } from '@/components/overview/overview-view';
 import { getAppContext } from '@/server/app';
 import { requireSession } from '@/server/auth/session';
-import { loadOverview } from '@/server/db/queries/views';
+import { loadOverview } from '@/server/dashboard/loaders';
 import { errorMessage } from '../page-utils';
 
 export const dynamic = 'force-dynamic';

@@ -2,7 +2,7 @@ import type { Metadata } from 'next';
 import { PlansView } from '@/components/plans/plans-view';
 import { getAppContext } from '@/server/app';
 import { requireSession } from '@/server/auth/session';
-import { loadPlans } from '@/server/db/queries/views';
+import { loadPlans } from '@/server/dashboard/loaders';
 import { errorMessage } from '../page-utils';
 
 export const dynamic = 'force-dynamic';

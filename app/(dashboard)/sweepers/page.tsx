@@ -2,7 +2,7 @@ import type { Metadata } from 'next';
 import { SweepersView } from '@/components/sweepers/sweepers-view';
 import { getAppContext } from '@/server/app';
 import { requireSession } from '@/server/auth/session';
-import { loadSweepers } from '@/server/db/queries/views';
+import { loadSweepers } from '@/server/dashboard/loaders';
 import { errorMessage } from '../page-utils';
 
 export const dynamic = 'force-dynamic';

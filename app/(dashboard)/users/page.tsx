@@ -2,7 +2,7 @@ import type { Metadata } from 'next';
 import { UsersView } from '@/components/users/users-view';
 import { getAppContext } from '@/server/app';
 import { requireSession } from '@/server/auth/session';
-import { loadUsers } from '@/server/db/queries/views';
+import { loadUsers } from '@/server/dashboard/loaders';
 import { errorMessage, flatParams } from '../page-utils';
 
 export const dynamic = 'force-dynamic';

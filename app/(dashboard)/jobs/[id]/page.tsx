@@ -3,7 +3,7 @@ import { notFound } from 'next/navigation';
 import { JobDetail } from '@/components/jobs/job-detail';
 import { getAppContext } from '@/server/app';
 import { requireSession } from '@/server/auth/session';
-import { loadJobDetail } from '@/server/db/queries/views';
+import { loadJobDetail } from '@/server/dashboard/loaders';
 import { AppError } from '@/server/domain/errors';
 import { errorMessage } from '../../page-utils';
 

@@ -1,5 +1,5 @@
 import { searchObject, uiRoute } from '@/server/auth/ui-route';
-import { loadAudit } from '@/server/db/queries/views';
+import { loadAudit } from '@/server/dashboard/loaders';
 
 export const dynamic = 'force-dynamic';
 

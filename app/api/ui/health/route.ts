@@ -1,5 +1,5 @@
 import { uiRoute } from '@/server/auth/ui-route';
-import { loadHealthBanner } from '@/server/db/queries/views';
+import { loadHealthBanner } from '@/server/dashboard/loaders';
 
 export const dynamic = 'force-dynamic';
 

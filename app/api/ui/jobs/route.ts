@@ -1,5 +1,5 @@
 import { searchObject, uiRoute } from '@/server/auth/ui-route';
-import { loadJobs } from '@/server/db/queries/views';
+import { loadJobs } from '@/server/dashboard/loaders';
 
 export const dynamic = 'force-dynamic';
 

@@ -1,5 +1,5 @@
 import { uiRoute } from '@/server/auth/ui-route';
-import { loadOperators } from '@/server/db/queries/views';
+import { loadOperators } from '@/server/dashboard/loaders';
 
 export const dynamic = 'force-dynamic';
 

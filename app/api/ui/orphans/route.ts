@@ -1,5 +1,5 @@
 import { uiRoute } from '@/server/auth/ui-route';
-import { loadOrphans } from '@/server/db/queries/views';
+import { loadOrphans } from '@/server/dashboard/loaders';
 
 export const dynamic = 'force-dynamic';
 

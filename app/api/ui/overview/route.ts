@@ -1,5 +1,5 @@
 import { uiRoute } from '@/server/auth/ui-route';
-import { loadOverview } from '@/server/db/queries/views';
+import { loadOverview } from '@/server/dashboard/loaders';
 
 export const dynamic = 'force-dynamic';
 

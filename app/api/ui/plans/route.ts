@@ -1,5 +1,5 @@
 import { uiRoute } from '@/server/auth/ui-route';
-import { loadPlans } from '@/server/db/queries/views';
+import { loadPlans } from '@/server/dashboard/loaders';
 
 export const dynamic = 'force-dynamic';
 

@@ -1,5 +1,5 @@
 import { uiRoute } from '@/server/auth/ui-route';
-import { loadSweepers } from '@/server/db/queries/views';
+import { loadSweepers } from '@/server/dashboard/loaders';
 
 export const dynamic = 'force-dynamic';
 

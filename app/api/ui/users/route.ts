@@ -1,5 +1,5 @@
 import { searchObject, uiRoute } from '@/server/auth/ui-route';
-import { loadUsers } from '@/server/db/queries/views';
+import { loadUsers } from '@/server/dashboard/loaders';
 
 export const dynamic = 'force-dynamic';
 

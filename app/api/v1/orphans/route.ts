@@ -1,5 +1,5 @@
 import { api, json } from '@/server/http';
-import { listOrphans } from '@/server/sweepers';
+import { listOrphans } from '@/server/sweepers/orphans';
 
 export const dynamic = 'force-dynamic';
 

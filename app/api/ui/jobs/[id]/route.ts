@@ -1,5 +1,5 @@
 import { uiRoute } from '@/server/auth/ui-route';
-import { loadJobDetail } from '@/server/db/queries/views';
+import { loadJobDetail } from '@/server/dashboard/loaders';
 
 export const dynamic = 'force-dynamic';
 

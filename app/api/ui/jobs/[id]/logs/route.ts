@@ -1,5 +1,5 @@
 import { uiRoute } from '@/server/auth/ui-route';
-import { loadJobLogs } from '@/server/db/queries/views';
+import { loadJobLogs } from '@/server/dashboard/loaders';
 
 export const dynamic = 'force-dynamic';
 

@@ -1,0 +1,21 @@
+/**
+ * `npm run bench -- <name> [args…]`: runs bench/<name>.ts (results go to docs/BENCHMARKS.md by
+ * hand, with machine, date and command). Without a name, lists the benchmarks.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const dir = path.dirname(new URL(import.meta.url).pathname);
+const names = fs
+  .readdirSync(dir)
+  .filter((f) => f.endsWith('.ts') && !['run.ts', 'lib.ts'].includes(f))
+  .map((f) => f.slice(0, -3))
+  .sort();
+const [name, ...args] = process.argv.slice(2);
+if (!name || !names.includes(name)) {
+  console.error(`usage: npm run bench -- <name> [args…]\nbenchmarks: ${names.join(', ')}`);
+  process.exit(name ? 2 : 0);
+}
+const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(dir, `${name}.ts`), ...args], { stdio: 'inherit' });
+process.exit(r.status ?? 1);

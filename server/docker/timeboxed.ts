@@ -1,0 +1,42 @@
+import type { DockerRuntime } from './types';
+
+/**
+ * Docker calls made by sweepers get a deadline: dockerode has none, and a wedged engine would
+ * otherwise hang a tick (and the advisory lock it holds) for good. A call that times out counts
+ * as a failed side effect (audited, retried with backoff); the request itself may still finish
+ * in the background, which every call here tolerates (kill/remove are idempotent).
+ */
+export const DOCKER_CALL_TIMEOUT_MS = 30_000;
+
+export function timeboxed(docker: DockerRuntime, ms = DOCKER_CALL_TIMEOUT_MS): DockerRuntime {
+  const box =
+    <A extends unknown[], R>(name: string, fn: (...a: A) => Promise<R>) =>
+    (...a: A): Promise<R> =>
+      new Promise<R>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`Docker ${name} did not answer within ${ms / 1000} s`)), ms);
+        t.unref?.();
+        fn(...a).then(
+          (v) => {
+            clearTimeout(t);
+            resolve(v);
+          },
+          (e: unknown) => {
+            clearTimeout(t);
+            reject(e);
+          },
+        );
+      });
+  return {
+    ping: () => docker.ping(),
+    lastError: () => docker.lastError(),
+    ensureImage: box('image check', (i: string) => docker.ensureImage(i)),
+    run: (spec) => docker.run(spec),
+    inspect: box('inspect', (id: string) => docker.inspect(id)),
+    kill: box('kill', (id: string, sig: 'SIGTERM' | 'SIGKILL') => docker.kill(id, sig)),
+    remove: box('remove', (id: string) => docker.remove(id)),
+    removeVolumesByLabel: box('volume removal', (l: string, v: string) => docker.removeVolumesByLabel(l, v)),
+    list: box('list', (labels: Record<string, string>) => docker.list(labels)),
+    logsTail: box('logs', (id: string, max?: number) => docker.logsTail(id, max)),
+    events: (onEvent, onReconnect) => docker.events(onEvent, onReconnect),
+  };
+}

@@ -1,0 +1,61 @@
+import { eq, sql } from 'drizzle-orm';
+import type { DbOrTx } from '../db/client';
+import { jobs, type Job } from '../db/schema';
+
+/**
+ * Bookkeeping for Docker side effects (signals, removals) and the one backoff curve they retry
+ * on: 1 s, 2 s, 4 s … capped at 60 s, so an engine that is down for an hour costs one attempt a
+ * minute per job instead of one a second.
+ */
+export const BACKOFF_BASE_MS = 1_000;
+export const BACKOFF_MAX_MS = 60_000;
+
+/** Delay before the next attempt after `failures` consecutive failures (≥ 1). */
+export function backoffMs(failures: number): number {
+  return Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, failures - 1));
+}
+
+/**
+ * Records a failed side effect on the job (inside the caller's transaction): bumps the failure
+ * count and pushes next_attempt_at out by backoffMs(failures + 1), computed from the row so
+ * concurrent failures stay consistent; `undo` un-claims the step so a later tick retries it.
+ */
+export async function noteSideEffectFailure(tx: DbOrTx, jobId: string, at: Date, undo: Partial<Job> = {}): Promise<void> {
+  await tx
+    .update(jobs)
+    .set({
+      ...undo,
+      sideEffectFailures: sql`${jobs.sideEffectFailures} + 1`,
+      nextAttemptAt: sql`${at.toISOString()}::timestamptz + least(${BACKOFF_MAX_MS}, ${BACKOFF_BASE_MS} * power(2, ${jobs.sideEffectFailures}))::int * interval '1 millisecond'`,
+      updatedAt: at,
+    })
+    .where(eq(jobs.id, jobId));
+}
+
+export async function clearSideEffectFailures(tx: DbOrTx, jobId: string): Promise<void> {
+  await tx
+    .update(jobs)
+    .set({ sideEffectFailures: 0, nextAttemptAt: null })
+    .where(sql`${jobs.id} = ${jobId} and ${jobs.sideEffectFailures} > 0`);
+}
+
+/** What a batch of side effects did: counts by kind (sweeper runs and metrics report these). */
+export interface Tally {
+  acted: number;
+  errors: number;
+  byKind: Record<string, number>;
+}
+
+export function emptyTally(): Tally {
+  return { acted: 0, errors: 0, byKind: {} };
+}
+
+export function countAct(t: Tally, kind: string, n = 1): void {
+  t.acted += n;
+  t.byKind[kind] = (t.byKind[kind] ?? 0) + n;
+}
+
+/** An error as one bounded line for audit rows and run records. */
+export function errMessage(e: unknown): string {
+  return String((e as Error)?.message ?? e).slice(0, 1000);
+}

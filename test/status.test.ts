@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { JOB_STATUSES } from '../server/db/schema';
+import { ACTIVE_STATUSES, FINAL_STATUSES, isActive, isFinal, isLive, LIVE_STATUSES, RUNNING_STATUSES, sqlList } from '../server/domain/status';
+
+describe('job status vocabulary', () => {
+  it('final and live partition every status of the enum', () => {
+    expect([...FINAL_STATUSES, ...LIVE_STATUSES].sort()).toEqual([...JOB_STATUSES].sort());
+    for (const s of JOB_STATUSES) expect(isFinal(s)).toBe(!isLive(s));
+  });
+
+  it('active and running are the nested live subsets the indexes are built on', () => {
+    expect(ACTIVE_STATUSES.every((s) => isLive(s))).toBe(true);
+    expect(RUNNING_STATUSES.every((s) => isActive(s))).toBe(true);
+    expect(isActive('queued')).toBe(false);
+  });
+
+  it('renders SQL text exactly as the partial-index predicates spell it', () => {
+    expect(sqlList(RUNNING_STATUSES)).toBe("('running', 'terminating')");
+    expect(sqlList(ACTIVE_STATUSES)).toBe("('starting', 'running', 'terminating')");
+  });
+});
