@@ -73,6 +73,7 @@ const rowFields = {
   exitCode: jobs.exitCode,
   reason: jobs.reason,
   waitReason: jobs.waitReason,
+  waitCode: jobs.waitCode,
   labels: jobs.labels,
   node: jobs.node,
 };
@@ -108,6 +109,7 @@ export function jobRowToJson(r: RawRow) {
     exitCode: r.exitCode,
     reason: r.reason,
     waitReason: r.waitReason,
+    waitCode: r.waitCode,
     labels: r.labels ?? {},
     node: r.node,
   };

@@ -187,6 +187,8 @@ export const jobs = pgTable(
     reason: text('reason'),
     /** Why a queued job is not starting (quota, engine down); NULL when nothing holds it. */
     waitReason: text('wait_reason'),
+    /** domain/waits.ts WAIT_CODES; NULL when nothing holds the job. */
+    waitCode: text('wait_code'),
     logTail: text('log_tail'),
     /** Number of consecutive failed Docker side effects; drives backoff. */
     sideEffectFailures: integer('side_effect_failures').notNull().default(0),

@@ -23,6 +23,7 @@ export function jobToJson(j: Job) {
     exitCode: j.exitCode,
     reason: j.reason,
     waitReason: j.waitReason,
+    waitCode: j.waitCode,
     attempt: j.attempt,
     maxRetries: j.maxRetries,
     queuedAt: j.queuedAt.toISOString(),

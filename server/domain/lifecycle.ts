@@ -6,6 +6,7 @@ import { audit } from './audit';
 import { monthKey, ttlFor } from './limits';
 import { metrics } from '../metrics';
 import type { FinalStatus } from './status';
+import { NO_WAIT } from './waits';
 
 /**
  * Every job state change goes through here: one conditional UPDATE … WHERE status IN (expected)
@@ -73,7 +74,7 @@ export async function finishJob(tx: DbOrTx, f: FinishInput): Promise<Job | null>
       reason: f.reason ?? null,
       ...(f.logTail != null ? { logTail: f.logTail } : {}),
       ttlExpiresAt: new Date(f.at.getTime() + ttl * 1000),
-      waitReason: null,
+      ...NO_WAIT,
       ...(f.cleaned ? { cleanedAt: f.at } : {}),
     },
     f.at,
@@ -197,7 +198,7 @@ export async function loseJob(tx: DbOrTx, l: LoseInput): Promise<{ outcome: 'req
         sideEffectFailures: 0,
         nextAttemptAt: null,
         exitCode: null,
-        waitReason: null,
+        ...NO_WAIT,
         reason: `Lost (${tries}): ${l.why}; retrying`,
       },
       l.at,

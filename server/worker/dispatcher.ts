@@ -8,6 +8,7 @@ import { audit } from '../domain/audit';
 import { finishJob, transition } from '../domain/lifecycle';
 import { monthKey } from '../domain/limits';
 import { ACTIVE_STATUSES, sqlList } from '../domain/status';
+import { waits } from '../domain/waits';
 import { log } from '../log';
 import { metrics } from '../metrics';
 
@@ -149,7 +150,7 @@ export async function claimJobs(db: Db, o: ClaimOptions): Promise<Job[]> {
           for update skip locked
         ) q
       )
-      update jobs set status = 'starting', claimed_at = ${nowIso}, node = ${o.node}, wait_reason = null, updated_at = ${nowIso}
+      update jobs set status = 'starting', claimed_at = ${nowIso}, node = ${o.node}, wait_reason = null, wait_code = null, updated_at = ${nowIso}
       from picked where jobs.id = picked.id
       returning jobs.id`)) as unknown as { id: string }[];
     if (claimed.length === 0) return [];
@@ -175,7 +176,7 @@ export async function claimJobs(db: Db, o: ClaimOptions): Promise<Job[]> {
 export async function markQuotaWaits(db: Db, now: Date): Promise<number> {
   const month = monthKey(now);
   const r = await db.execute(sql`
-    update jobs j set wait_reason = 'Waiting: monthly quota of ' || x.quota || 's used (' || x.used || 's this month)', updated_at = ${now.toISOString()}
+    update jobs j set wait_code = 'quota', wait_reason = 'Waiting: monthly quota of ' || x.quota || 's used (' || x.used || 's this month)', updated_at = ${now.toISOString()}
     from (
       select u.id, coalesce(u.monthly_quota_s, p.monthly_quota_s) as quota,
              coalesce((select us.seconds from usage us where us.user_id = u.id and us.month = ${month}), 0) as used
@@ -188,15 +189,15 @@ export async function markQuotaWaits(db: Db, now: Date): Promise<number> {
   return r.count ?? 0;
 }
 
-export const ENGINE_WAIT = 'Waiting: Docker engine unreachable';
+export const ENGINE_WAIT = waits.engineDown().waitReason;
 
 async function markEngineWait(db: Db, now: Date, down: boolean): Promise<void> {
   if (down) {
-    await db.execute(sql`update jobs set wait_reason = ${ENGINE_WAIT}, updated_at = ${now.toISOString()}
+    await db.execute(sql`update jobs set wait_reason = ${ENGINE_WAIT}, wait_code = 'engine_down', updated_at = ${now.toISOString()}
       where status = 'queued' and wait_reason is null`);
   } else {
-    await db.execute(sql`update jobs set wait_reason = null, updated_at = ${now.toISOString()}
-      where status = 'queued' and wait_reason = ${ENGINE_WAIT}`);
+    await db.execute(sql`update jobs set wait_reason = null, wait_code = null, updated_at = ${now.toISOString()}
+      where status = 'queued' and wait_code = 'engine_down'`);
   }
 }
 
@@ -257,7 +258,7 @@ export async function startJob(ctx: Ctx, docker: DockerRuntime, job: Job): Promi
     const msg = String((e as Error)?.message ?? e);
     if (e instanceof DockerUnavailableError || isConnectionError(e)) {
       await ctx.db.transaction(async (tx) => {
-        const row = await transition(tx, job.id, ['starting'], { status: 'queued', claimedAt: null, node: null, waitReason: ENGINE_WAIT }, now);
+        const row = await transition(tx, job.id, ['starting'], { status: 'queued', claimedAt: null, node: null, ...waits.engineDown() }, now);
         if (row) await audit(tx, { actor: 'dispatcher', action: 'job.requeue', targetType: 'job', targetId: job.id, at: now, success: false, error: msg, reason: 'Docker engine unreachable' });
       });
       return 'requeued';
