@@ -14,6 +14,7 @@
  *   npx tsx bench/kill-lateness.ts [--n 200] [--spread 30] [--modes precise,cron-1s,cron-60s] [--no-write]
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { ensureInstallation } from '../server/domain/installation';
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { inArray, sql } from 'drizzle-orm';
@@ -62,14 +63,15 @@ interface ModeResult {
 async function runMode(db: Database, mode: Mode, userId: string): Promise<ModeResult> {
   const docker = createDockerRuntime();
   const node = `bench-${crypto.randomBytes(4).toString('hex')}`;
-  const ctx: Ctx = { db: db.db, clock: systemClock, node, docker };
+  const installation = await ensureInstallation(db.db);
+  const ctx: Ctx = { db: db.db, clock: systemClock, node, installation, docker };
   const ids = Array.from({ length: N }, () => crypto.randomUUID());
   const t0 = Date.now();
   const containers = await mapLimit(ids, 8, (id) =>
     docker.run({
       image: IMAGE,
       command: ['sh', '-c', 'sleep 900'],
-      labels: { 'warden.managed': 'true', 'warden.job': id, 'warden.attempt': '1', 'warden.node': node, 'warden.user': userId, 'warden.bench': 'kill-lateness' },
+      labels: { 'warden.managed': 'true', 'warden.job': id, 'warden.attempt': '1', 'warden.node': node, 'warden.installation': installation, 'warden.user': userId, 'warden.bench': 'kill-lateness' },
     }),
   );
   const startSeconds = (Date.now() - t0) / 1000;

@@ -87,7 +87,7 @@ async function main() {
     await seedDefaultPlans(db);
     await db.execute(sql`insert into users (name, plan_id) select 'u' || g, (select id from plans where name = 'pro') from generate_series(1, 100) g`);
     const [{ version }] = (await database.sql`select version()`) as unknown as [{ version: string }];
-    const ctx: Ctx = { db, clock: { now: () => NOW }, node: NODE, docker: null };
+    const ctx: Ctx = { db, clock: { now: () => NOW }, node: NODE, installation: 'bench', docker: null };
     const dialect = (db as unknown as { dialect: { sqlToQuery(s: SQL): { sql: string; params: unknown[] } } }).dialect;
     const results: { n: number; counts: Record<string, number>; timeout: number[]; ttl: number[]; snaps: Record<'timeout' | 'ttl', number[]>; examined: { timeout: number; ttl: number }; plans: Record<string, string> }[] = [];
     for (const n of SIZES) {

@@ -8,13 +8,14 @@
  * Uses the same settings as the server. With the embedded database it connects to the server
  * `npm start` started, or starts the embedded server itself for the duration of the command.
  */
-import { systemClock } from '../server/clock';
+import { DbClock } from '../server/clock';
 import { config } from '../server/config';
 import type { Ctx } from '../server/context';
 import { bootDatabase, connect } from '../server/db/client';
 import type { Actor } from '../server/domain/actor';
 import { AppError } from '../server/domain/errors';
 import { createOperator, createOperatorKey, operatorToJson } from '../server/domain/operators';
+import { databaseNow, ensureInstallation } from '../server/domain/installation';
 import { seedDefaultPlans } from '../server/domain/plans';
 import { createUser, userToJson } from '../server/domain/users';
 
@@ -84,7 +85,8 @@ async function main() {
   const database = connect(boot.url, { max: 2 });
   try {
     await seedDefaultPlans(database.db);
-    const ctx: Ctx = { db: database.db, clock: systemClock, node: config().WARDEN_NODE_ID, docker: null };
+    const clock = await DbClock.start(() => databaseNow(database.db));
+    const ctx: Ctx = { db: database.db, clock, node: config().WARDEN_NODE_ID ?? 'cli', installation: await ensureInstallation(database.db), docker: null };
     const out = await run(argv, ctx);
     // One line, so `npm run warden -- … | tail -n1` is parseable despite npm's banner.
     console.log(JSON.stringify(out));

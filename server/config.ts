@@ -1,4 +1,3 @@
-import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -18,6 +17,9 @@ const flag = (def: boolean) =>
       ctx.addIssue({ code: 'custom', message: `expected on/off (got "${v}")` });
       return z.NEVER;
     });
+
+/** What a node id may look like (a Docker engine ID such as ABCD:EFGH:… fits). */
+export const NODE_ID_RE = /^[A-Za-z0-9_.:-]{1,63}$/;
 
 const seconds = (def: number, min: number, max: number) =>
   z
@@ -43,11 +45,21 @@ export const envSchema = z.object({
   WARDEN_DATA_DIR: z.string().optional().transform((v) => path.resolve(v && v.trim() ? v : './.data')),
   DOCKER_HOST: z.string().optional().transform((v) => (v && v.trim() ? v.trim() : undefined)),
   WARDEN_WORKER: flag(true),
+  // Unset: the node id is the Docker engine's own ID (server/docker/node-id.ts), so a worker
+  // restarted or renamed on the same engine is the same node and finds its containers.
   WARDEN_NODE_ID: z
     .string()
     .optional()
-    .transform((v) => (v && v.trim() ? v.trim() : os.hostname()))
-    .refine((v) => /^[A-Za-z0-9_.:-]{1,63}$/.test(v), 'expected 1-63 characters of letters, digits, _ . : -'),
+    .transform((v) => (v && v.trim() ? v.trim() : undefined))
+    .refine((v) => v === undefined || NODE_ID_RE.test(v), 'expected 1-63 characters of letters, digits, _ . : -'),
+  /** Deadline of one image pull; a job whose pull passes it fails naming the image. */
+  WARDEN_PULL_TIMEOUT_S: seconds(300, 1, 86400),
+  /** Docker network mode for job containers (`none`, `bridge`, a network name); unset = the engine's default. */
+  WARDEN_CONTAINER_NETWORK: z
+    .string()
+    .optional()
+    .transform((v) => (v && v.trim() ? v.trim() : undefined))
+    .refine((v) => v === undefined || /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/.test(v), 'expected a Docker network mode or name (none, bridge, host, or a network name)'),
   WARDEN_TIMEOUT_SWEEP_S: seconds(1, 1, 3600),
   WARDEN_TTL_SWEEP_S: seconds(30, 1, 86400),
   WARDEN_ORPHAN_SWEEP_S: seconds(30, 1, 86400),

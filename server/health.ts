@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { appDocker } from './app';
+import { appDocker, getAppContext } from './app';
 import { config } from './config';
 import { getDatabase } from './db/client';
 import { listNodes } from './domain/nodes';
@@ -11,12 +11,12 @@ export async function healthReport() {
     status: 'ok' | 'degraded' | 'down';
     db: { ok: boolean; error?: string };
     docker: { ok: boolean; state: 'reachable' | 'unreachable'; error?: string | null; host: string };
-    worker: { enabled: boolean; node: string; nodes: { id: string; heartbeatAt: string; stale: boolean; dockerOk: boolean }[]; lastRuns: Record<string, { startedAt: string; finishedAt: string | null; errors: number; dryRun: boolean } | null> };
+    worker: { enabled: boolean; node: string | null; nodes: { id: string; heartbeatAt: string; stale: boolean; dockerOk: boolean }[]; lastRuns: Record<string, { startedAt: string; finishedAt: string | null; errors: number; dryRun: boolean } | null> };
   } = {
     status: 'ok',
     db: { ok: false },
     docker: { ok: false, state: 'unreachable', host: cfg.DOCKER_HOST ?? 'unix:///var/run/docker.sock' },
-    worker: { enabled: cfg.WARDEN_WORKER, node: cfg.WARDEN_NODE_ID, nodes: [], lastRuns: {} },
+    worker: { enabled: cfg.WARDEN_WORKER, node: cfg.WARDEN_NODE_ID ?? null, nodes: [], lastRuns: {} },
   };
   const docker = appDocker();
   const dockerOk = await docker.ping();
@@ -25,7 +25,9 @@ export async function healthReport() {
     const { db } = await getDatabase();
     await db.execute(sql`select 1`);
     out.db.ok = true;
-    out.worker.nodes = (await listNodes(db, new Date())).map((n) => ({ id: n.id, heartbeatAt: n.heartbeatAt, stale: n.stale, dockerOk: n.dockerOk }));
+    const ctx = await getAppContext();
+    if (out.worker.node === null && ctx.node !== 'unresolved') out.worker.node = ctx.node;
+    out.worker.nodes = (await listNodes(db, ctx.clock.now())).map((n) => ({ id: n.id, heartbeatAt: n.heartbeatAt, stale: n.stale, dockerOk: n.dockerOk }));
     const runs = await db.execute<{ sweeper: string; started_at: Date; finished_at: Date | null; errors: number; dry_run: boolean }>(sql`
       select distinct on (sweeper) sweeper, started_at, finished_at, errors, dry_run
       from sweeper_runs order by sweeper, started_at desc`);

@@ -17,6 +17,7 @@ import { createTestDatabase } from './helpers/db';
 import { dockerAvailable, TEST_IMAGE } from './helpers/docker';
 import { makeUser, waitFor } from './helpers/fixtures';
 import { seedDefaultPlans } from '../server/domain/plans';
+import { ensureInstallation } from '../server/domain/installation';
 
 /**
  * The core loop end to end on real parts: real PostgreSQL, the real Docker engine, the real
@@ -41,7 +42,7 @@ describe.skipIf(!dockerAvailable())('dispatcher + completion on the real engine'
   beforeAll(async () => {
     tdb = await createTestDatabase();
     await seedDefaultPlans(tdb.db);
-    ctx = { db: tdb.db, clock: systemClock, node: NODE, docker };
+    ctx = { db: tdb.db, clock: systemClock, node: NODE, installation: await ensureInstallation(tdb.db), docker };
     await docker.ensureImage(TEST_IMAGE);
     sub = docker.events((e) => {
       seen.push(e);
@@ -240,7 +241,7 @@ describe.skipIf(!dockerAvailable())('dispatcher + completion on the real engine'
     expect(claimed.map((j) => j.id).sort()).toEqual([withC.id, without.id].sort());
     // The worker "crashed" after creating one container and before recording it.
     const j = claimed.find((c) => c.id === withC.id)!;
-    const cid = await docker.run({ name: containerName(j), image: j.image, command: j.command, labels: containerLabels(j, other.node) });
+    const cid = await docker.run({ name: containerName(j), image: j.image, command: j.command, labels: containerLabels(j, other) });
     const r = await reconcile(other, docker, { startingStaleMs: 0 });
     expect(r).toMatchObject({ adopted: 1, requeued: 1 });
     const adopted = await row(withC.id);
@@ -326,7 +327,7 @@ describe.skipIf(!dockerAvailable())('dispatcher + completion on the real engine'
     const down: Ctx = { ...ctx, docker: createDockerRuntime({ dockerHost: 'unix:///tmp/warden-nonexistent.sock' }) };
     for (let i = 0; i < 3; i++) {
       const r = await dispatchOnce(down);
-      expect(r).toEqual({ claimed: 0, started: 0, failed: 0, requeued: 0, engineDown: true });
+      expect(r).toEqual({ claimed: 0, started: 0, failed: 0, requeued: 0, pulling: 0, engineDown: true });
     }
     for (const id of ids) expect(await row(id)).toMatchObject({ status: 'queued', waitReason: ENGINE_WAIT, containerId: null });
     expect(down.docker!.lastError()).toMatch(/warden-nonexistent\.sock/);

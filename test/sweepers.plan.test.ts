@@ -176,11 +176,13 @@ describe('orphan plan', () => {
     state: 'running',
     createdAt: at(-400),
     ...over,
-    labels: { 'warden.managed': 'true', 'warden.job': J1, 'warden.attempt': '1', 'warden.node': 'n1', ...over.labels },
+    labels: { 'warden.managed': 'true', 'warden.installation': 'inst-1', 'warden.job': J1, 'warden.attempt': '1', 'warden.node': 'n1', ...over.labels },
   });
   const ref = (over: Partial<JobRef> = {}): JobRef => ({ id: J1, status: 'running', attempt: 1, cleanedAt: null, containerId: 'cid1', ...over });
   const snap = (over: Partial<orphans.OrphanSnapshot> = {}): orphans.OrphanSnapshot => ({
     node: 'n1',
+    installation: 'inst-1',
+    staleNodesHere: [],
     graceS: 300,
     dockerOk: true,
     containers: [],
@@ -203,6 +205,11 @@ describe('orphan plan', () => {
     { name: 'job label not a UUID: remove', cont: c({ labels: { 'warden.job': 'nope' } }), jobs: {}, t: 0, want: ['remove_container'] },
     { name: "another node's container: never", cont: c({ labels: { 'warden.node': 'n2' } }), jobs: {}, t: 0, want: [] },
     { name: 'not managed: never', cont: c({ labels: { 'warden.managed': 'false' } }), jobs: {}, t: 0, want: [] },
+    { name: "another installation's container (same node id, same engine): never", cont: c({ labels: { 'warden.installation': 'inst-2' } }), jobs: {}, t: 0, want: [] },
+    { name: 'no installation label (made before there was one): never by listing', cont: c({ labels: { 'warden.installation': '' } }), jobs: {}, t: 0, want: [] },
+    { name: 'made for a lost claim, just created: remove at once (no grace)', cont: c({ createdAt: at(-1), labels: { 'warden.claim': 'c-old' } }), jobs: { [J1]: ref({ status: 'queued', containerId: null, claimId: null }) }, t: 0, want: ['remove_container'] },
+    { name: 'made for the claim the job holds (start in flight): keep', cont: c({ createdAt: at(-1), labels: { 'warden.claim': 'c-now' } }), jobs: { [J1]: ref({ status: 'starting', containerId: null, claimId: 'c-now' }) }, t: 0, want: [] },
+    { name: 'recorded container of a claim: keep', cont: c({ labels: { 'warden.claim': 'c-now' } }), jobs: { [J1]: ref({ claimId: 'c-now' }) }, t: 0, want: [] },
     { name: 'being removed already', cont: c({ state: 'removing' }), jobs: {}, t: 0, want: [] },
   ];
   it.each(containerCases)('$name', ({ cont, jobs, t, want }) => {
@@ -224,7 +231,7 @@ describe('orphan plan', () => {
 
   it('a live job whose container is not listed is lost (to be confirmed by inspect)', () => {
     const out = orphans.plan(snap({ liveJobs: [live()], containers: [] }), at(0));
-    expect(out).toEqual([{ kind: 'lost', job: live(), reason: 'container cid1 is gone', confirm: true }]);
+    expect(out).toEqual([{ kind: 'lost', job: live(), reason: 'container cid1 was removed by someone other than Warden', confirm: true }]);
     // Listed (even exited): completion's business, not lost.
     expect(orphans.plan(snap({ liveJobs: [live()], containers: [c({ state: 'exited' })], jobsById: { [J1]: ref() } }), at(0))).toEqual([]);
     // Docker unreachable: no verdict about containers at all.
@@ -236,6 +243,25 @@ describe('orphan plan', () => {
     const out = orphans.plan(snap({ staleJobs: [stale, live({ node: 'n1' })] }), at(0));
     expect(out).toHaveLength(1);
     expect(out[0]).toMatchObject({ kind: 'lost', confirm: false, reason: `node n2 is unreachable (last heartbeat ${at(-120).toISOString()})` });
+  });
+
+  it("a stale node's containers on this engine: its live job is adopted (not declared lost), its orphans reaped; a live node's are left alone", () => {
+    const J3 = '44444444-4444-4444-8444-444444444444';
+    const stale = live({ id: J2, node: 'old', containerId: 'cidA', heartbeatAt: at(-120) });
+    const elsewhere = live({ id: J3, node: 'old', containerId: 'cidB', heartbeatAt: at(-120) });
+    const mine = c({ id: 'cidA', labels: { 'warden.job': J2, 'warden.node': 'old' } });
+    const orphan = c({ id: 'cidO', labels: { 'warden.job': '55555555-5555-4555-8555-555555555555', 'warden.node': 'old' } });
+    const liveNodes = c({ id: 'cidL', labels: { 'warden.job': '66666666-6666-4666-8666-666666666666', 'warden.node': 'busy' } });
+    const out = orphans.plan(
+      snap({ staleNodesHere: ['old'], staleJobs: [stale, elsewhere], containers: [mine, orphan, liveNodes], jobsById: { [J2]: ref({ id: J2, containerId: 'cidA' }) } }),
+      at(0),
+    );
+    expect(out.map((a) => [a.kind, a.kind === 'lost' || a.kind === 'adopt' ? a.job.id : a.kind === 'remove_container' ? a.container.id : ''])).toEqual([
+      ['adopt', J2],
+      ['remove_container', 'cidO'],
+      // Its container is not on this engine: lost as before.
+      ['lost', J3],
+    ]);
   });
 
   it('live children of ended or missing parents are stopped, grouped by parent', () => {

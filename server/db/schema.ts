@@ -169,6 +169,14 @@ export const jobs = pgTable(
     extendedS: integer('extended_s').notNull().default(0),
     queuedAt: ts('queued_at').notNull(),
     claimedAt: ts('claimed_at'),
+    /**
+     * The claim that owns a `starting` job (a fresh uuid per claim). Only the process holding it
+     * may record the start (`starting → running … where claim_id = <its token>`); a container
+     * carries it as the label warden.claim, so one made for a lost claim is known as such.
+     */
+    claimId: uuid('claim_id'),
+    /** Lease of an in-flight start: renewed by its claimer; reconcile requeues only when it lapses. */
+    claimSeenAt: ts('claim_seen_at'),
     startedAt: ts('started_at'),
     finishedAt: ts('finished_at'),
     warnedAt: ts('warned_at'),
@@ -180,6 +188,13 @@ export const jobs = pgTable(
     terminateForce: boolean('terminate_force').notNull().default(false),
     sigtermAt: ts('sigterm_at'),
     sigkillAt: ts('sigkill_at'),
+    /**
+     * A signal someone other than Warden sent the job's container while it was `running`
+     * (docker kill / stop / rm -f, an engine shutdown), from the engine's `kill` event. Warden
+     * itself only signals `terminating` jobs, so this is how completion tells the two apart.
+     */
+    externalSignal: text('external_signal'),
+    externalSignalAt: ts('external_signal_at'),
     cleanedAt: ts('cleaned_at'),
     containerId: text('container_id'),
     node: text('node'),

@@ -9,6 +9,10 @@ export const LABEL = {
   user: 'warden.user',
   attempt: 'warden.attempt',
   node: 'warden.node',
+  /** The Warden installation (one database) that made the container: another's is foreign. */
+  installation: 'warden.installation',
+  /** The claim that made the container (jobs.claim_id): one made for a lost claim is never recorded. */
+  claim: 'warden.claim',
 } as const;
 
 /** Prefix reserved for Warden; users may not set labels under it. */
@@ -30,25 +34,62 @@ export function containerName(job: Pick<ContainerJob, 'id' | 'attempt'>): string
   return `warden-${job.id}-${job.attempt}`;
 }
 
-export function containerLabels(job: ContainerJob, node: string): Record<string, string> {
+export function containerLabels(job: ContainerJob & { claimId?: string | null }, owner: ContainerOwner): Record<string, string> {
   return {
     ...job.labels,
     [LABEL.managed]: 'true',
     [LABEL.job]: job.id,
     [LABEL.user]: job.userId,
     [LABEL.attempt]: String(job.attempt),
-    [LABEL.node]: node,
+    [LABEL.node]: owner.node,
+    [LABEL.installation]: owner.installation,
+    ...(job.claimId ? { [LABEL.claim]: job.claimId } : {}),
   };
 }
 
-/** Who may touch a container: the node (Docker host) that runs it. */
+/** Who may touch a container: this installation's worker for the node (Docker engine) that runs it. */
 export interface ContainerOwner {
   node: string;
+  installation: string;
 }
 
-/** Is this container one Warden manages and this owner may act on? */
+/**
+ * Whose container is this, as far as the labels say:
+ * - `ours`: managed and made by this installation;
+ * - `legacy`: managed but with no installation label (made before Warden wrote one): ours only
+ *   where our database records that very container id for the job its labels name, so callers
+ *   holding a job row may act on it and the orphan sweeper (which works from listings) never does;
+ * - `foreign`: another installation's (a staging install, a test suite on the same engine);
+ * - `unmanaged`: not Warden's at all.
+ * Foreign and unmanaged containers are never touched.
+ */
+export type Ownership = 'ours' | 'legacy' | 'foreign' | 'unmanaged';
+
+export function ownership(labels: Record<string, string>, installation: string): Ownership {
+  if (labels[LABEL.managed] !== 'true') return 'unmanaged';
+  const inst = labels[LABEL.installation];
+  if (inst === undefined || inst === '') return 'legacy';
+  return inst === installation ? 'ours' : 'foreign';
+}
+
+/**
+ * Is this container one this owner may act on, judged from labels alone: managed, this
+ * installation, this node. (A container whose job row names it is also ours when its labels are
+ * `legacy`, or name a node this one took over: see mayActOn.)
+ */
 export function isOurs(labels: Record<string, string>, owner: ContainerOwner): boolean {
-  return labels[LABEL.managed] === 'true' && labels[LABEL.node] === owner.node;
+  return ownership(labels, owner.installation) === 'ours' && labels[LABEL.node] === owner.node;
+}
+
+/**
+ * May a worker act on the container its job row records (completion, escalation, TTL)? The row
+ * proves the job chose it; the labels must still not be another installation's (or unmanaged).
+ * The node label is not required to match: a node that adopted a stale node's containers on the
+ * same engine keeps their old label.
+ */
+export function mayActOn(labels: Record<string, string>, installation: string): boolean {
+  const o = ownership(labels, installation);
+  return o === 'ours' || o === 'legacy';
 }
 
 /** Do the labels name exactly this job and attempt (re-check before destroying)? */
@@ -58,7 +99,13 @@ export function labelsMatchJob(labels: Record<string, string>, job: { id: string
 
 /** Labels a re-check compares against the listing: any change means the container is not the one we judged. */
 export function sameIdentity(a: Record<string, string>, b: Record<string, string>): boolean {
-  return a[LABEL.managed] === b[LABEL.managed] && a[LABEL.node] === b[LABEL.node] && a[LABEL.job] === b[LABEL.job] && a[LABEL.attempt] === b[LABEL.attempt];
+  return (
+    a[LABEL.managed] === b[LABEL.managed] &&
+    a[LABEL.installation] === b[LABEL.installation] &&
+    a[LABEL.node] === b[LABEL.node] &&
+    a[LABEL.job] === b[LABEL.job] &&
+    a[LABEL.attempt] === b[LABEL.attempt]
+  );
 }
 
 /** "warden.job=… warden.attempt=…" for refusal messages. */

@@ -19,10 +19,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Docker from 'dockerode';
 import { log } from '../log';
-import { subscribeEvents } from './events';
+import { mapDockerEvent, subscribeEvents, type RawDockerEvent } from './events';
 import { demuxDockerFrames, utf8Tail } from './frames';
 import {
+  ContainerNameInUseError,
   DockerUnavailableError,
+  ImageNotPresentError,
   ImageUnavailableError,
   LOG_TAIL_BYTES,
   type ContainerEvent,
@@ -149,6 +151,8 @@ function engineMessage(err: unknown): string {
 const ZERO_DATE = new Date(0);
 const PING_TIMEOUT_MS = 2_000;
 const LOG_TAIL_LINES = 2_000;
+/** ensureImage()'s deadline (WARDEN_PULL_TIMEOUT_S's default); the dispatcher passes the setting. */
+const DEFAULT_PULL_TIMEOUT_MS = 300_000;
 
 /** The subset of dockerode's ping we use; its typings omit the abortSignal option it honours. */
 type PingWithSignal = (opts: { abortSignal: AbortSignal }) => Promise<unknown>;
@@ -164,8 +168,8 @@ class DockerodeRuntime implements DockerRuntime {
   private lastErr: string | null = null;
   /** Images known to be present, so a busy dispatcher does not inspect the image on every run. */
   private readonly knownImages = new Set<string>();
-  /** One in-flight check/pull per image, shared by concurrent callers. */
-  private readonly imageChecks = new Map<string, Promise<void>>();
+  /** One in-flight pull per image, shared by every job waiting for it. */
+  private readonly pulls = new Map<string, Promise<void>>();
 
   constructor(dockerHost: string | undefined) {
     this.docker = new Docker(dockerOptionsFromHost(dockerHost));
@@ -218,28 +222,60 @@ class DockerodeRuntime implements DockerRuntime {
     }
   }
 
-  ensureImage(image: string): Promise<void> {
-    if (this.knownImages.has(image)) return Promise.resolve();
-    let p = this.imageChecks.get(image);
+  async engineId(): Promise<string> {
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), PING_TIMEOUT_MS * 2);
+    try {
+      const info = (await this.call(() => (this.docker.info as unknown as (o: { abortSignal: AbortSignal }) => Promise<unknown>).call(this.docker, { abortSignal: ac.signal }))) as { ID?: string };
+      if (!info.ID) throw new Error(`Docker engine (${this.where}) reported no ID`);
+      return info.ID;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async hasImage(image: string): Promise<boolean> {
+    if (this.knownImages.has(image)) return true;
+    try {
+      await this.call(() => this.docker.getImage(image).inspect());
+      this.knownImages.add(image);
+      return true;
+    } catch (err) {
+      if (statusOf(err) === 404) return false;
+      throw err;
+    }
+  }
+
+  pullImage(image: string, timeoutMs: number): Promise<void> {
+    let p = this.pulls.get(image);
     if (!p) {
-      p = this.checkOrPull(image).finally(() => this.imageChecks.delete(image));
-      this.imageChecks.set(image, p);
+      p = this.pull(image, timeoutMs).finally(() => this.pulls.delete(image));
+      this.pulls.set(image, p);
     }
     return p;
   }
 
-  private async checkOrPull(image: string): Promise<void> {
+  async ensureImage(image: string): Promise<void> {
+    if (!(await this.hasImage(image))) await this.pullImage(image, DEFAULT_PULL_TIMEOUT_MS);
+  }
+
+  /**
+   * One pull with a deadline. dockerode has none, and a registry that trickles bytes keeps a pull
+   * open for as long as it likes; aborting the request makes the engine cancel the pull too.
+   */
+  private async pull(image: string, timeoutMs: number): Promise<void> {
+    log.info({ image, timeoutMs }, 'docker: pulling image');
+    const ac = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ac.abort();
+    }, timeoutMs);
     try {
-      await this.call(() => this.docker.getImage(image).inspect());
-      this.knownImages.add(image);
-      return;
-    } catch (err) {
-      if (statusOf(err) !== 404) throw err;
-    }
-    log.info({ image }, 'docker: pulling image');
-    try {
-      const stream = await this.call(() => this.docker.pull(image));
+      const stream = await this.call(() => this.docker.pull(image, { abortSignal: ac.signal }));
       await new Promise<void>((resolve, reject) => {
+        // An abort destroys the socket; followProgress may not hear of it, so listen too.
+        ac.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
         this.docker.modem.followProgress(stream, (err: Error | null, output: Array<{ error?: string }>) => {
           if (err) return reject(err);
           // A pull can fail *inside* a 200 response: the error is a line of the progress stream.
@@ -249,16 +285,18 @@ class DockerodeRuntime implements DockerRuntime {
         });
       });
     } catch (err) {
+      if (timedOut) throw new ImageUnavailableError(image, `the pull did not finish within ${Math.round(timeoutMs / 1000)} s (WARDEN_PULL_TIMEOUT_S)`);
       const translated = this.translate(err);
       // Engine gone mid-pull is an availability problem (retry later), not a bad image.
       if (translated instanceof DockerUnavailableError) throw translated;
       throw new ImageUnavailableError(image, engineMessage(err));
+    } finally {
+      clearTimeout(timer);
     }
     this.knownImages.add(image);
   }
 
   async run(spec: ContainerSpec): Promise<string> {
-    await this.ensureImage(spec.image);
     const hostConfig: Docker.HostConfig = {
       // tini as PID 1: forwards SIGTERM to the job and reaps zombies, so `sh -c` jobs stop on
       // SIGTERM instead of ignoring it until SIGKILL.
@@ -272,6 +310,7 @@ class DockerodeRuntime implements DockerRuntime {
       // Without this Docker allows the same amount again as swap, so the cap would be 2x.
       hostConfig.MemorySwap = hostConfig.Memory;
     }
+    if (spec.network) hostConfig.NetworkMode = spec.network;
     const options: Docker.ContainerCreateOptions = {
       Image: spec.image,
       Labels: spec.labels,
@@ -288,11 +327,14 @@ class DockerodeRuntime implements DockerRuntime {
     try {
       container = await this.call(() => this.docker.createContainer(options));
     } catch (err) {
-      // The image cache can be stale (someone ran `docker image rm`): forget it, fetch, retry once.
-      if (statusOf(err) !== 404 || !/no such image/i.test(asDockerError(err).message)) throw err;
-      this.knownImages.delete(spec.image);
-      await this.ensureImage(spec.image);
-      container = await this.call(() => this.docker.createContainer(options));
+      const status = statusOf(err);
+      if (status === 404 && /no such image/i.test(asDockerError(err).message)) {
+        // Never pull here: pulls have their own deadline and run beside the dispatcher.
+        this.knownImages.delete(spec.image);
+        throw new ImageNotPresentError(spec.image);
+      }
+      if (status === 409 && spec.name) throw new ContainerNameInUseError(spec.name);
+      throw err;
     }
     try {
       await this.call(() => container.start());
@@ -304,6 +346,56 @@ class DockerodeRuntime implements DockerRuntime {
       throw err;
     }
     return container.id;
+  }
+
+  async start(id: string): Promise<void> {
+    try {
+      await this.call(() => this.docker.getContainer(id).start());
+    } catch (err) {
+      if (statusOf(err) === 304) return; // already started
+      throw err;
+    }
+  }
+
+  async killEvents(id: string, since: Date, until: Date): Promise<{ signals: { signal: string | null; at: Date }[]; observed: boolean }> {
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), PING_TIMEOUT_MS * 2);
+    const secs = (d: Date) => (d.getTime() / 1000).toFixed(3);
+    try {
+      const stream = (await this.call(() =>
+        this.docker.getEvents({
+          since: secs(since),
+          until: secs(until),
+          filters: { type: ['container'], container: [id] },
+          abortSignal: ac.signal,
+        } as unknown as Docker.GetEventsOptions),
+      )) as NodeJS.ReadableStream;
+      const chunks: Buffer[] = [];
+      await new Promise<void>((resolve, reject) => {
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('end', () => resolve());
+        stream.on('close', () => resolve());
+        stream.on('error', (e: Error) => reject(e));
+      });
+      const signals: { signal: string | null; at: Date }[] = [];
+      let observed = false;
+      for (const line of Buffer.concat(chunks).toString('utf8').split('\n')) {
+        if (!line.trim()) continue;
+        let raw: RawDockerEvent;
+        try {
+          raw = JSON.parse(line) as RawDockerEvent;
+        } catch {
+          continue;
+        }
+        const ev = mapDockerEvent(raw);
+        if (!ev || ev.id !== id) continue;
+        observed = true;
+        if (ev.action === 'kill') signals.push({ signal: ev.signal, at: ev.at });
+      }
+      return { signals, observed };
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async inspect(id: string): Promise<ContainerInspect | null> {

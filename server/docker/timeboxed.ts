@@ -29,8 +29,14 @@ export function timeboxed(docker: DockerRuntime, ms = DOCKER_CALL_TIMEOUT_MS): D
   return {
     ping: () => docker.ping(),
     lastError: () => docker.lastError(),
-    ensureImage: box('image check', (i: string) => docker.ensureImage(i)),
+    engineId: box('info', () => docker.engineId()),
+    hasImage: box('image check', (i: string) => docker.hasImage(i)),
+    // Pulls carry their own deadline (WARDEN_PULL_TIMEOUT_S).
+    pullImage: (i, ms) => docker.pullImage(i, ms),
+    ensureImage: (i) => docker.ensureImage(i),
     run: (spec) => docker.run(spec),
+    start: box('start', (id: string) => docker.start(id)),
+    killEvents: box('events', (id: string, since: Date, until: Date) => docker.killEvents(id, since, until)),
     inspect: box('inspect', (id: string) => docker.inspect(id)),
     kill: box('kill', (id: string, sig: 'SIGTERM' | 'SIGKILL') => docker.kill(id, sig)),
     remove: box('remove', (id: string) => docker.remove(id)),
@@ -39,4 +45,24 @@ export function timeboxed(docker: DockerRuntime, ms = DOCKER_CALL_TIMEOUT_MS): D
     logsTail: box('logs', (id: string, max?: number) => docker.logsTail(id, max)),
     events: (onEvent, onReconnect) => docker.events(onEvent, onReconnect),
   };
+}
+
+export class DeadlineError extends Error {}
+
+/** p, or a DeadlineError after ms (p itself keeps running; callers must tolerate its late end). */
+export function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new DeadlineError(`${what} did not finish within ${Math.round(ms / 1000)} s`)), ms);
+    t.unref?.();
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
 }

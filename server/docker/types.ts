@@ -12,6 +12,8 @@ export interface ContainerSpec {
   labels: Record<string, string>;
   cpus?: number | null;
   memoryMb?: number | null;
+  /** HostConfig.NetworkMode (`none`, `bridge`, a network name); unset = the engine's default. */
+  network?: string;
 }
 
 export interface ContainerSummary {
@@ -54,10 +56,32 @@ export interface DockerRuntime {
   ping(): Promise<boolean>;
   /** Last error seen talking to the engine, for health display. */
   lastError(): string | null;
-  /** Pulls the image when absent locally. Throws ImageUnavailableError naming the image if it cannot. */
+  /** The engine's own ID (`docker info` → ID): by default a node's id. Throws when unreachable. */
+  engineId(): Promise<string>;
+  /** Is the image present on the engine? (Cached once seen; never pulls.) */
+  hasImage(image: string): Promise<boolean>;
+  /**
+   * Pulls the image, giving up after timeoutMs (the request is aborted, so the engine stops
+   * too). Concurrent calls for one image share one pull. Throws ImageUnavailableError naming the
+   * image (registry error or deadline), DockerUnavailableError when the engine went away.
+   */
+  pullImage(image: string, timeoutMs: number): Promise<void>;
+  /** hasImage, else pullImage with a 300 s deadline. */
   ensureImage(image: string): Promise<void>;
-  /** Creates and starts a container (Init: true, labels, caps); returns its id. */
+  /**
+   * Creates and starts a container (Init: true, labels, caps); returns its id. Never pulls:
+   * throws ImageNotPresentError when the image is absent, ContainerNameInUseError when a
+   * container of that name exists (the same job and attempt: callers inspect it by name).
+   */
   run(spec: ContainerSpec): Promise<string>;
+  /** Starts a created (or stopped) container. */
+  start(id: string): Promise<void>;
+  /**
+   * `kill` events the engine still remembers for this container between since and until (engine
+   * time), oldest first; `observed` is false when the engine has no record of the container in
+   * that window at all (restarted since, or its event log moved on), so absence proves nothing.
+   */
+  killEvents(id: string, since: Date, until: Date): Promise<{ signals: { signal: string | null; at: Date }[]; observed: boolean }>;
   /** null when the container does not exist. */
   inspect(id: string): Promise<ContainerInspect | null>;
   /** Sends a signal. Returns false when the container is gone or not running (already done). */
@@ -87,5 +111,19 @@ export class ImageUnavailableError extends Error {
 }
 
 export class DockerUnavailableError extends Error {}
+
+/** run(): the image is not on the engine (the caller pulls it, in the background, and retries). */
+export class ImageNotPresentError extends Error {
+  constructor(public readonly image: string) {
+    super(`Image "${image}" is not present on the engine`);
+  }
+}
+
+/** run(): a container with this name exists already (names are per job and attempt). */
+export class ContainerNameInUseError extends Error {
+  constructor(public readonly containerName: string) {
+    super(`A container named ${containerName} already exists`);
+  }
+}
 
 export const LOG_TAIL_BYTES = 64 * 1024;

@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { desc } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client';
 import { nodes } from '../db/schema';
+import type { DockerRuntime } from '../docker/types';
 
 /**
  * Worker nodes and their heartbeats. A node is stale — its live jobs are declared lost by another
@@ -33,4 +35,34 @@ export async function listNodes(db: DbOrTx, now: Date, limit = 50) {
     dockerOk: n.dockerOk,
     dockerError: n.dockerError,
   }));
+}
+
+/**
+ * This worker's node id: WARDEN_NODE_ID when set, else its Docker engine's own ID (`docker info`
+ * → ID, kept by the engine across restarts). A node *is* its engine: a worker restarted, renamed
+ * or moved to another host name but pointed at the same engine is the same node and finds its
+ * containers; two engines never share an id. Waits (retrying every `retryMs`) while the engine
+ * does not answer; `cancelled` stops the wait (returns null).
+ */
+export async function resolveNodeId(
+  docker: Pick<DockerRuntime, 'engineId'>,
+  override: string | undefined,
+  o: { retryMs?: number; cancelled?: () => boolean; onWait?: (err: string) => void } = {},
+): Promise<string | null> {
+  if (override) return override;
+  for (let tries = 0; ; tries++) {
+    if (o.cancelled?.()) return null;
+    try {
+      return nodeIdFromEngineId(await docker.engineId());
+    } catch (e) {
+      if (tries === 0) o.onWait?.(String((e as Error)?.message ?? e));
+    }
+    await new Promise((r) => setTimeout(r, o.retryMs ?? 2_000));
+  }
+}
+
+/** An engine ID as a node id (Docker 20's "ABCD:EFGH:…" fits as is; anything else is made to). */
+export function nodeIdFromEngineId(id: string): string {
+  const s = id.trim().replace(/[^A-Za-z0-9_.:-]/g, '-');
+  return s.length > 0 && s.length <= 63 ? s : `engine-${createHash('sha256').update(id).digest('hex').slice(0, 32)}`;
 }

@@ -2,7 +2,7 @@ import { inArray } from 'drizzle-orm';
 import type { Ctx } from '../context';
 import type { DbOrTx } from '../db/client';
 import { jobs } from '../db/schema';
-import { isOurs, LABEL, sameIdentity } from '../docker/labels';
+import { isOurs, LABEL, ownership, sameIdentity } from '../docker/labels';
 import type { ContainerInspect, DockerRuntime } from '../docker/types';
 import { type Actor, requireRole } from './actor';
 import { audit } from './audit';
@@ -24,6 +24,8 @@ export interface JobRef {
   attempt: number;
   cleanedAt: Date | null;
   containerId: string | null;
+  /** The job's current claim (jobs.claim_id); a container labelled with another claim can never be recorded. */
+  claimId?: string | null;
 }
 
 /** Why a managed container is an orphan, or null when it belongs to a live (or not yet cleaned) job. */
@@ -36,7 +38,17 @@ export function containerVerdict(c: { id: string; labels: Record<string, string>
   if (attempt !== String(job.attempt)) return `attempt ${attempt ?? '?'} of job ${jobId}, which is on attempt ${job.attempt}`;
   if (isFinal(job.status) && job.cleanedAt) return `job ${jobId} ended (${job.status}) and was cleaned up`;
   if (job.containerId && job.containerId !== c.id) return `job ${jobId} runs in another container (${job.containerId.slice(0, 12)})`;
+  if (lostClaim(c, job)) return `made for claim ${c.labels[LABEL.claim]} of job ${jobId}, which was lost (never recorded)`;
   return null;
+}
+
+/**
+ * Made for a claim the job no longer holds, and not the container the job records: the start
+ * that made it can never be recorded (that takes its claim), so no grace is needed.
+ */
+export function lostClaim(c: { id: string; labels: Record<string, string> }, job: JobRef): boolean {
+  const claim = c.labels[LABEL.claim];
+  return !!claim && job.containerId !== c.id && job.claimId !== undefined && (job.claimId ?? null) !== claim;
 }
 
 /** The jobs the given ids name (ids that are not UUIDs are skipped), keyed by id. */
@@ -45,7 +57,7 @@ export async function jobRefs(db: DbOrTx, ids: readonly string[]): Promise<Recor
   const out: Record<string, JobRef> = {};
   for (let i = 0; i < valid.length; i += 1000) {
     const rows = await db
-      .select({ id: jobs.id, status: jobs.status, attempt: jobs.attempt, cleanedAt: jobs.cleanedAt, containerId: jobs.containerId })
+      .select({ id: jobs.id, status: jobs.status, attempt: jobs.attempt, cleanedAt: jobs.cleanedAt, containerId: jobs.containerId, claimId: jobs.claimId })
       .from(jobs)
       .where(inArray(jobs.id, valid.slice(i, i + 1000)));
     for (const r of rows) out[r.id] = r;
@@ -55,20 +67,29 @@ export async function jobRefs(db: DbOrTx, ids: readonly string[]): Promise<Recor
 
 export type Recheck =
   | { kind: 'gone' }
-  /** Not a container of this node's Warden (or, with `expected`, its labels changed since the listing). */
+  /** Not a container of this installation and node (or, with `expected`, its labels changed since the listing). */
   | { kind: 'not_ours'; ins: ContainerInspect }
   | { kind: 'owned'; ins: ContainerInspect; job: JobRef | undefined }
   | { kind: 'orphan'; ins: ContainerInspect; reason: string; jobExists: boolean };
 
 /**
- * Re-check right before destroying: inspect the container now, require it to be ours (and, when
+ * Re-check right before destroying: inspect the container now, require it to be ours — this
+ * installation's, and this node's or a stale node's on this engine (`adoptedNodes`) — (and, when
  * `expected` labels are given, to carry the same identity as when it was judged), re-read its job
  * and judge again.
  */
-export async function recheckOrphan(ctx: Ctx, docker: DockerRuntime, containerId: string, expected?: Record<string, string>): Promise<Recheck> {
+export async function recheckOrphan(
+  ctx: Ctx,
+  docker: DockerRuntime,
+  containerId: string,
+  expected?: Record<string, string>,
+  adoptedNodes: ReadonlySet<string> = new Set(),
+): Promise<Recheck> {
   const ins = await docker.inspect(containerId);
   if (!ins) return { kind: 'gone' };
-  if (!isOurs(ins.labels, { node: ctx.node }) || (expected && !sameIdentity(ins.labels, expected))) return { kind: 'not_ours', ins };
+  const node = ins.labels[LABEL.node] ?? '';
+  const ours = isOurs(ins.labels, { node: ctx.node, installation: ctx.installation }) || (adoptedNodes.has(node) && isOurs(ins.labels, { node, installation: ctx.installation }));
+  if (!ours || (expected && !sameIdentity(ins.labels, expected))) return { kind: 'not_ours', ins };
   const jobId = ins.labels[LABEL.job] ?? '';
   const byId = await jobRefs(ctx.db, [jobId]);
   const reason = containerVerdict({ id: ins.id, labels: ins.labels }, byId);
@@ -88,8 +109,15 @@ export async function removeOrphanContainer(ctx: Ctx, actor: Actor, containerId:
   const r = await recheckOrphan(ctx, docker, containerId);
   if (r.kind === 'gone') throw notFound('Container', containerId);
   if (r.kind === 'not_ours') {
-    if (r.ins.labels[LABEL.managed] !== 'true') {
+    const o = ownership(r.ins.labels, ctx.installation);
+    if (o === 'unmanaged') {
       throw invalid(`Container ${containerId} is not managed by Warden (no ${LABEL.managed}=true label); Warden never removes it`, 'containerId', 'not_managed');
+    }
+    if (o === 'foreign' || o === 'legacy') {
+      throw conflict(
+        `Container ${containerId} belongs to ${o === 'foreign' ? `another Warden installation (${r.ins.labels[LABEL.installation]})` : 'no known installation (no warden.installation label)'}; this installation never removes it`,
+        'other_installation',
+      );
     }
     throw conflict(`Container ${containerId} belongs to node ${r.ins.labels[LABEL.node] ?? '(none)'}; this is node ${ctx.node}`, 'other_node');
   }

@@ -2,12 +2,13 @@ import { and, eq, isNull, lte, or } from 'drizzle-orm';
 import type { Ctx } from '../context';
 import type { DbOrTx } from '../db/client';
 import { jobs, plans, users, type Job, type Plan } from '../db/schema';
-import { isOurs, labelsMatchJob, describeIdentity } from '../docker/labels';
+import { describeIdentity, labelsMatchJob, mayActOn } from '../docker/labels';
 import { timeboxed } from '../docker/timeboxed';
 import type { ContainerInspect, DockerRuntime } from '../docker/types';
 import { log } from '../log';
 import { metrics } from '../metrics';
 import { audit } from './audit';
+import { externalStop, loseInTx } from './external';
 import { finishJob, lockJobWithPlan } from './lifecycle';
 import { describeTimeoutSource } from './limits';
 import { planForUser } from './plans';
@@ -293,7 +294,7 @@ async function stillOurs(d: EscalationDeps, j: TerminatingJob, tally: Tally, ste
     await settle(d, j, tally, ins);
     return null;
   }
-  if (!labelsMatchJob(ins.labels, j) || !isOurs(ins.labels, { node: d.ctx.node })) {
+  if (!labelsMatchJob(ins.labels, j) || !mayActOn(ins.labels, d.ctx.installation)) {
     tally.errors++;
     await dockerFailure(d, j, tally, step, `refused: container labels (${describeIdentity(ins.labels)}) do not match job ${j.id} attempt ${j.attempt}`, false);
     return null;
@@ -434,7 +435,8 @@ function signalAudit(d: EscalationDeps, j: TerminatingJob, action: string, at: D
 /**
  * Records that the job's container has exited (`exitCode` from the event or inspect):
  *
- *   running     → succeeded (exit 0) | failed (exit code kept; an OOM kill says so)
+ *   running     → succeeded (exit 0) | failed (exit code kept; an OOM kill says so) — unless
+ *                 someone other than Warden stopped it (domain/external.ts): then `lost`, retried
  *   terminating → timed_out (exit −1) | killed — Docker's `die` is the confirmation that makes the
  *                 two-phase termination final; a job that exits 0 after SIGTERM is still timed_out.
  *
@@ -449,6 +451,7 @@ export async function completeJob(
   exitCode: number | null,
   at: Date,
   actor = 'dispatcher',
+  opts: { unobserved?: boolean } = {},
 ): Promise<Job | null> {
   const [job] = await ctx.db.select().from(jobs).where(eq(jobs.id, jobId));
   if (!job || job.containerId !== containerId) return null;
@@ -473,6 +476,15 @@ export async function completeJob(
       await new Promise((r) => setTimeout(r, 150));
       oom = (await docker.inspect(containerId).catch(() => null))?.oomKilled ?? false;
     }
+  }
+  // Stopped by someone else (docker kill/stop/rm -f, an engine shutdown): lost, not failed.
+  const external = job.status === 'running' && !oom ? await externalStop(docker, job, containerId, exitCode, !!opts.unobserved) : null;
+  if (external) {
+    return ctx.db.transaction(async (tx) => {
+      const r = await lockJobWithPlan(tx, jobId);
+      if (!r || r.job.status !== 'running' || r.job.containerId !== containerId) return null;
+      return (await loseInTx(tx, r.job, r.plan, at, external, actor, { containerExitCode: exitCode }))?.row ?? null;
+    });
   }
   const failReason =
     exitCode == null

@@ -1,13 +1,13 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, gte, inArray, sql } from 'drizzle-orm';
 import { config } from '../config';
 import type { Ctx } from '../context';
-import { jobs } from '../db/schema';
-import { isOurs, LABEL, MANAGED } from '../docker/labels';
+import { jobs, nodes } from '../db/schema';
+import { isOurs, LABEL, labelsMatchJob, MANAGED } from '../docker/labels';
 import type { ContainerSummary } from '../docker/types';
 import { type Actor, requireRole } from '../domain/actor';
 import { audit } from '../domain/audit';
 import { lockJobWithPlan, loseJob, stopChildren } from '../domain/lifecycle';
-import { containerVerdict, jobRefs, recheckOrphan, type JobRef } from '../domain/orphans';
+import { containerVerdict, jobRefs, lostClaim, recheckOrphan, type JobRef } from '../domain/orphans';
 import { isUuid } from '../domain/schemas';
 import { backoffMs, countAct, emptyTally, errMessage } from '../domain/side-effects';
 import { ACTIVE_STATUSES, FINAL_STATUSES, isFinal, RUNNING_STATUSES, sqlList } from '../domain/status';
@@ -16,9 +16,13 @@ import { DEFAULT_SETTINGS, mapLimit, type ApplyDeps, type ApplyResult, type Plan
 
 /**
  * Orphan sweeper, three lists:
- * (a) managed containers of this node (label warden.node) whose job is missing, final and
- *     cleaned, of another attempt, or running elsewhere — removed once older than the grace.
- *     Containers are only ever listed by label, so nothing without Warden's labels is seen.
+ * (a) this installation's containers on this node's engine whose job is missing, final and
+ *     cleaned, of another attempt, or running elsewhere — removed once older than the grace;
+ *     made for a lost claim — removed at once. Containers are only ever listed by label
+ *     (warden.managed + warden.installation), so nothing without Warden's labels, and nothing of
+ *     another installation sharing the engine, is ever seen. A container labelled with another
+ *     node whose heartbeat is stale is on this engine all the same: its live job is adopted
+ *     (this node now enforces its deadline), an orphan is reaped; a live node's is left alone.
  * (b) running/terminating jobs of this node whose container is gone (re-inspected first):
  *     `lost` with the retry policy; and live jobs of other nodes whose heartbeat is stale.
  *     A terminating job that loses its container ends as what it was being terminated for
@@ -57,6 +61,9 @@ export interface ChildRef {
 
 export interface OrphanSnapshot {
   node: string;
+  installation: string;
+  /** Nodes other than this one with containers on this engine and a stale (or no) heartbeat. */
+  staleNodesHere: string[];
   graceS: number;
   /** false: Docker unreachable (or none in this process); (a) and the container half of (b) wait. */
   dockerOk: boolean;
@@ -71,6 +78,7 @@ export interface OrphanSnapshot {
 
 export type OrphanAction =
   | { kind: 'remove_container'; container: OrphanContainer; reason: string }
+  | { kind: 'adopt'; job: LiveJob; container: OrphanContainer; reason: string }
   | { kind: 'lost'; job: LiveJob; reason: string; confirm: boolean }
   | { kind: 'stop_children'; parentId: string; parentStatus: string | null; childIds: string[] };
 
@@ -78,22 +86,37 @@ export type OrphanAction =
 export function plan(s: OrphanSnapshot, now: Date): OrphanAction[] {
   const out: OrphanAction[] = [];
   const t = now.getTime();
+  const adopted = new Set<string>();
   if (s.dockerOk) {
+    const staleHere = new Set(s.staleNodesHere);
+    const staleByContainer = new Map(s.staleJobs.filter((j) => j.containerId).map((j) => [j.containerId!, j]));
     for (const c of s.containers) {
       if (c.state === 'removing') continue;
-      if (!isOurs(c.labels, { node: s.node })) continue;
+      const node = c.labels[LABEL.node] ?? '';
+      if (!isOurs(c.labels, { node: s.node, installation: s.installation })) {
+        if (node === s.node || !staleHere.has(node) || !isOurs(c.labels, { node, installation: s.installation })) continue;
+        const j = staleByContainer.get(c.id);
+        if (j && (j.status === 'running' || j.status === 'terminating') && j.node === node) {
+          adopted.add(j.id);
+          out.push({ kind: 'adopt', job: j, container: c, reason: `node ${node} went stale; its container ${c.id.slice(0, 12)} is on this node's engine` });
+          continue;
+        }
+      }
       const reason = containerVerdict(c, s.jobsById);
-      if (reason && c.createdAt.getTime() + s.graceS * 1000 <= t) out.push({ kind: 'remove_container', container: c, reason });
+      if (!reason) continue;
+      const job = s.jobsById[(c.labels[LABEL.job] ?? '').toLowerCase()];
+      const now = !!job && lostClaim(c, job);
+      if (now || c.createdAt.getTime() + s.graceS * 1000 <= t) out.push({ kind: 'remove_container', container: c, reason });
     }
     const present = new Set(s.containers.map((c) => c.id));
     for (const j of s.liveJobs) {
       if (j.node !== s.node || !j.containerId || present.has(j.containerId)) continue;
       if (j.status !== 'running' && j.status !== 'terminating') continue;
-      out.push({ kind: 'lost', job: j, reason: `container ${j.containerId.slice(0, 12)} is gone`, confirm: true });
+      out.push({ kind: 'lost', job: j, reason: `container ${j.containerId.slice(0, 12)} was removed by someone other than Warden`, confirm: true });
     }
   }
   for (const j of s.staleJobs) {
-    if (j.node === s.node) continue;
+    if (j.node === s.node || adopted.has(j.id)) continue;
     const last = j.heartbeatAt ? `last heartbeat ${j.heartbeatAt.toISOString()}` : 'no heartbeat on record';
     out.push({ kind: 'lost', job: j, reason: `node ${j.node} is unreachable (${last})`, confirm: false });
   }
@@ -112,6 +135,8 @@ export function describe(a: OrphanAction): PlannedAction {
   switch (a.kind) {
     case 'remove_container':
       return { kind: a.kind, containerId: a.container.id, jobId: a.container.labels[LABEL.job], detail: a.reason };
+    case 'adopt':
+      return { kind: a.kind, containerId: a.container.id, jobId: a.job.id, detail: a.reason };
     case 'lost':
       return { kind: a.kind, jobId: a.job.id, containerId: a.job.containerId ?? undefined, detail: a.reason };
     case 'stop_children':
@@ -142,7 +167,7 @@ export async function snapshot(ctx: Ctx, o: { now: Date; graceS: number; nodeSta
   let containers: OrphanContainer[] = [];
   if (ctx.docker) {
     try {
-      const list: ContainerSummary[] = await ctx.docker.list({ ...MANAGED, [LABEL.node]: ctx.node });
+      const list: ContainerSummary[] = await ctx.docker.list({ ...MANAGED, [LABEL.installation]: ctx.installation });
       containers = list.map((c) => ({ id: c.id, name: c.name, labels: c.labels, state: c.state, createdAt: c.createdAt }));
       dockerOk = true;
     } catch {
@@ -168,6 +193,17 @@ export async function snapshot(ctx: Ctx, o: { now: Date; graceS: number; nodeSta
       and j.node is not null and j.node <> ${ctx.node}
       and (n.heartbeat_at is null or n.heartbeat_at < ${staleBefore.toISOString()}::timestamptz)
     limit ${limit}`);
+  // Other nodes with containers on this engine whose heartbeat is stale (or was never seen).
+  const otherNodes = [...new Set(containers.map((c) => c.labels[LABEL.node] ?? '').filter((n) => n && n !== ctx.node))];
+  let staleNodesHere: string[] = [];
+  if (otherNodes.length > 0) {
+    const fresh = await ctx.db
+      .select({ id: nodes.id })
+      .from(nodes)
+      .where(and(inArray(nodes.id, otherNodes), gte(nodes.heartbeatAt, staleBefore)));
+    const live = new Set(fresh.map((n) => n.id));
+    staleNodesHere = otherNodes.filter((n) => !live.has(n));
+  }
   const children = await ctx.db.execute<{ id: string; status: string; parent_id: string; parent_status: string | null }>(sql`
     select c.id, c.status, c.parent_id, p.status as parent_status
     from jobs c left join jobs p on p.id = c.parent_id
@@ -177,6 +213,8 @@ export async function snapshot(ctx: Ctx, o: { now: Date; graceS: number; nodeSta
     limit ${limit}`);
   return {
     node: ctx.node,
+    installation: ctx.installation,
+    staleNodesHere,
     graceS: o.graceS,
     dockerOk,
     containers,
@@ -203,9 +241,12 @@ const containerBackoff = (g.__wardenOrphanBackoff ??= new Map());
 
 export async function apply(actions: OrphanAction[], deps: ApplyDeps): Promise<ApplyResult> {
   const res = emptyTally();
+  // Nodes whose containers this tick may reap: the stale ones the plan adopted or judged.
+  const staleNodes = new Set(actions.flatMap((a) => (a.kind === 'remove_container' || a.kind === 'adopt' ? [a.container.labels[LABEL.node] ?? ''] : [])).filter((n) => n !== deps.ctx.node));
   await mapLimit(actions, deps.settings.concurrency, async (a) => {
     try {
-      if (a.kind === 'remove_container') await removeContainer(deps, a, res);
+      if (a.kind === 'remove_container') await removeContainer(deps, a, res, staleNodes);
+      else if (a.kind === 'adopt') await adopt(deps, a, res);
       else if (a.kind === 'lost') await lost(deps, a, res);
       else await orphanedChildren(deps, a, res);
     } catch (e) {
@@ -225,7 +266,7 @@ export async function apply(actions: OrphanAction[], deps: ApplyDeps): Promise<A
   return res;
 }
 
-async function removeContainer(d: ApplyDeps, a: Extract<OrphanAction, { kind: 'remove_container' }>, res: ApplyResult): Promise<void> {
+async function removeContainer(d: ApplyDeps, a: Extract<OrphanAction, { kind: 'remove_container' }>, res: ApplyResult, staleNodes: ReadonlySet<string>): Promise<void> {
   const docker = d.docker;
   if (!docker) return;
   const c = a.container;
@@ -233,7 +274,7 @@ async function removeContainer(d: ApplyDeps, a: Extract<OrphanAction, { kind: 'r
   if (b && b.until > d.ctx.clock.now().getTime()) return;
   // Re-check right before destroying: the container still carries the same owner labels, and
   // its job (re-read now) still makes it an orphan.
-  const r = await recheckOrphan(d.ctx, docker, c.id, c.labels);
+  const r = await recheckOrphan(d.ctx, docker, c.id, c.labels, await stillStale(d, staleNodes));
   if (r.kind !== 'orphan') return;
   const { ins, reason } = r;
   const jobId = ins.labels[LABEL.job];
@@ -260,6 +301,42 @@ async function removeContainer(d: ApplyDeps, a: Extract<OrphanAction, { kind: 'r
     details: { jobId: jobId ?? null, attempt: ins.labels[LABEL.attempt] ?? null, name: c.name, ageSeconds: Math.round((at.getTime() - c.createdAt.getTime()) / 1000), running: ins.running },
   });
   countAct(res, 'remove_container');
+}
+
+/** Of the given nodes, those still stale now (re-checked before destroying anything of theirs). */
+async function stillStale(d: ApplyDeps, candidates: ReadonlySet<string>): Promise<Set<string>> {
+  if (candidates.size === 0) return new Set();
+  const staleBefore = new Date(d.ctx.clock.now().getTime() - d.settings.nodeStaleMs);
+  const fresh = await d.ctx.db.select({ id: nodes.id }).from(nodes).where(and(inArray(nodes.id, [...candidates]), gte(nodes.heartbeatAt, staleBefore)));
+  const live = new Set(fresh.map((n) => n.id));
+  return new Set([...candidates].filter((n) => !live.has(n)));
+}
+
+/**
+ * A stale node's live job whose container is on this engine: this node takes it over (the
+ * container keeps its old warden.node label; the job row's node is what counts), so its deadline
+ * is enforced and its exit seen. Re-checked: the node still stale, the container still there
+ * with this job's labels, the row unchanged.
+ */
+async function adopt(d: ApplyDeps, a: Extract<OrphanAction, { kind: 'adopt' }>, res: ApplyResult): Promise<void> {
+  const docker = d.docker;
+  const j = a.job;
+  if (!docker || !j.containerId || !j.node) return;
+  if (!(await stillStale(d, new Set([j.node]))).has(j.node)) return;
+  const ins = await docker.inspect(j.containerId);
+  if (!ins || !labelsMatchJob(ins.labels, j) || !isOurs(ins.labels, { node: j.node, installation: d.ctx.installation })) return;
+  const at = d.ctx.clock.now();
+  const done = await d.ctx.db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(jobs)
+      .set({ node: d.ctx.node, updatedAt: at })
+      .where(and(eq(jobs.id, j.id), eq(jobs.node, j.node!), eq(jobs.containerId, j.containerId!), inArray(jobs.status, ['running', 'terminating'])))
+      .returning({ id: jobs.id });
+    if (!row) return false;
+    await audit(tx, { actor: d.actor, action: 'job.adopt', targetType: 'job', targetId: j.id, at, reason: a.reason, details: { containerId: j.containerId, fromNode: j.node, toNode: d.ctx.node, running: ins.running } });
+    return true;
+  });
+  if (done) countAct(res, 'adopt');
 }
 
 async function lost(d: ApplyDeps, a: Extract<OrphanAction, { kind: 'lost' }>, res: ApplyResult): Promise<void> {

@@ -1,16 +1,16 @@
-import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { inArray, sql, type SQL } from 'drizzle-orm';
 import type { Ctx } from '../context';
 import type { Db } from '../db/client';
-import { jobs, plans, users, type Job } from '../db/schema';
-import { containerLabels, containerName } from '../docker/labels';
-import { DockerUnavailableError, ImageUnavailableError, type DockerRuntime } from '../docker/types';
+import { jobs, users, type Job } from '../db/schema';
+import { config } from '../config';
+import type { DockerRuntime } from '../docker/types';
 import { audit } from '../domain/audit';
-import { finishJob, transition } from '../domain/lifecycle';
 import { monthKey } from '../domain/limits';
 import { ACTIVE_STATUSES, sqlList } from '../domain/status';
 import { waits } from '../domain/waits';
 import { log } from '../log';
 import { metrics } from '../metrics';
+import { startJob, type StartOptions, type StartOutcome } from './start';
 
 /**
  * The dispatcher: claims queued jobs fairly across users and starts their containers.
@@ -19,8 +19,9 @@ import { metrics } from '../metrics';
  * with FOR UPDATE SKIP LOCKED, so two dispatchers never work on the same user at once; recount
  * each locked user's active jobs in a fresh statement (the lock makes the count exact); take the
  * oldest queued job(s) within the user's free slots; mark them `starting`; stamp last_served_at.
- * Start (outside the transaction): pull if needed, create + start the container, then
- * `starting → running` with the deadline measured from the real start.
+ * Each claim gets a fresh token (claim_id); the start (./start.ts, outside the transaction) pulls
+ * the image in the background when needed, creates + starts the container labelled with that
+ * token, and records `starting → running` only while the claim is still its own.
  */
 
 /** Slot-holding statuses as SQL text, written exactly as the jobs_active_user_idx predicate. */
@@ -150,7 +151,8 @@ export async function claimJobs(db: Db, o: ClaimOptions): Promise<Job[]> {
           for update skip locked
         ) q
       )
-      update jobs set status = 'starting', claimed_at = ${nowIso}, node = ${o.node}, wait_reason = null, wait_code = null, updated_at = ${nowIso}
+      update jobs set status = 'starting', claimed_at = ${nowIso}, claim_id = gen_random_uuid(), claim_seen_at = ${nowIso},
+        node = ${o.node}, wait_reason = null, wait_code = null, updated_at = ${nowIso}
       from picked where jobs.id = picked.id
       returning jobs.id`)) as unknown as { id: string }[];
     if (claimed.length === 0) return [];
@@ -165,7 +167,7 @@ export async function claimJobs(db: Db, o: ClaimOptions): Promise<Job[]> {
         targetType: 'job' as const,
         targetId: r.id,
         at: o.now,
-        details: { node: o.node, attempt: r.attempt },
+        details: { node: o.node, attempt: r.attempt, claimId: r.claimId },
       })),
     );
     return rows;
@@ -201,139 +203,38 @@ async function markEngineWait(db: Db, now: Date, down: boolean): Promise<void> {
   }
 }
 
-function isConnectionError(e: unknown): boolean {
-  const code = (e as NodeJS.ErrnoException)?.code;
-  const msg = String((e as Error)?.message ?? e);
-  return (
-    code === 'ECONNREFUSED' ||
-    code === 'ENOENT' ||
-    code === 'ECONNRESET' ||
-    code === 'EPIPE' ||
-    code === 'ETIMEDOUT' ||
-    /connect|socket hang up|ECONNREFUSED/i.test(msg)
-  );
-}
-
-/** Starts one claimed job's container and records the outcome. */
-export async function startJob(ctx: Ctx, docker: DockerRuntime, job: Job): Promise<'running' | 'failed' | 'requeued' | 'gone'> {
-  const [ctxRow] = await ctx.db
-    .select({ plan: plans, parentDeadline: sql<Date | null>`(select p.deadline_at from jobs p where p.id = ${jobs.parentId})` })
-    .from(jobs)
-    .innerJoin(users, eq(users.id, jobs.userId))
-    .innerJoin(plans, eq(plans.id, users.planId))
-    .where(eq(jobs.id, job.id));
-  if (!ctxRow) return 'gone';
-  const plan = ctxRow.plan;
-  let containerId: string;
-  try {
-    containerId = await docker.run({
-      name: containerName(job),
-      image: job.image,
-      command: job.command,
-      env: job.env,
-      labels: containerLabels(job, ctx.node),
-      cpus: plan.cpus,
-      memoryMb: plan.memoryMb,
-    });
-  } catch (e) {
-    const now = ctx.clock.now();
-    if (e instanceof ImageUnavailableError) {
-      await ctx.db.transaction(async (tx) => {
-        await finishJob(tx, {
-          job,
-          plan,
-          from: ['starting'],
-          status: 'failed',
-          at: now,
-          exitCode: null,
-          reason: `Image unavailable: ${e.message}`,
-          actor: 'dispatcher',
-          action: 'job.start_failed',
-          cleaned: true,
-          details: { image: job.image },
-        });
-      });
-      return 'failed';
-    }
-    const msg = String((e as Error)?.message ?? e);
-    if (e instanceof DockerUnavailableError || isConnectionError(e)) {
-      await ctx.db.transaction(async (tx) => {
-        const row = await transition(tx, job.id, ['starting'], { status: 'queued', claimedAt: null, node: null, ...waits.engineDown() }, now);
-        if (row) await audit(tx, { actor: 'dispatcher', action: 'job.requeue', targetType: 'job', targetId: job.id, at: now, success: false, error: msg, reason: 'Docker engine unreachable' });
-      });
-      return 'requeued';
-    }
-    // Any other engine refusal (bad command, invalid config) fails the job with the engine's words.
-    await ctx.db.transaction(async (tx) => {
-      await finishJob(tx, {
-        job,
-        plan,
-        from: ['starting'],
-        status: 'failed',
-        at: now,
-        reason: `Container failed to start: ${msg.slice(0, 500)}`,
-        actor: 'dispatcher',
-        action: 'job.start_failed',
-        cleaned: true,
-      });
-    });
-    return 'failed';
-  }
-  const startedAt = ctx.clock.now();
-  let deadline = new Date(startedAt.getTime() + job.timeoutS * 1000);
-  let timeoutSource = job.timeoutSource;
-  const pd = ctxRow.parentDeadline ? new Date(ctxRow.parentDeadline) : null;
-  if (pd && pd < deadline) {
-    deadline = pd;
-    timeoutSource = 'parent';
-  }
-  const outcome = await ctx.db.transaction(async (tx) => {
-    // Still `starting`: now running. Killed meanwhile (`terminating`): keep that, but record the
-    // container so the escalation can signal it.
-    const [row] = await tx
-      .update(jobs)
-      .set({
-        status: sql`case when ${jobs.status} = 'starting' then 'running'::job_status else ${jobs.status} end`,
-        containerId,
-        startedAt,
-        deadlineAt: deadline,
-        timeoutSource,
-        updatedAt: startedAt,
-      })
-      .where(and(eq(jobs.id, job.id), inArray(jobs.status, ['starting', 'terminating'])))
-      .returning();
-    await audit(tx, {
-      actor: 'dispatcher',
-      action: 'container.start',
-      targetType: 'job',
-      targetId: job.id,
-      at: startedAt,
-      success: !!row,
-      details: { containerId, node: ctx.node, deadlineAt: deadline.toISOString(), timeoutSeconds: job.timeoutS, timeoutSource, status: row?.status ?? 'gone' },
-    });
-    return row ? 'running' : 'gone';
-  });
-  if (outcome === 'gone') {
-    // The job vanished (purged) while starting: nobody owns this container.
-    await docker.remove(containerId).catch(() => {});
-  }
-  return outcome;
-}
-
 export interface DispatchResult {
   claimed: number;
   started: number;
   failed: number;
   requeued: number;
+  /** Claimed jobs whose image is being pulled in the background (they start when it is done). */
+  pulling: number;
   engineDown: boolean;
 }
 
-/** One dispatcher tick: claim, start in parallel (bounded), record waits. */
-export async function dispatchOnce(
-  ctx: Ctx,
-  opts: { maxUsers?: number; perUser?: number; startConcurrency?: number } = {},
-): Promise<DispatchResult> {
-  const res: DispatchResult = { claimed: 0, started: 0, failed: 0, requeued: 0, engineDown: false };
+export interface DispatchOptions {
+  maxUsers?: number;
+  perUser?: number;
+  /** Starts of one round run at most this many at a time. */
+  startConcurrency?: number;
+  /** Defaults from the settings: WARDEN_PULL_TIMEOUT_S, WARDEN_CONTAINER_NETWORK. */
+  start?: Partial<StartOptions>;
+}
+
+function startOptions(o: DispatchOptions): StartOptions {
+  const cfg = config();
+  return { pullTimeoutMs: cfg.WARDEN_PULL_TIMEOUT_S * 1000, network: cfg.WARDEN_CONTAINER_NETWORK, ...o.start };
+}
+
+/**
+ * One dispatcher round: claim, then start the claimed jobs (bounded concurrency). A start whose
+ * image must be pulled returns at once (`pulling`) and continues in the background, so a slow or
+ * hung registry never holds up this tick or anyone else's start. Split as claim round + starts so
+ * a caller can run several rounds per wake-up.
+ */
+export async function dispatchOnce(ctx: Ctx, opts: DispatchOptions = {}): Promise<DispatchResult> {
+  const res: DispatchResult = { claimed: 0, started: 0, failed: 0, requeued: 0, pulling: 0, engineDown: false };
   const now = ctx.clock.now();
   const docker = ctx.docker;
   if (!docker || !(await docker.ping())) {
@@ -346,23 +247,35 @@ export async function dispatchOnce(
   const claimed = await claimJobs(ctx.db, { now, node: ctx.node, maxUsers: opts.maxUsers, perUser: opts.perUser });
   res.claimed = claimed.length;
   if (claimed.length) metrics().dispatcherClaims.inc(claimed.length);
+  await startClaimed(ctx, docker, claimed, res, opts);
+  return res;
+}
+
+/** Starts claimed jobs, at most `startConcurrency` at once; tallies outcomes into res. */
+export async function startClaimed(ctx: Ctx, docker: DockerRuntime, claimed: Job[], res: DispatchResult, opts: DispatchOptions = {}): Promise<void> {
+  const so = startOptions(opts);
+  const count = (r: StartOutcome) => {
+    metrics().dispatcherStarts.inc({ outcome: r });
+    if (r === 'running') res.started++;
+    else if (r === 'failed') res.failed++;
+    else if (r === 'requeued') res.requeued++;
+    else if (r === 'pulling') res.pulling++;
+  };
+  const background = (p: Promise<StartOutcome>) => {
+    void p.then((r) => metrics().dispatcherStarts.inc({ outcome: r }));
+  };
   const limit = opts.startConcurrency ?? 8;
   let i = 0;
   const workers = Array.from({ length: Math.min(limit, claimed.length) }, async () => {
     while (i < claimed.length) {
       const job = claimed[i++]!;
       try {
-        const r = await startJob(ctx, docker, job);
-        metrics().dispatcherStarts.inc({ outcome: r });
-        if (r === 'running') res.started++;
-        else if (r === 'failed') res.failed++;
-        else if (r === 'requeued') res.requeued++;
+        count(await startJob(ctx, docker, job, so, background));
       } catch (e) {
-        // Left `starting`: reconcile() puts it back in the queue or adopts its container.
+        // Left `starting`: its lease lapses and reconcile() adopts its container or requeues it.
         log.error({ err: String(e), job: job.id }, 'start failed');
       }
     }
   });
   await Promise.all(workers);
-  return res;
 }

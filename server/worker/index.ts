@@ -1,25 +1,31 @@
 import cron, { type ScheduledTask } from 'node-cron';
 
-import { systemClock } from '../clock';
+import { DbClock } from '../clock';
 import { config } from '../config';
 import type { Ctx } from '../context';
 import { bootDatabase, connect, type Database } from '../db/client';
 import { createDockerRuntime } from '../docker/runtime';
 import type { DockerRuntime, EventSubscription } from '../docker/types';
-import { HEARTBEAT_EVERY_MS, writeHeartbeat } from '../domain/nodes';
+import { databaseNow, ensureInstallation } from '../domain/installation';
+import { HEARTBEAT_EVERY_MS, resolveNodeId, writeHeartbeat } from '../domain/nodes';
 import { log } from '../log';
 import { startSweepers, type SweeperHandle } from '../sweepers';
 import { onContainerEvent, reconcile } from './completion';
 import { dispatchOnce } from './dispatcher';
+import { renewStartLeases } from './start';
 import { ensureSeeded } from '../seed';
 
 /**
  * The worker: dispatcher (every second), Docker events → completion, reconcile (every 10 s and
- * after an engine reconnect), heartbeat (every 5 s) and the sweepers. Runs inside `npm start`
- * (from instrumentation.ts) or alone (`npm run worker`). Keeps its own small pool.
+ * after an engine reconnect), heartbeat (every 5 s, also renewing the leases of starts in flight)
+ * and the sweepers. Runs inside `npm start` (from instrumentation.ts) or alone (`npm run worker`).
+ * Keeps its own small pool. Time is the database's (DbClock); the node id is the engine's ID
+ * unless WARDEN_NODE_ID says otherwise, so the loops start once the engine has answered (until
+ * then the worker waits, logging why, and the web side keeps working).
  */
 export interface Worker {
-  ctx: Ctx;
+  /** Resolves with this worker's node id once its loops run (null: stopped before that). */
+  ready: Promise<string | null>;
   stop(): Promise<void>;
 }
 
@@ -34,9 +40,11 @@ async function doStart(): Promise<Worker> {
   const cfg = config();
   const boot = await bootDatabase();
   const database: Database = connect(boot.url, { max: 8 });
+  const clock = await DbClock.start(() => databaseNow(database.db));
+  if (Math.abs(clock.offset()) > 1000) log.warn({ offsetMs: clock.offset() }, 'this machine\'s clock differs from the database\'s; Warden uses the database\'s');
+  const installation = await ensureInstallation(database.db);
   const docker: DockerRuntime = createDockerRuntime({ dockerHost: cfg.DOCKER_HOST });
-  const ctx: Ctx = { db: database.db, clock: systemClock, node: cfg.WARDEN_NODE_ID, docker };
-  await ensureSeeded(ctx);
+  await ensureSeeded({ db: database.db, clock, node: cfg.WARDEN_NODE_ID ?? 'unresolved', installation, docker: null });
 
   let stopping = false;
   const inflight = new Set<Promise<unknown>>();
@@ -46,61 +54,80 @@ async function doStart(): Promise<Worker> {
     p.finally(() => inflight.delete(p)).catch(() => {});
     return p;
   };
-
-  const heartbeat = async () => {
-    const ok = await docker.ping();
-    await writeHeartbeat(ctx.db, { node: ctx.node, at: ctx.clock.now(), dockerOk: ok, dockerError: ok ? null : docker.lastError() });
-  };
-  await heartbeat().catch((e) => log.error({ err: String(e) }, 'heartbeat failed'));
-
   const tasks: ScheduledTask[] = [];
-  const every = (seconds: number, name: string, fn: () => Promise<unknown>) => {
-    const expr = seconds < 60 ? `*/${seconds} * * * * *` : `0 */${Math.max(1, Math.round(seconds / 60))} * * * *`;
-    const t = cron.schedule(
-      expr,
-      async () => {
+  let events: EventSubscription | null = null;
+  let sweepers: SweeperHandle | null = null;
+
+  const run = async (): Promise<string | null> => {
+    const node = await resolveNodeId(docker, cfg.WARDEN_NODE_ID, {
+      cancelled: () => stopping,
+      onWait: (err) => log.warn({ err }, 'waiting for the Docker engine to learn this node\'s id (its engine ID; set WARDEN_NODE_ID to skip)'),
+    });
+    if (!node || stopping) return null;
+    const ctx: Ctx = { db: database.db, clock, node, installation, docker };
+
+    const heartbeat = async () => {
+      const ok = await docker.ping();
+      await writeHeartbeat(ctx.db, { node: ctx.node, at: ctx.clock.now(), dockerOk: ok, dockerError: ok ? null : docker.lastError() });
+      await renewStartLeases(ctx);
+    };
+    await heartbeat().catch((e) => log.error({ err: String(e) }, 'heartbeat failed'));
+
+    const every = (seconds: number, name: string, fn: () => Promise<unknown>) => {
+      const expr = seconds < 60 ? `*/${seconds} * * * * *` : `0 */${Math.max(1, Math.round(seconds / 60))} * * * *`;
+      const t = cron.schedule(
+        expr,
+        async () => {
+          if (stopping) return;
+          try {
+            await track(fn());
+          } catch (e) {
+            log.error({ err: String(e), task: name }, 'worker task failed');
+          }
+        },
+        { name, noOverlap: true },
+      );
+      tasks.push(t);
+    };
+
+    every(1, 'dispatcher', () => dispatchOnce(ctx));
+    every(10, 'reconcile', () => reconcile(ctx, docker));
+    every(HEARTBEAT_EVERY_MS / 1000, 'heartbeat', heartbeat);
+
+    events = docker.events(
+      (e) => {
         if (stopping) return;
-        try {
-          await track(fn());
-        } catch (e) {
-          log.error({ err: String(e), task: name }, 'worker task failed');
-        }
+        void track(onContainerEvent(ctx, docker, e)).catch((err) => log.error({ err: String(err) }, 'event handling failed'));
       },
-      { name, noOverlap: true },
+      () => {
+        log.info('docker events reconnected; reconciling');
+        void track(reconcile(ctx, docker)).catch(() => {});
+      },
     );
-    tasks.push(t);
+    sweepers = startSweepers(ctx, cfg);
+    // Catch up on anything that ended while we were down. Starts of a previous process of this
+    // node are not in flight here; their leases show whether another replica still makes them.
+    void track(reconcile(ctx, docker)).catch((e) => log.warn({ err: String(e) }, 'initial reconcile failed'));
+    log.info({ node: ctx.node, installation, clockOffsetMs: clock.offset() }, 'worker started');
+    return node;
   };
-
-  every(1, 'dispatcher', () => dispatchOnce(ctx));
-  every(10, 'reconcile', () => reconcile(ctx, docker));
-  every(HEARTBEAT_EVERY_MS / 1000, 'heartbeat', heartbeat);
-
-  let events: EventSubscription | null = docker.events(
-    (e) => {
-      if (stopping) return;
-      void track(onContainerEvent(ctx, docker, e)).catch((err) => log.error({ err: String(err) }, 'event handling failed'));
-    },
-    () => {
-      log.info('docker events reconnected; reconciling');
-      void track(reconcile(ctx, docker)).catch(() => {});
-    },
-  );
-  const sweepers: SweeperHandle = startSweepers(ctx, cfg);
-  // Catch up on anything that ended while we were down.
-  void track(reconcile(ctx, docker, { startingStaleMs: 0 })).catch((e) => log.warn({ err: String(e) }, 'initial reconcile failed'));
-  log.info({ node: ctx.node }, 'worker started');
+  const ready = run();
+  ready.catch((e) => log.error({ err: String(e) }, 'worker failed to start'));
 
   return {
-    ctx,
+    ready,
     async stop() {
       if (stopping) return;
       stopping = true;
+      await ready.catch(() => null);
       for (const t of tasks) await t.stop();
-      await sweepers.stop();
+      await sweepers?.stop();
       events?.close();
       events = null;
-      // Finish in-flight claims/starts; running containers are left to be found again on restart.
+      // Finish in-flight ticks; running containers are left to be found again on restart, and
+      // image pulls in flight are abandoned (their jobs' leases lapse; a successor requeues them).
       await Promise.allSettled([...inflight]);
+      clock.stop();
       await database.close();
       g.__wardenWorker = undefined;
       log.info('worker stopped');

@@ -1,4 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { ensureInstallation } from '../../server/domain/installation';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -211,7 +212,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
     warden = await startWarden('main');
     base = warden.base;
     // An operator API key straight from the database the server started (as `warden operator key` does).
-    opKey = (await createOperatorKey({ db: warden.db().db, clock: systemClock, node: 'e2e', docker: null }, { kind: 'system', name: 'cli' }, ADMIN.email)).apiKey;
+    opKey = (await createOperatorKey({ db: warden.db().db, clock: systemClock, node: 'e2e', installation: await ensureInstallation(warden.db().db), docker: null }, { kind: 'system', name: 'cli' }, ADMIN.email)).apiKey;
 
     // A user and three jobs through the public HTTP API.
     const u = await api<{ id: string; apiKey: string }>('POST', '/api/v1/users', { name: `e2e-${crypto.randomBytes(3).toString('hex')}`, plan: 'pro' });

@@ -25,7 +25,19 @@ export class FakeDocker implements DockerRuntime {
   lastError() {
     return this.up ? null : 'fake engine down';
   }
+  async engineId() {
+    this.check();
+    return 'FAKE:ENGINE';
+  }
+  async hasImage() {
+    return true;
+  }
+  async pullImage() {}
   async ensureImage() {}
+  async start() {}
+  async killEvents() {
+    return { signals: [], observed: false };
+  }
   async run(spec: ContainerSpec) {
     this.check();
     this.calls.push(`run`);

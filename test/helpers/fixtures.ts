@@ -5,6 +5,7 @@ import type { Db } from '../../server/db/client';
 import { plans, users, type Plan, type User } from '../../server/db/schema';
 import type { Actor } from '../../server/domain/actor';
 import type { DockerRuntime } from '../../server/docker/types';
+import { ensureInstallation } from '../../server/domain/installation';
 import { seedDefaultPlans } from '../../server/domain/plans';
 import { createUser } from '../../server/domain/users';
 
@@ -15,7 +16,7 @@ export const VIEWER: Actor = { kind: 'operator', id: '00000000-0000-4000-8000-00
 /** A context over a test database; fake clock unless one is given. */
 export async function makeCtx(db: Db, opts: { clock?: Clock; docker?: DockerRuntime | null; node?: string } = {}): Promise<Ctx & { clock: Clock }> {
   await seedDefaultPlans(db);
-  return { db, clock: opts.clock ?? new FakeClock(), node: opts.node ?? 'test-node', docker: opts.docker ?? null };
+  return { db, clock: opts.clock ?? new FakeClock(), node: opts.node ?? 'test-node', installation: await ensureInstallation(db), docker: opts.docker ?? null };
 }
 
 /** Creates a plan (overriding defaults) and a user on it; returns the user actor and API key. */

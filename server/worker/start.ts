@@ -1,0 +1,328 @@
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import type { Ctx } from '../context';
+import { jobs, plans, users, type Job, type Plan } from '../db/schema';
+import { containerLabels, containerName, LABEL, labelsMatchJob, mayActOn } from '../docker/labels';
+import { DeadlineError, withDeadline } from '../docker/timeboxed';
+import {
+  ContainerNameInUseError,
+  DockerUnavailableError,
+  ImageNotPresentError,
+  ImageUnavailableError,
+  type ContainerSpec,
+  type DockerRuntime,
+} from '../docker/types';
+import { audit } from '../domain/audit';
+import { finishJob, lockJobWithPlan, transition } from '../domain/lifecycle';
+import { errMessage } from '../domain/side-effects';
+import { finishWithoutContainer } from '../domain/termination';
+import { NO_WAIT, waits } from '../domain/waits';
+import { log } from '../log';
+
+/**
+ * Starting one claimed job: its image (pulled in the background, with a deadline), its container
+ * (created and started under the claim's name and labels) and the `starting → running` record,
+ * which only the claim that made the container may write.
+ *
+ *   claimed ──image present──▶ create + start ──▶ running (where node = this and claim_id = ours)
+ *      │                                           └─ claim lost meanwhile: container removed, not recorded
+ *      └─image absent──▶ wait `pulling_image` ──pull (background, ≤ WARDEN_PULL_TIMEOUT_S)──▶ create + start …
+ *                                                 └─ registry error or deadline: failed, naming the image
+ *
+ * A pull never holds the dispatcher tick or anyone else's start: the tick only launches it.
+ * Every start of this process is listed in `inflightStarts`, so reconcile never requeues one and
+ * the heartbeat renews its lease (`claim_seen_at`); another replica sharing the node requeues a
+ * start only once that lease lapses (its process died).
+ */
+
+export type StartOutcome = 'running' | 'failed' | 'requeued' | 'gone' | 'pulling' | 'stalled';
+
+export interface StartOptions {
+  /** Deadline of one image pull (WARDEN_PULL_TIMEOUT_S). */
+  pullTimeoutMs: number;
+  /** Network mode for the container (WARDEN_CONTAINER_NETWORK); unset = the engine's default. */
+  network?: string;
+  /** Deadline of create + start; past it the claim is left to lapse and reconcile settles the job. */
+  runTimeoutMs?: number;
+}
+
+/** Create + start normally take well under a second; a minute means the engine is wedged. */
+export const RUN_TIMEOUT_MS = 60_000;
+const IMAGE_CHECK_TIMEOUT_MS = 30_000;
+
+/** This process's starts in flight: job id → the claim it holds. */
+export class InflightStarts {
+  private readonly m = new Map<string, { claimId: string; p: Promise<unknown> }>();
+
+  add(jobId: string, claimId: string, p: Promise<unknown>): void {
+    this.m.set(jobId, { claimId, p });
+    p.finally(() => {
+      if (this.m.get(jobId)?.p === p) this.m.delete(jobId);
+    }).catch(() => {});
+  }
+
+  /** Is a start of this job (with this claim, when given) in flight here? */
+  has(jobId: string, claimId?: string | null): boolean {
+    const e = this.m.get(jobId);
+    return !!e && (claimId == null || e.claimId === claimId);
+  }
+
+  claimIds(): string[] {
+    return [...this.m.values()].map((e) => e.claimId);
+  }
+
+  /** Waits for every start in flight (worker shutdown; tests). */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.m.values()].map((e) => e.p));
+  }
+}
+
+const g = globalThis as unknown as { __wardenStarts?: InflightStarts };
+export const inflightStarts: InflightStarts = (g.__wardenStarts ??= new InflightStarts());
+
+/**
+ * Starts one claimed job. Returns at once with 'pulling' when the image must be pulled first
+ * (the pull and the rest of the start continue in the background, listed in inflightStarts; their
+ * outcome goes to `onBackground`).
+ */
+export async function startJob(
+  ctx: Ctx,
+  docker: DockerRuntime,
+  job: Job,
+  o: StartOptions,
+  onBackground: (outcome: Promise<StartOutcome>) => void = () => {},
+): Promise<StartOutcome> {
+  if (!job.claimId) throw new Error(`job ${job.id} has no claim`);
+  let done!: () => void;
+  // Listed while the awaited part runs too: a reconcile of this process never requeues it.
+  inflightStarts.add(job.id, job.claimId, new Promise<void>((r) => (done = r)));
+  try {
+    let present: boolean;
+    try {
+      present = await withDeadline(docker.hasImage(job.image), IMAGE_CHECK_TIMEOUT_MS, 'image check');
+    } catch (e) {
+      return await startFailed(ctx, job, e);
+    }
+    if (!present) return await pullInBackground(ctx, docker, job, o, onBackground);
+    return await createAndRecord(ctx, docker, job, o, false, onBackground);
+  } finally {
+    done();
+  }
+}
+
+async function pullInBackground(ctx: Ctx, docker: DockerRuntime, job: Job, o: StartOptions, onBackground: (p: Promise<StartOutcome>) => void): Promise<StartOutcome> {
+  const now = ctx.clock.now();
+  const w = waits.pullingImage(job.image);
+  await ctx.db
+    .update(jobs)
+    .set({ ...w, updatedAt: now })
+    .where(and(eq(jobs.id, job.id), eq(jobs.claimId, job.claimId!), inArray(jobs.status, ['starting', 'terminating'])));
+  const p = (async (): Promise<StartOutcome> => {
+    try {
+      await docker.pullImage(job.image, o.pullTimeoutMs);
+    } catch (e) {
+      return startFailed(ctx, job, e);
+    }
+    return createAndRecord(ctx, docker, job, o, true, onBackground);
+  })().catch((e: unknown): StartOutcome => {
+    // Left `starting` with a lapsing lease: reconcile settles it.
+    log.error({ err: errMessage(e), job: job.id }, 'background start failed');
+    return 'stalled';
+  });
+  inflightStarts.add(job.id, job.claimId!, p);
+  onBackground(p);
+  return 'pulling';
+}
+
+interface StartContext {
+  plan: Plan;
+  parentDeadline: Date | null;
+}
+
+async function loadStartContext(ctx: Ctx, jobId: string): Promise<StartContext | null> {
+  const [r] = await ctx.db
+    .select({ plan: plans, parentDeadline: sql<Date | string | null>`(select p.deadline_at from jobs p where p.id = ${jobs.parentId})` })
+    .from(jobs)
+    .innerJoin(users, eq(users.id, jobs.userId))
+    .innerJoin(plans, eq(plans.id, users.planId))
+    .where(eq(jobs.id, jobId));
+  return r ? { plan: r.plan, parentDeadline: r.parentDeadline ? new Date(r.parentDeadline) : null } : null;
+}
+
+async function createAndRecord(
+  ctx: Ctx,
+  docker: DockerRuntime,
+  job: Job,
+  o: StartOptions,
+  pulled: boolean,
+  onBackground: (p: Promise<StartOutcome>) => void,
+): Promise<StartOutcome> {
+  const sc = await loadStartContext(ctx, job.id);
+  if (!sc) return 'gone';
+  const spec: ContainerSpec = {
+    name: containerName(job),
+    image: job.image,
+    command: job.command,
+    env: job.env,
+    labels: containerLabels(job, { node: ctx.node, installation: ctx.installation }),
+    cpus: sc.plan.cpus,
+    memoryMb: sc.plan.memoryMb,
+    ...(o.network ? { network: o.network } : {}),
+  };
+  const run = () => withDeadline(docker.run(spec), o.runTimeoutMs ?? RUN_TIMEOUT_MS, 'container create + start');
+  let containerId: string;
+  try {
+    try {
+      containerId = await run();
+    } catch (e) {
+      if (!(e instanceof ContainerNameInUseError)) throw e;
+      const taken = await takeOverName(ctx, docker, job);
+      if (taken.kind === 'adopt') containerId = taken.id;
+      else if (taken.kind === 'removed') containerId = await run();
+      else return await startFailed(ctx, job, new Error(taken.why));
+    }
+  } catch (e) {
+    if (e instanceof ImageNotPresentError && !pulled) return pullInBackground(ctx, docker, job, o, onBackground);
+    if (e instanceof DeadlineError) {
+      // The engine may still create it; our lease lapses and reconcile adopts or requeues.
+      log.warn({ job: job.id, err: e.message }, 'start stalled; reconcile will settle it');
+      return 'stalled';
+    }
+    return startFailed(ctx, job, e);
+  }
+  return recordRunning(ctx, docker, job, containerId, sc);
+}
+
+/**
+ * 409: a container of this job and attempt exists already. Made by our own claim (an earlier try
+ * of this very start): adopt it, starting it if it never started. Made by an earlier claim of the
+ * same attempt, since lost (its process died or stalled): remove it and create ours, because its
+ * maker, should it wake, would remove it again (a container is only ever recorded by its claim).
+ */
+async function takeOverName(ctx: Ctx, docker: DockerRuntime, job: Job): Promise<{ kind: 'adopt'; id: string } | { kind: 'removed' } | { kind: 'refuse'; why: string }> {
+  const name = containerName(job);
+  const ins = await docker.inspect(name);
+  if (!ins) return { kind: 'removed' };
+  if (!labelsMatchJob(ins.labels, job) || !mayActOn(ins.labels, ctx.installation)) {
+    return { kind: 'refuse', why: `a container named ${name} exists that is not this job's (${ins.id.slice(0, 12)})` };
+  }
+  const at = ctx.clock.now();
+  if (ins.labels[LABEL.claim] === job.claimId) {
+    if (ins.status === 'created') await docker.start(ins.id);
+    await audit(ctx.db, { actor: 'dispatcher', action: 'job.adopt', targetType: 'job', targetId: job.id, at, reason: 'container of this claim already existed (name in use)', details: { containerId: ins.id, state: ins.status } });
+    return { kind: 'adopt', id: ins.id };
+  }
+  await docker.remove(ins.id);
+  await audit(ctx.db, {
+    actor: 'dispatcher',
+    action: 'container.remove',
+    targetType: 'job',
+    targetId: job.id,
+    at,
+    reason: 'left by an earlier, lost claim of the same attempt (name in use)',
+    details: { containerId: ins.id, state: ins.status, claim: ins.labels[LABEL.claim] ?? null, attempt: job.attempt },
+  });
+  return { kind: 'removed' };
+}
+
+/** `starting → running`, only for the claim that made the container; otherwise the container goes. */
+async function recordRunning(ctx: Ctx, docker: DockerRuntime, job: Job, containerId: string, sc: StartContext): Promise<StartOutcome> {
+  const startedAt = ctx.clock.now();
+  let deadline = new Date(startedAt.getTime() + job.timeoutS * 1000);
+  let timeoutSource = job.timeoutSource;
+  if (sc.parentDeadline && sc.parentDeadline < deadline) {
+    deadline = sc.parentDeadline;
+    timeoutSource = 'parent';
+  }
+  const row = await ctx.db.transaction(async (tx) => {
+    // Still `starting`: now running. Killed meanwhile (`terminating`): keep that, but record the
+    // container so the escalation can signal it. Either way only this node's, this claim's.
+    const [r] = await tx
+      .update(jobs)
+      .set({
+        status: sql`case when ${jobs.status} = 'starting' then 'running'::job_status else ${jobs.status} end`,
+        containerId,
+        startedAt,
+        deadlineAt: deadline,
+        timeoutSource,
+        ...NO_WAIT,
+        updatedAt: startedAt,
+      })
+      .where(and(eq(jobs.id, job.id), inArray(jobs.status, ['starting', 'terminating']), eq(jobs.node, ctx.node), eq(jobs.claimId, job.claimId!)))
+      .returning();
+    await audit(tx, {
+      actor: 'dispatcher',
+      action: 'container.start',
+      targetType: 'job',
+      targetId: job.id,
+      at: startedAt,
+      success: !!r,
+      ...(r ? {} : { error: 'claim lost before the start was recorded' }),
+      details: { containerId, node: ctx.node, claimId: job.claimId, attempt: job.attempt, deadlineAt: deadline.toISOString(), timeoutSeconds: job.timeoutS, timeoutSource, status: r?.status ?? 'claim_lost' },
+    });
+    return r ?? null;
+  });
+  if (row) return 'running';
+  // The claim was lost (requeued, re-claimed elsewhere, purged): nobody may record this container.
+  try {
+    const ins = await docker.inspect(containerId);
+    if (ins && ins.labels[LABEL.claim] === job.claimId) await docker.remove(containerId);
+    await audit(ctx.db, { actor: 'dispatcher', action: 'container.remove', targetType: 'job', targetId: job.id, at: ctx.clock.now(), reason: 'its claim was lost before the start was recorded', details: { containerId, claimId: job.claimId } });
+  } catch (e) {
+    // The orphan sweeper removes it (a container of a lost claim is an orphan at once).
+    log.warn({ err: errMessage(e), containerId }, 'could not remove the container of a lost claim');
+  }
+  return 'gone';
+}
+
+function isConnectionError(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  const msg = String((e as Error)?.message ?? e);
+  return code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'ETIMEDOUT' || /connect|socket hang up|ECONNREFUSED/i.test(msg);
+}
+
+/** What a failed start means for the job: requeued (engine away), failed (image, refusal), or nothing (claim lost). */
+async function startFailed(ctx: Ctx, job: Job, e: unknown): Promise<StartOutcome> {
+  if (e instanceof DockerUnavailableError || isConnectionError(e) || e instanceof DeadlineError) return requeueStart(ctx, job, errMessage(e));
+  const reason = e instanceof ImageUnavailableError ? `Image unavailable: ${e.message}` : `Container failed to start: ${errMessage(e).slice(0, 500)}`;
+  const details = e instanceof ImageUnavailableError ? { image: job.image } : {};
+  const now = ctx.clock.now();
+  const out = await ctx.db.transaction(async (tx) => {
+    const r = await lockJobWithPlan(tx, job.id);
+    if (!r || r.job.claimId !== job.claimId) return 'gone' as const;
+    if (r.job.status === 'terminating') return 'terminating' as const;
+    if (r.job.status !== 'starting') return 'gone' as const;
+    const done = await finishJob(tx, { job: r.job, plan: r.plan, from: ['starting'], status: 'failed', at: now, exitCode: null, reason, actor: 'dispatcher', action: 'job.start_failed', cleaned: true, details });
+    return done ? ('failed' as const) : ('gone' as const);
+  });
+  if (out === 'terminating') {
+    // Killed while starting and now it never will: end it as what it was being killed for.
+    await finishWithoutContainer({ ctx, actor: 'dispatcher' }, job, `the start failed: ${reason}`);
+    return 'failed';
+  }
+  return out;
+}
+
+async function requeueStart(ctx: Ctx, job: Job, msg: string): Promise<StartOutcome> {
+  const now = ctx.clock.now();
+  return ctx.db.transaction(async (tx) => {
+    const r = await lockJobWithPlan(tx, job.id);
+    if (!r || r.job.claimId !== job.claimId || r.job.status !== 'starting') return 'gone';
+    const row = await transition(tx, job.id, ['starting'], { status: 'queued', claimedAt: null, claimId: null, claimSeenAt: null, node: null, ...waits.engineDown() }, now);
+    if (!row) return 'gone';
+    await audit(tx, { actor: 'dispatcher', action: 'job.requeue', targetType: 'job', targetId: job.id, at: now, success: false, error: msg, reason: 'Docker engine unreachable' });
+    return 'requeued';
+  });
+}
+
+/** Renews the leases of this process's in-flight starts (called with the heartbeat). */
+export async function renewStartLeases(ctx: Ctx): Promise<number> {
+  const ids = inflightStarts.claimIds();
+  if (ids.length === 0) return 0;
+  const now = ctx.clock.now();
+  const r = await ctx.db
+    .update(jobs)
+    .set({ claimSeenAt: now })
+    .where(and(inArray(jobs.claimId, ids), inArray(jobs.status, ['starting', 'terminating'])))
+    .returning({ id: jobs.id });
+  return r.length;
+}
