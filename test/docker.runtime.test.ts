@@ -10,6 +10,7 @@ import { demuxDockerFrames, demuxDockerLogs, splitJsonLines, utf8Tail } from '..
 import { createDockerRuntime, dockerOptionsFromHost, parseDockerTime } from '../server/docker/runtime';
 import {
   DockerUnavailableError,
+  ImageNotPresentError,
   ImageUnavailableError,
   LOG_TAIL_BYTES,
   type ContainerEvent,
@@ -373,7 +374,7 @@ describe.skipIf(!dockerAvailable())('DockerRuntime against the real engine', () 
     expect(await rt.logsTail('no-such-container-for-logs')).toBe('');
   });
 
-  it('ensureImage on a missing image throws ImageUnavailableError naming it; run creates nothing', async () => {
+  it('ensureImage on a missing image throws ImageUnavailableError naming it; run never pulls and creates nothing', async () => {
     const image = 'warden-test/does-not-exist:nope';
     const [a, b] = await Promise.allSettled([rt.ensureImage(image), rt.ensureImage(image)]);
     for (const r of [a, b]) {
@@ -384,7 +385,8 @@ describe.skipIf(!dockerAvailable())('DockerRuntime against the real engine', () 
       expect((err as Error).message).toContain(image);
     }
     const l = labels();
-    await expect(rt.run({ image, command: ['true'], labels: l })).rejects.toBeInstanceOf(ImageUnavailableError);
+    expect(await rt.hasImage(image)).toBe(false);
+    await expect(rt.run({ image, command: ['true'], labels: l })).rejects.toBeInstanceOf(ImageNotPresentError);
     expect(await rt.list({ 'warden.job': l['warden.job'] })).toEqual([]);
     expect(rt.lastError()).toBeNull(); // the engine answered; a bad image is not an engine problem
   });

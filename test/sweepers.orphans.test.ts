@@ -6,6 +6,7 @@ import { removeOrphanContainer } from '../server/domain/orphans';
 import { sweep } from '../server/sweepers';
 import { listOrphans } from '../server/sweepers/orphans';
 import { dispatchOnce } from '../server/worker/dispatcher';
+import { writeHeartbeat } from '../server/domain/nodes';
 import { dockerAvailable } from './helpers/docker';
 import { OPERATOR, VIEWER } from './helpers/fixtures';
 import { makeRig, TEST_IMAGE, waitFor, type Rig } from './helpers/sweepers';
@@ -38,6 +39,7 @@ describe.skipIf(!dockerAvailable())('orphan sweeper (real Docker)', () => {
     'warden.job': crypto.randomUUID(),
     'warden.attempt': '1',
     'warden.node': rig.node,
+    'warden.installation': rig.ctx.installation,
     ...extra,
   });
 
@@ -63,16 +65,22 @@ describe.skipIf(!dockerAvailable())('orphan sweeper (real Docker)', () => {
     expect(a).toMatchObject({ actor: 'sweeper:orphan', action: 'container.remove', targetType: 'container', success: true, reason: `orphan: job ${labels['warden.job']} does not exist` });
   });
 
-  it("never touches unlabelled containers, another node's, or a live job's own container", async () => {
+  it("never touches unlabelled containers, another installation's, another live node's, or a live job's own container", async () => {
     const plain = await rig.docker.run({ image: TEST_IMAGE, command: ['sleep', '300'], labels: {} });
     foreign.push(plain);
     const otherNode = await rig.docker.run({ image: TEST_IMAGE, command: ['sleep', '300'], labels: managed({ 'warden.node': `${rig.node}-other` }) });
     foreign.push(otherNode);
+    // Same node id, same engine, another installation (another database): foreign.
+    const otherInstall = await rig.docker.run({ image: TEST_IMAGE, command: ['sleep', '300'], labels: managed({ 'warden.installation': crypto.randomUUID() }) });
+    foreign.push(otherInstall);
     const live = await rig.start(['sleep', '300'], { timeoutSeconds: 3600 });
     rig.ctx.clock.advance(10 * GRACE * 1000);
+    // The other node is alive (its heartbeat is fresh), so its containers are its own business.
+    await writeHeartbeat(rig.db, { node: `${rig.node}-other`, at: rig.ctx.clock.now(), dockerOk: true, dockerError: null });
     const r = await tick();
     expect(r.planned).toEqual([]);
-    for (const id of [plain, otherNode, live.containerId!]) expect((await rig.docker.inspect(id))?.running).toBe(true);
+    for (const id of [plain, otherNode, otherInstall, live.containerId!]) expect((await rig.docker.inspect(id))?.running).toBe(true);
+    await expect(removeOrphanContainer(rig.ctx, OPERATOR, otherInstall)).rejects.toMatchObject({ status: 409, code: 'other_installation' });
     expect((await rig.job(live.id)).status).toBe('running');
     // Manual removal refuses the same three.
     await expect(removeOrphanContainer(rig.ctx, OPERATOR, plain)).rejects.toMatchObject({ status: 422, code: 'not_managed' });
@@ -110,7 +118,7 @@ describe.skipIf(!dockerAvailable())('orphan sweeper (real Docker)', () => {
     expect(r.planned.filter((p) => p.jobId === j.id).map((p) => p.kind)).toEqual(['lost']);
     let row = await rig.job(j.id);
     expect(row).toMatchObject({ status: 'queued', attempt: 2, containerId: null, node: null, startedAt: null, deadlineAt: null });
-    expect(row.reason).toMatch(/^Lost \(attempt 1 of 2\): container [0-9a-f]{12} is gone; retrying$/);
+    expect(row.reason).toMatch(/^Lost \(attempt 1 of 2\): container [0-9a-f]{12} was removed by someone other than Warden; retrying$/);
     expect((await rig.audits(j.id)).map((a) => a.action).slice(-2)).toEqual(['job.lost', 'job.retry']);
 
     // Attempt 2 starts in a new container (labelled attempt 2) and loses it too.
@@ -125,7 +133,7 @@ describe.skipIf(!dockerAvailable())('orphan sweeper (real Docker)', () => {
     r = await tick();
     row = await rig.job(j.id);
     expect(row).toMatchObject({ status: 'lost', attempt: 2, exitCode: null });
-    expect(row.reason).toMatch(/^Lost: container [0-9a-f]{12} is gone \(attempt 2 of 2, no retries left\)$/);
+    expect(row.reason).toMatch(/^Lost: container [0-9a-f]{12} was removed by someone other than Warden \(attempt 2 of 2, no retries left\)$/);
     expect(row.cleanedAt).toBeNull(); // the TTL sweeper cleans up after it (volumes)
     expect(row.ttlExpiresAt).not.toBeNull();
     expect((await rig.audits(j.id)).map((a) => a.action)).toEqual([

@@ -1,9 +1,10 @@
-import { and, eq, inArray, isNull, lt, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Ctx } from '../context';
 import { jobs, type Job } from '../db/schema';
 import { LABEL, mayActOn } from '../docker/labels';
 import type { ContainerEvent, DockerRuntime } from '../docker/types';
 import { audit } from '../domain/audit';
+import { isUuid } from '../domain/schemas';
 import { RUNNING_STATUSES } from '../domain/status';
 import { loseInTx, signalName } from '../domain/external';
 import { lockJobWithPlan, transition } from '../domain/lifecycle';
@@ -32,7 +33,8 @@ const chains: Map<string, Promise<void>> = (g.__wardenEventChains ??= new Map())
 /** Handles one Docker event for a managed container (kill, die, destroy); others are ignored. */
 export function onContainerEvent(ctx: Ctx, docker: DockerRuntime, e: ContainerEvent): Promise<void> {
   if (e.action !== 'die' && e.action !== 'kill' && e.action !== 'destroy') return Promise.resolve();
-  if (!e.labels[LABEL.job] || !mayActOn(e.labels, ctx.installation)) return Promise.resolve();
+  const jobId = e.labels[LABEL.job];
+  if (!jobId || !isUuid(jobId) || !mayActOn(e.labels, ctx.installation)) return Promise.resolve();
   const prev = chains.get(e.id) ?? Promise.resolve();
   const next = prev.then(() => handle(ctx, docker, e));
   const tail = next.catch(() => {});
@@ -133,7 +135,8 @@ export async function reconcile(
         inArray(jobs.status, ['starting', 'terminating']),
         isNull(jobs.containerId),
         eq(jobs.node, ctx.node),
-        lt(sql`coalesce(${jobs.claimSeenAt}, ${jobs.claimedAt})`, staleBefore),
+        // (raw sql: pass the time as text, see dispatcher.claimJobs)
+        sql`coalesce(${jobs.claimSeenAt}, ${jobs.claimedAt}) < ${staleBefore.toISOString()}::timestamptz`,
       ),
     );
   for (const j of stuck) {
