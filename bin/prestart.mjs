@@ -3,7 +3,24 @@
 // sources are newer than the build, so `npm install && npm start` works on a fresh clone.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
+
+// The port first: `next start` on a port in use would still run instrumentation (database,
+// worker) before failing to listen. Checked the way Next listens (all interfaces).
+const port = Number(process.env.PORT || 3000);
+if (Number.isInteger(port) && port > 0 && port < 65536) {
+  const err = await new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', (e) => resolve(e));
+    s.listen(port, () => s.close(() => resolve(null)));
+  });
+  if (err) {
+    const why = err.code === 'EADDRINUSE' ? 'is already in use (another Warden, or another server?)' : `cannot be used (${err.code ?? err.message})`;
+    console.error(`Warden cannot start: PORT ${port} ${why}. Set PORT to a free port.`);
+    process.exit(1);
+  }
+}
 
 const root = process.cwd();
 const buildId = path.join(root, '.next', 'BUILD_ID');

@@ -9,7 +9,7 @@
  * `npm start` started, or starts the embedded server itself for the duration of the command.
  */
 import { DbClock } from '../server/clock';
-import { config } from '../server/config';
+import { config, StartupError } from '../server/config';
 import type { Ctx } from '../server/context';
 import { bootDatabase, connect } from '../server/db/client';
 import type { Actor } from '../server/domain/actor';
@@ -81,7 +81,14 @@ async function main() {
     console.error(JSON.stringify({ error: { code: 'invalid_settings', message: (e as Error).message } }));
     return 2;
   }
-  const boot = await bootDatabase();
+  let boot;
+  try {
+    boot = await bootDatabase();
+  } catch (e) {
+    const setting = e instanceof StartupError ? e.setting : undefined;
+    console.error(JSON.stringify({ error: { code: 'startup', message: (e as Error).message, ...(setting ? { field: setting } : {}) } }));
+    return 1;
+  }
   const database = connect(boot.url, { max: 2 });
   try {
     await seedDefaultPlans(database.db);

@@ -6,6 +6,7 @@ import { config } from '../server/config';
 import { log } from '../server/log';
 import { bootDatabase } from '../server/db/client';
 import { startWorker } from '../server/worker';
+import { failStartup } from '../server/boot';
 
 async function main() {
   try {
@@ -14,7 +15,12 @@ async function main() {
     console.error((e as Error).message);
     process.exit(2);
   }
-  const worker = await startWorker();
+  let worker;
+  try {
+    worker = await startWorker();
+  } catch (e) {
+    failStartup(e);
+  }
   const shutdown = async (sig: string) => {
     log.info({ sig }, 'worker shutting down');
     await worker.stop().catch(() => {});
@@ -26,7 +32,4 @@ async function main() {
   process.once('SIGINT', () => void shutdown('SIGINT'));
 }
 
-main().catch((e) => {
-  console.error(`Warden worker failed to start: ${(e as Error).message}`);
-  process.exit(1);
-});
+main().catch((e) => failStartup(e));

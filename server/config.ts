@@ -75,6 +75,19 @@ export type Config = z.infer<typeof envSchema>;
 
 export class ConfigError extends Error {}
 
+/**
+ * Start-up cannot go on, for a reason the operator fixes with one setting (named in `setting` and
+ * in the message): the process prints the message and exits non-zero at once.
+ */
+export class StartupError extends Error {
+  constructor(
+    message: string,
+    public readonly setting: string,
+  ) {
+    super(message);
+  }
+}
+
 /** Parses an environment; throws a ConfigError listing every bad setting by name. */
 export function parseConfig(env: NodeJS.ProcessEnv | Record<string, string | undefined>): Config {
   const r = envSchema.safeParse(env);

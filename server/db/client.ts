@@ -2,7 +2,7 @@ import path from 'node:path';
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
-import { config } from '../config';
+import { config, StartupError } from '../config';
 import { log } from '../log';
 import { startEmbeddedPostgres } from './embedded';
 import * as schema from './schema';
@@ -30,6 +30,50 @@ export function connect(url: string, opts: { max?: number } = {}): Database {
   });
   const db = drizzle(sql, { schema });
   return { db, sql, url, close: () => sql.end({ timeout: 5 }) };
+}
+
+/** How long start-up waits for the database to answer before it gives up, naming the setting. */
+export const DB_STARTUP_DEADLINE_MS = 10_000;
+
+/** The URL without its password, for messages. */
+export function describeDatabaseUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.username ? `${decodeURIComponent(u.username)}@` : ''}${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`;
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+/**
+ * One `select 1` within a deadline. postgres.js would otherwise keep a start-up waiting on an
+ * address that never answers (a firewalled host: minutes, connect_timeout notwithstanding), so
+ * `npm start` would serve nothing and every request would hang. Throws a StartupError naming
+ * `setting`.
+ */
+export async function probeDatabase(url: string, setting: 'DATABASE_URL' | 'WARDEN_DATA_DIR', ms = DB_STARTUP_DEADLINE_MS): Promise<void> {
+  const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: Math.ceil(ms / 1000) });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      sql`select 1`,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms);
+      }),
+    ]);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = [err.code, err.message].filter(Boolean).join(': ');
+    throw new StartupError(
+      setting === 'DATABASE_URL'
+        ? `Cannot reach the database at DATABASE_URL (${describeDatabaseUrl(url)}): ${why}. Check DATABASE_URL (or unset it to use the embedded PostgreSQL).`
+        : `The embedded PostgreSQL under WARDEN_DATA_DIR started but does not answer: ${why}.`,
+      setting,
+    );
+  } finally {
+    clearTimeout(timer);
+    void sql.end({ timeout: 0 }).catch(() => {});
+  }
 }
 
 export const MIGRATIONS_DIR = path.join(process.cwd(), 'drizzle');
@@ -73,6 +117,7 @@ export function bootDatabase(): Promise<Boot> {
         url = h.url;
         stopEmbedded = h.stop;
       }
+      await probeDatabase(url, cfg.DATABASE_URL ? 'DATABASE_URL' : 'WARDEN_DATA_DIR');
       await runMigrations(url);
       log.info({ embedded: !cfg.DATABASE_URL }, 'database ready');
       return { url, stopEmbedded };

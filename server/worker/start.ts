@@ -211,6 +211,12 @@ async function takeOverName(ctx: Ctx, docker: DockerRuntime, job: Job): Promise<
     await audit(ctx.db, { actor: 'dispatcher', action: 'job.adopt', targetType: 'job', targetId: job.id, at, reason: 'container of this claim already existed (name in use)', details: { containerId: ins.id, state: ins.status } });
     return { kind: 'adopt', id: ins.id };
   }
+  // Only while our claim stands may the other go: if ours was lost, the other may be the one
+  // the job now records.
+  const [cur] = await ctx.db.select({ claimId: jobs.claimId, status: jobs.status, containerId: jobs.containerId }).from(jobs).where(eq(jobs.id, job.id));
+  if (!cur || cur.claimId !== job.claimId || cur.containerId === ins.id || (cur.status !== 'starting' && cur.status !== 'terminating')) {
+    return { kind: 'refuse', why: 'claim lost' };
+  }
   await docker.remove(ins.id);
   await audit(ctx.db, {
     actor: 'dispatcher',
