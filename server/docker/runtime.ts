@@ -261,7 +261,8 @@ class DockerodeRuntime implements DockerRuntime {
 
   /**
    * One pull with a deadline. dockerode has none, and a registry that trickles bytes keeps a pull
-   * open for as long as it likes; aborting the request makes the engine cancel the pull too.
+   * open for as long as it likes. At the deadline Warden aborts its request and stops waiting
+   * (Docker 20.10 keeps its own download going regardless; a later pull of the image joins it).
    */
   private async pull(image: string, timeoutMs: number): Promise<void> {
     log.info({ image, timeoutMs }, 'docker: pulling image');

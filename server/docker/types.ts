@@ -61,8 +61,8 @@ export interface DockerRuntime {
   /** Is the image present on the engine? (Cached once seen; never pulls.) */
   hasImage(image: string): Promise<boolean>;
   /**
-   * Pulls the image, giving up after timeoutMs (the request is aborted, so the engine stops
-   * too). Concurrent calls for one image share one pull. Throws ImageUnavailableError naming the
+   * Pulls the image, giving up after timeoutMs (the request is aborted; Warden stops waiting).
+   * Concurrent calls for one image share one pull. Throws ImageUnavailableError naming the
    * image (registry error or deadline), DockerUnavailableError when the engine went away.
    */
   pullImage(image: string, timeoutMs: number): Promise<void>;
