@@ -136,7 +136,7 @@ export async function reconcile(
         isNull(jobs.containerId),
         eq(jobs.node, ctx.node),
         // (raw sql: pass the time as text, see dispatcher.claimJobs)
-        sql`coalesce(${jobs.claimSeenAt}, ${jobs.claimedAt}) < ${staleBefore.toISOString()}::timestamptz`,
+        sql`coalesce(${jobs.claimSeenAt}, ${jobs.claimedAt}) <= ${staleBefore.toISOString()}::timestamptz`,
       ),
     );
   for (const j of stuck) {
