@@ -262,7 +262,7 @@ async function stopServer(child: ChildProcess): Promise<void> {
   clearTimeout(t);
 }
 
-export async function startEmbeddedPostgres(dataDir: string, opts: { shareRunning?: boolean } = {}): Promise<Handle> {
+export async function startEmbeddedPostgres(dataDir: string, opts: { shareRunning?: boolean; port?: number } = {}): Promise<Handle> {
   const who = postgresUser();
   try {
     ensureTraversable(dataDir);
@@ -322,7 +322,7 @@ export async function startEmbeddedPostgres(dataDir: string, opts: { shareRunnin
   const stale = readPostmaster(pgDir);
   if (stale && !alive(stale.pid)) fs.rmSync(path.join(pgDir, 'postmaster.pid'), { force: true });
   fixOwnership(pgDir, who);
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const child = await startServer(bins, who, pgDir, port);
   fs.writeFileSync(ownerFile, JSON.stringify({ pid: process.pid, port, startedAt: new Date().toISOString() }));
   log.info({ port }, 'embedded PostgreSQL started');

@@ -177,6 +177,12 @@ export const jobs = pgTable(
     claimId: uuid('claim_id'),
     /** Lease of an in-flight start: renewed by its claimer; reconcile requeues only when it lapses. */
     claimSeenAt: ts('claim_seen_at'),
+    /**
+     * The worker process that holds the claim (its instance id, held as a PostgreSQL session
+     * advisory lock for the life of the process): when the lock is free, the process is gone and
+     * its start is settled at once instead of after the lease. NULL: no such process (tests, CLI).
+     */
+    claimOwner: text('claim_owner'),
     startedAt: ts('started_at'),
     finishedAt: ts('finished_at'),
     warnedAt: ts('warned_at'),

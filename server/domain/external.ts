@@ -32,7 +32,9 @@ const short = (id: string) => id.slice(0, 12);
 
 /**
  * Why the container of a running job stopped, when that was someone other than Warden; null when
- * it ended on its own. `unobserved`: nobody saw it end live (reconcile), so ask the engine's log.
+ * it ended on its own; 'unknown' when the engine cannot be asked right now (it is going down or
+ * coming up: the caller leaves the job as it is and asks again on its next pass).
+ * `unobserved`: nobody saw it end live (reconcile), so ask the engine's log.
  */
 export async function externalStop(
   docker: DockerRuntime | null,
@@ -40,21 +42,22 @@ export async function externalStop(
   containerId: string,
   exitCode: number | null,
   unobserved: boolean,
-): Promise<string | null> {
+): Promise<string | null | 'unknown'> {
   const code = exitCode == null ? '' : `, exit ${exitCode}`;
   if (job.externalSignal) return `container ${short(containerId)} was stopped by someone other than Warden (${job.externalSignal}${code})`;
   if (!unobserved || !docker) return null;
+  let h: Awaited<ReturnType<DockerRuntime['killEvents']>>;
   try {
     const ins = await docker.inspect(containerId);
     if (!ins?.startedAt) return null;
     const until = new Date((ins.finishedAt ?? ins.startedAt).getTime() + 1);
-    const h = await docker.killEvents(containerId, new Date(ins.startedAt.getTime() - 1000), until);
-    if (h.signals.length > 0) return `container ${short(containerId)} was stopped by someone other than Warden (${signalName(h.signals[0]!.signal)}${code})`;
-    if (!h.observed && (exitCode === 137 || exitCode === 143)) {
-      return `container ${short(containerId)} was stopped by ${exitCode === 137 ? 'SIGKILL' : 'SIGTERM'} (exit ${exitCode}) that Warden did not send, while nobody watched; its engine has no record of it (restarted since)`;
-    }
+    h = await docker.killEvents(containerId, new Date(ins.startedAt.getTime() - 1000), until);
   } catch {
-    /* no evidence either way: judged by its exit code */
+    return 'unknown';
+  }
+  if (h.signals.length > 0) return `container ${short(containerId)} was stopped by someone other than Warden (${signalName(h.signals[0]!.signal)}${code})`;
+  if (!h.observed && (exitCode === 137 || exitCode === 143)) {
+    return `container ${short(containerId)} was stopped by ${exitCode === 137 ? 'SIGKILL' : 'SIGTERM'} (exit ${exitCode}) that Warden did not send, while nobody watched; its engine has no record of it (restarted since)`;
   }
   return null;
 }

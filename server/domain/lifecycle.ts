@@ -187,6 +187,7 @@ export async function loseJob(tx: DbOrTx, l: LoseInput): Promise<{ outcome: 'req
         claimedAt: null,
         claimId: null,
         claimSeenAt: null,
+        claimOwner: null,
         externalSignal: null,
         externalSignalAt: null,
         startedAt: null,

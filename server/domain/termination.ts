@@ -479,6 +479,8 @@ export async function completeJob(
   }
   // Stopped by someone else (docker kill/stop/rm -f, an engine shutdown): lost, not failed.
   const external = job.status === 'running' && !oom ? await externalStop(docker, job, containerId, exitCode, !!opts.unobserved) : null;
+  // The engine cannot say who stopped it right now (restarting): decide on the next pass.
+  if (external === 'unknown') return null;
   if (external) {
     return ctx.db.transaction(async (tx) => {
       const r = await lockJobWithPlan(tx, jobId);

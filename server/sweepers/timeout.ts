@@ -149,11 +149,14 @@ export function snapshotQueries(ctx: Pick<Ctx, 'db' | 'node'>, o: { batchSize: n
 }
 
 /**
- * The next deadline of a running job on this node after `now` (null: none within `horizonMs`).
- * The scheduler arms a timer for it, so SIGTERM goes out at the deadline rather than at the
- * next whole-second cron tick (which alone gives up to 1 s of lateness).
+ * The next moment something is due on this node after `now` (null: nothing within `horizonMs`):
+ * a running job's deadline, or a terminating job's next step (SIGKILL a grace after SIGTERM,
+ * force-removal a grace after SIGKILL). The scheduler arms a timer for it, so SIGTERM goes out at
+ * the deadline and SIGKILL at the end of the grace, rather than at the next whole-second cron
+ * tick (which alone adds up to 1 s to each).
  */
 export async function nextDeadline(ctx: Ctx, now: Date, horizonMs: number): Promise<Date | null> {
+  const until = new Date(now.getTime() + horizonMs);
   const [row] = await ctx.db
     .select({ d: jobs.deadlineAt })
     .from(jobs)
@@ -163,12 +166,25 @@ export async function nextDeadline(ctx: Ctx, now: Date, horizonMs: number): Prom
         eq(jobs.node, ctx.node),
         eq(jobs.timeoutSuspended, false),
         gt(jobs.deadlineAt, now),
-        lte(jobs.deadlineAt, new Date(now.getTime() + horizonMs)),
+        lte(jobs.deadlineAt, until),
       ),
     )
     .orderBy(asc(jobs.deadlineAt))
     .limit(1);
-  return row?.d ?? null;
+  const step = sql<Date | string | null>`coalesce(${jobs.sigkillAt}, ${jobs.sigtermAt}) + ${jobs.gracePeriodS} * interval '1 second'`;
+  const [t] = await ctx.db
+    .select({ d: sql<Date | string | null>`min(${step})` })
+    .from(jobs)
+    .where(
+      and(
+        eq(jobs.status, 'terminating'),
+        eq(jobs.node, ctx.node),
+        sql`${jobs.sigtermAt} is not null or ${jobs.sigkillAt} is not null`,
+        sql`${step} > ${now.toISOString()}::timestamptz and ${step} <= ${until.toISOString()}::timestamptz`,
+      ),
+    );
+  const times = [row?.d ?? null, t?.d ? new Date(t.d) : null].filter((d): d is Date => d instanceof Date);
+  return times.length ? new Date(Math.min(...times.map((d) => d.getTime()))) : null;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import { loseInTx, signalName } from '../domain/external';
 import { lockJobWithPlan, transition } from '../domain/lifecycle';
 import { completeJob, finishWithoutContainer } from '../domain/termination';
 import { NO_WAIT } from '../domain/waits';
+import { deadInstances, PROCESS_INSTANCE } from './instance';
 import { inflightStarts } from './start';
 
 /**
@@ -111,7 +112,8 @@ export const START_LEASE_MS = 20_000;
 /**
  * Backstop for missed events and interrupted starts:
  * 1. starts nobody is making any more (`starting`, or killed while starting, with no container
- *    recorded; not in flight in this process; lease lapsed): the container of that claim is
+ *    recorded; not in flight in this process; lease lapsed, or the claiming process gone — its
+ *    instance lock is free, see ./instance.ts): the container of that claim is
  *    adopted (started first if it was only created), containers of earlier lost claims are
  *    removed, and without a container the job goes back to the queue;
  * 2. live jobs on this node whose container has exited are completed, the engine's event log
@@ -127,20 +129,18 @@ export async function reconcile(
   if (!(await docker.ping())) return out;
   const now = ctx.clock.now();
   const staleBefore = new Date(now.getTime() - (opts.startingStaleMs ?? START_LEASE_MS));
-  const stuck = await ctx.db
+  // Starts nobody is making any more: not in flight here, and their lease lapsed or their
+  // claiming process is gone (its instance lock is free).
+  const pending = await ctx.db
     .select()
     .from(jobs)
-    .where(
-      and(
-        inArray(jobs.status, ['starting', 'terminating']),
-        isNull(jobs.containerId),
-        eq(jobs.node, ctx.node),
-        // (raw sql: pass the time as text, see dispatcher.claimJobs)
-        sql`coalesce(${jobs.claimSeenAt}, ${jobs.claimedAt}) <= ${staleBefore.toISOString()}::timestamptz`,
-      ),
-    );
-  for (const j of stuck) {
-    if (inflightStarts.has(j.id)) continue;
+    .where(and(inArray(jobs.status, ['starting', 'terminating']), isNull(jobs.containerId), eq(jobs.node, ctx.node)));
+  const candidates = pending.filter((j) => !inflightStarts.has(j.id));
+  const owners = candidates.map((j) => j.claimOwner).filter((o): o is string => !!o && o !== PROCESS_INSTANCE);
+  const dead = owners.length > 0 ? await deadInstances(ctx.db, owners) : new Set<string>();
+  for (const j of candidates) {
+    const seen = (j.claimSeenAt ?? j.claimedAt)?.getTime() ?? 0;
+    if (seen > staleBefore.getTime() && !(j.claimOwner && dead.has(j.claimOwner))) continue;
     await settleStart(ctx, docker, j, out);
   }
 
@@ -189,13 +189,14 @@ async function settleStart(ctx: Ctx, docker: DockerRuntime, j: Job, out: { reque
   await ctx.db.transaction(async (tx) => {
     if (ins) {
       const startedAt = ins.startedAt ?? now;
+      const deadlineAt = new Date(startedAt.getTime() + j.timeoutS * 1000);
       const [row] = await tx
         .update(jobs)
         .set({
           status: sql`case when ${jobs.status} = 'starting' then 'running'::job_status else ${jobs.status} end`,
           containerId: ins.id,
           startedAt,
-          deadlineAt: new Date(startedAt.getTime() + j.timeoutS * 1000),
+          deadlineAt,
           ...NO_WAIT,
           updatedAt: now,
         })
@@ -203,14 +204,14 @@ async function settleStart(ctx: Ctx, docker: DockerRuntime, j: Job, out: { reque
         .returning({ id: jobs.id });
       if (row) {
         out.adopted++;
-        await audit(tx, { actor: 'dispatcher', action: 'job.adopt', targetType: 'job', targetId: j.id, at: now, reason: 'start interrupted; its container was found', details: { containerId: ins.id, state: ins.status } });
+        await audit(tx, { actor: 'dispatcher', action: 'job.adopt', targetType: 'job', targetId: j.id, at: now, reason: 'start interrupted; its container was found', details: { containerId: ins.id, state: ins.status, deadlineAt: deadlineAt.toISOString() } });
       }
       return;
     }
     if (j.status !== 'starting') return; // killed while starting: the escalation finishes it
     const [cur] = await tx.select({ claimId: jobs.claimId }).from(jobs).where(eq(jobs.id, j.id)).for('update');
     if (!cur || (cur.claimId ?? null) !== (j.claimId ?? null)) return;
-    const row = await transition(tx, j.id, ['starting'], { status: 'queued', claimedAt: null, claimId: null, claimSeenAt: null, node: null }, now);
+    const row = await transition(tx, j.id, ['starting'], { status: 'queued', claimedAt: null, claimId: null, claimSeenAt: null, claimOwner: null, node: null }, now);
     if (row) {
       out.requeued++;
       await audit(tx, { actor: 'dispatcher', action: 'job.requeue', targetType: 'job', targetId: j.id, at: now, reason: 'start interrupted (worker restarted)', details: { claimId: j.claimId } });

@@ -55,6 +55,8 @@ export function planClaims(cands: CandidateUser[], perUser: number): ClaimPlanEn
 export interface ClaimOptions {
   now: Date;
   node: string;
+  /** The claiming process (worker/instance.ts), when it holds its instance lock. */
+  owner?: string | null;
   /** Users served per round; each gets up to perUser jobs. */
   maxUsers?: number;
   perUser?: number;
@@ -151,7 +153,7 @@ export async function claimJobs(db: Db, o: ClaimOptions): Promise<Job[]> {
           for update skip locked
         ) q
       )
-      update jobs set status = 'starting', claimed_at = ${nowIso}, claim_id = gen_random_uuid(), claim_seen_at = ${nowIso},
+      update jobs set status = 'starting', claimed_at = ${nowIso}, claim_id = gen_random_uuid(), claim_seen_at = ${nowIso}, claim_owner = ${o.owner ?? null},
         node = ${o.node}, wait_reason = null, wait_code = null, updated_at = ${nowIso}
       from picked where jobs.id = picked.id
       returning jobs.id`)) as unknown as { id: string }[];
@@ -214,6 +216,8 @@ export interface DispatchResult {
 }
 
 export interface DispatchOptions {
+  /** This process's instance id, recorded on its claims (see worker/instance.ts). */
+  owner?: string | null;
   maxUsers?: number;
   perUser?: number;
   /** Starts of one round run at most this many at a time. */
@@ -244,7 +248,7 @@ export async function dispatchOnce(ctx: Ctx, opts: DispatchOptions = {}): Promis
   }
   await markEngineWait(ctx.db, now, false);
   await markQuotaWaits(ctx.db, now);
-  const claimed = await claimJobs(ctx.db, { now, node: ctx.node, maxUsers: opts.maxUsers, perUser: opts.perUser });
+  const claimed = await claimJobs(ctx.db, { now, node: ctx.node, owner: opts.owner, maxUsers: opts.maxUsers, perUser: opts.perUser });
   res.claimed = claimed.length;
   if (claimed.length) metrics().dispatcherClaims.inc(claimed.length);
   await startClaimed(ctx, docker, claimed, res, opts);

@@ -12,6 +12,7 @@ import { log } from '../log';
 import { startSweepers, type SweeperHandle } from '../sweepers';
 import { onContainerEvent, reconcile } from './completion';
 import { dispatchOnce } from './dispatcher';
+import { holdInstanceLock, PROCESS_INSTANCE } from './instance';
 import { renewStartLeases } from './start';
 import { ensureSeeded } from '../seed';
 
@@ -45,6 +46,8 @@ async function doStart(): Promise<Worker> {
   const installation = await ensureInstallation(database.db);
   const docker: DockerRuntime = createDockerRuntime({ dockerHost: cfg.DOCKER_HOST });
   await ensureSeeded({ db: database.db, clock, node: cfg.WARDEN_NODE_ID ?? 'unresolved', installation, docker: null });
+  // Held for the life of the process: its claims are settled at once by a successor if it dies.
+  const instanceLock = await holdInstanceLock(boot.url);
 
   let stopping = false;
   const inflight = new Set<Promise<unknown>>();
@@ -68,6 +71,7 @@ async function doStart(): Promise<Worker> {
 
     const heartbeat = async () => {
       const ok = await docker.ping();
+      await instanceLock.keep();
       await writeHeartbeat(ctx.db, { node: ctx.node, at: ctx.clock.now(), dockerOk: ok, dockerError: ok ? null : docker.lastError() });
       await renewStartLeases(ctx);
     };
@@ -90,7 +94,7 @@ async function doStart(): Promise<Worker> {
       tasks.push(t);
     };
 
-    every(1, 'dispatcher', () => dispatchOnce(ctx));
+    every(1, 'dispatcher', () => dispatchOnce(ctx, { owner: PROCESS_INSTANCE }));
     every(10, 'reconcile', () => reconcile(ctx, docker));
     every(HEARTBEAT_EVERY_MS / 1000, 'heartbeat', heartbeat);
 
@@ -128,6 +132,7 @@ async function doStart(): Promise<Worker> {
       // image pulls in flight are abandoned (their jobs' leases lapse; a successor requeues them).
       await Promise.allSettled([...inflight]);
       clock.stop();
+      await instanceLock.release();
       await database.close();
       g.__wardenWorker = undefined;
       log.info('worker stopped');

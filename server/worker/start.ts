@@ -251,6 +251,8 @@ async function recordRunning(ctx: Ctx, docker: DockerRuntime, job: Job, containe
         deadlineAt: deadline,
         timeoutSource,
         ...NO_WAIT,
+        sideEffectFailures: 0,
+        nextAttemptAt: null,
         updatedAt: startedAt,
       })
       .where(and(eq(jobs.id, job.id), inArray(jobs.status, ['starting', 'terminating']), eq(jobs.node, ctx.node), eq(jobs.claimId, job.claimId!)))
@@ -286,9 +288,29 @@ function isConnectionError(e: unknown): boolean {
   return code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'ETIMEDOUT' || /connect|socket hang up|ECONNREFUSED/i.test(msg);
 }
 
-/** What a failed start means for the job: requeued (engine away), failed (image, refusal), or nothing (claim lost). */
+/**
+ * An engine that answers 5xx while starting a container (seen right after an engine restart:
+ * "failed to update store for object type *libnetwork.endpoint") is in trouble, not the job:
+ * the job goes back to the queue, this many times in a row at most, then fails with its words.
+ * A 4xx (the engine refusing this container's settings) fails it at once.
+ */
+export const ENGINE_ERROR_RETRIES = 3;
+
+function engineStatus(e: unknown): number | undefined {
+  const s = (e as { statusCode?: unknown })?.statusCode;
+  return typeof s === 'number' ? s : undefined;
+}
+
+/** What a failed start means for the job: requeued (engine away or in trouble), failed (image, refusal), or nothing (claim lost). */
 async function startFailed(ctx: Ctx, job: Job, e: unknown): Promise<StartOutcome> {
-  if (e instanceof DockerUnavailableError || isConnectionError(e) || e instanceof DeadlineError) return requeueStart(ctx, job, errMessage(e));
+  if (e instanceof DockerUnavailableError || isConnectionError(e) || e instanceof DeadlineError) {
+    const r = await requeueStart(ctx, job, errMessage(e));
+    return r === 'exhausted' ? 'requeued' : r;
+  }
+  if ((engineStatus(e) ?? 0) >= 500) {
+    const r = await requeueStart(ctx, job, errMessage(e), { engineError: true });
+    if (r !== 'exhausted') return r;
+  }
   const reason = e instanceof ImageUnavailableError ? `Image unavailable: ${e.message}` : `Container failed to start: ${errMessage(e).slice(0, 500)}`;
   const details = e instanceof ImageUnavailableError ? { image: job.image } : {};
   const now = ctx.clock.now();
@@ -308,14 +330,17 @@ async function startFailed(ctx: Ctx, job: Job, e: unknown): Promise<StartOutcome
   return out;
 }
 
-async function requeueStart(ctx: Ctx, job: Job, msg: string): Promise<StartOutcome> {
+async function requeueStart(ctx: Ctx, job: Job, msg: string, o: { engineError?: boolean } = {}): Promise<StartOutcome | 'exhausted'> {
   const now = ctx.clock.now();
   return ctx.db.transaction(async (tx) => {
     const r = await lockJobWithPlan(tx, job.id);
     if (!r || r.job.claimId !== job.claimId || r.job.status !== 'starting') return 'gone';
-    const row = await transition(tx, job.id, ['starting'], { status: 'queued', claimedAt: null, claimId: null, claimSeenAt: null, node: null, ...waits.engineDown() }, now);
+    const tries = r.job.sideEffectFailures + 1;
+    if (o.engineError && tries > ENGINE_ERROR_RETRIES) return 'exhausted';
+    const wait = o.engineError ? { ...waits.engineError(msg, tries), sideEffectFailures: tries } : waits.engineDown();
+    const row = await transition(tx, job.id, ['starting'], { status: 'queued', claimedAt: null, claimId: null, claimSeenAt: null, claimOwner: null, node: null, ...wait }, now);
     if (!row) return 'gone';
-    await audit(tx, { actor: 'dispatcher', action: 'job.requeue', targetType: 'job', targetId: job.id, at: now, success: false, error: msg, reason: 'Docker engine unreachable' });
+    await audit(tx, { actor: 'dispatcher', action: 'job.requeue', targetType: 'job', targetId: job.id, at: now, success: false, error: msg, reason: o.engineError ? `Docker engine error while starting (try ${tries} of ${ENGINE_ERROR_RETRIES})` : 'Docker engine unreachable' });
     return 'requeued';
   });
 }

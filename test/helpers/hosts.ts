@@ -4,8 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { createDockerRuntime } from '../../server/docker/runtime';
 import type { DockerRuntime } from '../../server/docker/types';
-import { TEST_IMAGE } from './docker';
 import { waitFor } from './fixtures';
+
+/** (test/helpers/docker.ts says it too, but imports vitest; the chaos benchmark uses this module.) */
+const TEST_IMAGE = 'warden-test/busybox:latest';
 
 /**
  * Real failing hosts for tests and the chaos benchmark: a second Docker engine of our own (so it

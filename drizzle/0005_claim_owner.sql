@@ -1,0 +1,1 @@
+ALTER TABLE "jobs" ADD COLUMN "claim_owner" text;
