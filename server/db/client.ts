@@ -76,6 +76,34 @@ export async function probeDatabase(url: string, setting: 'DATABASE_URL' | 'WARD
   }
 }
 
+/** Errors that mean the database went away (restart, network), not that a statement was wrong. */
+const OUTAGE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', '57P01', '57P02', '57P03']);
+
+export function isDatabaseOutage(e: unknown): boolean {
+  for (let x: unknown = e, i = 0; x && i < 4; x = (x as { cause?: unknown }).cause, i++) {
+    const code = (x as { code?: unknown }).code;
+    if (typeof code === 'string' && OUTAGE_CODES.has(code)) return true;
+  }
+  return false;
+}
+
+/**
+ * Runs fn, retrying while the database is unreachable (a restart takes seconds), up to maxMs.
+ * For the few writes whose loss would leave work half-recorded (a started container not yet
+ * written down): the side effect already happened, so waiting beats guessing later.
+ */
+export async function retryThroughOutage<T>(fn: () => Promise<T>, maxMs = 30_000): Promise<T> {
+  const until = Date.now() + maxMs;
+  for (let delay = 250; ; delay = Math.min(delay * 2, 2_000)) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!isDatabaseOutage(e) || Date.now() + delay > until) throw e;
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
 export const MIGRATIONS_DIR = path.join(process.cwd(), 'drizzle');
 
 /** Applies drizzle/ migrations under an advisory lock so replicas starting together don't race. */

@@ -18,6 +18,8 @@ import { nextDeadline } from './timeout';
 export type SweepResult = TickResult;
 
 export interface SweeperHandle {
+  /** Runs a tick of this sweeper now (or right after the one in flight), outside its schedule. */
+  kick(name: SweeperName): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -76,8 +78,8 @@ export function startSweepers(ctx: Ctx, cfg: Config, opts: StartOptions = {}): S
     if (stopped) return Promise.resolve();
     const cur = inflight.get(name);
     if (cur) {
-      // A deadline timer fired during a tick: run once more right after it.
-      if (trigger === 'deadline') again.add(name);
+      // A deadline timer (or a kick) fired during a tick: run once more right after it.
+      if (trigger === 'deadline' || trigger === 'kick') again.add(name);
       return cur;
     }
     const p = (async () => {
@@ -127,11 +129,18 @@ export function startSweepers(ctx: Ctx, cfg: Config, opts: StartOptions = {}): S
     });
     tasks.push(task);
   }
+  // The first timeout tick at once, not at the next cron second: a worker that restarts after a
+  // crash has deadlines that passed while it was down.
+  void run('timeout', 'start');
   log.info(
     { timeoutEvery: cfg.WARDEN_TIMEOUT_SWEEP_S, ttlEvery: cfg.WARDEN_TTL_SWEEP_S, orphanEvery: cfg.WARDEN_ORPHAN_SWEEP_S, dryRun: cfg.WARDEN_DRY_RUN, node: ctx.node },
     'sweepers started',
   );
   return {
+    kick: (name) => {
+      if (inflight.has(name)) again.add(name);
+      return run(name, 'kick');
+    },
     async stop() {
       if (stopped) return;
       stopped = true;

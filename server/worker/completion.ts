@@ -140,7 +140,9 @@ export async function reconcile(
   const dead = owners.length > 0 ? await deadInstances(ctx.db, owners) : new Set<string>();
   for (const j of candidates) {
     const seen = (j.claimSeenAt ?? j.claimedAt)?.getTime() ?? 0;
-    if (seen > staleBefore.getTime() && !(j.claimOwner && dead.has(j.claimOwner))) continue;
+    // Ours and no longer in flight: this process gave up on it (its record failed): settle now.
+    const abandoned = j.claimOwner === PROCESS_INSTANCE || (!!j.claimOwner && dead.has(j.claimOwner));
+    if (seen > staleBefore.getTime() && !abandoned) continue;
     await settleStart(ctx, docker, j, out);
   }
 

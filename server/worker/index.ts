@@ -95,7 +95,14 @@ async function doStart(): Promise<Worker> {
     };
 
     every(1, 'dispatcher', () => dispatchOnce(ctx, { owner: PROCESS_INSTANCE }));
-    every(10, 'reconcile', () => reconcile(ctx, docker));
+    // Adopting a start (a crash left it half done) may hand the timeout sweeper a deadline that
+    // passed already: tick it at once rather than on the next second.
+    const reconcileAndKick = async () => {
+      const r = await reconcile(ctx, docker);
+      if (r.adopted > 0 || r.completed > 0) await sweepers?.kick('timeout');
+      return r;
+    };
+    every(10, 'reconcile', reconcileAndKick);
     every(HEARTBEAT_EVERY_MS / 1000, 'heartbeat', heartbeat);
 
     events = docker.events(
@@ -105,13 +112,13 @@ async function doStart(): Promise<Worker> {
       },
       () => {
         log.info('docker events reconnected; reconciling');
-        void track(reconcile(ctx, docker)).catch(() => {});
+        void track(reconcileAndKick()).catch(() => {});
       },
     );
     sweepers = startSweepers(ctx, cfg);
     // Catch up on anything that ended while we were down. Starts of a previous process of this
     // node are not in flight here; their leases show whether another replica still makes them.
-    void track(reconcile(ctx, docker)).catch((e) => log.warn({ err: String(e) }, 'initial reconcile failed'));
+    void track(reconcileAndKick()).catch((e) => log.warn({ err: String(e) }, 'initial reconcile failed'));
     log.info({ node: ctx.node, installation, clockOffsetMs: clock.offset() }, 'worker started');
     return node;
   };

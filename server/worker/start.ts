@@ -1,6 +1,7 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Ctx } from '../context';
 import { jobs, plans, users, type Job, type Plan } from '../db/schema';
+import { retryThroughOutage } from '../db/client';
 import { containerLabels, containerName, LABEL, labelsMatchJob, mayActOn } from '../docker/labels';
 import { DeadlineError, withDeadline } from '../docker/timeboxed';
 import {
@@ -239,7 +240,9 @@ async function recordRunning(ctx: Ctx, docker: DockerRuntime, job: Job, containe
     deadline = sc.parentDeadline;
     timeoutSource = 'parent';
   }
-  const row = await ctx.db.transaction(async (tx) => {
+  // The container runs: if the database is restarting, wait for it rather than leave the start
+  // unrecorded (reconcile would adopt it later, but its deadline would pass unenforced meanwhile).
+  const row = await retryThroughOutage(() => ctx.db.transaction(async (tx) => {
     // Still `starting`: now running. Killed meanwhile (`terminating`): keep that, but record the
     // container so the escalation can signal it. Either way only this node's, this claim's.
     const [r] = await tx
@@ -268,7 +271,7 @@ async function recordRunning(ctx: Ctx, docker: DockerRuntime, job: Job, containe
       details: { containerId, node: ctx.node, claimId: job.claimId, attempt: job.attempt, deadlineAt: deadline.toISOString(), timeoutSeconds: job.timeoutS, timeoutSource, status: r?.status ?? 'claim_lost' },
     });
     return r ?? null;
-  });
+  }));
   if (row) return 'running';
   // The claim was lost (requeued, re-claimed elsewhere, purged): nobody may record this container.
   try {
