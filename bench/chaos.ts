@@ -104,12 +104,34 @@ runMain(async () => {
   // The engine's events are the record of what containers did. (Reconnects after its restarts.)
   const events: ContainerEvent[] = [];
   const sub = engine.runtime.events((e) => events.push(e));
+  // The stream can miss deaths (an engine going down ends it): the engine's own FinishedAt, polled.
+  const finishedAt = new Map<string, number>();
+  let polling = true;
+  const poller = (async () => {
+    while (polling) {
+      try {
+        for (const c of await engine.runtime.list({ 'warden.managed': 'true' })) {
+          if (c.state === 'running' || finishedAt.has(c.id)) continue;
+          const ins = await engine.runtime.inspect(c.id);
+          if (ins?.finishedAt) finishedAt.set(c.id, ins.finishedAt.getTime());
+        }
+      } catch {
+        /* engine restarting */
+      }
+      await sleep(1000);
+    }
+  })();
 
   const down: Interval[] = [];
   const kinds = new Map<string, Kind>();
   let worker: WorkerProc | null = null;
   let workerDownSince: number | null = Date.now();
+  const logDir = path.join(process.cwd(), 'bench', '.out', `chaos-${SEED}`);
+  fs.rmSync(logDir, { recursive: true, force: true });
+  fs.mkdirSync(logDir, { recursive: true });
+  let incarnation = 0;
   const startWorker = () => {
+    const logFile = fs.createWriteStream(path.join(logDir, `worker-${String(incarnation++).padStart(3, '0')}.log`));
     const w = spawnWorker({ databaseUrl: url, dockerHost: engine.host, network: 'none', env: { LOG_LEVEL: 'info', WARDEN_ORPHAN_SWEEP_S: '5', WARDEN_TTL_SWEEP_S: '5' } });
     w.proc.stdout!.on('data', (d: Buffer) => {
       if (workerDownSince !== null && d.toString().includes('"msg":"worker started"')) {
@@ -117,8 +139,11 @@ runMain(async () => {
         workerDownSince = null;
       }
     });
-    // Keep only the tail of its output.
-    w.proc.stdout!.on('data', () => w.out.splice(0, Math.max(0, w.out.length - 200)));
+    // Its output goes to bench/.out/chaos-<seed>/ (for the post-mortem of any late container).
+    w.proc.stdout!.on('data', (d: Buffer) => logFile.write(d));
+    w.proc.stderr!.on('data', (d: Buffer) => logFile.write(d));
+    w.proc.stdout!.on('data', () => w.out.splice(0, Math.max(0, w.out.length - 50)));
+    w.proc.once('exit', () => logFile.end());
     return w;
   };
   worker = startWorker();
@@ -206,6 +231,8 @@ runMain(async () => {
   await sleep(3000); // the last events
   await worker.stop();
   sub.close();
+  polling = false;
+  await poller;
 
   // ------------------------------------------------------------------------------------------
   // Figures
@@ -242,9 +269,11 @@ runMain(async () => {
     if (e.action === 'die' || e.action === 'destroy') c.died = Math.min(c.died ?? Infinity, t);
     cs.set(e.id, c);
   }
-  // Missed a death (an engine restart cut the stream): the engine's own record, if it still has one.
+  // The engine's own record of each death wins over the event (or the destroy) we saw, when it has one.
   for (const c of cs.values()) {
-    if (c.died === undefined) {
+    const f = finishedAt.get(c.id);
+    if (f !== undefined) c.died = f;
+    else if (c.died === undefined) {
       const ins = await engine.runtime.inspect(c.id).catch(() => null);
       if (ins && !ins.running && ins.finishedAt) c.died = ins.finishedAt.getTime();
     }
@@ -301,6 +330,11 @@ runMain(async () => {
     const trail = await db.select({ at: auditEvents.at, action: auditEvents.action, actor: auditEvents.actor, details: auditEvents.details }).from(auditEvents).where(inArray(auditEvents.targetId, [l.job])).orderBy(auditEvents.id);
     console.error(`late: ${kinds.get(l.job)} job ${l.job} container ${l.container.slice(0, 12)} ${l.lateS.toFixed(1)} s late, ${l.downS.toFixed(1)} s outage; deadline ${new Date(deadlineOf.get(l.container)!).toISOString()}, died ${new Date(cs.get(l.container)!.died ?? 0).toISOString()}`);
     for (const t of trail) console.error(`   ${t.at.toISOString()} ${t.action} ${t.actor} ${JSON.stringify(t.details).slice(0, 160)}`);
+    const dl = deadlineOf.get(l.container)!;
+    const runs = (await database.sql`
+      select started_at, finished_at, acted, errors, details->>'trigger' as trigger from sweeper_runs
+      where sweeper = 'timeout' and started_at between ${new Date(dl - 2000).toISOString()}::timestamptz and ${new Date(dl + (l.lateS + 4) * 1000).toISOString()}::timestamptz order by started_at`) as unknown as { started_at: Date; finished_at: Date; acted: number; errors: number; trigger: string }[];
+    console.error(`   timeout ticks: ${runs.map((r) => `${new Date(r.started_at).toISOString().slice(17, 23)}+${new Date(r.finished_at).getTime() - new Date(r.started_at).getTime()}ms(${r.acted}${r.errors ? `,${r.errors}err` : ''})`).join(' ')}`);
   }
   for (const d of down) console.error(`down ${d.what} ${new Date(d.from).toISOString()} → ${new Date(d.to).toISOString()}`);
 

@@ -141,6 +141,10 @@ export async function runSweep(ctx: Ctx, name: SweeperName, opts: SweepOptions =
       let r: ApplyResult = emptyTally();
       let error: string | undefined;
       const phases = { snapshotMs: 0, applyMs: 0 };
+      let phase = 'snapshot';
+      // A tick that runs long holds back everything due after it on this node: say so, and where.
+      const slow = setTimeout(() => log.warn({ sweeper: name, phase, planned: planned.slice(0, 10) }, 'sweeper tick still running after 2 s'), 2_000);
+      slow.unref?.();
       try {
         const now = ctx.clock.now();
         const t1 = performance.now();
@@ -150,12 +154,15 @@ export async function runSweep(ctx: Ctx, name: SweeperName, opts: SweepOptions =
         const actions = d.plan(snap, now);
         planned = actions.map((a) => d.describe(a));
         const t2 = performance.now();
+        phase = 'apply';
         if (!dryRun && actions.length > 0) r = await d.apply(actions, { ctx: sctx, docker, actor, settings: s });
         phases.applyMs = performance.now() - t2;
       } catch (e) {
         error = errMessage(e);
         r.errors++;
         log.error({ err: error, sweeper: name }, 'sweeper tick failed');
+      } finally {
+        clearTimeout(slow);
       }
       const ms = performance.now() - t0;
       // Written while the lock is still held, in the lock's own transaction: the recorded
