@@ -28,6 +28,9 @@ import { DEFAULT_SETTINGS, mapLimit, type ApplyDeps, type ApplyResult, type Plan
  *     A terminating job that loses its container ends as what it was being terminated for
  *     (timed_out/killed): retrying something an operator killed would be wrong.
  * (c) live children of ended (or purged) parents: terminated (kind parent) / cancelled.
+ *
+ * ~440 lines: plan, snapshot, the four apply steps and the read-only report share the snapshot's
+ * shapes; the report is kept beside the plan it mirrors.
  */
 
 export interface OrphanContainer {
