@@ -3,7 +3,7 @@ import type { Ctx } from '../context';
 import { auditEvents, jobs, users } from '../db/schema';
 import { type Actor, requireRole } from '../domain/actor';
 import { auditToJson, listAudit } from '../domain/audit-queries';
-import { getJob, getJobLogs, jobToJson } from '../domain/jobs';
+import { getJob, getJobLogs, jobsToJson } from '../domain/jobs';
 import { effectiveLimits, monthKey } from '../domain/limits';
 import { listNodes } from '../domain/nodes';
 import { listOperators, operatorToJson } from '../domain/operators';
@@ -57,7 +57,7 @@ export type JobsData = Awaited<ReturnType<typeof loadJobs>>;
 /** A job with its limits (and which rule set each), its user and plan, and its audit timeline. */
 export async function loadJobDetail(ctx: Ctx, actor: Actor, id: string) {
   const job = await getJob(ctx, actor, id);
-  const [up, timeline, children] = await Promise.all([
+  const [up, timeline, children, [jobJson]] = await Promise.all([
     getUserWithPlan(ctx.db, job.userId),
     listAudit(ctx, actor, { job: id, limit: '200' }),
     ctx.db
@@ -66,11 +66,12 @@ export async function loadJobDetail(ctx: Ctx, actor: Actor, id: string) {
       .where(eq(jobs.parentId, id))
       .orderBy(desc(jobs.queuedAt))
       .limit(20),
+    jobsToJson(ctx.db, [job]),
   ]);
   const limits = up ? effectiveLimits(up.plan, up.user) : null;
   return {
     generatedAt: ctx.clock.now().toISOString(),
-    job: { ...jobToJson(job), requestedTimeoutSeconds: job.requestedTimeoutS, terminateReason: job.terminateReason, terminateKind: job.terminateKind, sigtermAt: job.sigtermAt?.toISOString() ?? null, sigkillAt: job.sigkillAt?.toISOString() ?? null, ttlExpiresAt: job.ttlExpiresAt?.toISOString() ?? null, env: Object.keys(job.env ?? {}) },
+    job: { ...jobJson!, requestedTimeoutSeconds: job.requestedTimeoutS, terminateReason: job.terminateReason, terminateKind: job.terminateKind, sigtermAt: job.sigtermAt?.toISOString() ?? null, sigkillAt: job.sigkillAt?.toISOString() ?? null, ttlExpiresAt: job.ttlExpiresAt?.toISOString() ?? null, env: Object.keys(job.env ?? {}) },
     user: up ? { id: up.user.id, name: up.user.name } : null,
     plan: up ? planToJson(up.plan) : null,
     limits: limits && {
