@@ -287,17 +287,20 @@ export async function cancelJob(ctx: Ctx, actor: Actor, id: string): Promise<Job
 /**
  * Extend a running job's deadline by N seconds. Refused when not running, N ≤ 0, or the new total
  * passes the cap (admins may override with a reason). A child may never outlive its parent.
+ * Operators extend any job; a user key extends its own jobs only (others are 404), within the cap
+ * and never past it, audited as the user — so a receiver of `job.warning` can answer with an extend.
  */
 export async function extendJob(ctx: Ctx, actor: Actor, id: string, raw: unknown): Promise<Job> {
-  requireRole(actor, 'operator');
+  if (actor.kind !== 'user') requireRole(actor, 'operator');
   const { seconds, reason, overrideCap } = parseInput(extendJobSchema, raw);
+  if (overrideCap && actor.kind === 'user') throw new AppError(403, 'forbidden', 'A user key extends its jobs within the cap only; overrideCap is for admins');
   if (overrideCap && !hasRole(actor, 'admin')) throw new AppError(403, 'forbidden', 'Only admins may extend past the cap');
   if (overrideCap && !reason) throw invalid('A reason is required to extend past the cap', 'reason');
   if (!isUuid(id)) throw notFound('Job', id);
   const now = ctx.clock.now();
   return ctx.db.transaction(async (tx) => {
     const [job] = await tx.select().from(jobs).where(eq(jobs.id, id)).for('update');
-    if (!job) throw notFound('Job', id);
+    if (!job || (actor.kind === 'user' && job.userId !== actor.id)) throw notFound('Job', id);
     if (job.status !== 'running' || !job.deadlineAt) {
       throw conflict(`Job ${id} is ${job.status}; only running jobs can be extended`, 'not_running');
     }
