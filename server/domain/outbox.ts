@@ -28,13 +28,13 @@ export async function enqueueWebhookEvents(db: DbOrTx, events: AuditLike[]): Pro
   }
   if (mapped.length === 0) return;
   const rows = JSON.stringify(
-    mapped.map((m) => ({ type: m.type, job_id: m.jobId, at: m.at.toISOString(), data: m.data, require_status: m.requireStatus ?? null })),
+    mapped.map((m, ord) => ({ ord, type: m.type, job_id: m.jobId, at: m.at.toISOString(), data: m.data, require_status: m.requireStatus ?? null })),
   );
   await db.execute(sql`
     with x as (
       select x.ord, x.type, x.job_id, x.at, x.data, to_jsonb(j) - 'env' - 'log_tail' as job
-      from jsonb_to_recordset(${rows}::jsonb) with ordinality
-        as x(type text, job_id uuid, at timestamptz, data jsonb, require_status text, ord bigint)
+      from jsonb_to_recordset(${rows}::jsonb)
+        as x(ord int, type text, job_id uuid, at timestamptz, data jsonb, require_status text)
       join jobs j on j.id = x.job_id
       where (x.require_status is null or j.status::text = x.require_status)
         and exists (select 1 from webhooks w where (w.user_id is null or w.user_id = j.user_id) and x.type = any(w.events))
