@@ -13,6 +13,8 @@ export interface Wait {
   waitReason: string;
 }
 
+const earlier = (n: number) => (n === 1 ? '1 earlier job of this user starts' : `${n} earlier jobs of this user start`);
+
 export const waits = {
   engineDown: (): Wait => ({ waitCode: 'engine_down', waitReason: 'Waiting: Docker engine unreachable' }),
   quota: (quotaS: number, usedS: number): Wait => ({ waitCode: 'quota', waitReason: `Waiting: monthly quota of ${quotaS}s used (${usedS}s this month)` }),
@@ -22,14 +24,14 @@ export const waits = {
     waitCode: 'user_limit',
     waitReason:
       `Waiting: ${q.active} of ${q.limit} concurrent jobs running (${q.limitFrom === 'user' ? 'per-user limit' : `plan ${q.planName}`})` +
-      (q.position > 1 ? `; ${q.position - 1} earlier ${q.position === 2 ? 'job' : 'jobs'} of this user start first` : ''),
+      (q.position > 1 ? `; ${earlier(q.position - 1)} first` : ''),
   }),
   /** A slot is free: it starts when the dispatcher, taking users in turn, reaches its user. */
   queuedBehind: (position: number): Wait => ({
     waitCode: 'queued_behind',
     waitReason:
       position > 1
-        ? `Waiting for the dispatcher: ${position - 1} earlier ${position === 2 ? 'job' : 'jobs'} of this user start first, users are served in turn`
+        ? `Waiting for the dispatcher: ${earlier(position - 1)} first, users are served in turn`
         : 'Waiting for the dispatcher: next of this user to start, users are served in turn',
   }),
 };
