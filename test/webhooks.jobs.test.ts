@@ -29,11 +29,11 @@ describe.skipIf(!dockerAvailable())('webhooks for real jobs (real Docker, worker
 
   beforeAll(async () => {
     h = await setupApi({ WARDEN_NODE_ID: NODE, WARDEN_WEBHOOK_ALLOW_PRIVATE: 'on', DOCKER_HOST: '', LOG_LEVEL: 'warn', WARDEN_ORPHAN_SWEEP_S: '30' });
-    r.jobs = await import('../app/api/v1/jobs/route');
-    r.job = await import('../app/api/v1/jobs/[id]/route');
-    r.extend = await import('../app/api/v1/jobs/[id]/extend/route');
-    r.webhooks = await import('../app/api/v1/webhooks/route');
-    r.deliveries = await import('../app/api/v1/webhooks/[id]/deliveries/route');
+    r.jobs = (await import('../app/api/v1/jobs/route')) as never;
+    r.job = (await import('../app/api/v1/jobs/[id]/route')) as never;
+    r.extend = (await import('../app/api/v1/jobs/[id]/extend/route')) as never;
+    r.webhooks = (await import('../app/api/v1/webhooks/route')) as never;
+    r.deliveries = (await import('../app/api/v1/webhooks/[id]/deliveries/route')) as never;
     const plans = await import('../app/api/v1/plans/[name]/route');
     const users = await import('../app/api/v1/users/route');
     const p = await call((plans as { PUT: Handler }).PUT, 'PUT', '/api/v1/plans/hooks', {
