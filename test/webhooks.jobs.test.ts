@@ -36,14 +36,14 @@ describe.skipIf(!dockerAvailable())('webhooks for real jobs (real Docker, worker
     r.deliveries = (await import('../app/api/v1/webhooks/[id]/deliveries/route')) as never;
     const plans = await import('../app/api/v1/plans/[name]/route');
     const users = await import('../app/api/v1/users/route');
-    const p = await call((plans as { PUT: Handler }).PUT, 'PUT', '/api/v1/plans/hooks', {
+    const p = await call((plans as unknown as { PUT: Handler }).PUT, 'PUT', '/api/v1/plans/hooks', {
       key: h.admin,
       params: { name: 'hooks' },
       body: { defaultTimeoutSeconds: 60, maxTimeoutSeconds: 600, warnBeforeSeconds: 2, gracePeriodSeconds: 1, maxConcurrentJobs: 10, ttlTimedOutSeconds: 0, ttlKilledSeconds: 0 },
     });
     expect(p.status, p.text).toBeLessThan(300);
     const name = `hooks-${crypto.randomBytes(3).toString('hex')}`;
-    const u = await call((users as { POST: Handler }).POST, 'POST', '/api/v1/users', { key: h.admin, body: { name, plan: 'hooks' } });
+    const u = await call((users as unknown as { POST: Handler }).POST, 'POST', '/api/v1/users', { key: h.admin, body: { name, plan: 'hooks' } });
     expect(u.status).toBe(201);
     user = { id: u.json.id, key: u.json.apiKey, name };
     rx = await startReceiver();
