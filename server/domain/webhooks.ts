@@ -235,7 +235,8 @@ export async function redeliver(ctx: Ctx, actor: Actor, deliveryId: string): Pro
   return ctx.db.transaction(async (tx) => {
     const [row] = await tx
       .update(webhookDeliveries)
-      .set({ status: 'pending', nextAttemptAt: now, giveUpAt: new Date(now.getTime() + WEBHOOK_RETRY_WINDOW_MS), leaseUntil: null, updatedAt: now })
+      // A lease in force stays: the send in flight finishes first (its outcome is then overwritten by the next claim's).
+      .set({ status: 'pending', nextAttemptAt: now, giveUpAt: new Date(now.getTime() + WEBHOOK_RETRY_WINDOW_MS), updatedAt: now })
       .where(eq(webhookDeliveries.id, deliveryId))
       .returning();
     if (!row) throw notFound('Delivery', deliveryId);
