@@ -235,7 +235,7 @@ export async function redeliver(ctx: Ctx, actor: Actor, deliveryId: string): Pro
   return ctx.db.transaction(async (tx) => {
     const [row] = await tx
       .update(webhookDeliveries)
-      // A lease in force stays: the send in flight finishes first (its outcome is then overwritten by the next claim's).
+      // A lease in force is kept: a send in flight finishes and records its outcome as usual.
       .set({ status: 'pending', nextAttemptAt: now, giveUpAt: new Date(now.getTime() + WEBHOOK_RETRY_WINDOW_MS), updatedAt: now })
       .where(eq(webhookDeliveries.id, deliveryId))
       .returning();
