@@ -189,6 +189,10 @@ describe('the address guard at delivery time', () => {
     expect(rx.received).toHaveLength(0);
     expect((await delivery(a.webhook.id)).lastError).toMatch(/^refused: 127\.0\.0\.1 is a loopback, link-local, private or reserved address/);
     expect((await delivery(b.webhook.id)).lastError).toMatch(/^refused: localhost resolves to (127\.0\.0\.1|::1), which webhooks may not reach/);
+    // Allowed again: both go through (the name through the same guarded lookup).
+    ctx.clock.advance(10_000);
+    expect(await deliverDue(ctx, { allowPrivate: true })).toMatchObject({ claimed: 2, delivered: 2 });
+    expect(rx.received.map((r) => r.path).sort()).toEqual(['/by-name', '/literal']);
   });
 });
 
