@@ -11,9 +11,10 @@ import { waits, type Wait, type WaitCode } from './waits';
  * Computed when read, never stored: a stored position would have to be rewritten for every job
  * behind one that starts.
  *
- * Cost: per job, one count over its user's queue in the partial index jobs_queued_idx (user_id,
- * queued_at) up to the job's own place, and one over the user's active jobs
- * (jobs_active_user_idx); one statement for a whole page of jobs.
+ * Cost (bench/queue-position.ts, docs/BENCHMARKS.md): one statement for a whole page of jobs; per
+ * user on the page, one count over its queue in the partial index jobs_queued_idx (user_id,
+ * queued_at) up to the page's first job, plus the page's own span, and one count of the user's
+ * active jobs (jobs_active_user_idx).
  */
 export interface QueueInfo {
   position: number;
@@ -30,23 +31,42 @@ export async function queueInfo(db: DbOrTx, ids: readonly string[]): Promise<Map
   const out = new Map<string, QueueInfo>();
   const safe = ids.filter(isUuid);
   if (safe.length === 0) return out;
-  const rows = await db.execute<{ id: string; position: number; active: number; lim: number; from_user: boolean; plan: string }>(sql`
-    select j.id,
-      1 + (select count(*)::int from jobs q
-           where q.user_id = j.user_id and q.status = 'queued' and q.queued_at <= j.queued_at
-             and (q.queued_at < j.queued_at or q.id < j.id)) as position,
-      (select count(*)::int from jobs a where a.user_id = j.user_id and a.status in ${ACTIVE}) as active,
-      coalesce(u.max_concurrent_jobs, p.max_concurrent_jobs) as lim,
-      u.max_concurrent_jobs is not null as from_user,
-      p.name as plan
-    from jobs j
-    join users u on u.id = j.user_id
-    join plans p on p.id = u.plan_id
-    where j.id in ${sql.raw(`(${safe.map((i) => `'${i}'`).join(',')})`)} and j.status = 'queued'`);
+  // Per user on the page: one count of its queued jobs before the page's earliest (an index range
+  // scan that stops there), then row_number() over the queue between the page's earliest and
+  // latest: a page deep in a long queue costs one count plus the page's span, not one count per job.
+  const rows = await db.execute<{ id: string; position: number; active: number; lim: number; from_user: boolean; plan: string }>(queueInfoSql(safe));
   for (const r of rows) {
     out.set(r.id, { position: Number(r.position), active: Number(r.active), limit: Number(r.lim), limitFrom: r.from_user ? 'user' : 'plan', planName: r.plan });
   }
   return out;
+}
+
+/** The statement behind queueInfo (ids must be UUIDs); exported so bench/queue-position.ts can EXPLAIN it. */
+export function queueInfoSql(ids: readonly string[]) {
+  const list = sql.raw(`(${ids.filter(isUuid).map((i) => `'${i}'`).join(',')})`);
+  return sql`
+    with page as (
+      select id, user_id, queued_at from jobs where id in ${list} and status = 'queued'
+    ), bounds as (
+      select user_id, min(queued_at) as lo, max(queued_at) as hi from page group by user_id
+    ), ahead as materialized (
+      select b.user_id, b.lo, b.hi,
+        (select count(*)::int from jobs q where q.user_id = b.user_id and q.status = 'queued' and q.queued_at < b.lo) as n
+      from bounds b
+    ), ranked as (
+      select q.id, a.n + row_number() over (partition by q.user_id order by q.queued_at, q.id) as position
+      from ahead a
+      join jobs q on q.user_id = a.user_id and q.status = 'queued' and q.queued_at >= a.lo and q.queued_at <= a.hi
+    )
+    select p.id, r.position::int as position,
+      (select count(*)::int from jobs a where a.user_id = p.user_id and a.status in ${ACTIVE}) as active,
+      coalesce(u.max_concurrent_jobs, pl.max_concurrent_jobs) as lim,
+      u.max_concurrent_jobs is not null as from_user,
+      pl.name as plan
+    from page p
+    join ranked r on r.id = p.id
+    join users u on u.id = p.user_id
+    join plans pl on pl.id = u.plan_id`;
 }
 
 export interface JobWait {
