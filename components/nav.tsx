@@ -14,6 +14,7 @@ const LINKS = [
   { href: '/orphans', label: 'Orphans' },
   { href: '/audit', label: 'Audit' },
   { href: '/sweepers', label: 'Sweepers' },
+  { href: '/webhooks', label: 'Webhooks' },
   { href: '/operators', label: 'Operators', admin: true },
 ];
 

@@ -54,6 +54,8 @@ export const envSchema = z.object({
   WARDEN_ORPHAN_GRACE_S: seconds(300, 0, 7 * 86400),
   WARDEN_HISTORY_DAYS: seconds(30, 1, 3650),
   WARDEN_DRY_RUN: flag(false),
+  /** Webhook URLs may point at loopback, link-local and private addresses (off: refused, so webhooks cannot probe the host's network). */
+  WARDEN_WEBHOOK_ALLOW_PRIVATE: flag(false),
   WARDEN_ADMIN_EMAIL: z.string().optional().transform((v) => (v && v.trim() ? v.trim().toLowerCase() : undefined)),
   WARDEN_ADMIN_PASSWORD: z.string().optional().transform((v) => (v ? v : undefined)),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional().default('info'),

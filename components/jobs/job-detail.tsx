@@ -78,10 +78,12 @@ export function JobDetail({ id, initial, initialError }: { id: string; initial: 
           {j.reason}
         </p>
       ) : null}
-      {j.status === 'queued' && j.waitReason ? (
-        <p className="mb-4 rounded-lg bg-amber-50 px-4 py-3 text-sm text-amber-900 ring-1 ring-amber-200">
-          <span className="font-medium">Waiting: </span>
+      {(j.status === 'queued' || j.status === 'starting') && j.waitReason ? (
+        <p className="mb-4 rounded-lg bg-amber-50 px-4 py-3 text-sm text-amber-900 ring-1 ring-amber-200" data-wait-code={j.waitCode ?? undefined}>
+          <span className="font-medium">Why it waits: </span>
           {j.waitReason}
+          {j.waitCode ? <code className="ml-2 rounded bg-amber-100 px-1 py-0.5 text-[11px]">{j.waitCode}</code> : null}
+          {j.queuePosition != null ? <span className="ml-2 text-amber-800">· #{j.queuePosition} in this user&apos;s queue (1 = next to start)</span> : null}
         </p>
       ) : null}
       <div className="grid gap-4 xl:grid-cols-3">

@@ -298,6 +298,96 @@ export const settings = pgTable('settings', {
 });
 
 
+/**
+ * Webhook subscriptions. A user key's subscription covers that user's jobs (user_id = owner); an
+ * operator's covers every job (user_id NULL) or one user's. The secret signs deliveries (HMAC),
+ * so it is kept as is and shown only once, at creation.
+ */
+export const webhooks = pgTable(
+  'webhooks',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    url: text('url').notNull(),
+    secret: text('secret').notNull(),
+    /** Event types delivered (domain/webhook-events.ts WEBHOOK_EVENTS). */
+    events: text('events').array().notNull(),
+    /** Whose jobs: one user's, or NULL for every job (operator subscriptions only). */
+    userId: uuid('user_id').references(() => users.id, { onDelete: 'cascade' }),
+    /** The owner: the user whose key created it, or the operator who did. */
+    ownerUserId: uuid('owner_user_id').references(() => users.id, { onDelete: 'cascade' }),
+    ownerOperatorId: uuid('owner_operator_id').references(() => operators.id, { onDelete: 'cascade' }),
+    createdBy: text('created_by').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('webhooks_user_idx').on(t.userId), index('webhooks_owner_user_idx').on(t.ownerUserId)],
+);
+
+/**
+ * The outbox: one row per job event that at least one subscription wants, written in the
+ * transaction of the state change it reports (domain/outbox.ts). `job` is the jobs row as it
+ * was then (to_jsonb, without env and log tail), so a late retry still says what happened then.
+ */
+export const webhookEvents = pgTable(
+  'webhook_events',
+  {
+    seq: bigserial('seq', { mode: 'number' }).primaryKey(),
+    id: uuid('id').notNull().unique().defaultRandom(),
+    type: text('type').notNull(),
+    jobId: uuid('job_id').notNull(),
+    at: ts('at').notNull(),
+    job: jsonb('job').$type<Record<string, unknown>>().notNull(),
+    /** Event-specific fields sent beside `job` (deadlineAt, secondsLeft, …). */
+    data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
+  },
+  (t) => [index('webhook_events_at_idx').on(t.at)],
+);
+
+/** One event to one subscription: retried with backoff until delivered or given up (failed). */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    /** Order of creation: deliveries of one job to one subscription go out in this order. */
+    seq: bigserial('seq', { mode: 'number' }).primaryKey(),
+    /** Sent as Warden-Delivery; the same on every retry, so receivers can dedupe on it. */
+    id: uuid('id').notNull().unique().defaultRandom(),
+    webhookId: uuid('webhook_id')
+      .notNull()
+      .references(() => webhooks.id, { onDelete: 'cascade' }),
+    eventSeq: bigint('event_seq', { mode: 'number' })
+      .notNull()
+      .references(() => webhookEvents.seq, { onDelete: 'cascade' }),
+    jobId: uuid('job_id').notNull(),
+    /** pending | delivered | failed */
+    status: text('status').notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    lastError: text('last_error'),
+    /** HTTP status of the last answer (NULL: none, e.g. a timeout). */
+    lastStatus: integer('last_status'),
+    nextAttemptAt: ts('next_attempt_at').notNull(),
+    /** A worker is sending it until then; after that another may (it died mid-send). */
+    leaseUntil: ts('lease_until'),
+    /** Retries stop after this (24 h after the event, or after a redeliver). */
+    giveUpAt: ts('give_up_at').notNull(),
+    deliveredAt: ts('delivered_at'),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [
+    // The delivery loop: pending deliveries by due time. Partial: never grows with history.
+    index('webhook_deliveries_due_idx')
+      .on(t.nextAttemptAt)
+      .where(sql`status = 'pending'`),
+    // Per-job order: is an earlier delivery of this job to this subscription still pending?
+    index('webhook_deliveries_pending_job_idx')
+      .on(t.webhookId, t.jobId, t.seq)
+      .where(sql`status = 'pending'`),
+    index('webhook_deliveries_webhook_idx').on(t.webhookId, t.seq),
+    index('webhook_deliveries_event_idx').on(t.eventSeq),
+    index('webhook_deliveries_created_idx').on(t.createdAt),
+  ],
+);
+
+
 export type Plan = typeof plans.$inferSelect;
 export type NewPlan = typeof plans.$inferInsert;
 export type User = typeof users.$inferSelect;
@@ -309,3 +399,6 @@ export type AuditEvent = typeof auditEvents.$inferSelect;
 export type SweeperRun = typeof sweeperRuns.$inferSelect;
 export type NodeRow = typeof nodes.$inferSelect;
 export type Role = Operator['role'];
+export type Webhook = typeof webhooks.$inferSelect;
+export type WebhookEvent = typeof webhookEvents.$inferSelect;
+export type WebhookDelivery = typeof webhookDeliveries.$inferSelect;

@@ -9,10 +9,16 @@ import { effectiveLimits, effectiveTimeout, type Limits } from './limits';
 import { finishJob, transition } from './lifecycle';
 import { escalateNow } from './termination';
 import { planForUser } from './plans';
+import { describeWait, queueInfo, type QueueInfo } from './queue';
 import { extendJobSchema, isUuid, killJobSchema, listJobsQuerySchema, submitJobSchema, suspendJobSchema } from './schemas';
 import { isFinal } from './status';
 
-export function jobToJson(j: Job) {
+/**
+ * A job as the API shows it. `queue` (from queueInfo) adds a queued job's place and the wait
+ * that follows from it; without it a queued job shows only a stored wait and no position.
+ */
+export function jobToJson(j: Job, queue?: QueueInfo | null) {
+  const w = describeWait(j, queue);
   return {
     id: j.id,
     userId: j.userId,
@@ -22,8 +28,9 @@ export function jobToJson(j: Job) {
     status: j.status,
     exitCode: j.exitCode,
     reason: j.reason,
-    waitReason: j.waitReason,
-    waitCode: j.waitCode,
+    waitReason: w.waitReason,
+    waitCode: w.waitCode,
+    queuePosition: w.queuePosition,
     attempt: j.attempt,
     maxRetries: j.maxRetries,
     queuedAt: j.queuedAt.toISOString(),
@@ -46,6 +53,13 @@ export function jobToJson(j: Job) {
   };
 }
 export type JobJson = ReturnType<typeof jobToJson>;
+
+/** Jobs as the API shows them, queued ones with their place and wait (one query for all). */
+export async function jobsToJson(db: DbOrTx, rows: readonly Job[]): Promise<JobJson[]> {
+  const queued = rows.filter((j) => j.status === 'queued').map((j) => j.id);
+  const info = await queueInfo(db, queued);
+  return rows.map((j) => jobToJson(j, info.get(j.id)));
+}
 
 async function loadUserLimits(db: DbOrTx, userId: string): Promise<{ limits: Limits; planName: string }> {
   const [r] = await db.select({ user: users, plan: plans }).from(users).innerJoin(plans, eq(plans.id, users.planId)).where(eq(users.id, userId));
@@ -273,17 +287,20 @@ export async function cancelJob(ctx: Ctx, actor: Actor, id: string): Promise<Job
 /**
  * Extend a running job's deadline by N seconds. Refused when not running, N ≤ 0, or the new total
  * passes the cap (admins may override with a reason). A child may never outlive its parent.
+ * Operators extend any job; a user key extends its own jobs only (others are 404), within the cap
+ * and never past it, audited as the user — so a receiver of `job.warning` can answer with an extend.
  */
 export async function extendJob(ctx: Ctx, actor: Actor, id: string, raw: unknown): Promise<Job> {
-  requireRole(actor, 'operator');
+  if (actor.kind !== 'user') requireRole(actor, 'operator');
   const { seconds, reason, overrideCap } = parseInput(extendJobSchema, raw);
+  if (overrideCap && actor.kind === 'user') throw new AppError(403, 'forbidden', 'A user key extends its jobs within the cap only; overrideCap is for admins');
   if (overrideCap && !hasRole(actor, 'admin')) throw new AppError(403, 'forbidden', 'Only admins may extend past the cap');
   if (overrideCap && !reason) throw invalid('A reason is required to extend past the cap', 'reason');
   if (!isUuid(id)) throw notFound('Job', id);
   const now = ctx.clock.now();
   return ctx.db.transaction(async (tx) => {
     const [job] = await tx.select().from(jobs).where(eq(jobs.id, id)).for('update');
-    if (!job) throw notFound('Job', id);
+    if (!job || (actor.kind === 'user' && job.userId !== actor.id)) throw notFound('Job', id);
     if (job.status !== 'running' || !job.deadlineAt) {
       throw conflict(`Job ${id} is ${job.status}; only running jobs can be extended`, 'not_running');
     }

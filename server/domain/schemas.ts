@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { WEBHOOK_EVENTS } from './webhook-events';
 
 /**
  * Input schemas shared by the HTTP API, server actions and forms. No server-only imports here,
@@ -164,4 +165,39 @@ export const listJobsQuerySchema = z.strictObject({
   user: z.string().max(100).optional(),
   limit: z.coerce.number({ error: 'limit must be a number' }).int('limit must be a whole number').min(1, 'limit must be at least 1').max(500, 'limit must be at most 500').optional(),
   cursor: z.string().max(200).optional(),
+});
+
+/** POST /api/v1/webhooks. `events` absent: every event type. */
+export const createWebhookSchema = z.strictObject({
+  url: z
+    .string({ error: (i) => (i.input === undefined ? 'url is required' : 'url must be a string') })
+    .trim()
+    .min(1, 'url is required')
+    .max(2048, 'url must be at most 2048 characters'),
+  events: z
+    .array(
+      z.enum(WEBHOOK_EVENTS, { error: (i) => `unknown event ${JSON.stringify(i.input)}; known events: ${WEBHOOK_EVENTS.join(', ')}` }),
+      { error: 'events must be an array of event names' },
+    )
+    .min(1, 'events must name at least one event (leave it out for all of them)')
+    .max(WEBHOOK_EVENTS.length, `events may list at most ${WEBHOOK_EVENTS.length} names`)
+    .refine((a) => new Set(a).size === a.length, 'events must not repeat a name')
+    .optional(),
+  secret: z
+    .string({ error: 'secret must be a string' })
+    .min(16, 'secret must be at least 16 characters')
+    .max(256, 'secret must be at most 256 characters')
+    .regex(/^[\x21-\x7e]+$/, 'secret must be printable ASCII without spaces')
+    .optional(),
+  userId: z.uuid({ error: 'userId must be a user id (UUID)' }).optional(),
+});
+export type CreateWebhookInput = z.infer<typeof createWebhookSchema>;
+
+export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+export const listDeliveriesQuerySchema = z.strictObject({
+  status: z.enum(DELIVERY_STATUSES, { error: `status must be one of ${DELIVERY_STATUSES.join(', ')}` }).optional(),
+  limit: z.coerce.number({ error: 'limit must be a number' }).int('limit must be a whole number').min(1, 'limit must be at least 1').max(200, 'limit must be at most 200').optional(),
+  cursor: z.string().regex(/^[0-9]{1,18}$/, 'cursor is not valid').optional(),
 });

@@ -12,10 +12,13 @@ import { startSweepers, type SweeperHandle } from '../sweepers';
 import { onContainerEvent, reconcile } from './completion';
 import { dispatchOnce } from './dispatcher';
 import { ensureSeeded } from '../seed';
+import { purgeWebhookHistory } from '../domain/webhooks';
+import { startWebhookDelivery } from './webhooks';
 
 /**
  * The worker: dispatcher (every second), Docker events → completion, reconcile (every 10 s and
- * after an engine reconnect), heartbeat (every 5 s) and the sweepers. Runs inside `npm start`
+ * after an engine reconnect), heartbeat (every 5 s), webhook deliveries (every second, and at
+ * once after each send; history purged every 10 min) and the sweepers. Runs inside `npm start`
  * (from instrumentation.ts) or alone (`npm run worker`). Keeps its own small pool.
  */
 export interface Worker {
@@ -74,6 +77,9 @@ async function doStart(): Promise<Worker> {
   every(1, 'dispatcher', () => dispatchOnce(ctx));
   every(10, 'reconcile', () => reconcile(ctx, docker));
   every(HEARTBEAT_EVERY_MS / 1000, 'heartbeat', heartbeat);
+  const deliveries = startWebhookDelivery(ctx, { allowPrivate: cfg.WARDEN_WEBHOOK_ALLOW_PRIVATE });
+  every(1, 'webhooks', () => deliveries.tick());
+  every(600, 'webhook-history', () => purgeWebhookHistory(ctx.db, ctx.clock.now(), cfg.WARDEN_HISTORY_DAYS));
 
   let events: EventSubscription | null = docker.events(
     (e) => {
@@ -97,6 +103,7 @@ async function doStart(): Promise<Worker> {
       stopping = true;
       for (const t of tasks) await t.stop();
       await sweepers.stop();
+      await deliveries.stop();
       events?.close();
       events = null;
       // Finish in-flight claims/starts; running containers are left to be found again on restart.

@@ -10,6 +10,7 @@ import { systemClock } from '../../server/clock';
 import { createOperatorKey } from '../../server/domain/operators';
 import { dockerAvailable, TEST_IMAGE } from '../helpers/docker';
 import { freePort } from '../../server/db/embedded';
+import { startReceiver } from '../helpers/receiver';
 
 /**
  * The dashboard in a real browser (Debian's Chromium via playwright-core; never a downloaded one)
@@ -208,7 +209,8 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
 
   beforeAll(async () => {
     fs.mkdirSync(SHOTS, { recursive: true });
-    warden = await startWarden('main');
+    // Webhook receivers in these tests listen on 127.0.0.1.
+    warden = await startWarden('main', { WARDEN_WEBHOOK_ALLOW_PRIVATE: 'on' });
     base = warden.base;
     // An operator API key straight from the database the server started (as `warden operator key` does).
     opKey = (await createOperatorKey({ db: warden.db().db, clock: systemClock, node: 'e2e', docker: null }, { kind: 'system', name: 'cli' }, ADMIN.email)).apiKey;
@@ -442,6 +444,40 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
     await page.getByText('Running jobs, last 24 h (UTC)').waitFor();
     await shot('overview-1920');
     await page.setViewportSize({ width: 1440, height: 900 });
+  });
+
+  it('the Webhooks page lists subscriptions and deliveries with their last error; redeliver and delete work', async () => {
+    const rx = await startReceiver();
+    try {
+      rx.handler = () => 500;
+      const hook = await api<{ id: string; secret: string }>('POST', '/api/v1/webhooks', { url: rx.url('/e2e'), events: ['job.cancelled', 'job.killed'] });
+      expect(hook.status, JSON.stringify(hook.body)).toBe(201);
+      // A job that ends (cancelled while queued, or killed if it already started) makes one event.
+      const j = await api<JobJson>('POST', `/api/v1/jobs?user=${userId}`, { image: TEST_IMAGE, command: ['sleep', '600'], name: 'e2e-hooked' });
+      expect(j.status).toBe(201);
+      await api('POST', `/api/v1/jobs/${j.body.id}/kill`, { force: true, reason: 'e2e webhook' });
+      await until('the receiver to be called', async () => rx.received.length > 0, 60_000);
+      await page.goto(`${base}/webhooks`);
+      await page.getByRole('heading', { name: 'Webhooks' }).waitFor();
+      await page.getByRole('table', { name: 'Webhooks' }).getByText(rx.url('/e2e')).waitFor();
+      const row = page.getByRole('table', { name: 'Deliveries' }).locator('tr[data-delivery-id]').first();
+      await row.getByText('HTTP 500: receiver says 500').waitFor({ timeout: 30_000 });
+      await row.getByText('pending').waitFor();
+      await shot('webhooks');
+      rx.handler = () => 200;
+      await row.getByRole('button', { name: 'Redeliver' }).click();
+      await page.getByText(/Delivery queued/).first().waitFor();
+      await row.getByText('delivered', { exact: true }).waitFor({ timeout: 30_000 });
+      const ids = new Set(rx.received.map((r) => r.headers['warden-delivery']));
+      expect(ids.size).toBe(1);
+      await page.getByRole('table', { name: 'Webhooks' }).getByRole('button', { name: 'Delete' }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Delete webhook' }).click();
+      await page.getByText('No webhooks yet').waitFor();
+      const list = await api<{ webhooks: unknown[] }>('GET', '/api/v1/webhooks');
+      expect(list.body.webhooks).toEqual([]);
+    } finally {
+      await rx.close();
+    }
   });
 
   it('admins create operators; a viewer sees no action buttons and a forged action is refused', async () => {

@@ -1,4 +1,4 @@
-import { jobToJson, listJobs, submitJob } from '@/server/domain/jobs';
+import { jobsToJson, listJobs, submitJob } from '@/server/domain/jobs';
 import { api, json, queryObject, readJson } from '@/server/http';
 
 export const dynamic = 'force-dynamic';
@@ -8,11 +8,12 @@ export const POST = api(async ({ req, ctx, actor }) => {
   const body = await readJson(req);
   const userId = new URL(req.url).searchParams.get('user') ?? undefined;
   const job = await submitJob(ctx, actor, body, { userId });
-  return json(jobToJson(job), 201, { location: `/api/v1/jobs/${job.id}` });
+  const [out] = await jobsToJson(ctx.db, [job]);
+  return json(out, 201, { location: `/api/v1/jobs/${job.id}` });
 });
 
 /** GET /api/v1/jobs?status=&user=&limit=&cursor= — operators. */
 export const GET = api(async ({ req, ctx, actor }) => {
   const r = await listJobs(ctx, actor, queryObject(req));
-  return json({ jobs: r.jobs.map(jobToJson), nextCursor: r.nextCursor });
+  return json({ jobs: await jobsToJson(ctx.db, r.jobs), nextCursor: r.nextCursor });
 });
