@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client';
+import { isUuid } from './schemas';
 import { webhookEventFor, type AuditLike } from './webhook-events';
 
 /**
@@ -18,13 +19,11 @@ import { webhookEventFor, type AuditLike } from './webhook-events';
 /** How long a delivery is retried before it is marked failed. */
 export const WEBHOOK_RETRY_WINDOW_MS = 24 * 3600_000;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export async function enqueueWebhookEvents(db: DbOrTx, events: AuditLike[]): Promise<void> {
   const mapped = [];
   for (const e of events) {
     const m = webhookEventFor(e);
-    if (m && UUID.test(m.jobId)) mapped.push(m);
+    if (m && isUuid(m.jobId)) mapped.push(m);
   }
   if (mapped.length === 0) return;
   const rows = JSON.stringify(
