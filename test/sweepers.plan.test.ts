@@ -39,6 +39,10 @@ function tjob(over: Partial<timeout.TimeoutJob> = {}): timeout.TimeoutJob {
     nextAttemptAt: null,
     warnBeforeS: 30,
     planName: 'free',
+    className: null,
+    idleTimeoutS: null,
+    idleDeadlineAt: null,
+    lastOutputAt: null,
     ...over,
   };
 }

@@ -5,7 +5,7 @@ import { type Actor, actorLabel } from './actor';
 export interface AuditInput {
   actor: Actor | string;
   action: string;
-  targetType: 'job' | 'plan' | 'user' | 'operator' | 'container' | 'sweeper' | 'setting' | 'session' | 'node';
+  targetType: 'job' | 'plan' | 'class' | 'user' | 'operator' | 'container' | 'sweeper' | 'setting' | 'session' | 'node';
   targetId?: string | null;
   reason?: string | null;
   success?: boolean;
