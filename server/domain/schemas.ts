@@ -83,6 +83,11 @@ export const submitJobSchema = z.strictObject({
 });
 export type SubmitJobInput = z.infer<typeof submitJobSchema>;
 
+/** GET /api/v1/jobs/:id/logs?follow=true streams the live log until the container stops. */
+export const logsQuerySchema = z.strictObject({
+  follow: z.enum(['true', 'false', '1', '0'], { error: 'follow must be true or false' }).optional(),
+});
+
 export const killJobSchema = z.strictObject({
   force: z.boolean({ error: 'force must be true or false' }).optional(),
   reason: z.string().trim().max(500, 'reason must be at most 500 characters').optional(),
