@@ -69,7 +69,17 @@ describe('the OpenAPI document', () => {
 
 describe('GET /api/v1/openapi.json and the real responses', () => {
   let h: ApiHarness;
-  const route = async <T = { GET: Handler; POST: Handler; PUT: Handler }>(p: string) => (await import(`../app/api/v1/${p}/route.ts`)) as T;
+  type R = { GET: Handler; POST: Handler; PUT: Handler };
+  const ROUTES: Record<string, () => Promise<unknown>> = {
+    'openapi.json': () => import('../app/api/v1/openapi.json/route'),
+    users: () => import('../app/api/v1/users/route'),
+    'users/[id]': () => import('../app/api/v1/users/[id]/route'),
+    'classes/[name]': () => import('../app/api/v1/classes/[name]/route'),
+    jobs: () => import('../app/api/v1/jobs/route'),
+    'plans/[name]': () => import('../app/api/v1/plans/[name]/route'),
+    audit: () => import('../app/api/v1/audit/route'),
+  };
+  const route = async (p: string) => (await ROUTES[p]!()) as R;
   beforeAll(async () => {
     h = await setupApi();
   });
