@@ -17,6 +17,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
 import { log } from '../log';
 import { capTar } from './archive';
@@ -433,6 +434,23 @@ class DockerodeRuntime implements DockerRuntime {
     const stamp = text.slice(0, Math.max(0, text.indexOf(' ')));
     const at = stamp ? new Date(stamp) : null;
     return { at: at && !Number.isNaN(at.getTime()) ? at : null };
+  }
+
+  async followLogs(id: string, tail: number): Promise<NodeJS.ReadableStream | null> {
+    let raw: NodeJS.ReadableStream;
+    try {
+      raw = await this.call(() => this.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: true, tail }));
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      throw err;
+    }
+    // Frames can split across chunks: docker-modem's demuxer keeps the partial ones.
+    const out = new PassThrough();
+    this.docker.modem.demuxStream(raw, out, out);
+    raw.on('end', () => out.end());
+    raw.on('error', (e: Error) => out.destroy(e));
+    out.on('close', () => (raw as unknown as { destroy?: () => void }).destroy?.());
+    return out;
   }
 
   async archive(id: string, path: string, maxBytes: number): Promise<CappedArchive | null> {

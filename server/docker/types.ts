@@ -81,6 +81,12 @@ export interface DockerRuntime {
    */
   lastOutputAt(id: string): Promise<{ at: Date | null } | null>;
   /**
+   * The container's combined stdout/stderr as a live stream (the last `tail` lines, then new
+   * output as it comes), ending when the container stops. null when the container is gone.
+   * Destroy the stream to stop following.
+   */
+  followLogs(id: string, tail: number): Promise<NodeJS.ReadableStream | null>;
+  /**
    * Copies `path` out of the container (running or stopped) with Docker's archive API, as a tar
    * of whole entries capped at maxBytes (see ./archive). null when the container or the path
    * does not exist.

@@ -379,6 +379,23 @@ export async function suspendJobTimeout(ctx: Ctx, actor: Actor, id: string, susp
   });
 }
 
+/**
+ * Following a job's output: a live stream while its container runs and this process can reach
+ * its engine (it ends when the container stops), else the saved or live tail as text.
+ */
+export async function followJobLogs(ctx: Ctx, actor: Actor, id: string): Promise<{ stream: NodeJS.ReadableStream } | { text: string }> {
+  const job = await getJob(ctx, actor, id);
+  if (job.containerId && (job.status === 'running' || job.status === 'terminating') && ctx.docker) {
+    try {
+      const stream = await ctx.docker.followLogs(job.containerId, 2000);
+      if (stream) return { stream };
+    } catch {
+      /* engine not reachable from here: the tail below */
+    }
+  }
+  return { text: await getJobLogs(ctx, actor, id) };
+}
+
 /** Saved log tail, or the live tail while the container runs. */
 export async function getJobLogs(ctx: Ctx, actor: Actor, id: string): Promise<string> {
   const job = await getJob(ctx, actor, id);

@@ -1,15 +1,13 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type Database } from '../../server/db/client';
 import { systemClock } from '../../server/clock';
 import { createOperatorKey } from '../../server/domain/operators';
 import { dockerAvailable, TEST_IMAGE } from '../helpers/docker';
-import { freePort } from '../../server/db/embedded';
+import { ROOT, startWarden, until, type Warden } from '../helpers/warden-server';
 
 /**
  * The dashboard in a real browser (Debian's Chromium via playwright-core; never a downloaded one)
@@ -20,7 +18,6 @@ import { freePort } from '../../server/db/embedded';
  *   REQUIRE_BROWSER=1  fail (instead of skip) when /usr/bin/chromium is missing
  */
 const CHROMIUM = '/usr/bin/chromium';
-const ROOT = path.resolve(process.env.WARDEN_E2E_DIR ?? path.join(__dirname, '../..'));
 const REPO = path.resolve(__dirname, '../..');
 const SHOTS = path.join(REPO, 'test-results/screenshots');
 const hasBrowser = fs.existsSync(CHROMIUM);
@@ -38,127 +35,11 @@ const XSS_LABEL = '<script>alert(2)</script>';
 const XSS_LOG = '<b>bold</b><script>alert(3)</script>';
 const XSS_REASON = '<img src=y onerror=alert(4)>';
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 30_000, everyMs = 250): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
-
 /** "4m 05s" / "1h 02m" / "45s" → seconds. */
 function parseCountdown(s: string): number {
   let n = 0;
   for (const [, v, u] of s.matchAll(/(\d+)([dhms])/g)) n += Number(v) * { d: 86400, h: 3600, m: 60, s: 1 }[u as 'd' | 'h' | 'm' | 's'];
   return n;
-}
-
-interface Warden {
-  base: string;
-  dataDir: string;
-  /** A pool on the embedded database the server started. */
-  db: () => Database;
-  stop: () => Promise<void>;
-}
-
-function ensureBuilt() {
-  // The same check `npm start` makes: build when there is no build or the sources are newer.
-  if (process.env.E2E_REBUILD === '1') fs.rmSync(path.join(ROOT, '.next/BUILD_ID'), { force: true });
-  execFileSync(process.execPath, [path.join(ROOT, 'bin/prestart.mjs')], { cwd: ROOT, stdio: 'inherit', timeout: 900_000 });
-  process.env.E2E_REBUILD = '0';
-}
-
-/** `next start` on a fresh embedded database (own WARDEN_DATA_DIR, mode 0755) and a free port. */
-async function startWarden(name: string, extraEnv: Record<string, string> = {}): Promise<Warden> {
-  ensureBuilt();
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-e2e-'));
-  fs.chmodSync(dataDir, 0o755);
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const env: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('VITEST') && k !== 'TEST' && k !== 'NODE_ENV') env[k] = v;
-  Object.assign(env, {
-    PORT: String(port),
-    NODE_ENV: 'production',
-    WARDEN_DATA_DIR: dataDir,
-    WARDEN_ADMIN_EMAIL: ADMIN.email,
-    WARDEN_ADMIN_PASSWORD: ADMIN.password,
-    WARDEN_NODE_ID: `e2e-${crypto.randomBytes(3).toString('hex')}`,
-    LOG_LEVEL: 'warn',
-    NEXT_TELEMETRY_DISABLED: '1',
-    ...extraEnv,
-  });
-  delete env.DATABASE_URL;
-  fs.mkdirSync(path.join(REPO, 'test-results'), { recursive: true });
-  const log = fs.createWriteStream(path.join(REPO, `test-results/e2e-server-${name}.log`));
-  const child: ChildProcess = spawn(process.execPath, [path.join(ROOT, 'node_modules/next/dist/bin/next'), 'start', '-p', String(port), '-H', '127.0.0.1'], {
-    cwd: ROOT,
-    env: env as NodeJS.ProcessEnv,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.pipe(log);
-  child.stderr!.pipe(log);
-  let pool: Database | null = null;
-  const stop = async () => {
-    await pool?.close().catch(() => {});
-    if (child.pid && child.exitCode == null) {
-      try {
-        process.kill(-child.pid, 'SIGTERM');
-      } catch {
-        /* gone */
-      }
-      await until('next start to exit', async () => child.exitCode != null || child.signalCode != null, 20_000).catch(() => {
-        try {
-          process.kill(-child.pid!, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      });
-    }
-    // The embedded PostgreSQL belonged to the server process; make sure it is gone too.
-    try {
-      const pid = Number(fs.readFileSync(path.join(dataDir, 'pg/postmaster.pid'), 'utf8').split('\n')[0]);
-      if (pid > 0) process.kill(pid, 'SIGINT');
-      await until('postgres to stop', async () => {
-        try {
-          process.kill(pid, 0);
-          return false;
-        } catch {
-          return true;
-        }
-      }, 15_000);
-    } catch {
-      /* not running */
-    }
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  };
-  try {
-    await until('the server to answer /api/health', async () => {
-      if (child.exitCode != null) throw new Error(`next start exited with ${child.exitCode}; see test-results/e2e-server-${name}.log`);
-      const r = await fetch(`${base}/api/health`).catch(() => null);
-      return r != null && r.status === 200;
-    }, 120_000, 500);
-  } catch (e) {
-    await stop();
-    throw e;
-  }
-  const db = () => {
-    if (!pool) {
-      const owner = JSON.parse(fs.readFileSync(path.join(dataDir, 'pg-owner.json'), 'utf8')) as { port: number };
-      const pw = fs.readFileSync(path.join(dataDir, 'pg-password'), 'utf8').trim();
-      pool = connect(`postgres://postgres:${encodeURIComponent(pw)}@127.0.0.1:${owner.port}/postgres`, { max: 2 });
-    }
-    return pool;
-  };
-  return { base, dataDir, db, stop };
 }
 
 const BROWSER_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -208,7 +89,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
 
   beforeAll(async () => {
     fs.mkdirSync(SHOTS, { recursive: true });
-    warden = await startWarden('main');
+    warden = await startWarden('main', { admin: ADMIN });
     base = warden.base;
     // An operator API key straight from the database the server started (as `warden operator key` does).
     opKey = (await createOperatorKey({ db: warden.db().db, clock: systemClock, node: 'e2e', docker: null }, { kind: 'system', name: 'cli' }, ADMIN.email)).apiKey;
@@ -512,7 +393,7 @@ describe.skipIf(!hasBrowser)('dashboard without a Docker engine', () => {
   beforeAll(async () => {
     fs.mkdirSync(SHOTS, { recursive: true });
     // Nothing listens on port 9: every engine call fails fast.
-    warden = await startWarden('nodocker', { DOCKER_HOST: 'tcp://127.0.0.1:9' });
+    warden = await startWarden('nodocker', { admin: ADMIN, env: { DOCKER_HOST: 'tcp://127.0.0.1:9' } });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
   }, 900_000);
   afterAll(async () => {

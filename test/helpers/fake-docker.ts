@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { Readable } from 'node:stream';
 import type { CappedArchive, ContainerInspect, ContainerSpec, ContainerSummary, DockerRuntime, EventSubscription } from '../../server/docker/types';
 
 /**
@@ -73,6 +74,10 @@ export class FakeDocker implements DockerRuntime {
     this.calls.push(`probe ${id}`);
     if (!this.containers.has(id)) return null;
     return { at: this.lastOutput.get(id) ?? null };
+  }
+  async followLogs(id: string) {
+    this.check();
+    return this.containers.has(id) ? Readable.from([]) : null;
   }
   /** Archives per container (tests set them); none: the path does not exist. */
   readonly archives = new Map<string, CappedArchive>();
