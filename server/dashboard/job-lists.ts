@@ -76,6 +76,8 @@ const rowFields = {
   waitCode: jobs.waitCode,
   labels: jobs.labels,
   node: jobs.node,
+  className: jobs.className,
+  idleDeadlineAt: jobs.idleDeadlineAt,
 };
 
 /** Jobs joined with their user's name: the row every job list shows. */
@@ -112,6 +114,8 @@ export function jobRowToJson(r: RawRow) {
     waitCode: r.waitCode,
     labels: r.labels ?? {},
     node: r.node,
+    class: r.className,
+    idleDeadlineAt: iso(r.idleDeadlineAt),
   };
 }
 export type JobRow = ReturnType<typeof jobRowToJson>;
