@@ -58,6 +58,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
   let base = '';
   let opKey = '';
   let userId = '';
+  let userKey = '';
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
@@ -98,6 +99,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
     const u = await api<{ id: string; apiKey: string }>('POST', '/api/v1/users', { name: `e2e-${crypto.randomBytes(3).toString('hex')}`, plan: 'pro' });
     expect(u.status).toBe(201);
     userId = u.body.id;
+    userKey = u.body.apiKey;
     const submit = async (body: Record<string, unknown>) => {
       const r = await api<JobJson>('POST', '/api/v1/jobs', body, u.body.apiKey);
       expect(r.status, JSON.stringify(r.body)).toBe(201);
@@ -290,6 +292,49 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
     await shot('plans');
   });
 
+  it('Classes: an admin creates a class; a job of it shows the class and its results download with the session', async () => {
+    await page.goto(`${base}/classes`);
+    await page.getByText('No job classes yet').waitFor();
+    await page.getByRole('button', { name: 'New class' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Class name').fill('e2e-build');
+    await dialog.getByLabel('Default timeout (s)').fill('100000');
+    await dialog.getByLabel('Max timeout (s)').fill('600');
+    await dialog.getByRole('button', { name: 'Create class' }).click();
+    // The API's own rule, shown on the field: a default above the class's cap is refused.
+    await dialog.getByText('must not exceed its maxTimeoutSeconds (600)', { exact: false }).waitFor();
+    await dialog.getByLabel('Default timeout (s)').fill('300');
+    await dialog.getByLabel('Results path').fill('/out');
+    await dialog.getByRole('button', { name: 'Create class' }).click();
+    await page.getByText('Class e2e-build created').waitFor();
+    await page.getByRole('form', { name: 'Class e2e-build' }).waitFor();
+    await shot('classes');
+    const cls = await api<{ defaultTimeoutSeconds: number; maxTimeoutSeconds: number; resultsPath: string }>('GET', '/api/v1/classes/e2e-build');
+    expect(cls.body).toMatchObject({ defaultTimeoutSeconds: 300, maxTimeoutSeconds: 600, resultsPath: '/out' });
+
+    const sub = await api<JobJson>('POST', '/api/v1/jobs', { image: TEST_IMAGE, name: 'e2e-classy', class: 'e2e-build', command: ['sh', '-c', 'mkdir -p /out && echo from-e2e > /out/x.txt'] }, userKey);
+    expect(sub.status, JSON.stringify(sub.body)).toBe(201);
+    expect(sub.body).toMatchObject({ timeoutSeconds: 300, timeoutSource: 'class' });
+    await until('the class job to succeed with results', async () => {
+      const j = (await api<JobJson & { resultsBytes: number | null }>('GET', `/api/v1/jobs/${sub.body.id}`)).body;
+      return j.status === 'succeeded' && j.resultsBytes != null;
+    }, 60_000, 500);
+    await page.goto(`${base}/jobs/${sub.body.id}`);
+    await page.getByRole('heading', { name: 'e2e-classy' }).waitFor();
+    expect(await page.getByTestId('job-class').textContent()).toBe('e2e-build');
+    const link = page.getByTestId('results-link');
+    await link.waitFor();
+    await shot('job-results');
+    const dl = await page.evaluate(async (href) => {
+      const r = await fetch(href);
+      const b = new Uint8Array(await r.arrayBuffer());
+      return { status: r.status, type: r.headers.get('content-type'), size: b.length, text: new TextDecoder().decode(b) };
+    }, (await link.getAttribute('href'))!);
+    expect(dl).toMatchObject({ status: 200, type: 'application/x-tar' });
+    expect(dl.text).toContain('out/x.txt');
+    expect(dl.text).toContain('from-e2e');
+  });
+
   it('shows the other pages', async () => {
     await page.goto(`${base}/jobs?tab=finished`);
     await page.locator(`tr[data-job-id="${jobs.sleeper}"]`).waitFor();
@@ -353,6 +398,9 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
     await page.goto(`${base}/plans`);
     await page.getByRole('form', { name: 'Plan pro' }).waitFor();
     expect(await page.getByRole('button', { name: 'Save' }).count()).toBe(0);
+    await page.goto(`${base}/classes`);
+    await page.getByRole('form', { name: 'Class e2e-build' }).waitFor();
+    for (const name of ['New class', 'Save', 'Delete']) expect(await page.getByRole('button', { name }).count(), name).toBe(0);
     await page.goto(`${base}/jobs/${jobs.keeper}`);
     await page.getByRole('heading', { name: 'e2e-keeper' }).waitFor();
     await shot('viewer-job');
