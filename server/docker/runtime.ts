@@ -13,7 +13,7 @@
  *
  * Split by concern: stream framing in ./frames, the events subscription in ./events, call
  * deadlines in ./timeboxed, label vocabulary in ./labels; this file is the runtime class
- * (~440 lines: one method per engine call, each with its error conventions beside it).
+ * (~490 lines: one method per engine call, each with its error conventions beside it).
  */
 import fs from 'node:fs';
 import path from 'node:path';

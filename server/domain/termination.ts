@@ -34,7 +34,7 @@ import { clearSideEffectFailures, countAct, emptyTally, errMessage, noteSideEffe
  *
  * The timeout sweeper decides *when* (its pure plan()); this module decides *how*.
  *
- * Longer than most files here (~520 lines) on purpose: claim, signal, re-check, settle and
+ * Longer than most files here (~560 lines) on purpose: claim, signal, re-check, settle and
  * completion are one protocol whose invariants (a step claimed once; final only once Docker
  * confirms) are easiest to check when read in one place.
  */
