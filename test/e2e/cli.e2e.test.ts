@@ -83,6 +83,9 @@ describe.skipIf(!hasDocker)('the jobs CLI against a real server', () => {
     await warden?.stop();
   }, 120_000);
 
+  // Each command is a fresh `npm run` process (seconds each on a busy 2-core machine): generous timeouts.
+  const SLOW = 300_000;
+
   it("submit --wait exits with the job's exit code: 0, 3, and 124 when it times out", async () => {
     const [ok, three, late] = await Promise.all([
       cli(['submit', '--image', TEST_IMAGE, '--name', 'cli-ok', '--wait', '--', 'sh', '-c', 'echo hi']),
@@ -95,7 +98,7 @@ describe.skipIf(!hasDocker)('the jobs CLI against a real server', () => {
     expect(lastJson(three.stdout)).toMatchObject({ status: 'failed', exitCode: 3 });
     expect(late.code, late.stderr).toBe(124);
     expect(lastJson(late.stdout)).toMatchObject({ status: 'timed_out', exitCode: -1, reason: 'Timeout: exceeded 2s (job request)' });
-  });
+  }, SLOW);
 
   it('submit, get, list (JSON and --table), logs --follow, extend, kill and cancel', async () => {
     const sub = await cli(['submit', '--image', TEST_IMAGE, '--name', 'cli-sleeper', '--label', 'team=cli', '--env', 'GREETING=hello', '--', 'sh', '-c', 'echo "$GREETING"; sleep 300']);
@@ -103,13 +106,11 @@ describe.skipIf(!hasDocker)('the jobs CLI against a real server', () => {
     const job = lastJson(sub.stdout);
     expect(job).toMatchObject({ status: 'queued', name: 'cli-sleeper', labels: { team: 'cli' } });
 
-    const got = await cli(['get', job.id]);
+    const [got, list, tbl] = await Promise.all([cli(['get', job.id]), cli(['list']), cli(['list', '--table'])]);
     expect(got.code).toBe(0);
     expect(lastJson(got.stdout).id).toBe(job.id);
-    const list = await cli(['list']);
     expect(list.code).toBe(0);
     expect(lastJson(list.stdout).jobs.map((j: { id: string }) => j.id)).toContain(job.id);
-    const tbl = await cli(['list', '--table']);
     expect(tbl.code).toBe(0);
     expect(tbl.stdout.split('\n')[0]).toMatch(/^ID\s+NAME\s+STATUS\s+EXIT\s+TIMEOUT\s+CLASS\s+QUEUED\s+REASON$/);
     expect(tbl.stdout).toMatch(new RegExp(`${job.id}\\s+cli-sleeper\\s+\\w+`));
@@ -137,7 +138,7 @@ describe.skipIf(!hasDocker)('the jobs CLI against a real server', () => {
     const cancel = await cli(['cancel', other.id, '--table']);
     expect(cancel.code, cancel.stderr).toBe(0);
     expect(cancel.stdout).toMatch(new RegExp(`${other.id}\\s+-\\s+(terminating|killed)`));
-  });
+  }, SLOW);
 
   it('results: the tar of what the job left under --results-path', async () => {
     const run = await cli(['submit', '--image', TEST_IMAGE, '--results-path', '/out', '--wait', '--', 'sh', '-c', 'mkdir -p /out && echo from-the-job > /out/report.txt']);
@@ -158,7 +159,7 @@ describe.skipIf(!hasDocker)('the jobs CLI against a real server', () => {
     }
     expect(files.get('out/report.txt')).toBe('from-the-job\n');
     fs.rmSync(path.dirname(file), { recursive: true, force: true });
-  });
+  }, SLOW);
 
   it('exit codes for scripts: 1 refused (error JSON on stderr), 2 usage, 3 no server', async () => {
     const missing = await cli(['get', crypto.randomUUID()]);
@@ -167,14 +168,19 @@ describe.skipIf(!hasDocker)('the jobs CLI against a real server', () => {
     const badTimeout = await cli(['submit', '--image', TEST_IMAGE, '--timeout', '100000']);
     expect(badTimeout.code).toBe(1);
     expect(lastJson(badTimeout.stderr).error.message).toMatch(/exceeds the maximum of 600s allowed by plan cli/);
-    const badKey = await cli(['list'], { WARDEN_API_KEY: 'wdn_not-a-key' });
-    expect(badKey.code).toBe(1);
-    expect((await cli(['frobnicate'])).code).toBe(2);
-    expect((await cli(['submit'])).code).toBe(2);
-    expect((await cli(['list'], { WARDEN_API_KEY: '' })).code).toBe(2);
     const port = await freePort();
-    const gone = await cli(['list'], { WARDEN_URL: `http://127.0.0.1:${port}` });
+    const [badKey, unknown, noImage, noKey, gone] = await Promise.all([
+      cli(['list'], { WARDEN_API_KEY: 'wdn_not-a-key' }),
+      cli(['frobnicate']),
+      cli(['submit']),
+      cli(['list'], { WARDEN_API_KEY: '' }),
+      cli(['list'], { WARDEN_URL: `http://127.0.0.1:${port}` }),
+    ]);
+    expect(badKey.code).toBe(1);
+    expect(unknown.code).toBe(2);
+    expect(noImage.code).toBe(2);
+    expect(noKey.code).toBe(2);
     expect(gone.code).toBe(3);
     expect(lastJson(gone.stderr)).toMatchObject({ error: { code: 'unreachable' } });
-  });
+  }, SLOW);
 });
