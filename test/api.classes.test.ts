@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditEvents, jobs, plans, users } from '../server/db/schema';
+import { loadJobDetail } from '../server/dashboard/loaders';
 import { finishJob, lockJobWithPlan } from '../server/domain/lifecycle';
 import { call, counts, expectError, setupApi, type ApiHarness, type Handler } from './helpers/api';
 
@@ -167,6 +168,13 @@ describe('the timeout precedence through classes, on real submits', () => {
       return finishJob(tx, { job: l.job, plan: l.plan, from: ['running'], status: 'succeeded', at: t0, actor: 'dispatcher', action: 'job.succeeded' });
     });
     expect(row!.ttlExpiresAt!.getTime() - t0.getTime()).toBe(77_000); // class 77 s, not the plan's 1000 s
+  });
+
+  it("the Job page's limits of a class's job come from its class", async () => {
+    const r = await submit(plain.key, { class: 'build' });
+    const d = await loadJobDetail(h.ctx, { kind: 'system', name: 'cli' }, r.json.id);
+    expect(d.job).toMatchObject({ class: 'build', timeoutSource: 'class' });
+    expect(d.limits).toMatchObject({ maxTimeoutSeconds: 700, maxTimeoutFrom: 'class', gracePeriodSeconds: 5 });
   });
 
   it("extending a job of a class is capped by the class's max", async () => {
