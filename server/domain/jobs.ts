@@ -1,3 +1,8 @@
+/**
+ * The job operations the API and the dashboard share: submit, read, list, kill, cancel, extend,
+ * suspend, logs and results. (~440 lines: they share one loader and one set of checks, and each
+ * is short; how a job *ends* is termination.ts, its state changes lifecycle.ts.)
+ */
 import { and, desc, eq, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { Ctx } from '../context';
 import type { DbOrTx } from '../db/client';
