@@ -4,6 +4,7 @@
  *   user create --name N --plan P                        → {id, name, plan, apiKey}
  *   operator create --email E --role R [--password P]    → {id, email, role, password?}
  *   operator key --email E                               → {apiKey}
+ *   jobs …                                               the user CLI over HTTP (./jobs-cli.ts)
  *
  * Uses the same settings as the server. With the embedded database it connects to the server
  * `npm start` started, or starts the embedded server itself for the duration of the command.
@@ -17,11 +18,13 @@ import { AppError } from '../server/domain/errors';
 import { createOperator, createOperatorKey, operatorToJson } from '../server/domain/operators';
 import { seedDefaultPlans } from '../server/domain/plans';
 import { createUser, userToJson } from '../server/domain/users';
+import { runJobsCli } from './jobs-cli';
 
 const USAGE = `usage: npm run warden -- <command>
   user create --name <name> --plan <plan>
   operator create --email <email> --role viewer|operator|admin [--password <password>]
-  operator key --email <email>`;
+  operator key --email <email>
+  jobs submit|list|get|logs|cancel|kill|extend|results …   (npm run warden -- jobs help)`;
 
 const CLI: Actor = { kind: 'system', name: 'cli' };
 
@@ -70,6 +73,7 @@ async function run(argv: string[], ctx: Ctx): Promise<unknown> {
 
 async function main() {
   const argv = process.argv.slice(2);
+  if (argv[0] === 'jobs') return runJobsCli(argv.slice(1));
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === 'help') {
     console.log(USAGE);
     return 0;

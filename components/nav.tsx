@@ -11,6 +11,7 @@ const LINKS = [
   { href: '/jobs', label: 'Jobs' },
   { href: '/users', label: 'Users' },
   { href: '/plans', label: 'Plans' },
+  { href: '/classes', label: 'Classes' },
   { href: '/orphans', label: 'Orphans' },
   { href: '/audit', label: 'Audit' },
   { href: '/sweepers', label: 'Sweepers' },

@@ -86,3 +86,19 @@ export function queryObject(req: Request): Record<string, string> {
   });
   return out;
 }
+
+/** A job's results tar as a download (the API route and the dashboard's share it). */
+export function resultsTarResponse(r: { job: { id: string }; results: { tar: Buffer; truncated: boolean; files: number } }): Response {
+  return new Response(new Uint8Array(r.results.tar), {
+    status: 200,
+    headers: {
+      'content-type': 'application/x-tar',
+      'content-length': String(r.results.tar.length),
+      'content-disposition': `attachment; filename="job-${r.job.id}-results.tar"`,
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      'warden-results-truncated': String(r.results.truncated),
+      'warden-results-files': String(r.results.files),
+    },
+  });
+}

@@ -292,13 +292,23 @@ describe('authentication and authorisation', () => {
 
   it('user keys on operator routes → 403, nothing written', async () => {
     const before = await counts(h.db);
-    expectError(await call(jobsRoute.GET, 'GET', '/api/v1/jobs', { key: alice.key }), 403, 'forbidden');
-    expectError(await call(killRoute.POST, 'POST', `/api/v1/jobs/${aliceJob}/kill`, { key: alice.key, params: { id: aliceJob }, body: {} }), 403, 'forbidden');
     // The owner may extend its own job (within the cap; test/webhooks.api.test.ts): not while queued, and never another's.
     expectError(await call(extendRoute.POST, 'POST', `/api/v1/jobs/${aliceJob}/extend`, { key: alice.key, params: { id: aliceJob }, body: { seconds: 10 } }), 409, 'not_running');
     expectError(await call(extendRoute.POST, 'POST', `/api/v1/jobs/${aliceJob}/extend`, { key: bob.key, params: { id: aliceJob }, body: { seconds: 10 } }), 404, 'not_found');
     expectError(await call(usersRoute.POST, 'POST', '/api/v1/users', { key: alice.key, body: { name: 'sneaky', plan: 'enterprise' } }), 403, 'forbidden');
     expectError(await call(userRoute.PUT, 'PUT', `/api/v1/users/${alice.id}`, { key: alice.key, params: { id: alice.id }, body: { maxConcurrentJobs: 1000 } }), 403, 'forbidden');
+    expect(await counts(h.db)).toEqual(before);
+  });
+
+  it('a user key lists only its own jobs (whatever ?user= says) and may not kill another user\'s job', async () => {
+    const before = await counts(h.db);
+    const mine = await call(jobsRoute.GET, 'GET', `/api/v1/jobs?user=${bob.id}`, { key: alice.key });
+    expect(mine.status).toBe(200);
+    expect(mine.json.jobs.length).toBeGreaterThan(0);
+    expect(mine.json.jobs.every((j: { userId: string }) => j.userId === alice.id)).toBe(true);
+    const bobs = await call(jobsRoute.GET, 'GET', '/api/v1/jobs', { key: bob.key });
+    expect(bobs.json.jobs.map((j: { id: string }) => j.id)).not.toContain(aliceJob);
+    expectError(await call(killRoute.POST, 'POST', `/api/v1/jobs/${aliceJob}/kill`, { key: bob.key, params: { id: aliceJob }, body: {} }), 404);
     expect(await counts(h.db)).toEqual(before);
   });
 

@@ -269,7 +269,7 @@ function JobsTable({ tab, rows }: { tab: Tab; rows: JobRow[] }) {
                   <RelTime iso={r.startedAt} />
                 </td>
                 <td className={`${td} whitespace-nowrap`}>
-                  {r.status === 'terminating' ? <span className="text-xs font-medium text-amber-700">stopping…</span> : <Countdown deadline={r.deadlineAt} suspended={r.timeoutSuspended} />}
+                  {r.status === 'terminating' ? <span className="text-xs font-medium text-amber-700">stopping…</span> : <Countdown deadline={r.deadlineAt} idleDeadline={r.status === 'running' ? r.idleDeadlineAt : null} suspended={r.timeoutSuspended} />}
                 </td>
                 <td className={td}>
                   <TimeoutCell r={r} />

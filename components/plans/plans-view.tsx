@@ -17,7 +17,7 @@ import { LiveDot, QueryFallback } from '../ui/states';
 type Plan = PlansData['plans'][number];
 
 /** Every editable limit, grouped; `unit` drives the hint ("= 5m"). */
-const GROUPS: { title: string; fields: { key: keyof Plan & string; label: string; unit?: 's' | 'MB' | ''; nullable?: boolean; step?: string }[] }[] = [
+const GROUPS: { title: string; fields: { key: keyof Plan & string; label: string; unit?: 's' | 'MB' | ''; nullable?: boolean; step?: string; text?: true }[] }[] = [
   {
     title: 'Timeouts',
     fields: [
@@ -53,6 +53,14 @@ const GROUPS: { title: string; fields: { key: keyof Plan & string; label: string
       { key: 'memoryMb', label: 'Memory (MB)', unit: 'MB', nullable: true },
     ],
   },
+  {
+    title: 'Idle and results',
+    fields: [
+      { key: 'idleTimeoutSeconds', label: 'Idle timeout (s)', unit: 's', nullable: true },
+      { key: 'maxResultsMb', label: 'Max results (MB)', unit: 'MB' },
+      { key: 'resultsPath', label: 'Default results path', nullable: true, text: true },
+    ],
+  },
 ];
 const FIELDS = GROUPS.flatMap((g) => g.fields);
 
@@ -60,13 +68,15 @@ function toForm(p: Plan): Record<string, string> {
   return Object.fromEntries(FIELDS.map((f) => [f.key, p[f.key] == null ? '' : String(p[f.key])]));
 }
 
-function fromForm(v: Record<string, string>): { fields: Record<string, number | null>; error?: { field: string; message: string } } {
-  const fields: Record<string, number | null> = {};
+function fromForm(v: Record<string, string>): { fields: Record<string, number | string | null>; error?: { field: string; message: string } } {
+  const fields: Record<string, number | string | null> = {};
   for (const f of FIELDS) {
     const raw = (v[f.key] ?? '').trim();
     if (raw === '') {
       if (f.nullable) fields[f.key] = null;
       else return { fields, error: { field: f.key, message: `${f.label} is required` } };
+    } else if (f.text) {
+      fields[f.key] = raw;
     } else {
       const n = Number(raw);
       if (!Number.isFinite(n)) return { fields, error: { field: f.key, message: `${f.label} must be a number` } };
@@ -198,9 +208,9 @@ function PlanEditor({ plan, editable }: { plan: Plan; editable: boolean }) {
                       key={f.key}
                       label={f.label}
                       name={f.key}
-                      type="number"
-                      inputMode="decimal"
-                      step={f.step ?? '1'}
+                      type={f.text ? 'text' : 'number'}
+                      inputMode={f.text ? undefined : 'decimal'}
+                      step={f.text ? undefined : (f.step ?? '1')}
                       disabled={!editable}
                       value={v}
                       placeholder={f.nullable ? 'none' : undefined}

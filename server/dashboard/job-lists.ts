@@ -77,6 +77,8 @@ const rowFields = {
   waitCode: jobs.waitCode,
   labels: jobs.labels,
   node: jobs.node,
+  className: jobs.className,
+  idleDeadlineAt: jobs.idleDeadlineAt,
 };
 
 /** Jobs joined with their user's name: the row every job list shows. */
@@ -115,6 +117,8 @@ export function jobRowToJson(r: RawRow, queue?: QueueInfo | null) {
     queuePosition: w.queuePosition,
     labels: r.labels ?? {},
     node: r.node,
+    class: r.className,
+    idleDeadlineAt: iso(r.idleDeadlineAt),
   };
 }
 export type JobRow = ReturnType<typeof jobRowToJson>;

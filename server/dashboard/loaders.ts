@@ -3,6 +3,7 @@ import type { Ctx } from '../context';
 import { auditEvents, jobs, users } from '../db/schema';
 import { type Actor, requireRole } from '../domain/actor';
 import { auditToJson, listAudit } from '../domain/audit-queries';
+import { getClassByName } from '../domain/classes';
 import { getJob, getJobLogs, jobsToJson } from '../domain/jobs';
 import { effectiveLimits, monthKey } from '../domain/limits';
 import { listNodes } from '../domain/nodes';
@@ -59,8 +60,9 @@ export type JobsData = Awaited<ReturnType<typeof loadJobs>>;
 /** A job with its limits (and which rule set each), its user and plan, and its audit timeline. */
 export async function loadJobDetail(ctx: Ctx, actor: Actor, id: string) {
   const job = await getJob(ctx, actor, id);
-  const [up, timeline, children, [jobJson]] = await Promise.all([
+  const [up, cls, timeline, children, [jobJson]] = await Promise.all([
     getUserWithPlan(ctx.db, job.userId),
+    job.className ? getClassByName(ctx.db, job.className) : null,
     listAudit(ctx, actor, { job: id, limit: '200' }),
     ctx.db
       .select({ id: jobs.id, name: jobs.name, status: jobs.status })
@@ -70,7 +72,7 @@ export async function loadJobDetail(ctx: Ctx, actor: Actor, id: string) {
       .limit(20),
     jobsToJson(ctx.db, [job]),
   ]);
-  const limits = up ? effectiveLimits(up.plan, up.user) : null;
+  const limits = up ? effectiveLimits(up.plan, up.user, cls) : null;
   return {
     generatedAt: ctx.clock.now().toISOString(),
     job: { ...jobJson!, requestedTimeoutSeconds: job.requestedTimeoutS, terminateReason: job.terminateReason, terminateKind: job.terminateKind, sigtermAt: job.sigtermAt?.toISOString() ?? null, sigkillAt: job.sigkillAt?.toISOString() ?? null, ttlExpiresAt: job.ttlExpiresAt?.toISOString() ?? null, env: Object.keys(job.env ?? {}) },

@@ -3,6 +3,7 @@ import {
   bigint,
   bigserial,
   boolean,
+  customType,
   index,
   integer,
   jsonb,
@@ -56,6 +57,36 @@ export const plans = pgTable('plans', {
   monthlyQuotaS: bigint('monthly_quota_s', { mode: 'number' }),
   cpus: real('cpus'),
   memoryMb: integer('memory_mb'),
+  /** No new output for this long ends a job like a timeout; NULL: no idle timeout. */
+  idleTimeoutS: integer('idle_timeout_s'),
+  /** Default resultsPath of the plan's jobs (absolute path in the container); NULL: none. */
+  resultsPath: text('results_path'),
+  /** Cap on a job's saved results archive, MiB. */
+  maxResultsMb: integer('max_results_mb').notNull().default(50),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
+
+/**
+ * Job classes ("job types"): a named set of defaults between the job's own request and the
+ * user/plan in the precedence (domain/limits.ts). NULL fields fall through to the plan. A class
+ * may lower the plan's timeout cap, never raise it.
+ */
+export const jobClasses = pgTable('job_classes', {
+  id: serial('id').primaryKey(),
+  name: text('name').notNull().unique(),
+  description: text('description'),
+  defaultTimeoutS: integer('default_timeout_s').notNull(),
+  maxTimeoutS: integer('max_timeout_s'),
+  gracePeriodS: integer('grace_period_s'),
+  warnBeforeS: integer('warn_before_s'),
+  idleTimeoutS: integer('idle_timeout_s'),
+  ttlSucceededS: integer('ttl_succeeded_s'),
+  ttlFailedS: integer('ttl_failed_s'),
+  ttlTimedOutS: integer('ttl_timed_out_s'),
+  ttlKilledS: integer('ttl_killed_s'),
+  ttlLostS: integer('ttl_lost_s'),
+  resultsPath: text('results_path'),
   createdAt: ts('created_at').notNull().defaultNow(),
   updatedAt: ts('updated_at').notNull().defaultNow(),
 });
@@ -157,7 +188,9 @@ export const jobs = pgTable(
     requestedTimeoutS: integer('requested_timeout_s'),
     /** Effective timeout, including extensions. */
     timeoutS: integer('timeout_s').notNull(),
-    /** Which rule set the effective timeout: job | user | plan | global | parent. */
+    /** The job class it was submitted with (by name: history keeps it when the class is deleted). */
+    className: text('class_name'),
+    /** Which rule set the effective timeout: job | class | user | plan | global | parent. */
     timeoutSource: text('timeout_source').notNull(),
     timeoutSuspended: boolean('timeout_suspended').notNull().default(false),
     deadlineAt: ts('deadline_at'),
@@ -190,6 +223,19 @@ export const jobs = pgTable(
     /** domain/waits.ts WAIT_CODES; NULL when nothing holds the job. */
     waitCode: text('wait_code'),
     logTail: text('log_tail'),
+    /** Effective idle timeout (job → class → plan); NULL: none. */
+    idleTimeoutS: integer('idle_timeout_s'),
+    /** Newest output seen by the idle probe (NULL: none seen yet; the start counts as output). */
+    lastOutputAt: ts('last_output_at'),
+    /** When the idle probe looks next: last output (or start) + idle timeout. */
+    idleDeadlineAt: ts('idle_deadline_at'),
+    /** Absolute path in the container copied out when the job ends; NULL: none. */
+    resultsPath: text('results_path'),
+    /** Size of the saved results tar (NULL: nothing saved, or removed at TTL). */
+    resultsBytes: integer('results_bytes'),
+    resultsTruncated: boolean('results_truncated').notNull().default(false),
+    /** What happened to the results, in words (not found, truncated at the cap, removed at TTL). */
+    resultsNote: text('results_note'),
     /** Number of consecutive failed Docker side effects; drives backoff. */
     sideEffectFailures: integer('side_effect_failures').notNull().default(0),
     nextAttemptAt: ts('next_attempt_at'),
@@ -222,8 +268,32 @@ export const jobs = pgTable(
     index('jobs_container_idx')
       .on(t.containerId)
       .where(sql`container_id is not null`),
+    // Timeout sweeper: running jobs whose idle probe is due.
+    index('jobs_idle_deadline_idx')
+      .on(t.idleDeadlineAt)
+      .where(sql`status = 'running' and idle_deadline_at is not null`),
   ],
 );
+
+const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
+
+/**
+ * Files a job left under its resultsPath, as the tar Docker's archive API gave (capped by the
+ * plan's maxResultsMb). Its own table so reads of jobs never carry the bytes; deleted by the TTL
+ * sweeper with the container, and with the job row (cascade).
+ */
+export const jobResults = pgTable('job_results', {
+  jobId: uuid('job_id')
+    .primaryKey()
+    .references(() => jobs.id, { onDelete: 'cascade' }),
+  attempt: integer('attempt').notNull(),
+  path: text('path').notNull(),
+  tar: bytea('tar').notNull(),
+  bytes: integer('bytes').notNull(),
+  files: integer('files').notNull(),
+  truncated: boolean('truncated').notNull(),
+  savedAt: ts('saved_at').notNull(),
+});
 
 export const usage = pgTable(
   'usage',
@@ -389,6 +459,8 @@ export const webhookDeliveries = pgTable(
 
 
 export type Plan = typeof plans.$inferSelect;
+export type JobClass = typeof jobClasses.$inferSelect;
+export type NewJobClass = typeof jobClasses.$inferInsert;
 export type NewPlan = typeof plans.$inferInsert;
 export type User = typeof users.$inferSelect;
 export type Operator = typeof operators.$inferSelect;

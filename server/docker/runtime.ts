@@ -13,15 +13,18 @@
  *
  * Split by concern: stream framing in ./frames, the events subscription in ./events, call
  * deadlines in ./timeboxed, label vocabulary in ./labels; this file is the runtime class
- * (~440 lines: one method per engine call, each with its error conventions beside it).
+ * (~490 lines: one method per engine call, each with its error conventions beside it).
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
 import { log } from '../log';
+import { capTar } from './archive';
 import { subscribeEvents } from './events';
 import { demuxDockerFrames, utf8Tail } from './frames';
 import {
+  type CappedArchive,
   DockerUnavailableError,
   ImageUnavailableError,
   LOG_TAIL_BYTES,
@@ -415,6 +418,51 @@ class DockerodeRuntime implements DockerRuntime {
       res = (await fetch(Math.max(maxBytes, LOG_TAIL_LINES))) ?? res;
     }
     return res ? utf8Tail(res.payload, maxBytes) : '';
+  }
+
+  async lastOutputAt(id: string): Promise<{ at: Date | null } | null> {
+    let raw: unknown;
+    try {
+      raw = await this.call(() => this.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: false, tail: 1, timestamps: true }));
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      throw err;
+    }
+    const buf = Buffer.isBuffer(raw) ? raw : Buffer.from(typeof raw === 'string' ? raw : JSON.stringify(raw ?? ''));
+    // Each line starts with the engine's RFC 3339 timestamp (nanoseconds; Date keeps the ms).
+    const text = demuxDockerFrames(buf).payload.toString('utf8');
+    const stamp = text.slice(0, Math.max(0, text.indexOf(' ')));
+    const at = stamp ? new Date(stamp) : null;
+    return { at: at && !Number.isNaN(at.getTime()) ? at : null };
+  }
+
+  async followLogs(id: string, tail: number): Promise<NodeJS.ReadableStream | null> {
+    let raw: NodeJS.ReadableStream;
+    try {
+      raw = await this.call(() => this.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: true, tail }));
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      throw err;
+    }
+    // Frames can split across chunks: docker-modem's demuxer keeps the partial ones.
+    const out = new PassThrough();
+    this.docker.modem.demuxStream(raw, out, out);
+    raw.on('end', () => out.end());
+    raw.on('error', (e: Error) => out.destroy(e));
+    out.on('close', () => (raw as unknown as { destroy?: () => void }).destroy?.());
+    return out;
+  }
+
+  async archive(id: string, path: string, maxBytes: number): Promise<CappedArchive | null> {
+    let stream: NodeJS.ReadableStream;
+    try {
+      stream = await this.call(() => this.docker.getContainer(id).getArchive({ path }));
+    } catch (err) {
+      // 404: no such container, or no such path in it. Either way there is nothing to copy.
+      if (statusOf(err) === 404) return null;
+      throw err;
+    }
+    return capTar(stream, maxBytes);
   }
 
   events(onEvent: (e: ContainerEvent) => void, onReconnect?: () => void): EventSubscription {

@@ -37,6 +37,10 @@ export function timeboxed(docker: DockerRuntime, ms = DOCKER_CALL_TIMEOUT_MS): D
     removeVolumesByLabel: box('volume removal', (l: string, v: string) => docker.removeVolumesByLabel(l, v)),
     list: box('list', (labels: Record<string, string>) => docker.list(labels)),
     logsTail: box('logs', (id: string, max?: number) => docker.logsTail(id, max)),
+    lastOutputAt: box('log probe', (id: string) => docker.lastOutputAt(id)),
+    // Only the start is timeboxed: the stream itself lasts as long as the container runs.
+    followLogs: box('logs', (id: string, tail: number) => docker.followLogs(id, tail)),
+    archive: box('archive', (id: string, p: string, max: number) => docker.archive(id, p, max)),
     events: (onEvent, onReconnect) => docker.events(onEvent, onReconnect),
   };
 }

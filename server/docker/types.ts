@@ -1,3 +1,7 @@
+import type { CappedArchive } from './archive';
+
+export type { CappedArchive };
+
 /**
  * The container runtime as Warden sees it. server/docker/runtime.ts is the only module that
  * imports dockerode; everything else talks to this interface (tests may pass a real runtime
@@ -70,6 +74,24 @@ export interface DockerRuntime {
   list(labels: Record<string, string>): Promise<ContainerSummary[]>;
   /** Last maxBytes of combined stdout/stderr as text ('' when the container is gone). */
   logsTail(id: string, maxBytes?: number): Promise<string>;
+  /**
+   * When the container last wrote to stdout/stderr (engine time of its newest log line; `at`
+   * null when it never wrote anything). null when the container is gone. One cheap call: the
+   * engine reads only the last line of the log.
+   */
+  lastOutputAt(id: string): Promise<{ at: Date | null } | null>;
+  /**
+   * The container's combined stdout/stderr as a live stream (the last `tail` lines, then new
+   * output as it comes), ending when the container stops. null when the container is gone.
+   * Destroy the stream to stop following.
+   */
+  followLogs(id: string, tail: number): Promise<NodeJS.ReadableStream | null>;
+  /**
+   * Copies `path` out of the container (running or stopped) with Docker's archive API, as a tar
+   * of whole entries capped at maxBytes (see ./archive). null when the container or the path
+   * does not exist.
+   */
+  archive(id: string, path: string, maxBytes: number): Promise<CappedArchive | null>;
   /**
    * Container events for containers with label warden.managed=true. Line-buffered; reconnects
    * after an engine restart (calling onReconnect so callers can reconcile missed events).

@@ -6,7 +6,7 @@ import { enqueueWebhookEvents } from './outbox';
 export interface AuditInput {
   actor: Actor | string;
   action: string;
-  targetType: 'job' | 'plan' | 'user' | 'operator' | 'container' | 'sweeper' | 'setting' | 'session' | 'node' | 'webhook';
+  targetType: 'job' | 'plan' | 'class' | 'user' | 'operator' | 'container' | 'sweeper' | 'setting' | 'session' | 'node' | 'webhook';
   targetId?: string | null;
   reason?: string | null;
   success?: boolean;

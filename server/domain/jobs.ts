@@ -1,15 +1,22 @@
+/**
+ * The job operations the API and the dashboard share: submit, read, list, kill, cancel, extend,
+ * suspend, logs and results. (~440 lines: they share one loader and one set of checks, and each
+ * is short; how a job *ends* is termination.ts, its state changes lifecycle.ts.)
+ */
 import { and, desc, eq, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { Ctx } from '../context';
 import type { DbOrTx } from '../db/client';
-import { jobs, plans, users, type Job, type JobStatus } from '../db/schema';
+import { jobClasses, jobs, plans, users, type Job, type JobStatus } from '../db/schema';
 import { type Actor, actorLabel, hasRole, requireRole } from './actor';
 import { audit } from './audit';
 import { AppError, conflict, invalid, notFound, parseInput } from './errors';
 import { effectiveLimits, effectiveTimeout, type Limits } from './limits';
 import { finishJob, transition } from './lifecycle';
 import { escalateNow } from './termination';
+import { getClassByName } from './classes';
 import { planForUser } from './plans';
 import { describeWait, queueInfo, type QueueInfo } from './queue';
+import { noResultsMessage, readResults } from './results';
 import { extendJobSchema, isUuid, killJobSchema, listJobsQuerySchema, submitJobSchema, suspendJobSchema } from './schemas';
 import { isFinal } from './status';
 
@@ -50,6 +57,14 @@ export function jobToJson(j: Job, queue?: QueueInfo | null) {
     node: j.node,
     parentId: j.parentId,
     labels: j.labels,
+    class: j.className,
+    idleTimeoutSeconds: j.idleTimeoutS,
+    lastOutputAt: j.lastOutputAt?.toISOString() ?? null,
+    idleDeadlineAt: j.idleDeadlineAt?.toISOString() ?? null,
+    resultsPath: j.resultsPath,
+    resultsBytes: j.resultsBytes,
+    resultsTruncated: j.resultsTruncated,
+    resultsNote: j.resultsNote,
   };
 }
 export type JobJson = ReturnType<typeof jobToJson>;
@@ -61,10 +76,12 @@ export async function jobsToJson(db: DbOrTx, rows: readonly Job[]): Promise<JobJ
   return rows.map((j) => jobToJson(j, info.get(j.id)));
 }
 
-async function loadUserLimits(db: DbOrTx, userId: string): Promise<{ limits: Limits; planName: string }> {
+/** A user's limits for a job of `className` (a deleted class counts as none). */
+async function loadUserLimits(db: DbOrTx, userId: string, className: string | null): Promise<{ limits: Limits; planName: string }> {
   const [r] = await db.select({ user: users, plan: plans }).from(users).innerJoin(plans, eq(plans.id, users.planId)).where(eq(users.id, userId));
   if (!r) throw notFound('User', userId);
-  return { limits: effectiveLimits(r.plan, r.user), planName: r.plan.name };
+  const cls = className ? await getClassByName(db, className) : null;
+  return { limits: effectiveLimits(r.plan, r.user, cls), planName: r.plan.name };
 }
 
 /**
@@ -86,16 +103,22 @@ export async function submitJob(ctx: Ctx, actor: Actor, raw: unknown, opts: { us
     // Lock the user row: serialises submits per user so max_queued_jobs holds under concurrency.
     const [u] = await tx.select({ user: users, plan: plans }).from(users).innerJoin(plans, eq(plans.id, users.planId)).where(eq(users.id, userId)).for('update', { of: users });
     if (!u) throw notFound('User', userId);
-    const limits = effectiveLimits(u.plan, u.user);
+    // FOR SHARE: a concurrent DELETE of the class waits until this job is in.
+    const [cls] = input.class ? await tx.select().from(jobClasses).where(eq(jobClasses.name, input.class)).for('share') : [];
+    if (input.class && !cls) throw invalid(`Class ${input.class} does not exist (GET /api/v1/classes lists them)`, 'class', 'unknown_class');
+    const limits = effectiveLimits(u.plan, u.user, cls ?? null);
     const t = effectiveTimeout({
       requested: input.timeoutSeconds,
+      classDefault: cls?.defaultTimeoutS,
+      classMax: cls?.maxTimeoutS,
+      className: cls?.name,
       userDefault: u.user.defaultTimeoutS,
       planDefault: u.plan.defaultTimeoutS,
       userMax: u.user.maxTimeoutS,
       planMax: u.plan.maxTimeoutS,
       planName: u.plan.name,
     });
-    if (!t.ok) throw invalid(t.message, 'timeoutSeconds', 'timeout_exceeds_cap');
+    if (!t.ok) throw invalid(t.message, t.field, t.field === 'class' ? 'class_exceeds_cap' : 'timeout_exceeds_cap');
     if (input.maxRetries !== undefined && input.maxRetries > limits.maxRetries) {
       throw invalid(`maxRetries ${input.maxRetries} exceeds the maximum of ${limits.maxRetries} allowed by plan ${u.plan.name}`, 'maxRetries');
     }
@@ -134,6 +157,9 @@ export async function submitJob(ctx: Ctx, actor: Actor, raw: unknown, opts: { us
         timeoutSource: t.source,
         gracePeriodS: input.gracePeriodSeconds ?? limits.gracePeriodS,
         ttlS: input.ttlSecondsAfterFinished ?? null,
+        className: cls?.name ?? null,
+        idleTimeoutS: input.idleTimeoutSeconds ?? limits.idleTimeoutS,
+        resultsPath: input.resultsPath ?? limits.resultsPath,
         queuedAt: now,
         updatedAt: now,
       })
@@ -144,7 +170,7 @@ export async function submitJob(ctx: Ctx, actor: Actor, raw: unknown, opts: { us
       targetType: 'job',
       targetId: job!.id,
       at: now,
-      details: { image: input.image, timeoutSeconds: t.seconds, timeoutSource: t.source, plan: u.plan.name },
+      details: { image: input.image, timeoutSeconds: t.seconds, timeoutSource: t.source, plan: u.plan.name, ...(cls ? { class: cls.name } : {}) },
     });
     return job!;
   });
@@ -170,14 +196,18 @@ function decodeCursor(c: string): { at: Date; id: string } {
   return { at: d, id };
 }
 
-/** GET /api/v1/jobs — newest first, keyset pagination. */
+/** GET /api/v1/jobs — newest first, keyset pagination. A user key lists its own jobs only. */
 export async function listJobs(ctx: Ctx, actor: Actor, rawQuery: Record<string, string | undefined>) {
-  requireRole(actor, 'viewer');
+  if (actor.kind !== 'user') requireRole(actor, 'viewer');
   const q = parseInput(listJobsQuerySchema, rawQuery);
   const limit = q.limit ?? 50;
   const where: SQL[] = [];
   if (q.status?.length) where.push(inArray(jobs.status, q.status as JobStatus[]));
-  if (q.user) {
+  // Asserted before the predicate is built: an own-jobs filter must never be dropped.
+  if (actor.kind === 'user') {
+    if (!isUuid(actor.id)) throw notFound('User', actor.id);
+    where.push(eq(jobs.userId, actor.id));
+  } else if (q.user) {
     if (isUuid(q.user)) where.push(eq(jobs.userId, q.user));
     else where.push(sql`${jobs.userId} = (select id from users where name = ${q.user})`);
   }
@@ -304,11 +334,11 @@ export async function extendJob(ctx: Ctx, actor: Actor, id: string, raw: unknown
     if (job.status !== 'running' || !job.deadlineAt) {
       throw conflict(`Job ${id} is ${job.status}; only running jobs can be extended`, 'not_running');
     }
-    const { limits, planName } = await loadUserLimits(tx, job.userId);
+    const { limits, planName } = await loadUserLimits(tx, job.userId, job.className);
     const total = job.timeoutS + seconds;
     const overCap = total > limits.maxTimeoutS;
     if (overCap && !overrideCap) {
-      const who = limits.maxTimeoutFrom === 'user' ? 'the per-user limit' : `plan ${planName}`;
+      const who = limits.maxTimeoutFrom === 'user' ? 'the per-user limit' : limits.maxTimeoutFrom === 'class' ? `class ${limits.className}` : `plan ${planName}`;
       throw invalid(
         `Extending by ${seconds}s would make the timeout ${total}s, above the maximum of ${limits.maxTimeoutS}s allowed by ${who}`,
         'seconds',
@@ -371,6 +401,23 @@ export async function suspendJobTimeout(ctx: Ctx, actor: Actor, id: string, susp
   });
 }
 
+/**
+ * Following a job's output: a live stream while its container runs and this process can reach
+ * its engine (it ends when the container stops), else the saved or live tail as text.
+ */
+export async function followJobLogs(ctx: Ctx, actor: Actor, id: string): Promise<{ stream: NodeJS.ReadableStream } | { text: string }> {
+  const job = await getJob(ctx, actor, id);
+  if (job.containerId && (job.status === 'running' || job.status === 'terminating') && ctx.docker) {
+    try {
+      const stream = await ctx.docker.followLogs(job.containerId, 2000);
+      if (stream) return { stream };
+    } catch {
+      /* engine not reachable from here: the tail below */
+    }
+  }
+  return { text: await getJobLogs(ctx, actor, id) };
+}
+
 /** Saved log tail, or the live tail while the container runs. */
 export async function getJobLogs(ctx: Ctx, actor: Actor, id: string): Promise<string> {
   const job = await getJob(ctx, actor, id);
@@ -384,3 +431,11 @@ export async function getJobLogs(ctx: Ctx, actor: Actor, id: string): Promise<st
   return job.logTail ?? '';
 }
 
+
+/** GET /api/v1/jobs/:id/results — the job's saved tar, for whoever may read the job; 404 in the error shape when there is none. */
+export async function getJobResults(ctx: Ctx, actor: Actor, id: string) {
+  const job = await getJob(ctx, actor, id);
+  const results = await readResults(ctx.db, job.id);
+  if (!results) throw new AppError(404, 'no_results', noResultsMessage(job));
+  return { job, results };
+}

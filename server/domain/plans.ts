@@ -27,6 +27,7 @@ export const DEFAULT_PLANS: NewPlan[] = [
     monthlyQuotaS: 36000,
     cpus: 1,
     memoryMb: 512,
+    maxResultsMb: 50,
   },
   {
     name: 'pro',
@@ -45,6 +46,7 @@ export const DEFAULT_PLANS: NewPlan[] = [
     monthlyQuotaS: null,
     cpus: 2,
     memoryMb: 2048,
+    maxResultsMb: 50,
   },
   {
     name: 'enterprise',
@@ -63,6 +65,7 @@ export const DEFAULT_PLANS: NewPlan[] = [
     monthlyQuotaS: null,
     cpus: 4,
     memoryMb: 8192,
+    maxResultsMb: 50,
   },
 ];
 
@@ -88,6 +91,9 @@ export function planToJson(p: Plan) {
     monthlyQuotaSeconds: p.monthlyQuotaS,
     cpus: p.cpus,
     memoryMb: p.memoryMb,
+    idleTimeoutSeconds: p.idleTimeoutS,
+    resultsPath: p.resultsPath,
+    maxResultsMb: p.maxResultsMb,
     createdAt: p.createdAt.toISOString(),
     updatedAt: p.updatedAt.toISOString(),
   };
@@ -110,6 +116,9 @@ const FIELD_MAP = {
   monthlyQuotaSeconds: 'monthlyQuotaS',
   cpus: 'cpus',
   memoryMb: 'memoryMb',
+  idleTimeoutSeconds: 'idleTimeoutS',
+  resultsPath: 'resultsPath',
+  maxResultsMb: 'maxResultsMb',
 } as const satisfies Record<keyof PlanFieldsInput, keyof NewPlan>;
 
 export async function listPlans(db: DbOrTx): Promise<Plan[]> {
@@ -195,7 +204,7 @@ export async function upsertPlan(ctx: Ctx, actor: Actor, name: string, raw: unkn
   return ctx.db.transaction(async (tx) => {
     let [current] = await tx.select().from(plans).where(eq(plans.name, name)).for('update');
     if (!current) {
-      const base = { ...DEFAULT_PLANS[0]!, monthlyQuotaS: null, cpus: null, memoryMb: null };
+      const base = { ...DEFAULT_PLANS[0]!, monthlyQuotaS: null, cpus: null, memoryMb: null, idleTimeoutS: null, resultsPath: null };
       const row = { ...base, ...patch, name, createdAt: now, updatedAt: now };
       checkPlanConsistency(row as Plan);
       // Two PUTs creating one plan: the loser's insert waits for the winner, then does nothing

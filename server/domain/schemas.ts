@@ -41,6 +41,17 @@ export const envVarsSchema = z
   )
   .refine((r) => Object.keys(r).length <= 100, 'at most 100 env variables');
 
+/** An absolute path inside the job's container (what Docker's archive API copies out). */
+export const resultsPathSchema = z
+  .string({ error: 'resultsPath must be a string' })
+  .max(1024, 'resultsPath must be at most 1024 characters')
+  .regex(/^\/[^\0]*$/, 'resultsPath must be an absolute path in the container, like /out');
+
+export const CLASS_NAME_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+export const classNameSchema = z
+  .string({ error: 'class must be a string' })
+  .regex(CLASS_NAME_RE, 'class names are 1-63 lowercase letters, digits, _ or -');
+
 export const submitJobSchema = z.strictObject({
   image: z
     .string({ error: (i) => (i.input === undefined ? 'image is required' : 'image must be a string') })
@@ -64,8 +75,19 @@ export const submitJobSchema = z.strictObject({
   ttlSecondsAfterFinished: int('ttlSecondsAfterFinished', 0, 365 * DAY).optional(),
   maxRetries: int('maxRetries', 0, 20).optional(),
   parentId: z.uuid({ error: 'parentId must be a job id (UUID)' }).optional(),
+  /** A job class (GET /api/v1/classes): its defaults sit between this request and the user/plan. */
+  class: classNameSchema.optional(),
+  /** Copied out of the container when the job ends (GET /api/v1/jobs/:id/results). */
+  resultsPath: resultsPathSchema.optional(),
+  /** No new output for this long → the timeout escalation, final `timed_out`. */
+  idleTimeoutSeconds: int('idleTimeoutSeconds', 1, INT4_MAX).optional(),
 });
 export type SubmitJobInput = z.infer<typeof submitJobSchema>;
+
+/** GET /api/v1/jobs/:id/logs?follow=true streams the live log until the container stops. */
+export const logsQuerySchema = z.strictObject({
+  follow: z.enum(['true', 'false', '1', '0'], { error: 'follow must be true or false' }).optional(),
+});
 
 export const killJobSchema = z.strictObject({
   force: z.boolean({ error: 'force must be true or false' }).optional(),
@@ -116,8 +138,29 @@ export const planFieldsSchema = z.strictObject({
       .max(256, { error: 'cpus must be at most 256' }),
   ),
   memoryMb: optNull(int('memoryMb', 6, 1024 * 1024)),
+  idleTimeoutSeconds: optNull(int('idleTimeoutSeconds', 1, 30 * DAY)),
+  resultsPath: optNull(resultsPathSchema),
+  /** 0 keeps no results at all. At most 1 GiB: a PostgreSQL bytea value's limit. */
+  maxResultsMb: int('maxResultsMb', 0, 1024).optional(),
 });
 export type PlanFieldsInput = z.infer<typeof planFieldsSchema>;
+
+/** PUT /api/v1/classes/:name replaces the class: an omitted optional field is cleared (falls through to the plan). */
+export const classFieldsSchema = z.strictObject({
+  description: optNull(z.string({ error: 'description must be a string' }).trim().max(500, 'description must be at most 500 characters')),
+  defaultTimeoutSeconds: int('defaultTimeoutSeconds', 1, 30 * DAY),
+  maxTimeoutSeconds: optNull(int('maxTimeoutSeconds', 1, 30 * DAY)),
+  gracePeriodSeconds: optNull(int('gracePeriodSeconds', 0, 3600)),
+  warnBeforeSeconds: optNull(int('warnBeforeSeconds', 0, 30 * DAY)),
+  idleTimeoutSeconds: optNull(int('idleTimeoutSeconds', 1, 30 * DAY)),
+  ttlSucceededSeconds: optNull(int('ttlSucceededSeconds', 0, 365 * DAY)),
+  ttlFailedSeconds: optNull(int('ttlFailedSeconds', 0, 365 * DAY)),
+  ttlTimedOutSeconds: optNull(int('ttlTimedOutSeconds', 0, 365 * DAY)),
+  ttlKilledSeconds: optNull(int('ttlKilledSeconds', 0, 365 * DAY)),
+  ttlLostSeconds: optNull(int('ttlLostSeconds', 0, 365 * DAY)),
+  resultsPath: optNull(resultsPathSchema),
+});
+export type ClassFieldsInput = z.infer<typeof classFieldsSchema>;
 
 export const createUserSchema = z.strictObject({
   name: z

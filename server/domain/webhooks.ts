@@ -9,8 +9,8 @@ import { audit } from './audit';
 import { AppError, forbidden, invalid, notFound, parseInput } from './errors';
 import { jobToJson } from './jobs';
 import { WEBHOOK_RETRY_WINDOW_MS } from './outbox';
-import { createWebhookSchema, isUuid, listDeliveriesQuerySchema } from './schemas';
-import { WEBHOOK_EVENTS } from './webhook-events';
+import { createWebhookSchema, isUuid, listDeliveriesQuerySchema, type DeliveryStatus } from './schemas';
+import { WEBHOOK_EVENTS, type WebhookEventType } from './webhook-events';
 import { checkWebhookUrl, type Resolver } from './webhook-url';
 
 /**
@@ -30,7 +30,7 @@ export function webhookToJson(w: Webhook) {
   return {
     id: w.id,
     url: w.url,
-    events: w.events,
+    events: w.events as WebhookEventType[],
     userId: w.userId,
     createdBy: w.createdBy,
     createdAt: w.createdAt.toISOString(),
@@ -41,11 +41,11 @@ export type WebhookJson = ReturnType<typeof webhookToJson>;
 export function deliveryToJson(d: WebhookDelivery, e: Pick<WebhookEvent, 'id' | 'type' | 'at'>) {
   return {
     id: d.id,
-    event: e.type,
+    event: e.type as WebhookEventType,
     eventId: e.id,
     eventAt: e.at.toISOString(),
     jobId: d.jobId,
-    status: d.status,
+    status: d.status as DeliveryStatus,
     attempts: d.attempts,
     lastError: d.lastError,
     lastStatus: d.lastStatus,

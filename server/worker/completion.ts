@@ -64,7 +64,7 @@ export async function reconcile(ctx: Ctx, docker: DockerRuntime, opts: { startin
       if (found) {
         const ins = await docker.inspect(found.id);
         const startedAt = ins?.startedAt ?? now;
-        const row = await transition(tx, j.id, ['starting'], { status: 'running', containerId: found.id, startedAt, deadlineAt: new Date(startedAt.getTime() + j.timeoutS * 1000) }, now);
+        const row = await transition(tx, j.id, ['starting'], { status: 'running', containerId: found.id, startedAt, deadlineAt: new Date(startedAt.getTime() + j.timeoutS * 1000), idleDeadlineAt: j.idleTimeoutS ? new Date(startedAt.getTime() + j.idleTimeoutS * 1000) : null }, now);
         if (row) {
           out.adopted++;
           await audit(tx, { actor: 'dispatcher', action: 'job.adopt', targetType: 'job', targetId: j.id, at: now, details: { containerId: found.id } });

@@ -298,6 +298,7 @@ export async function startJob(ctx: Ctx, docker: DockerRuntime, job: Job): Promi
         startedAt,
         deadlineAt: deadline,
         timeoutSource,
+        idleDeadlineAt: job.idleTimeoutS ? new Date(startedAt.getTime() + job.idleTimeoutS * 1000) : null,
         updatedAt: startedAt,
       })
       .where(and(eq(jobs.id, job.id), inArray(jobs.status, ['starting', 'terminating'])))
