@@ -44,7 +44,7 @@ export async function makeRig(o: { docker?: DockerRuntime; plan?: Partial<Plan>;
   const clock = new FakeClock(Date.now());
   const ctx = (await makeCtx(tdb.db, { clock, docker, node })) as Ctx & { clock: FakeClock };
   const { user, plan, actor } = await makeUser(ctx, {
-    plan: { name: 'sweep', gracePeriodS: 1, warnBeforeS: 2, maxConcurrentJobs: 50, maxQueuedJobs: 500, monthlyQuotaS: null, maxTimeoutS: 3600, maxRetries: 3, cpus: null, memoryMb: null, ...o.plan },
+    plan: { name: 'sweep', gracePeriodS: 1, warnBeforeS: 2, maxConcurrentJobs: 50, maxQueuedJobs: 500, monthlyQuotaS: null, maxTimeoutS: 3600, maxRetries: 3, ...o.plan },
   });
   const rig: Rig = {
     ctx,
