@@ -170,6 +170,13 @@ export const updateUserSchema = z.strictObject({
 });
 export type UpdateUserInput = z.infer<typeof updateUserSchema>;
 
+/** POST …/keys: an optional expiry (ISO 8601 with a zone, e.g. 2026-12-31T00:00:00Z). */
+export const createKeySchema = z.strictObject({
+  expiresAt: z.iso
+    .datetime({ offset: true, error: 'expiresAt must be an ISO 8601 time with a zone, like 2026-12-31T00:00:00Z' })
+    .optional(),
+});
+
 export const ROLES = ['viewer', 'operator', 'admin'] as const;
 export const createOperatorSchema = z.strictObject({
   email: z.email({ error: 'a valid email is required' }).max(254).transform((s) => s.toLowerCase()),
