@@ -81,31 +81,40 @@ function replay(req, body) {
 
 /**
  * Server actions are POSTs with a `Next-Action` header. Over the limit by Content-Length: 413 at
- * once, nothing read. Chunked: read at most limit + 1 bytes; over: 413 and the connection closed;
- * under: handed to Next as a complete request.
+ * once, nothing read. Chunked: read at most limit + 1 bytes; over: 413 (and no more is read);
+ * under: handed to Next as a complete request. A 413 says `Connection: close`, so Node closes
+ * the socket once the answer is out, instead of reading what the client still sends.
  */
-async function limitAction(req, res, limit) {
+function limitAction(req, res, limit) {
+  const refuse = () => sendError(res, 413, 'body_too_large', `Request body is larger than the ${limit} bytes a dashboard action accepts`);
   const declared = req.headers['content-length'];
   if (declared !== undefined) {
     if (Number(declared) > limit) {
-      sendError(res, 413, 'body_too_large', `Request body is larger than the ${limit} bytes a dashboard action accepts`);
-      req.socket.destroySoon?.();
-      return null;
+      refuse();
+      return Promise.resolve(null);
     }
-    return req;
+    return Promise.resolve(req);
   }
-  const chunks = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += chunk.length;
-    if (size > limit) {
-      sendError(res, 413, 'body_too_large', `Request body is larger than the ${limit} bytes a dashboard action accepts`);
-      req.destroy();
-      return null;
-    }
-    chunks.push(chunk);
-  }
-  return replay(req, Buffer.concat(chunks, size));
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    let size = 0;
+    const onData = (chunk) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.off('data', onData);
+        req.off('end', onEnd);
+        req.pause();
+        refuse();
+        resolve(null);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => resolve(replay(req, Buffer.concat(chunks, size)));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', reject);
+  });
 }
 
 async function main() {

@@ -2,12 +2,12 @@
 
 import { z } from 'zod';
 import { createUser, updateUser } from '../domain/users';
-import { action } from './action';
+import { action, passThroughObject } from './action';
 
 const userId = z.uuid({ error: 'user id must be a UUID' });
 
 /** Admin: change a user's plan and per-user overrides (null clears an override). */
-export const updateUserAction = action(z.object({ id: userId, changes: z.record(z.string(), z.unknown()) }), 'admin', async (i, { ctx, actor }) => {
+export const updateUserAction = action(z.object({ id: userId, changes: passThroughObject('changes') }), 'admin', async (i, { ctx, actor }) => {
   const r = await updateUser(ctx, actor, i.id, i.changes);
   return { message: `User ${r.user.name} saved (plan ${r.plan.name})` };
 });

@@ -136,7 +136,7 @@ export function rawRequest(port: number, r: RawRequest): Promise<RawResponse> {
     let sent = 0;
     let answered = false;
     const headers: Record<string, string> = { ...(r.headers ?? {}) };
-    if (r.body !== undefined && !r.stream) headers['content-length'] ??= String(Buffer.byteLength(r.body));
+    if (r.body !== undefined && !r.stream && !headers['transfer-encoding']) headers['content-length'] ??= String(Buffer.byteLength(r.body));
     const req = http.request({ host: '127.0.0.1', port, localAddress: r.from, method: r.method ?? 'GET', path: r.path, headers, agent: false }, (res) => {
       answered = true;
       const chunks: Buffer[] = [];
