@@ -37,9 +37,9 @@ function args(argv) {
   return out;
 }
 
-function sendError(res, status, code, message) {
+function sendError(res, status, code, message, { close = true } = {}) {
   const body = JSON.stringify({ error: { code, message } });
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), ...(close ? { connection: 'close' } : {}) });
   res.end(body);
 }
 
@@ -81,16 +81,18 @@ function replay(req, body) {
 
 /**
  * Server actions are POSTs with a `Next-Action` header. Over the limit by Content-Length: 413 at
- * once, nothing read. Chunked: read at most limit + 1 bytes; over: 413 (and no more is read);
- * under: handed to Next as a complete request. A 413 says `Connection: close`, so Node closes
- * the socket once the answer is out, instead of reading what the client still sends.
+ * once, nothing read, `Connection: close`. Chunked: read at most limit + 1 bytes; over: 413 and
+ * the request is paused, not read further — closing the socket while the client still sends
+ * would make the kernel reset the connection, and the client would never see the 413; it ends
+ * when the client gives up or at Node's request timeout. Under the limit: handed to Next as a
+ * complete request.
  */
 function limitAction(req, res, limit) {
-  const refuse = () => sendError(res, 413, 'body_too_large', `Request body is larger than the ${limit} bytes a dashboard action accepts`);
+  const refuse = (close) => sendError(res, 413, 'body_too_large', `Request body is larger than the ${limit} bytes a dashboard action accepts`, { close });
   const declared = req.headers['content-length'];
   if (declared !== undefined) {
     if (Number(declared) > limit) {
-      refuse();
+      refuse(true);
       return Promise.resolve(null);
     }
     return Promise.resolve(req);
@@ -104,7 +106,7 @@ function limitAction(req, res, limit) {
         req.off('data', onData);
         req.off('end', onEnd);
         req.pause();
-        refuse();
+        refuse(false);
         resolve(null);
         return;
       }

@@ -26,13 +26,16 @@ function tooLarge(limit: number): AppError {
   return new AppError(413, 'body_too_large', `Request body is larger than the ${limit} bytes this route accepts`);
 }
 
-/** Reads at most `limit` bytes of the body; 413 as soon as the declared or streamed size passes it. */
+/**
+ * Reads at most `limit` bytes of the body; 413 as soon as the declared or streamed size passes it.
+ * The rest is left unread, not cancelled: cancelling destroys the socket, and a client still
+ * sending would then get a reset instead of the 413 (seen over real HTTP in
+ * test/http.hostile.test.ts). Unread, the socket is paused by backpressure until the client gives
+ * up or Node's request timeout closes it; nothing more is buffered.
+ */
 export async function readBody(req: Request, limit: number): Promise<Buffer> {
   const declared = req.headers.get('content-length');
-  if (declared !== null && Number(declared) > limit) {
-    await req.body?.cancel().catch(() => {});
-    throw tooLarge(limit);
-  }
+  if (declared !== null && Number(declared) > limit) throw tooLarge(limit);
   if (!req.body) return Buffer.alloc(0);
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -42,7 +45,7 @@ export async function readBody(req: Request, limit: number): Promise<Buffer> {
     if (done) break;
     size += value.byteLength;
     if (size > limit) {
-      await reader.cancel().catch(() => {});
+      reader.releaseLock();
       throw tooLarge(limit);
     }
     chunks.push(value);

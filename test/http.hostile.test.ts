@@ -1,4 +1,6 @@
+import fs from 'node:fs';
 import { asc, count, eq, like } from 'drizzle-orm';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../server/clock';
 import { loginAttempts } from '../server/db/schema';
@@ -220,4 +222,64 @@ describe('keys over HTTP', () => {
     expect((await api('DELETE', `/api/v1/operators/${me.id}/keys/${later.json.id}`, later.json.apiKey)).status).toBe(200); // its own key
     expect((await api('GET', '/api/v1/plans', later.json.apiKey)).status).toBe(401);
   });
+});
+
+const CHROMIUM = '/usr/bin/chromium';
+const hasBrowser = fs.existsSync(CHROMIUM);
+if (!hasBrowser && process.env.REQUIRE_BROWSER === '1') throw new Error(`REQUIRE_BROWSER=1 but ${CHROMIUM} is missing`);
+
+describe.skipIf(!hasBrowser)('dashboard: API keys in a browser (Users and Operators pages)', () => {
+  let browser: Browser;
+  let page: Page;
+  const api = (method: string, p: string, key: string, body?: unknown) =>
+    rawRequest(s.port, { method, path: p, from: '127.0.0.30', headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+
+  beforeAll(async () => {
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    page = await (await browser.newContext({ viewport: { width: 1440, height: 900 } })).newPage();
+    await page.goto(`${s.base}/login`);
+    await page.getByLabel('Email').fill(ADMIN.email);
+    await page.getByLabel('Password').fill(ADMIN.password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.waitForURL(/\/overview$/, { timeout: 30_000 });
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close().catch(() => {});
+  });
+
+  it('an admin revokes a user key on the Users page, and the key is refused at once', async () => {
+    const u = await api('POST', '/api/v1/users', opKey, { name: 'browser-leak', plan: 'free' });
+    const key: string = u.json.apiKey;
+    expect((await api('GET', '/api/v1/jobs/00000000-0000-4000-8000-000000000000', key)).status).toBe(404);
+    await page.goto(`${s.base}/users?q=browser-leak`);
+    await page.locator('tr[data-user="browser-leak"]').getByRole('button', { name: 'Edit' }).click();
+    const panel = page.getByRole('region', { name: 'API keys of browser-leak' });
+    const row = panel.locator(`tr[data-key="${key.slice(0, 10)}"]`);
+    await row.getByText('active').waitFor();
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    await page.getByRole('dialog', { name: /Revoke key/ }).getByRole('button', { name: 'Revoke key' }).click();
+    await row.getByText('revoked').waitFor();
+    expect((await api('GET', '/api/v1/jobs/00000000-0000-4000-8000-000000000000', key)).status).toBe(401);
+    await page.screenshot({ path: 'test-results/keys-users.png' });
+  }, 120_000);
+
+  it('an admin creates an expiring operator key on the Operators page; it works until revoked there', async () => {
+    await page.goto(`${s.base}/operators`);
+    await page.locator(`tr[data-operator="${ADMIN.email}"]`).getByRole('button', { name: 'API keys' }).click();
+    const dialog = page.getByRole('dialog', { name: `API keys of ${ADMIN.email}` });
+    await dialog.getByLabel('Expiry of a new key').selectOption({ label: 'Expires in 7 days' });
+    await dialog.getByRole('button', { name: 'New API key' }).click();
+    const fresh = (await dialog.locator('code').innerText()).trim();
+    expect(fresh).toMatch(/^wd_o_/);
+    expect((await api('GET', '/api/v1/plans', fresh)).status).toBe(200);
+    const row = dialog.locator(`tr[data-key="${fresh.slice(0, 10)}"]`);
+    await row.getByText('active').waitFor();
+    const listed = (await api('GET', '/api/v1/operators', opKey)).json.operators.find((o: { email: string }) => o.email === ADMIN.email);
+    const k = (await api('GET', `/api/v1/operators/${listed.id}/keys`, opKey)).json.keys.find((x: { prefix: string }) => fresh.startsWith(x.prefix));
+    expect(Date.parse(k.expiresAt) - Date.now()).toBeGreaterThan(6.9 * 86400_000);
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    await page.getByRole('dialog', { name: /Revoke key/ }).getByRole('button', { name: 'Revoke key' }).click();
+    await row.getByText('revoked').waitFor();
+    expect((await api('GET', '/api/v1/plans', fresh)).status).toBe(401);
+  }, 120_000);
 });
