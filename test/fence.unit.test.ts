@@ -4,6 +4,7 @@ import { hostConfig, DROPPED_CAPABILITIES, FENCE_DEFAULTS, MANAGED_NETWORK, netw
 import { containerLabels } from '../server/docker/labels';
 import { checkSubmitCaps, submitCaps } from '../server/domain/caps';
 import { containerSpec } from '../server/domain/container-spec';
+import { ConfigError, parseConfig } from '../server/config';
 import { AppError } from '../server/domain/errors';
 import { DEFAULT_PLANS } from '../server/domain/plans';
 import { planFieldsSchema, submitJobSchema } from '../server/domain/schemas';
@@ -162,5 +163,33 @@ describe('checkSubmitCaps: every knob capped by the plan, 422 naming the cap', (
     expect(() => check({ gracePeriodSeconds: 0 })).not.toThrow();
     expect(() => check({ env: { A: 'é'.repeat(9) } })).not.toThrow(); // 1 + 1 + 18 = 20 bytes, at the cap
     expect(() => check({ labels: { team: 'platform' } })).not.toThrow(); // 4 + 8 = 12 bytes, at the cap
+  });
+});
+
+describe('settings of the fence and the proxies', () => {
+  it('defaults: 10m × 3 logs, no trusted proxy', () => {
+    const c = parseConfig({});
+    expect(c).toMatchObject({ WARDEN_CONTAINER_LOG_MAX_SIZE: '10m', WARDEN_CONTAINER_LOG_MAX_FILES: 3 });
+    expect(c.WARDEN_TRUSTED_PROXIES.entries).toEqual([]);
+    expect(c.WARDEN_TRUSTED_PROXIES.list.check('127.0.0.1', 'ipv4')).toBe(false);
+  });
+  it('parses CIDRs and single addresses, IPv4 and IPv6', () => {
+    const c = parseConfig({ WARDEN_TRUSTED_PROXIES: '10.0.0.0/8, 192.0.2.7 ,fd00::/8', WARDEN_CONTAINER_LOG_MAX_SIZE: '512K', WARDEN_CONTAINER_LOG_MAX_FILES: '2' });
+    expect(c.WARDEN_TRUSTED_PROXIES.entries).toEqual(['10.0.0.0/8', '192.0.2.7/32', 'fd00::/8']);
+    expect(c.WARDEN_TRUSTED_PROXIES.list.check('10.200.1.1', 'ipv4')).toBe(true);
+    expect(c.WARDEN_TRUSTED_PROXIES.list.check('192.0.2.8', 'ipv4')).toBe(false);
+    expect(c.WARDEN_TRUSTED_PROXIES.list.check('fd12::1', 'ipv6')).toBe(true);
+    expect(c).toMatchObject({ WARDEN_CONTAINER_LOG_MAX_SIZE: '512k', WARDEN_CONTAINER_LOG_MAX_FILES: 2 });
+  });
+  it.each([
+    [{ WARDEN_TRUSTED_PROXIES: '10.0.0.0/33' }, 'WARDEN_TRUSTED_PROXIES'],
+    [{ WARDEN_TRUSTED_PROXIES: 'proxy.example' }, 'WARDEN_TRUSTED_PROXIES'],
+    [{ WARDEN_TRUSTED_PROXIES: '10.0.0.1/8/2' }, 'WARDEN_TRUSTED_PROXIES'],
+    [{ WARDEN_CONTAINER_LOG_MAX_SIZE: '10' }, 'WARDEN_CONTAINER_LOG_MAX_SIZE'],
+    [{ WARDEN_CONTAINER_LOG_MAX_SIZE: '-1m' }, 'WARDEN_CONTAINER_LOG_MAX_SIZE'],
+    [{ WARDEN_CONTAINER_LOG_MAX_FILES: '0' }, 'WARDEN_CONTAINER_LOG_MAX_FILES'],
+  ])('refuses %j naming %s', (env, name) => {
+    expect(() => parseConfig(env)).toThrow(ConfigError);
+    expect(() => parseConfig(env)).toThrow(name);
   });
 });
