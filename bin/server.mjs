@@ -81,11 +81,9 @@ function replay(req, body) {
 
 /**
  * Server actions are POSTs with a `Next-Action` header. Over the limit by Content-Length: 413 at
- * once, nothing read, `Connection: close`. Chunked: read at most limit + 1 bytes; over: 413 and
- * the request is paused, not read further — closing the socket while the client still sends
- * would make the kernel reset the connection, and the client would never see the 413; it ends
- * when the client gives up or at Node's request timeout. Under the limit: handed to Next as a
- * complete request.
+ * once, nothing read, `Connection: close`. Chunked: read at most limit + 1 bytes; over: 413, and
+ * what the client still sends is discarded for a moment before the socket closes (see
+ * lingerAfterResponse). Under the limit: handed to Next as a complete request.
  */
 function limitAction(req, res, limit) {
   const refuse = (close) => sendError(res, 413, 'body_too_large', `Request body is larger than the ${limit} bytes a dashboard action accepts`, { close });
@@ -119,6 +117,33 @@ function limitAction(req, res, limit) {
   });
 }
 
+/**
+ * Lingering close: when a response is sent before the request body has arrived (a 413, a 401 to a
+ * large upload), keep reading and discarding what the client still sends, for a little while,
+ * then close. Closing at once, with unread bytes in the kernel's buffer, makes it reset the
+ * connection, and a client still writing would never see the answer.
+ */
+const LINGER_MS = 2_000;
+const LINGER_BYTES = 8 * 1024 * 1024;
+function lingerAfterResponse(req, res) {
+  res.once('finish', () => {
+    if (req.complete || req.destroyed) return;
+    let drained = 0;
+    const close = () => req.socket.destroy();
+    const timer = setTimeout(close, LINGER_MS);
+    timer.unref();
+    req.on('data', (c) => {
+      drained += c.length;
+      if (drained > LINGER_BYTES) {
+        clearTimeout(timer);
+        close();
+      }
+    });
+    req.once('end', () => clearTimeout(timer));
+    req.resume();
+  });
+}
+
 async function main() {
   const a = args(process.argv.slice(2));
   const port = Number(a.port ?? process.env.PORT ?? 3000);
@@ -134,6 +159,7 @@ async function main() {
   const server = http.createServer(async (req, res) => {
     try {
       stamp(req);
+      lingerAfterResponse(req, res);
       let forNext = req;
       if (req.method === 'POST' && req.headers['next-action'] !== undefined) {
         forNext = await limitAction(req, res, ACTION_BODY_LIMIT_BYTES);

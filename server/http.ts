@@ -28,10 +28,8 @@ function tooLarge(limit: number): AppError {
 
 /**
  * Reads at most `limit` bytes of the body; 413 as soon as the declared or streamed size passes it.
- * The rest is left unread, not cancelled: cancelling destroys the socket, and a client still
- * sending would then get a reset instead of the 413 (seen over real HTTP in
- * test/http.hostile.test.ts). Unread, the socket is paused by backpressure until the client gives
- * up or Node's request timeout closes it; nothing more is buffered.
+ * The rest is left unread, not cancelled (cancelling resets the socket before the 413 is out);
+ * nothing more is buffered, and the connection is closed once the answer is sent.
  */
 export async function readBody(req: Request, limit: number): Promise<Buffer> {
   const declared = req.headers.get('content-length');

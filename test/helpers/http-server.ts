@@ -164,7 +164,10 @@ export function rawRequest(port: number, r: RawRequest): Promise<RawResponse> {
         if (answered || req.destroyed) return;
         if (sent >= r.stream!.total) return void req.end();
         sent += piece.length;
-        req.write(piece, () => setImmediate(tick));
+        // A pause between writes lets the event loop read the server's answer: once the server
+        // has answered and closed, the next write fails (EPIPE) and Node drops the socket with
+        // whatever it had not read yet.
+        req.write(piece, () => setTimeout(tick, 2));
       };
       tick();
     } else {
