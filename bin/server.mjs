@@ -147,7 +147,8 @@ function lingerAfterResponse(req, res) {
 async function main() {
   const a = args(process.argv.slice(2));
   const port = Number(a.port ?? process.env.PORT ?? 3000);
-  const hostname = a.hostname ?? process.env.HOSTNAME ?? undefined;
+  // Like `next start`: every interface unless -H says otherwise (not $HOSTNAME, which shells set to the machine's name).
+  const hostname = a.hostname ?? undefined;
   const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
   globalThis.__wardenPeerStamp = true;
   // As `next start` does, before Next (and React, which picks its build from it) is loaded.
