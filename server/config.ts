@@ -1,6 +1,8 @@
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { FENCE_DEFAULTS } from './docker/host-config';
 
 /**
  * Every setting Warden reads, validated once at start-up for web, worker and CLI alike.
@@ -19,7 +21,8 @@ const flag = (def: boolean) =>
       return z.NEVER;
     });
 
-const seconds = (def: number, min: number, max: number) =>
+/** A whole number in a range (seconds, counts, ports). */
+const seconds = (def: number, min: number, max: number, unit = 'seconds') =>
   z
     .string()
     .optional()
@@ -27,14 +30,36 @@ const seconds = (def: number, min: number, max: number) =>
       if (v === undefined || v === '') return def;
       const n = Number(v);
       if (!Number.isInteger(n) || n < min || n > max) {
-        ctx.addIssue({ code: 'custom', message: `expected a whole number of seconds from ${min} to ${max} (got "${v}")` });
+        ctx.addIssue({ code: 'custom', message: `expected a whole number of ${unit} from ${min} to ${max} (got "${v}")` });
         return z.NEVER;
       }
       return n;
     });
 
+/** Comma-separated IPs or CIDRs (IPv4 or IPv6) → a matcher; empty = trust no proxy. */
+const cidrList = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    const list = new net.BlockList();
+    const entries: string[] = [];
+    for (const raw of (v ?? '').split(',').map((x) => x.trim()).filter(Boolean)) {
+      const [addr, bits, extra] = raw.split('/');
+      const type = net.isIPv4(addr ?? '') ? 'ipv4' : net.isIPv6(addr ?? '') ? 'ipv6' : null;
+      const max = type === 'ipv4' ? 32 : 128;
+      const prefix = bits === undefined ? max : Number(bits);
+      if (!type || extra !== undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > max || (bits !== undefined && !/^\d+$/.test(bits))) {
+        ctx.addIssue({ code: 'custom', message: `expected IPs or CIDRs separated by commas (got "${raw}")` });
+        return z.NEVER;
+      }
+      list.addSubnet(addr!, prefix, type);
+      entries.push(`${addr}/${prefix}`);
+    }
+    return { list, entries };
+  });
+
 export const envSchema = z.object({
-  PORT: seconds(3000, 1, 65535),
+  PORT: seconds(3000, 1, 65535, 'port'),
   DATABASE_URL: z
     .string()
     .optional()
@@ -56,6 +81,13 @@ export const envSchema = z.object({
   WARDEN_DRY_RUN: flag(false),
   /** Webhook URLs may point at loopback, link-local and private addresses (off: refused, so webhooks cannot probe the host's network). */
   WARDEN_WEBHOOK_ALLOW_PRIVATE: flag(false),
+  WARDEN_CONTAINER_LOG_MAX_SIZE: z
+    .string()
+    .optional()
+    .transform((v) => (v && v.trim() ? v.trim().toLowerCase() : FENCE_DEFAULTS.logMaxSize))
+    .refine((v) => /^[1-9][0-9]{0,5}[kmg]$/.test(v), 'expected a size like 10m, 512k or 1g'),
+  WARDEN_CONTAINER_LOG_MAX_FILES: seconds(FENCE_DEFAULTS.logMaxFiles, 1, 100, 'files'),
+  WARDEN_TRUSTED_PROXIES: cidrList,
   WARDEN_ADMIN_EMAIL: z.string().optional().transform((v) => (v && v.trim() ? v.trim().toLowerCase() : undefined)),
   WARDEN_ADMIN_PASSWORD: z.string().optional().transform((v) => (v ? v : undefined)),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional().default('info'),

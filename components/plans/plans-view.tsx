@@ -17,7 +17,7 @@ import { LiveDot, QueryFallback } from '../ui/states';
 type Plan = PlansData['plans'][number];
 
 /** Every editable limit, grouped; `unit` drives the hint ("= 5m"). */
-const GROUPS: { title: string; fields: { key: keyof Plan & string; label: string; unit?: 's' | 'MB' | ''; nullable?: boolean; step?: string; text?: true }[] }[] = [
+const GROUPS: { title: string; fields: { key: keyof Plan & string; label: string; unit?: 's' | 'MB' | ''; nullable?: boolean; step?: string; text?: boolean; hint?: string }[] }[] = [
   {
     title: 'Timeouts',
     fields: [
@@ -47,10 +47,24 @@ const GROUPS: { title: string; fields: { key: keyof Plan & string; label: string
     ],
   },
   {
-    title: 'Container caps',
+    title: 'Container fence',
     fields: [
-      { key: 'cpus', label: 'CPUs', nullable: true, step: '0.1' },
-      { key: 'memoryMb', label: 'Memory (MB)', unit: 'MB', nullable: true },
+      { key: 'cpus', label: 'CPUs', step: '0.1' },
+      { key: 'memoryMb', label: 'Memory (MB)', unit: 'MB' },
+      { key: 'pidsLimit', label: 'Max processes (pids)', unit: '' },
+      { key: 'network', label: 'Network', text: true, hint: '"warden" (isolated bridge), "none", or a network name' },
+      { key: 'runtime', label: 'OCI runtime', text: true, nullable: true, hint: 'blank = engine default; e.g. runsc' },
+    ],
+  },
+  {
+    title: 'What a job may ask for',
+    fields: [
+      { key: 'maxEnvVars', label: 'Env variables', unit: '' },
+      { key: 'maxEnvBytes', label: 'Env bytes', unit: '' },
+      { key: 'maxCommandArgs', label: 'Command arguments', unit: '' },
+      { key: 'maxCommandBytes', label: 'Command bytes', unit: '' },
+      { key: 'maxLabels', label: 'Labels', unit: '' },
+      { key: 'maxLabelBytes', label: 'Label bytes', unit: '' },
     ],
   },
   {
@@ -202,18 +216,18 @@ function PlanEditor({ plan, editable }: { plan: Plan; editable: boolean }) {
                 {g.fields.map((f) => {
                   const v = vals[f.key] ?? '';
                   const n = Number(v);
-                  const hint = f.nullable && v === '' ? 'none' : f.unit === 's' && v !== '' && Number.isFinite(n) && n > 0 ? `= ${formatLimit(n)}` : undefined;
+                  const hint = f.hint ?? (f.nullable && v === '' ? 'none' : f.unit === 's' && v !== '' && Number.isFinite(n) && n > 0 ? `= ${formatLimit(n)}` : undefined);
                   return (
                     <TextField
                       key={f.key}
                       label={f.label}
                       name={f.key}
                       type={f.text ? 'text' : 'number'}
-                      inputMode={f.text ? undefined : 'decimal'}
+                      inputMode={f.text ? 'text' : 'decimal'}
                       step={f.text ? undefined : (f.step ?? '1')}
                       disabled={!editable}
                       value={v}
-                      placeholder={f.nullable ? 'none' : undefined}
+                      placeholder={f.nullable ? (f.text ? 'default' : 'none') : undefined}
                       onChange={(e) => setVals({ ...vals, [f.key]: e.target.value })}
                       error={fieldError(err, f.key)}
                       hint={hint}

@@ -6,7 +6,9 @@ import type { jobToJson } from '../domain/jobs';
 import type { planToJson } from '../domain/plans';
 import { DELIVERY_STATUSES, JOB_STATUS_VALUES } from '../domain/schemas';
 import { WAIT_CODES } from '../domain/waits';
+import type { keyToJson } from '../domain/keys';
 import type { getMe } from '../domain/me';
+import type { operatorToJson } from '../domain/operators';
 import type { userToJson } from '../domain/users';
 import { WEBHOOK_EVENTS } from '../domain/webhook-events';
 import type { deliveryToJson, webhookToJson } from '../domain/webhooks';
@@ -92,8 +94,17 @@ export const planSchema = z
     ttlLostSeconds: seconds(),
     maxRetries: z.number().int(),
     monthlyQuotaSeconds: z.number().int().nullable(),
-    cpus: z.number().nullable(),
-    memoryMb: z.number().int().nullable(),
+    cpus: z.number(),
+    memoryMb: z.number().int(),
+    pidsLimit: z.number().int(),
+    network: z.string().meta({ description: '"warden" (the Warden-managed bridge, inter-container traffic off), "none", or an existing network' }),
+    runtime: z.string().nullable().meta({ description: 'OCI runtime (e.g. runsc); null: the engine default' }),
+    maxEnvVars: z.number().int(),
+    maxEnvBytes: z.number().int(),
+    maxCommandArgs: z.number().int(),
+    maxCommandBytes: z.number().int(),
+    maxLabels: z.number().int(),
+    maxLabelBytes: z.number().int(),
     idleTimeoutSeconds: seconds().nullable(),
     resultsPath: z.string().nullable(),
     maxResultsMb: z.number().int(),
@@ -143,7 +154,22 @@ export const userListSchema = z
   .object({ users: z.array(userSchema.extend({ running: z.number().int(), queued: z.number().int(), usageSecondsThisMonth: z.number() })) })
   .meta({ id: 'UserList' });
 export const userWithKeySchema = userSchema.extend({ apiKey: z.string().meta({ description: 'Shown once' }) }).meta({ id: 'UserWithKey' });
-export const newKeySchema = z.object({ apiKey: z.string(), prefix: z.string() }).meta({ id: 'NewApiKey' });
+export const keySchema = z
+  .object({
+    id: z.uuid(),
+    prefix: z.string().meta({ description: 'The first characters of the key, to tell keys apart; never the secret' }),
+    createdAt: at(),
+    lastUsedAt: at().nullable().meta({ description: 'Updated at most once a minute' }),
+    revokedAt: at().nullable(),
+    expiresAt: at().nullable(),
+  })
+  .meta({ id: 'ApiKey' });
+export const keyListSchema = z.object({ keys: z.array(keySchema) }).meta({ id: 'ApiKeyList' });
+export const newKeySchema = keySchema.extend({ apiKey: z.string().meta({ description: 'The key itself: shown once' }) }).meta({ id: 'NewApiKey' });
+
+export const operatorSchema = z
+  .object({ id: z.uuid(), email: z.string(), role: z.enum(['viewer', 'operator', 'admin']), disabled: z.boolean(), createdAt: at() })
+  .meta({ id: 'Operator' });
 
 export const auditEventSchema = z
   .object({
@@ -207,8 +233,8 @@ export const meSchema = z
         gracePeriodSeconds: limit(seconds()),
         warnBeforeSeconds: limit(seconds()),
         maxRetries: limit(z.number().int()),
-        cpus: limit(z.number().nullable()),
-        memoryMb: limit(z.number().int().nullable()),
+        cpus: limit(z.number()),
+        memoryMb: limit(z.number().int()),
       }),
       running: z.number().int(),
       queued: z.number().int(),
@@ -249,7 +275,9 @@ export const sameShapes: [
   Same<z.output<typeof webhookSchema>, Json<typeof webhookToJson>>,
   Same<z.output<typeof deliverySchema>, Json<typeof deliveryToJson>>,
   Mutual<z.output<typeof meSchema>, Awaited<Json<typeof getMe>>>,
-] = [true, true, true, true, true, true, true, true];
+  Same<z.output<typeof keySchema>, Json<typeof keyToJson>>,
+  Same<z.output<typeof operatorSchema>, Json<typeof operatorToJson>>,
+] = [true, true, true, true, true, true, true, true, true, true];
 
 // Keep the row types referenced so a schema change shows up here first.
 export type _Rows = [Job, Plan, JobClass, User, AuditEvent];

@@ -3,6 +3,7 @@ import { auditQuerySchema } from '../domain/audit-queries';
 import {
   classFieldsSchema,
   classNameSchema,
+  createKeySchema,
   createUserSchema,
   createWebhookSchema,
   extendJobSchema,
@@ -22,8 +23,11 @@ import {
   deliveryListSchema,
   jobListSchema,
   jobSchema,
+  keyListSchema,
+  keySchema,
   meSchema,
   newKeySchema,
+  operatorSchema,
   orphansSchema,
   planSchema,
   userListSchema,
@@ -67,6 +71,8 @@ const jobId = z.object({ id: z.uuid().meta({ description: 'Job id' }) });
 const userId = z.object({ id: z.uuid().meta({ description: 'User id' }) });
 const planName = z.object({ name: planNameSchema.meta({ description: 'Plan name' }) });
 const className = z.object({ name: classNameSchema.meta({ description: 'Class name' }) });
+const operatorId = z.object({ id: z.uuid().meta({ description: 'Operator id' }) });
+const keyPath = (owner: string) => z.object({ id: z.uuid().meta({ description: owner }), keyId: z.uuid().meta({ description: 'Key id' }) });
 const webhookId = z.object({ id: z.uuid().meta({ description: 'Subscription id' }) });
 const AUTH = [401, 403];
 
@@ -186,7 +192,14 @@ export const API_ROUTES: ApiRoute[] = [
   { method: 'post', path: '/api/v1/users', summary: 'Create a user', access: 'admin', body: createUserSchema, bodyRequired: true, ok: { status: 201, description: 'The user and its API key (shown once)', json: userWithKeySchema }, errors: [400, ...AUTH, 409, 422] },
   { method: 'get', path: '/api/v1/users/{id}', summary: 'A user', access: 'viewer', params: userId, ok: { status: 200, description: 'The user', json: userSchema }, errors: [...AUTH, 404] },
   { method: 'put', path: '/api/v1/users/{id}', summary: "Change a user's plan or overrides (`null` clears one)", access: 'admin', params: userId, body: updateUserSchema, bodyRequired: true, ok: { status: 200, description: 'The user', json: userSchema }, errors: [400, ...AUTH, 404, 422] },
-  { method: 'post', path: '/api/v1/users/{id}/keys', summary: 'A new API key for a user', access: 'admin', params: userId, ok: { status: 201, description: 'The key (shown once)', json: newKeySchema }, errors: [...AUTH, 404] },
+  { method: 'get', path: '/api/v1/users/{id}/keys', summary: "A user's API keys, never the secret", description: 'Admins, or the user with its own key.', access: 'user', params: userId, ok: { status: 200, description: 'The keys', json: keyListSchema }, errors: [...AUTH, 404] },
+  { method: 'post', path: '/api/v1/users/{id}/keys', summary: 'A new API key for a user', access: 'admin', params: userId, body: createKeySchema, ok: { status: 201, description: 'The key (shown once)', json: newKeySchema }, errors: [400, ...AUTH, 404, 422] },
+  { method: 'delete', path: '/api/v1/users/{id}/keys/{keyId}', summary: "Revoke a user's API key (refused from the next request on)", description: 'Admins, or the user with its own key. Audited.', access: 'user', params: keyPath('User id'), ok: { status: 200, description: 'The revoked key', json: keySchema }, errors: [...AUTH, 404, 409] },
+  // Operators and their keys
+  { method: 'get', path: '/api/v1/operators', summary: 'Every operator', access: 'admin', ok: { status: 200, description: 'The operators', json: z.object({ operators: z.array(operatorSchema) }).meta({ id: 'OperatorList' }) }, errors: AUTH },
+  { method: 'get', path: '/api/v1/operators/{id}/keys', summary: "An operator's API keys, never the secret", description: 'Admins, or the operator with its own key.', access: 'viewer', params: operatorId, ok: { status: 200, description: 'The keys', json: keyListSchema }, errors: [...AUTH, 404] },
+  { method: 'post', path: '/api/v1/operators/{id}/keys', summary: 'A new API key for an operator', access: 'admin', params: operatorId, body: createKeySchema, ok: { status: 201, description: 'The key (shown once)', json: newKeySchema }, errors: [400, ...AUTH, 404, 422] },
+  { method: 'delete', path: '/api/v1/operators/{id}/keys/{keyId}', summary: "Revoke an operator's API key", description: 'Admins, or the operator with its own key. Audited.', access: 'viewer', params: keyPath('Operator id'), ok: { status: 200, description: 'The revoked key', json: keySchema }, errors: [...AUTH, 404, 409] },
   // Users' own view and webhooks
   { method: 'get', path: '/api/v1/me', summary: "The caller: a user's plan, effective limits (and which rule set each), counts and usage vs quota", access: 'user', ok: { status: 200, description: 'Who the key is', json: meSchema }, errors: [401] },
   {

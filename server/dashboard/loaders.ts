@@ -2,11 +2,13 @@ import { desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Ctx } from '../context';
 import { auditEvents, jobs, users } from '../db/schema';
 import { type Actor, requireRole } from '../domain/actor';
+import { invalid } from '../domain/errors';
 import { auditToJson, listAudit } from '../domain/audit-queries';
 import { getClassByName } from '../domain/classes';
 import { getJob, getJobLogs, jobsToJson } from '../domain/jobs';
 import { effectiveLimits, monthKey } from '../domain/limits';
 import { listNodes } from '../domain/nodes';
+import { keyToJson, listKeys, type KeyOwner } from '../domain/keys';
 import { listOperators, operatorToJson } from '../domain/operators';
 import { listPlans, planToJson } from '../domain/plans';
 import { SWEEPER_NAMES, sweeperStatus } from '../domain/sweeper-settings';
@@ -238,6 +240,16 @@ export async function loadWebhooks(ctx: Ctx, actor: Actor, raw: Record<string, s
   };
 }
 export type WebhooksData = Awaited<ReturnType<typeof loadWebhooks>>;
+
+/** One owner's API keys (admin): `?user=<id>` or `?operator=<id>`. */
+export async function loadKeys(ctx: Ctx, actor: Actor, raw: Record<string, string | undefined>) {
+  requireRole(actor, 'admin');
+  const owner: KeyOwner | null = raw.user ? { kind: 'user', id: raw.user } : raw.operator ? { kind: 'operator', id: raw.operator } : null;
+  if (!owner) throw invalid('Pass ?user=<id> or ?operator=<id>', 'user');
+  const keys = await listKeys(ctx, actor, owner);
+  return { generatedAt: ctx.clock.now().toISOString(), keys: keys.map(keyToJson) };
+}
+export type KeysData = Awaited<ReturnType<typeof loadKeys>>;
 
 /** Docker and database state for the banner (from the shared health report). */
 export async function loadHealthBanner(actor: Actor) {

@@ -55,8 +55,22 @@ export const plans = pgTable('plans', {
   ttlLostS: integer('ttl_lost_s').notNull().default(86400),
   maxRetries: integer('max_retries').notNull().default(3),
   monthlyQuotaS: bigint('monthly_quota_s', { mode: 'number' }),
-  cpus: real('cpus'),
-  memoryMb: integer('memory_mb'),
+  // Container fence (server/domain/container-spec.ts): every job gets cpu, memory and pids caps.
+  // Defaults mirror FENCE_DEFAULTS in server/docker/host-config.ts.
+  cpus: real('cpus').notNull().default(1),
+  memoryMb: integer('memory_mb').notNull().default(512),
+  pidsLimit: integer('pids_limit').notNull().default(512),
+  /** 'none' | 'warden' (the Warden-managed bridge, inter-container traffic off) | an existing network's name. */
+  network: text('network').notNull().default('warden'),
+  /** OCI runtime (e.g. runsc); NULL = the engine's default. Must be listed by `docker info`. */
+  runtime: text('runtime'),
+  // Caps on what a job may ask for (server/domain/caps.ts); bytes count keys and values.
+  maxEnvVars: integer('max_env_vars').notNull().default(64),
+  maxEnvBytes: integer('max_env_bytes').notNull().default(32768),
+  maxCommandArgs: integer('max_command_args').notNull().default(256),
+  maxCommandBytes: integer('max_command_bytes').notNull().default(65536),
+  maxLabels: integer('max_labels').notNull().default(32),
+  maxLabelBytes: integer('max_label_bytes').notNull().default(8192),
   /** No new output for this long ends a job like a timeout; NULL: no idle timeout. */
   idleTimeoutS: integer('idle_timeout_s'),
   /** Default resultsPath of the plan's jobs (absolute path in the container); NULL: none. */
@@ -130,8 +144,11 @@ export const apiKeys = pgTable(
     userId: uuid('user_id').references(() => users.id, { onDelete: 'cascade' }),
     operatorId: uuid('operator_id').references(() => operators.id, { onDelete: 'cascade' }),
     createdAt: ts('created_at').notNull().defaultNow(),
+    /** Touched at most once a minute per key (server/domain/auth.ts), so auth stays one read. */
     lastUsedAt: ts('last_used_at'),
     revokedAt: ts('revoked_at'),
+    /** NULL = never expires. An expired or revoked key is refused at once. */
+    expiresAt: ts('expires_at'),
   },
   (t) => [index('api_keys_user_idx').on(t.userId), index('api_keys_operator_idx').on(t.operatorId)],
 );
@@ -155,7 +172,7 @@ export const loginAttempts = pgTable(
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
     email: text('email').notNull(),
-    /** Client address (first X-Forwarded-For hop, else X-Real-IP); NULL when unknown. */
+    /** Client address: the socket's peer, or X-Forwarded-For's from a trusted proxy; NULL when unknown. */
     ip: text('ip'),
     at: ts('at').notNull().defaultNow(),
     success: boolean('success').notNull(),

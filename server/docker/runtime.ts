@@ -13,7 +13,8 @@
  *
  * Split by concern: stream framing in ./frames, the events subscription in ./events, call
  * deadlines in ./timeboxed, label vocabulary in ./labels; this file is the runtime class
- * (~490 lines: one method per engine call, each with its error conventions beside it).
+ * (~480 lines: one method per engine call, each with its error conventions beside it; the
+ * fence's engine checks are in ./fence, its HostConfig in ./host-config).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -22,7 +23,10 @@ import Docker from 'dockerode';
 import { log } from '../log';
 import { capTar } from './archive';
 import { subscribeEvents } from './events';
+import { ensureFence } from './fence';
+import { hostConfig, MANAGED_NETWORK } from './host-config';
 import { demuxDockerFrames, utf8Tail } from './frames';
+import { LABEL } from './labels';
 import {
   type CappedArchive,
   DockerUnavailableError,
@@ -262,24 +266,12 @@ class DockerodeRuntime implements DockerRuntime {
 
   async run(spec: ContainerSpec): Promise<string> {
     await this.ensureImage(spec.image);
-    const hostConfig: Docker.HostConfig = {
-      // tini as PID 1: forwards SIGTERM to the job and reaps zombies, so `sh -c` jobs stop on
-      // SIGTERM instead of ignoring it until SIGKILL.
-      Init: true,
-      // Finished containers stay until the TTL sweeper saves logs and removes them.
-      AutoRemove: false,
-    };
-    if (spec.cpus != null && spec.cpus > 0) hostConfig.NanoCpus = Math.round(spec.cpus * 1e9);
-    if (spec.memoryMb != null && spec.memoryMb > 0) {
-      hostConfig.Memory = Math.round(spec.memoryMb * 1024 * 1024);
-      // Without this Docker allows the same amount again as swap, so the cap would be 2x.
-      hostConfig.MemorySwap = hostConfig.Memory;
-    }
+    await this.ensureFence(spec);
     const options: Docker.ContainerCreateOptions = {
       Image: spec.image,
       Labels: spec.labels,
       Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
-      HostConfig: hostConfig,
+      HostConfig: hostConfig(spec),
       // No TTY: logs stay multiplexed (stdout/stderr separable) and the output is not rewritten.
       Tty: false,
     };
@@ -307,6 +299,64 @@ class DockerodeRuntime implements DockerRuntime {
       throw err;
     }
     return container.id;
+  }
+
+  /** One managed-network creation in flight per process (see ./fence). */
+  private managedNetwork: Promise<void> | null = null;
+
+  private ensureFence(spec: ContainerSpec): Promise<void> {
+    return ensureFence(spec, {
+      where: this.where,
+      runtimes: () => this.runtimes(),
+      networkExists: (n) => this.networkExists(n),
+      createManagedNetwork: () => {
+        this.managedNetwork ??= this.createManagedNetwork().finally(() => {
+          this.managedNetwork = null;
+        });
+        return this.managedNetwork;
+      },
+    });
+  }
+
+  /** Creates the managed bridge; a concurrent creator elsewhere makes the engine answer 409, which is success. */
+  private async createManagedNetwork(): Promise<void> {
+    if (await this.networkExists(MANAGED_NETWORK.name)) return;
+    try {
+      await this.call(() =>
+        this.docker.createNetwork({
+          Name: MANAGED_NETWORK.name,
+          Driver: 'bridge',
+          // Without it two Wardens creating the network at once would make two of one name.
+          CheckDuplicate: true,
+          Options: { ...MANAGED_NETWORK.options },
+          Labels: { [LABEL.managed]: 'true' },
+        }),
+      );
+      log.info({ network: MANAGED_NETWORK.name }, 'docker: created the managed job network');
+    } catch (err) {
+      if (statusOf(err) !== 409) throw err;
+    }
+  }
+
+  private runtimesCache: { at: number; names: string[] } | null = null;
+
+  async runtimes(): Promise<string[]> {
+    // `docker info` costs ~10 ms and runtimes change only with a daemon restart: 30 s is fresh enough.
+    if (this.runtimesCache && Date.now() - this.runtimesCache.at < 30_000) return this.runtimesCache.names;
+    const info = (await this.call(() => this.docker.info())) as { Runtimes?: Record<string, unknown> };
+    const names = Object.keys(info.Runtimes ?? {}).sort();
+    this.runtimesCache = { at: Date.now(), names };
+    return names;
+  }
+
+  async networkExists(name: string): Promise<boolean> {
+    try {
+      await this.call(() => this.docker.getNetwork(name).inspect());
+      return true;
+    } catch (err) {
+      if (statusOf(err) === 404) return false;
+      throw err;
+    }
   }
 
   async inspect(id: string): Promise<ContainerInspect | null> {

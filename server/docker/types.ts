@@ -8,6 +8,11 @@ export type { CappedArchive };
  * pointed at another engine).
  */
 
+/**
+ * What a job's container is made from. The fence fields are optional only so low-level callers
+ * stay short: host-config.ts fills every missing one with FENCE_DEFAULTS, so no container Warden
+ * starts is ever without cpu, memory, pids and log caps (see docs/SECURITY.md).
+ */
 export interface ContainerSpec {
   name?: string;
   image: string;
@@ -16,6 +21,14 @@ export interface ContainerSpec {
   labels: Record<string, string>;
   cpus?: number | null;
   memoryMb?: number | null;
+  pidsLimit?: number | null;
+  /** 'none', 'warden' (the managed bridge, see MANAGED_NETWORK) or an existing network's name. */
+  network?: string | null;
+  /** OCI runtime name as `docker info` lists it (e.g. runsc); null = the engine's default. */
+  runtime?: string | null;
+  /** json-file rotation: size of one file (Docker units: 10m, 512k) and how many files are kept. */
+  logMaxSize?: string | null;
+  logMaxFiles?: number | null;
 }
 
 export interface ContainerSummary {
@@ -62,6 +75,10 @@ export interface DockerRuntime {
   ensureImage(image: string): Promise<void>;
   /** Creates and starts a container (Init: true, labels, caps); returns its id. */
   run(spec: ContainerSpec): Promise<string>;
+  /** OCI runtimes the engine offers (`docker info` Runtimes); throws DockerUnavailableError when it does not answer. */
+  runtimes(): Promise<string[]>;
+  /** Whether a network of that name (or id) exists on the engine. */
+  networkExists(name: string): Promise<boolean>;
   /** null when the container does not exist. */
   inspect(id: string): Promise<ContainerInspect | null>;
   /** Sends a signal. Returns false when the container is gone or not running (already done). */
@@ -109,5 +126,8 @@ export class ImageUnavailableError extends Error {
 }
 
 export class DockerUnavailableError extends Error {}
+
+/** The container's fence cannot be built on this engine (unknown runtime, missing network): the job fails with this message. */
+export class FenceUnavailableError extends Error {}
 
 export const LOG_TAIL_BYTES = 64 * 1024;

@@ -2,7 +2,8 @@ import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Ctx } from '../context';
 import type { Db } from '../db/client';
 import { jobs, plans, users, type Job } from '../db/schema';
-import { containerLabels, containerName } from '../docker/labels';
+import { config } from '../config';
+import { containerSpec, type FenceSettings } from '../domain/container-spec';
 import { DockerUnavailableError, ImageUnavailableError, type DockerRuntime } from '../docker/types';
 import { audit } from '../domain/audit';
 import { finishJob, transition } from '../domain/lifecycle';
@@ -214,6 +215,12 @@ function isConnectionError(e: unknown): boolean {
   );
 }
 
+/** The operator's fence settings for this node (log rotation), read once from the environment. */
+function fenceSettings(node: string): FenceSettings {
+  const c = config();
+  return { node, logMaxSize: c.WARDEN_CONTAINER_LOG_MAX_SIZE, logMaxFiles: c.WARDEN_CONTAINER_LOG_MAX_FILES };
+}
+
 /** Starts one claimed job's container and records the outcome. */
 export async function startJob(ctx: Ctx, docker: DockerRuntime, job: Job): Promise<'running' | 'failed' | 'requeued' | 'gone'> {
   const [ctxRow] = await ctx.db
@@ -226,15 +233,7 @@ export async function startJob(ctx: Ctx, docker: DockerRuntime, job: Job): Promi
   const plan = ctxRow.plan;
   let containerId: string;
   try {
-    containerId = await docker.run({
-      name: containerName(job),
-      image: job.image,
-      command: job.command,
-      env: job.env,
-      labels: containerLabels(job, ctx.node),
-      cpus: plan.cpus,
-      memoryMb: plan.memoryMb,
-    });
+    containerId = await docker.run(containerSpec(job, plan, fenceSettings(ctx.node)));
   } catch (e) {
     const now = ctx.clock.now();
     if (e instanceof ImageUnavailableError) {

@@ -32,6 +32,14 @@ export class FakeDocker implements DockerRuntime {
     this.calls.push(`run`);
     return this.add(spec.labels);
   }
+  async runtimes() {
+    this.check();
+    return ['runc'];
+  }
+  async networkExists(name: string) {
+    this.check();
+    return name === 'warden-jobs' || name === 'bridge';
+  }
   async inspect(id: string): Promise<ContainerInspect | null> {
     this.check();
     const c = this.containers.get(id);

@@ -44,7 +44,8 @@ export async function makeRig(o: { docker?: DockerRuntime; plan?: Partial<Plan>;
   const clock = new FakeClock(Date.now());
   const ctx = (await makeCtx(tdb.db, { clock, docker, node })) as Ctx & { clock: FakeClock };
   const { user, plan, actor, apiKey } = await makeUser(ctx, {
-    plan: { name: 'sweep', gracePeriodS: 1, warnBeforeS: 2, maxConcurrentJobs: 50, maxQueuedJobs: 500, monthlyQuotaS: null, maxTimeoutS: 3600, maxRetries: 3, cpus: null, memoryMb: null, ...o.plan },
+    // gracePeriodS is the cap a job may ask for (domain/caps.ts); start() asks for 1 s unless told.
+    plan: { name: 'sweep', gracePeriodS: 30, warnBeforeS: 2, maxConcurrentJobs: 50, maxQueuedJobs: 500, monthlyQuotaS: null, maxTimeoutS: 3600, maxRetries: 3, ...o.plan },
   });
   const rig: Rig = {
     ctx,

@@ -1,11 +1,11 @@
 import { jobsToJson, listJobs, submitJob } from '@/server/domain/jobs';
-import { api, json, queryObject, readJson } from '@/server/http';
+import { api, BODY_LIMITS, json, queryObject, readJson } from '@/server/http';
 
 export const dynamic = 'force-dynamic';
 
 /** POST /api/v1/jobs — submit (user key: for itself; operator key: ?user=<id>). */
 export const POST = api(async ({ req, ctx, actor }) => {
-  const body = await readJson(req);
+  const body = await readJson(req, { limit: BODY_LIMITS.submit });
   const userId = new URL(req.url).searchParams.get('user') ?? undefined;
   const job = await submitJob(ctx, actor, body, { userId });
   const [out] = await jobsToJson(ctx.db, [job]);
