@@ -95,8 +95,8 @@ runMain(async () => {
   const installation = await ensureInstallation(db);
   const ctx: Ctx = { db, clock: systemClock, node: 'bench', installation, docker: null };
   const admin: Actor = { kind: 'operator', id: '00000000-0000-4000-8000-000000000001', email: 'chaos@bench', role: 'admin' };
-  await upsertPlan(ctx, admin, 'chaos', { maxConcurrentJobs: 50, maxQueuedJobs: 1000, maxRetries: 5, gracePeriodSeconds: 2, warnBeforeSeconds: 0, monthlyQuotaSeconds: null, maxTimeoutSeconds: 3600 });
-  await upsertPlan(ctx, admin, 'chaos-limited', { maxConcurrentJobs: LIMIT, maxQueuedJobs: 1000, maxRetries: 5, gracePeriodSeconds: 2, warnBeforeSeconds: 0, monthlyQuotaSeconds: null });
+  await upsertPlan(ctx, admin, 'chaos', { maxConcurrentJobs: 50, maxQueuedJobs: 1000, maxRetries: 5, gracePeriodSeconds: 2, warnBeforeSeconds: 0, monthlyQuotaSeconds: null, maxTimeoutSeconds: 3600, network: 'none' });
+  await upsertPlan(ctx, admin, 'chaos-limited', { maxConcurrentJobs: LIMIT, maxQueuedJobs: 1000, maxRetries: 5, gracePeriodSeconds: 2, warnBeforeSeconds: 0, monthlyQuotaSeconds: null, network: 'none' });
   const users = await Promise.all([0, 1, 2, 3].map((i) => createUser(ctx, admin, { name: `chaos-${i}`, plan: 'chaos' })));
   const limited = await createUser(ctx, admin, { name: 'chaos-limited', plan: 'chaos-limited' });
   const actorOf = (u: { user: { id: string; name: string } }): Actor => ({ kind: 'user', id: u.user.id, name: u.user.name });
@@ -132,7 +132,7 @@ runMain(async () => {
   let incarnation = 0;
   const startWorker = () => {
     const logFile = fs.createWriteStream(path.join(logDir, `worker-${String(incarnation++).padStart(3, '0')}.log`));
-    const w = spawnWorker({ databaseUrl: url, dockerHost: engine.host, network: 'none', env: { LOG_LEVEL: 'info', WARDEN_ORPHAN_SWEEP_S: '5', WARDEN_TTL_SWEEP_S: '5' } });
+    const w = spawnWorker({ databaseUrl: url, dockerHost: engine.host, env: { LOG_LEVEL: 'info', WARDEN_ORPHAN_SWEEP_S: '5', WARDEN_TTL_SWEEP_S: '5' } });
     w.proc.stdout!.on('data', (d: Buffer) => {
       if (workerDownSince !== null && d.toString().includes('"msg":"worker started"')) {
         down.push({ what: 'worker', from: workerDownSince, to: Date.now() });

@@ -115,6 +115,7 @@ async function main() {
       const plans = {
         'timeout: running due': await explain(database, tq.running.toSQL()),
         'timeout: terminating due': await explain(database, tq.terminating.toSQL()),
+        'timeout: idle probes due': await explain(database, tq.idle.toSQL()),
         'ttl: expired, not cleaned': await explain(database, dialect.sqlToQuery(lq.expired)),
         'ttl: purgeable history': await explain(database, dialect.sqlToQuery(lq.purgeable)),
       };

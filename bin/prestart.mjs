@@ -45,18 +45,43 @@ function newestMtime(dir) {
   return newest;
 }
 
-let reason = null;
-if (!fs.existsSync(buildId)) reason = 'no build yet';
-else {
+function staleReason() {
+  if (!fs.existsSync(buildId)) return 'no build yet';
   const built = fs.statSync(buildId).mtimeMs;
   const src = Math.max(
     ...['app', 'components', 'server', 'drizzle'].map((d) => newestMtime(path.join(root, d))),
     ...['instrumentation.ts', 'next.config.js', 'package.json'].map((f) => (fs.existsSync(f) ? fs.statSync(f).mtimeMs : 0)),
   );
-  if (src > built) reason = 'sources changed since the last build';
+  return src > built ? 'sources changed since the last build' : null;
 }
-if (reason) {
-  console.log(`Warden: building the app (${reason})…`);
-  const r = spawnSync('npx', ['next', 'build'], { stdio: 'inherit', env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' } });
-  if (r.status !== 0) process.exit(r.status ?? 1);
+
+// Two starts at once (two test files spawning servers, two replicas from one checkout) must not
+// run two `next build`s into one .next: take a lock directory (mkdir is atomic), and re-check
+// once we hold it, since the other builder may have just finished.
+const lock = path.join(root, '.next-build.lock');
+const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+if (staleReason()) {
+  const until = Date.now() + 20 * 60_000;
+  for (;;) {
+    try {
+      fs.mkdirSync(lock);
+      break;
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e;
+      // A lock older than 20 minutes belongs to a build that died.
+      const age = Date.now() - (fs.statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age > 20 * 60_000 || Date.now() > until) fs.rmSync(lock, { recursive: true, force: true });
+      else sleep(500);
+    }
+  }
+  try {
+    const reason = staleReason();
+    if (reason) {
+      console.log(`Warden: building the app (${reason})…`);
+      const r = spawnSync('npx', ['next', 'build'], { stdio: 'inherit', env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' } });
+      if (r.status !== 0) process.exitCode = r.status ?? 1;
+    }
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
 }

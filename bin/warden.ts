@@ -4,6 +4,8 @@
  *   user create --name N --plan P                        → {id, name, plan, apiKey}
  *   operator create --email E --role R [--password P]    → {id, email, role, password?}
  *   operator key --email E                               → {apiKey}
+ *   jobs …                                               the user CLI over HTTP (./jobs-cli.ts)
+ *   user key list|create|revoke …, operator key list|create|revoke …  (bin/cli-keys.ts)
  *
  * Uses the same settings as the server. With the embedded database it connects to the server
  * `npm start` started, or starts the embedded server itself for the duration of the command.
@@ -18,11 +20,15 @@ import { createOperator, createOperatorKey, operatorToJson } from '../server/dom
 import { databaseNow, ensureInstallation } from '../server/domain/installation';
 import { seedDefaultPlans } from '../server/domain/plans';
 import { createUser, userToJson } from '../server/domain/users';
+import { runJobsCli } from './jobs-cli';
+import { KEYS_USAGE, runKeyCommand } from './cli-keys';
 
 const USAGE = `usage: npm run warden -- <command>
   user create --name <name> --plan <plan>
   operator create --email <email> --role viewer|operator|admin [--password <password>]
-  operator key --email <email>`;
+  operator key --email <email>
+  jobs submit|list|get|logs|cancel|kill|extend|results …   (npm run warden -- jobs help)
+${KEYS_USAGE}`;
 
 const CLI: Actor = { kind: 'system', name: 'cli' };
 
@@ -49,6 +55,12 @@ function only(flags: Record<string, string>, allowed: string[]) {
 
 async function run(argv: string[], ctx: Ctx): Promise<unknown> {
   const [noun, verb, ...rest] = argv;
+  if (verb === 'key' && rest[0] && !rest[0].startsWith('--')) {
+    const [sub, ...more] = rest;
+    const out = await runKeyCommand(noun, verb, sub, parseFlags(more), ctx, CLI);
+    if (out !== undefined) return out;
+    throw new AppError(400, 'usage', USAGE);
+  }
   const flags = parseFlags(rest);
   if (noun === 'user' && verb === 'create') {
     only(flags, ['name', 'plan']);
@@ -62,15 +74,17 @@ async function run(argv: string[], ctx: Ctx): Promise<unknown> {
     return { ...operatorToJson(r.operator), ...(r.password ? { password: r.password } : {}) };
   }
   if (noun === 'operator' && verb === 'key') {
-    only(flags, ['email']);
+    only(flags, ['email', 'expires-at']);
     if (!flags.email) throw new AppError(400, 'usage', `--email is required\n${USAGE}`);
-    return createOperatorKey(ctx, CLI, flags.email);
+    const r = await createOperatorKey(ctx, CLI, flags.email, flags['expires-at'] ? { expiresAt: flags['expires-at'] } : {});
+    return { apiKey: r.apiKey, id: r.id, prefix: r.prefix, expiresAt: r.expiresAt };
   }
   throw new AppError(400, 'usage', USAGE);
 }
 
 async function main() {
   const argv = process.argv.slice(2);
+  if (argv[0] === 'jobs') return runJobsCli(argv.slice(1));
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === 'help') {
     console.log(USAGE);
     return 0;

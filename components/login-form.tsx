@@ -3,6 +3,7 @@
 import { useRouter } from 'next/navigation';
 import { useState, useTransition } from 'react';
 import { loginAction } from '@/server/actions/auth';
+import { safeNextPath } from '@/server/auth/next-path';
 import { Button } from './ui/button';
 import { TextField } from './ui/field';
 
@@ -27,7 +28,7 @@ export function LoginForm({ next, initialError }: { next: string; initialError?:
             error: { code: 'network', message: 'Could not reach the server. Try again.' },
           }));
           if (r.ok) {
-            router.replace(next);
+            router.replace(safeNextPath(next));
             router.refresh();
           } else setError(r.error);
         });

@@ -11,9 +11,11 @@ const LINKS = [
   { href: '/jobs', label: 'Jobs' },
   { href: '/users', label: 'Users' },
   { href: '/plans', label: 'Plans' },
+  { href: '/classes', label: 'Classes' },
   { href: '/orphans', label: 'Orphans' },
   { href: '/audit', label: 'Audit' },
   { href: '/sweepers', label: 'Sweepers' },
+  { href: '/webhooks', label: 'Webhooks' },
   { href: '/operators', label: 'Operators', admin: true },
 ];
 

@@ -1,5 +1,7 @@
+import net from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
+import { FENCE_DEFAULTS } from './docker/host-config';
 
 /**
  * Every setting Warden reads, validated once at start-up for web, worker and CLI alike.
@@ -21,7 +23,8 @@ const flag = (def: boolean) =>
 /** What a node id may look like (a Docker engine ID such as ABCD:EFGH:… fits). */
 export const NODE_ID_RE = /^[A-Za-z0-9_.:-]{1,63}$/;
 
-const seconds = (def: number, min: number, max: number) =>
+/** A whole number in a range (seconds, counts, ports). */
+const seconds = (def: number, min: number, max: number, unit = 'seconds') =>
   z
     .string()
     .optional()
@@ -29,14 +32,36 @@ const seconds = (def: number, min: number, max: number) =>
       if (v === undefined || v === '') return def;
       const n = Number(v);
       if (!Number.isInteger(n) || n < min || n > max) {
-        ctx.addIssue({ code: 'custom', message: `expected a whole number of seconds from ${min} to ${max} (got "${v}")` });
+        ctx.addIssue({ code: 'custom', message: `expected a whole number of ${unit} from ${min} to ${max} (got "${v}")` });
         return z.NEVER;
       }
       return n;
     });
 
+/** Comma-separated IPs or CIDRs (IPv4 or IPv6) → a matcher; empty = trust no proxy. */
+const cidrList = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    const list = new net.BlockList();
+    const entries: string[] = [];
+    for (const raw of (v ?? '').split(',').map((x) => x.trim()).filter(Boolean)) {
+      const [addr, bits, extra] = raw.split('/');
+      const type = net.isIPv4(addr ?? '') ? 'ipv4' : net.isIPv6(addr ?? '') ? 'ipv6' : null;
+      const max = type === 'ipv4' ? 32 : 128;
+      const prefix = bits === undefined ? max : Number(bits);
+      if (!type || extra !== undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > max || (bits !== undefined && !/^\d+$/.test(bits))) {
+        ctx.addIssue({ code: 'custom', message: `expected IPs or CIDRs separated by commas (got "${raw}")` });
+        return z.NEVER;
+      }
+      list.addSubnet(addr!, prefix, type);
+      entries.push(`${addr}/${prefix}`);
+    }
+    return { list, entries };
+  });
+
 export const envSchema = z.object({
-  PORT: seconds(3000, 1, 65535),
+  PORT: seconds(3000, 1, 65535, 'port'),
   DATABASE_URL: z
     .string()
     .optional()
@@ -54,18 +79,21 @@ export const envSchema = z.object({
     .refine((v) => v === undefined || NODE_ID_RE.test(v), 'expected 1-63 characters of letters, digits, _ . : -'),
   /** Deadline of one image pull; a job whose pull passes it fails naming the image. */
   WARDEN_PULL_TIMEOUT_S: seconds(300, 1, 86400),
-  /** Docker network mode for job containers (`none`, `bridge`, a network name); unset = the engine's default. */
-  WARDEN_CONTAINER_NETWORK: z
-    .string()
-    .optional()
-    .transform((v) => (v && v.trim() ? v.trim() : undefined))
-    .refine((v) => v === undefined || /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/.test(v), 'expected a Docker network mode or name (none, bridge, host, or a network name)'),
   WARDEN_TIMEOUT_SWEEP_S: seconds(1, 1, 3600),
   WARDEN_TTL_SWEEP_S: seconds(30, 1, 86400),
   WARDEN_ORPHAN_SWEEP_S: seconds(30, 1, 86400),
   WARDEN_ORPHAN_GRACE_S: seconds(300, 0, 7 * 86400),
   WARDEN_HISTORY_DAYS: seconds(30, 1, 3650),
   WARDEN_DRY_RUN: flag(false),
+  /** Webhook URLs may point at loopback, link-local and private addresses (off: refused, so webhooks cannot probe the host's network). */
+  WARDEN_WEBHOOK_ALLOW_PRIVATE: flag(false),
+  WARDEN_CONTAINER_LOG_MAX_SIZE: z
+    .string()
+    .optional()
+    .transform((v) => (v && v.trim() ? v.trim().toLowerCase() : FENCE_DEFAULTS.logMaxSize))
+    .refine((v) => /^[1-9][0-9]{0,5}[kmg]$/.test(v), 'expected a size like 10m, 512k or 1g'),
+  WARDEN_CONTAINER_LOG_MAX_FILES: seconds(FENCE_DEFAULTS.logMaxFiles, 1, 100, 'files'),
+  WARDEN_TRUSTED_PROXIES: cidrList,
   WARDEN_ADMIN_EMAIL: z.string().optional().transform((v) => (v && v.trim() ? v.trim().toLowerCase() : undefined)),
   WARDEN_ADMIN_PASSWORD: z.string().optional().transform((v) => (v ? v : undefined)),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional().default('info'),

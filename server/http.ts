@@ -7,7 +7,49 @@ import { log } from './log';
 
 /** Thin shells for route handlers: JSON bodies, auth, and the one error shape. */
 
-export const MAX_BODY_BYTES = 2 * 1024 * 1024;
+/**
+ * Request body limits, enforced while the body streams in (a byte counter over req.body, and the
+ * Content-Length up front), so an oversized or endless chunked body is refused with a 413 after
+ * at most `limit` bytes have been read, never buffered whole. Server actions have their own
+ * limit, enforced before Next reads them (bin/server.mjs, next.config.js).
+ */
+export const BODY_LIMITS = {
+  /** Every JSON route unless it says otherwise: plans, users, kill, extend, keys. */
+  json: 64 * 1024,
+  /** POST /api/v1/jobs: env, command and labels are capped by the plan well below this. */
+  submit: 256 * 1024,
+  /** The login form (email, password, next). */
+  login: 8 * 1024,
+} as const;
+
+function tooLarge(limit: number): AppError {
+  return new AppError(413, 'body_too_large', `Request body is larger than the ${limit} bytes this route accepts`);
+}
+
+/**
+ * Reads at most `limit` bytes of the body; 413 as soon as the declared or streamed size passes it.
+ * The rest is left unread, not cancelled (cancelling resets the socket before the 413 is out);
+ * nothing more is buffered, and the connection is closed once the answer is sent.
+ */
+export async function readBody(req: Request, limit: number): Promise<Buffer> {
+  const declared = req.headers.get('content-length');
+  if (declared !== null && Number(declared) > limit) throw tooLarge(limit);
+  if (!req.body) return Buffer.alloc(0);
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      reader.releaseLock();
+      throw tooLarge(limit);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, size);
+}
 
 export function json(data: unknown, status = 200, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(data), {
@@ -43,12 +85,15 @@ export function errorResponse(e: unknown): Response {
   return json({ error: { code: 'internal', message: 'Internal error; see the server log' } }, 500);
 }
 
-/** Reads a JSON object body: 400 for empty/oversized/malformed bodies, never a stack. */
-export async function readJson(req: Request, opts: { optional?: boolean } = {}): Promise<unknown> {
-  const len = Number(req.headers.get('content-length') ?? '0');
-  if (len > MAX_BODY_BYTES) throw new AppError(400, 'body_too_large', `Request body is larger than ${MAX_BODY_BYTES} bytes`);
-  const text = await req.text();
-  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new AppError(400, 'body_too_large', `Request body is larger than ${MAX_BODY_BYTES} bytes`);
+/** Reads a JSON object body: 413 past the limit, 400 for empty/malformed/non-object bodies, never a stack. */
+export async function readJson(req: Request, opts: { optional?: boolean; limit?: number } = {}): Promise<unknown> {
+  const buf = await readBody(req, opts.limit ?? BODY_LIMITS.json);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(buf);
+  } catch {
+    throw new AppError(400, 'invalid_json', 'Request body is not valid UTF-8');
+  }
   if (text.trim() === '') {
     if (opts.optional) return {};
     throw new AppError(400, 'invalid_json', 'Request body must be a JSON object');
@@ -57,7 +102,8 @@ export async function readJson(req: Request, opts: { optional?: boolean } = {}):
   try {
     v = JSON.parse(text);
   } catch (e) {
-    throw new AppError(400, 'invalid_json', `Request body is not valid JSON: ${(e as Error).message}`);
+    const m = e instanceof RangeError ? 'nested too deeply' : (e as Error).message;
+    throw new AppError(400, 'invalid_json', `Request body is not valid JSON: ${m.slice(0, 200)}`);
   }
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new AppError(400, 'invalid_json', 'Request body must be a JSON object');
   return v;
@@ -70,7 +116,7 @@ export function api<P = Record<string, never>>(
   return async (req, route) => {
     try {
       const ctx = await getAppContext();
-      const actor = await authenticateBearer(ctx.db, req.headers.get('authorization'));
+      const actor = await authenticateBearer(ctx.db, req.headers.get('authorization'), ctx.clock.now());
       const params = (await route?.params) ?? ({} as P);
       return await fn({ req, ctx, actor, params });
     } catch (e) {
@@ -85,4 +131,20 @@ export function queryObject(req: Request): Record<string, string> {
     out[k] = v;
   });
   return out;
+}
+
+/** A job's results tar as a download (the API route and the dashboard's share it). */
+export function resultsTarResponse(r: { job: { id: string }; results: { tar: Buffer; truncated: boolean; files: number } }): Response {
+  return new Response(new Uint8Array(r.results.tar), {
+    status: 200,
+    headers: {
+      'content-type': 'application/x-tar',
+      'content-length': String(r.results.tar.length),
+      'content-disposition': `attachment; filename="job-${r.job.id}-results.tar"`,
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      'warden-results-truncated': String(r.results.truncated),
+      'warden-results-files': String(r.results.files),
+    },
+  });
 }

@@ -1,12 +1,13 @@
-import { eq } from 'drizzle-orm';
+import net from 'node:net';
+import { and, count, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 vi.mock('server-only', () => ({}));
 
-import { clientAddress, LOGIN_MAX_FAILURES, LOGIN_MAX_FAILURES_PER_IP, LOGIN_WINDOW_MS, loginWithPassword, resolveSessionToken, SESSION_TTL_MS } from '../server/auth/session';
+import { clientAddress, requestIsHttps, LOGIN_MAX_FAILURES, LOGIN_MAX_FAILURES_PER_IP, LOGIN_WINDOW_MS, loginWithPassword, resolveSessionToken, SESSION_TTL_MS } from '../server/auth/session';
 import { FakeClock } from '../server/clock';
 import type { Ctx } from '../server/context';
-import { operators, sessions } from '../server/db/schema';
+import { loginAttempts, operators, sessions } from '../server/db/schema';
 import { hashPassword, sha256 } from '../server/domain/secrets';
 import { createTestDatabase } from './helpers/db';
 import { makeCtx } from './helpers/fixtures';
@@ -83,11 +84,63 @@ describe('operator login', () => {
     await expect(loginWithPassword(ctx, 'bea@example.com', 'correct horse', '203.0.113.7')).resolves.toMatchObject({ actor: { email: 'bea@example.com' } });
   });
 
+  it('30 parallel wrong passwords for one email: at most 5 are checked, the rest refused before any password check', async () => {
+    clock.advance(LOGIN_WINDOW_MS + 1000);
+    await ctx.db.insert(operators).values({ email: 'race@example.com', role: 'viewer', passwordHash: await hashPassword('correct horse') });
+    const r = await Promise.allSettled(Array.from({ length: 30 }, (_, i) => loginWithPassword(ctx, 'race@example.com', `guess ${i}`, `198.18.0.${i + 1}`)));
+    const statuses = r.map((x) => (x.status === 'rejected' ? (x.reason as { status: number }).status : 200));
+    expect(statuses.filter((s) => s === 401)).toHaveLength(LOGIN_MAX_FAILURES);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(30 - LOGIN_MAX_FAILURES);
+    const [rows] = await ctx.db.select({ n: count() }).from(loginAttempts).where(and(eq(loginAttempts.email, 'race@example.com')));
+    expect(rows!.n).toBe(LOGIN_MAX_FAILURES);
+  });
+
+  it(`30 parallel wrong logins for 30 emails from one address: at most ${LOGIN_MAX_FAILURES_PER_IP} are checked`, async () => {
+    clock.advance(LOGIN_WINDOW_MS + 1000);
+    const r = await Promise.allSettled(Array.from({ length: 30 }, (_, i) => loginWithPassword(ctx, `par${i}@example.com`, 'guess', '198.19.0.1')));
+    const statuses = r.map((x) => (x.status === 'rejected' ? (x.reason as { status: number }).status : 200));
+    expect(statuses.filter((s) => s === 401)).toHaveLength(LOGIN_MAX_FAILURES_PER_IP);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(30 - LOGIN_MAX_FAILURES_PER_IP);
+  });
+
+  // The peer header is stamped by bin/server.mjs from the socket (over real HTTP: test/http.hostile.test.ts).
+  const proxies = new net.BlockList();
+  proxies.addSubnet('10.0.0.0', 8, 'ipv4');
+  proxies.addAddress('::1', 'ipv6');
   it.each([
-    [{ 'x-forwarded-for': '203.0.113.7, 10.0.0.1' }, '203.0.113.7'],
-    [{ 'x-real-ip': '198.51.100.2' }, '198.51.100.2'],
-    [{}, null],
-  ])('reads the client address from %j', (h, expected) => {
-    expect(clientAddress(new Headers(h))).toBe(expected);
+    ['the socket peer, X-Forwarded-For ignored from an untrusted peer', { 'x-warden-peer': '198.51.100.9', 'x-forwarded-for': '203.0.113.7' }, '198.51.100.9'],
+    ['an IPv4-mapped peer in plain form', { 'x-warden-peer': '::ffff:127.0.0.2' }, '127.0.0.2'],
+    ['X-Real-IP is never read', { 'x-warden-peer': '198.51.100.9', 'x-real-ip': '203.0.113.7' }, '198.51.100.9'],
+    ['a trusted proxy: the right-most hop it did not add itself', { 'x-warden-peer': '10.1.2.3', 'x-forwarded-for': '6.6.6.6, 203.0.113.7, 10.0.0.5' }, '203.0.113.7'],
+    ['a trusted IPv6 proxy', { 'x-warden-peer': '::1', 'x-forwarded-for': '203.0.113.8' }, '203.0.113.8'],
+    ['a trusted proxy without X-Forwarded-For: the proxy itself', { 'x-warden-peer': '10.1.2.3' }, '10.1.2.3'],
+    ['a trusted proxy forwarding junk: junk is skipped', { 'x-warden-peer': '10.1.2.3', 'x-forwarded-for': 'not-an-ip, 203.0.113.9' }, '203.0.113.9'],
+    ['no peer stamp: unknown', { 'x-forwarded-for': '203.0.113.7' }, null],
+  ])('client address: %s', (_name, h, expected) => {
+    const g = globalThis as { __wardenPeerStamp?: boolean };
+    g.__wardenPeerStamp = true;
+    try {
+      expect(clientAddress(new Headers(h), proxies)).toBe(expected);
+    } finally {
+      g.__wardenPeerStamp = undefined;
+    }
+  });
+  it('without bin/server.mjs in the process, a client-written peer header is not believed', () => {
+    expect(clientAddress(new Headers({ 'x-warden-peer': '198.51.100.9' }), proxies)).toBeNull();
+    expect(requestIsHttps(new Headers({ 'x-warden-peer': '10.0.0.1', 'x-warden-peer-proto': 'https', 'x-forwarded-proto': 'https' }), proxies)).toBe(false);
+  });
+  it.each([
+    [{ 'x-warden-peer': '198.51.100.9', 'x-warden-peer-proto': 'https' }, true],
+    [{ 'x-warden-peer': '198.51.100.9', 'x-warden-peer-proto': 'http', 'x-forwarded-proto': 'https' }, false],
+    [{ 'x-warden-peer': '10.1.2.3', 'x-warden-peer-proto': 'http', 'x-forwarded-proto': 'https' }, true],
+    [{ 'x-warden-peer': '10.1.2.3', 'x-warden-peer-proto': 'http', 'x-forwarded-proto': 'http' }, false],
+  ])('secure cookie for %j: %s', (h, expected) => {
+    const g = globalThis as { __wardenPeerStamp?: boolean };
+    g.__wardenPeerStamp = true;
+    try {
+      expect(requestIsHttps(new Headers(h), proxies)).toBe(expected);
+    } finally {
+      g.__wardenPeerStamp = undefined;
+    }
   });
 });

@@ -157,7 +157,8 @@ describe('users and keys', () => {
     expectError(await call(usersRoute.POST, 'POST', '/x', { key: h.admin, body: { plan: 'free' } }), 422, undefined, 'name');
     expectError(await call(usersRoute.POST, 'POST', '/x', { key: h.admin, body: { name: '', plan: 'free' } }), 422, undefined, 'name');
     expectError(await call(usersRoute.POST, 'POST', '/x', { key: h.admin, body: { name: 'has space', plan: 'free' } }), 422, undefined, 'name');
-    expectError(await call(usersRoute.POST, 'POST', '/x', { key: h.admin, body: { name: 'x'.repeat(1 << 20), plan: 'free' } }), 422, undefined, 'name');
+    expectError(await call(usersRoute.POST, 'POST', '/x', { key: h.admin, body: { name: 'x'.repeat(1 << 20), plan: 'free' } }), 413, 'body_too_large');
+    expectError(await call(usersRoute.POST, 'POST', '/x', { key: h.admin, body: { name: 'x'.repeat(1000), plan: 'free' } }), 422, undefined, 'name');
     expectError(await call(usersRoute.POST, 'POST', '/x', { key: h.admin, body: { name: 5, plan: 'free' } }), 422, undefined, 'name');
     expectError(await call(usersRoute.POST, 'POST', '/x', { key: h.admin, raw: 'name=erin&plan=free' }), 400, 'invalid_json');
     expectError(await call(usersRoute.POST, 'POST', '/x', { key: h.operator, body: { name: 'erin', plan: 'free' } }), 403, 'forbidden');

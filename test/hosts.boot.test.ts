@@ -70,12 +70,10 @@ describe('settings for failing hosts', () => {
     const d = parseConfig({});
     expect(d.WARDEN_PULL_TIMEOUT_S).toBe(300);
     expect(d.WARDEN_NODE_ID).toBeUndefined();
-    expect(d.WARDEN_CONTAINER_NETWORK).toBeUndefined();
-    expect(parseConfig({ WARDEN_PULL_TIMEOUT_S: '20', WARDEN_CONTAINER_NETWORK: 'none' })).toMatchObject({ WARDEN_PULL_TIMEOUT_S: 20, WARDEN_CONTAINER_NETWORK: 'none' });
+    expect(parseConfig({ WARDEN_PULL_TIMEOUT_S: '20' })).toMatchObject({ WARDEN_PULL_TIMEOUT_S: 20 });
     for (const [env, name] of [
       [{ WARDEN_PULL_TIMEOUT_S: '0' }, 'WARDEN_PULL_TIMEOUT_S'],
       [{ WARDEN_PULL_TIMEOUT_S: 'soon' }, 'WARDEN_PULL_TIMEOUT_S'],
-      [{ WARDEN_CONTAINER_NETWORK: 'no spaces' }, 'WARDEN_CONTAINER_NETWORK'],
     ] as const) {
       expect(() => parseConfig(env)).toThrow(ConfigError);
       expect(() => parseConfig(env)).toThrow(name);

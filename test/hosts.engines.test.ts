@@ -57,9 +57,9 @@ describe.skipIf(!dockerAvailable())('failing hosts on two real Docker engines', 
   ];
 
   it('jobs spread over both engines, one container each; when a host dies its jobs run again on the other within 150 s', async () => {
-    const users = await Promise.all([0, 1, 2, 3].map((i) => makeUser(ctx, { name: `eng-u${i}`, plan: { name: 'hosts', maxConcurrentJobs: 10, maxRetries: 3, monthlyQuotaS: null } })));
+    const users = await Promise.all([0, 1, 2, 3].map((i) => makeUser(ctx, { name: `eng-u${i}`, plan: { name: 'hosts', maxConcurrentJobs: 10, maxRetries: 3, monthlyQuotaS: null, network: 'none' } })));
     const a = start({});
-    const b = start({ dockerHost: engine.host, network: 'none' });
+    const b = start({ dockerHost: engine.host });
     const ids: string[] = [];
     for (const u of users) {
       for (let i = 0; i < 2; i++) ids.push((await submitJob(ctx, u.actor, { image: TEST_IMAGE, command: ['sh', '-c', 'echo up; sleep 600'], timeoutSeconds: 900 })).id);
@@ -109,12 +109,12 @@ describe.skipIf(!dockerAvailable())('failing hosts on two real Docker engines', 
   it("a worker restarted under another host name on the same engine is the same node; a stale node's jobs there are adopted", async () => {
     const u = await makeUser(ctx, { name: 'eng-renamed', plan: { name: 'hosts' } });
     // An old-style worker with its own name (WARDEN_NODE_ID) starts a job, then dies.
-    const old = start({ dockerHost: engine.host, network: 'none', nodeId: 'old-name', hostname: 'warden-one' });
+    const old = start({ dockerHost: engine.host, nodeId: 'old-name', hostname: 'warden-one' });
     const z = await submitJob(ctx, u.actor, { image: TEST_IMAGE, command: ['sh', '-c', 'sleep 600'], timeoutSeconds: 80, gracePeriodSeconds: 1 });
     await waitFor(async () => (await row(z.id)).status === 'running', { timeoutMs: 60_000, what: `job on old-name (${old.text()})` });
     await old.stop('SIGKILL');
     // A worker with the default node id (the engine's) starts two jobs, then dies too.
-    const first = start({ dockerHost: engine.host, network: 'none', hostname: 'warden-one' });
+    const first = start({ dockerHost: engine.host, hostname: 'warden-one' });
     const x = await submitJob(ctx, u.actor, { image: TEST_IMAGE, command: ['sh', '-c', 'sleep 600'], timeoutSeconds: 25, gracePeriodSeconds: 1 });
     const y = await submitJob(ctx, u.actor, { image: TEST_IMAGE, command: ['sh', '-c', 'sleep 4; echo done'], timeoutSeconds: 120 });
     await waitFor(async () => (await rows([x.id, y.id])).every((j) => j.status === 'running'), { timeoutMs: 60_000, what: `jobs on the engine's node (${first.text()})` });
@@ -125,7 +125,7 @@ describe.skipIf(!dockerAvailable())('failing hosts on two real Docker engines', 
     // Back under another host name: same engine, so the same node. It finds its containers: the
     // job that ended meanwhile is completed, the other is timed out at its deadline, and the
     // stale node's job on this engine is adopted and timed out at its own.
-    const renamed = start({ dockerHost: engine.host, network: 'none', hostname: 'warden-renamed' });
+    const renamed = start({ dockerHost: engine.host, hostname: 'warden-renamed' });
     const done = await waitFor(async () => {
       const r = await rows([x.id, y.id, z.id]);
       return r.every((j) => j.status === 'timed_out' || j.status === 'succeeded') ? r : null;

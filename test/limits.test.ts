@@ -38,7 +38,7 @@ describe('effectiveTimeout: precedence', () => {
 });
 
 describe('effectiveTimeout: a request above the cap is rejected, naming the cap', () => {
-  const cases: { name: string; in: Partial<TimeoutInput>; cap: number; capSource: 'user' | 'plan'; msg: RegExp }[] = [
+  const cases: { name: string; in: Partial<TimeoutInput>; cap: number; capSource: "user" | "plan"; msg: RegExp }[] = [
     { name: 'plan cap', in: { requested: 901, planMax: 900 }, cap: 900, capSource: 'plan', msg: /timeoutSeconds 901 exceeds the maximum of 900s allowed by plan free/ },
     { name: 'user cap below the plan cap wins', in: { requested: 600, userMax: 500, planMax: 900 }, cap: 500, capSource: 'user', msg: /maximum of 500s allowed by your per-user limit/ },
     { name: 'user cap above the plan cap still caps', in: { requested: 4000, userMax: 3600, planMax: 900 }, cap: 3600, capSource: 'user', msg: /maximum of 3600s/ },
@@ -106,4 +106,68 @@ describe('planClaims (pure)', () => {
     { name: 'order kept (least-recently-served first)', cands: [c('z', 1, 0), c('a', 1, 0)], perUser: 1, want: [{ userId: 'z', take: 1 }, { userId: 'a', take: 1 }] },
   ];
   for (const t of cases) it(t.name, () => expect(planClaims(t.cands, t.perUser)).toEqual(t.want));
+});
+
+/**
+ * Job classes in the precedence: job request → class default → user override → plan → 300 s;
+ * the cap is the user override max, else the plan max, lowered (never raised) by the class max.
+ */
+describe('effectiveTimeout with a job class: precedence and cap', () => {
+  const build = { className: 'build', classDefault: 600 };
+  const cases: { name: string; in: Partial<TimeoutInput>; want: { ok: true; seconds: number; source: string; cap: number | null } | { ok: false; field: string; cap: number; capSource: string; msg: RegExp } }[] = [
+    { name: 'class default beats user and plan defaults', in: { ...build, userDefault: 60, planDefault: 120, planMax: 900 }, want: { ok: true, seconds: 600, source: 'class', cap: 900 } },
+    { name: 'job request beats the class default', in: { ...build, requested: 30, userDefault: 60, planDefault: 120, planMax: 900 }, want: { ok: true, seconds: 30, source: 'job', cap: 900 } },
+    { name: 'no class: user override as before', in: { userDefault: 60, planDefault: 120, planMax: 900 }, want: { ok: true, seconds: 60, source: 'user', cap: 900 } },
+    { name: 'class max lowers the cap for a request', in: { ...build, classMax: 700, requested: 800, planMax: 900 }, want: { ok: false, field: 'timeoutSeconds', cap: 700, capSource: 'class', msg: /timeoutSeconds 800 exceeds the maximum of 700s allowed by class build/ } },
+    { name: 'request at the class max is allowed', in: { ...build, classMax: 700, requested: 700, planMax: 900 }, want: { ok: true, seconds: 700, source: 'job', cap: 700 } },
+    { name: 'class max above the plan cap does not lift it', in: { ...build, classMax: 5000, requested: 1000, planMax: 900 }, want: { ok: false, field: 'timeoutSeconds', cap: 900, capSource: 'plan', msg: /exceeds the maximum of 900s allowed by plan free/ } },
+    { name: 'class max above a user cap does not lift it', in: { ...build, classMax: 5000, requested: 2000, userMax: 1800, planMax: 900 }, want: { ok: false, field: 'timeoutSeconds', cap: 1800, capSource: 'user', msg: /maximum of 1800s allowed by your per-user limit/ } },
+    { name: 'user cap above the plan cap lets a class default through', in: { className: 'nightly', classDefault: 1500, userMax: 1800, planMax: 900 }, want: { ok: true, seconds: 1500, source: 'class', cap: 1800 } },
+    // A class default above the cap is refused when used, naming both the class and the cap.
+    { name: 'class default above the plan cap: refused naming both', in: { className: 'nightly', classDefault: 3600, planMax: 900 }, want: { ok: false, field: 'class', cap: 900, capSource: 'plan', msg: /class nightly has a default timeout of 3600s, above the maximum of 900s allowed by plan free/ } },
+    { name: 'class default above a user cap: refused naming both', in: { className: 'nightly', classDefault: 600, userMax: 300, planMax: 900 }, want: { ok: false, field: 'class', cap: 300, capSource: 'user', msg: /class nightly .* 600s, above the maximum of 300s allowed by your per-user limit/ } },
+    { name: 'a request under the cap rescues a class whose default is too high', in: { className: 'nightly', classDefault: 3600, requested: 600, planMax: 900 }, want: { ok: true, seconds: 600, source: 'job', cap: 900 } },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const r = effectiveTimeout({ ...base, ...c.in });
+      if (c.want.ok) expect(r).toMatchObject(c.want);
+      else {
+        expect(r).toMatchObject({ ok: false, field: c.want.field, cap: c.want.cap, capSource: c.want.capSource });
+        if (!r.ok) expect(r.message).toMatch(c.want.msg);
+      }
+    });
+  }
+});
+
+describe('effectiveLimits and ttlFor with a job class', () => {
+  const cls = {
+    name: 'build',
+    defaultTimeoutS: 600,
+    maxTimeoutS: 700,
+    gracePeriodS: 3,
+    warnBeforeS: null,
+    idleTimeoutS: 60,
+    resultsPath: '/out',
+    ttlSucceededS: 11,
+    ttlFailedS: null,
+    ttlTimedOutS: 33,
+    ttlKilledS: null,
+    ttlLostS: null,
+  };
+  it('class fields replace the plan\'s; NULL ones fall through; its max only lowers the cap', () => {
+    const l = effectiveLimits(plan({ warnBeforeS: 30, idleTimeoutS: 120, resultsPath: '/plan-out' }), noOverrides, cls);
+    expect(l).toMatchObject({ className: 'build', defaultTimeoutS: 600, defaultTimeoutFrom: 'class', maxTimeoutS: 700, maxTimeoutFrom: 'class', gracePeriodS: 3, warnBeforeS: 30, idleTimeoutS: 60, resultsPath: '/out', maxResultsMb: 50 });
+    expect(effectiveLimits(plan(), noOverrides, { ...cls, maxTimeoutS: 5000 })).toMatchObject({ maxTimeoutS: 900, maxTimeoutFrom: 'plan' });
+    expect(effectiveLimits(plan({ idleTimeoutS: 120 }), noOverrides, { ...cls, idleTimeoutS: null, resultsPath: null })).toMatchObject({ idleTimeoutS: 120, resultsPath: null });
+  });
+  const p = plan({ ttlSucceededS: 1, ttlFailedS: 2, ttlTimedOutS: 3, ttlKilledS: 4, ttlLostS: 5 });
+  it.each([
+    ['succeeded', 11],
+    ['failed', 2],
+    ['timed_out', 33],
+    ['killed', 4],
+    ['lost', 5],
+  ])('ttl %s → class value, else the plan\'s', (status, want) => expect(ttlFor(p, status, null, cls)).toBe(want));
+  it("the job's own TTL still wins over the class", () => expect(ttlFor(p, 'succeeded', 7, cls)).toBe(7));
 });

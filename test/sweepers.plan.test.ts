@@ -39,6 +39,10 @@ function tjob(over: Partial<timeout.TimeoutJob> = {}): timeout.TimeoutJob {
     nextAttemptAt: null,
     warnBeforeS: 30,
     planName: 'free',
+    className: null,
+    idleTimeoutS: null,
+    idleDeadlineAt: null,
+    lastOutputAt: null,
     ...over,
   };
 }
@@ -117,9 +121,46 @@ describe('timeout plan', () => {
     [tjob({ timeoutSource: 'parent', timeoutS: 600, startedAt: at(-120) }), 'Timeout: exceeded 120s (parent deadline)'],
     // Extensions are part of the effective timeout.
     [tjob({ timeoutS: 360, startedAt: at(-360) }), 'Timeout: exceeded 360s (plan free)'],
+    [tjob({ timeoutSource: 'class', className: 'build' }), 'Timeout: exceeded 300s (class build)'],
   ])('reason %#: %s', (job, want) => {
     const [a] = timeout.plan({ jobs: [job] }, at(0));
     expect(a).toMatchObject({ kind: 'timeout', reason: want });
+  });
+});
+
+describe('timeout plan: idle timeouts', () => {
+  // Idle timeout 60 s; the job started at -300 and last printed at -70: its idle deadline is -10.
+  const idle = (over: Partial<timeout.TimeoutJob> = {}) =>
+    tjob({ deadlineAt: at(1000), warnedAt: null, idleTimeoutS: 60, lastOutputAt: at(-70), idleDeadlineAt: at(-10), ...over });
+  const cases: { name: string; job: timeout.TimeoutJob; t: number; want: string[] }[] = [
+    { name: 'before the idle deadline: nothing', job: idle({ idleDeadlineAt: at(5) }), t: 4.999, want: [] },
+    { name: 'at the idle deadline: probe the output', job: idle({ idleDeadlineAt: at(5) }), t: 5, want: ['idle_check'] },
+    { name: 'past it: probe', job: idle(), t: 0, want: ['idle_check'] },
+    { name: 'no idle timeout: never probed', job: idle({ idleTimeoutS: null, idleDeadlineAt: null }), t: 0, want: [] },
+    { name: 'suspended timeout: no idle check either', job: idle({ timeoutSuspended: true }), t: 0, want: [] },
+    { name: 'probe failed recently: backing off', job: idle({ nextAttemptAt: at(3) }), t: 0, want: [] },
+    { name: 'backoff over: probe', job: idle({ nextAttemptAt: at(3) }), t: 3, want: ['idle_check'] },
+    { name: 'the deadline passed too: the timeout, not a probe', job: idle({ deadlineAt: at(0) }), t: 0, want: ['timeout', 'sigterm'] },
+    { name: 'probe and warning due together: probe first', job: idle({ deadlineAt: at(20) }), t: 0, want: ['idle_check', 'warn'] },
+    { name: 'terminating: no idle check (the escalation runs)', job: idle({ status: 'terminating', terminateKind: 'timeout', terminateRequestedAt: at(-1), sigtermAt: at(-1) }), t: 0, want: [] },
+  ];
+  it.each(cases)('$name', ({ job, t, want }) => {
+    expect(kinds(timeout.plan({ jobs: [job] }, at(t)))).toEqual(want);
+  });
+
+  // What the probe's answer means (the engine's newest log line, or none at all).
+  const verdicts: { name: string; probed: number | null; last: number | null; t: number; want: { idle: true } | { idle: false; idleDeadlineAt: number } }[] = [
+    { name: 'output since: active, deadline = output + 60', probed: -5, last: -70, t: 0, want: { idle: false, idleDeadlineAt: 55 } },
+    { name: 'nothing new since the last probe: idle', probed: -70, last: -70, t: 0, want: { idle: true } },
+    { name: 'never printed, 60 s since start: idle', probed: null, last: null, t: -240, want: { idle: true } },
+    { name: 'never printed, 59 s since start: active until start + 60', probed: null, last: null, t: -241, want: { idle: false, idleDeadlineAt: -240 } },
+    { name: 'output exactly 60 s ago: idle (the deadline is not in the future)', probed: -60, last: null, t: 0, want: { idle: true } },
+    { name: 'an older probed time than already seen: the newer one counts', probed: -100, last: -30, t: 0, want: { idle: false, idleDeadlineAt: 30 } },
+  ];
+  it.each(verdicts)('verdict: $name', ({ probed, last, t, want }) => {
+    const v = timeout.idleVerdict({ idleTimeoutS: 60, startedAt: at(-300), lastOutputAt: last == null ? null : at(last) }, probed == null ? null : at(probed), at(t));
+    if (want.idle) expect(v).toEqual({ idle: true });
+    else expect(v).toMatchObject({ idle: false, idleDeadlineAt: at(want.idleDeadlineAt) });
   });
 });
 

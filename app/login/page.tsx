@@ -1,6 +1,7 @@
 import type { Metadata } from 'next';
 import { redirect } from 'next/navigation';
 import { LoginForm } from '@/components/login-form';
+import { safeNextPath } from '@/server/auth/next-path';
 import { getSessionActor } from '@/server/auth/session';
 
 export const dynamic = 'force-dynamic';
@@ -8,8 +9,7 @@ export const metadata: Metadata = { title: 'Log in' };
 
 export default async function LoginPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const sp = await searchParams;
-  // Only same-site paths: "//host" and "/\\host" would leave the site.
-  const next = typeof sp.next === 'string' && /^\/(?![/\\])/.test(sp.next) ? sp.next : '/overview';
+  const next = safeNextPath(sp.next);
   if (await getSessionActor().catch(() => null)) redirect(next);
   return (
     <main className="flex min-h-screen items-center justify-center px-4">

@@ -17,6 +17,7 @@ import { Labels } from './labels';
 
 const SOURCE_TEXT: Record<string, string> = {
   job: "the job's own request",
+  class: 'its class',
   user: "the user's override",
   plan: "the plan's default",
   global: 'the global default (300 s)',
@@ -78,10 +79,12 @@ export function JobDetail({ id, initial, initialError }: { id: string; initial: 
           {j.reason}
         </p>
       ) : null}
-      {j.status === 'queued' && j.waitReason ? (
-        <p className="mb-4 rounded-lg bg-amber-50 px-4 py-3 text-sm text-amber-900 ring-1 ring-amber-200">
-          <span className="font-medium">Waiting: </span>
+      {(j.status === 'queued' || j.status === 'starting') && j.waitReason ? (
+        <p className="mb-4 rounded-lg bg-amber-50 px-4 py-3 text-sm text-amber-900 ring-1 ring-amber-200" data-wait-code={j.waitCode ?? undefined}>
+          <span className="font-medium">Why it waits: </span>
           {j.waitReason}
+          {j.waitCode ? <code className="ml-2 rounded bg-amber-100 px-1 py-0.5 text-[11px]">{j.waitCode}</code> : null}
+          {j.queuePosition != null ? <span className="ml-2 text-amber-800">· #{j.queuePosition} in this user&apos;s queue (1 = next to start)</span> : null}
         </p>
       ) : null}
       <div className="grid gap-4 xl:grid-cols-3">
@@ -89,19 +92,37 @@ export function JobDetail({ id, initial, initialError }: { id: string; initial: 
           <dl className="divide-y divide-zinc-100">
             {j.status === 'running' || j.status === 'terminating' ? (
               <Row k="Time left">
-                <Countdown deadline={j.deadlineAt} suspended={j.timeoutSuspended} warnSeconds={d.limits?.warnBeforeSeconds ?? 60} />
+                <Countdown deadline={j.deadlineAt} idleDeadline={j.status === 'running' ? j.idleDeadlineAt : null} suspended={j.timeoutSuspended} warnSeconds={d.limits?.warnBeforeSeconds ?? 60} />
               </Row>
             ) : null}
             <Row k="Deadline">{live ? <At iso={j.deadlineAt} /> : j.deadlineAt ? <span className="text-zinc-600">{formatAbsolute(j.deadlineAt)}</span> : '—'}</Row>
             <Row k="Timeout">
-              <span data-testid="timeout">{formatLimit(j.timeoutSeconds)}</span> <span className="text-xs text-zinc-500">set by {SOURCE_TEXT[j.timeoutSource] ?? j.timeoutSource}</span>
+              <span data-testid="timeout">{formatLimit(j.timeoutSeconds)}</span>{' '}
+              <span className="text-xs text-zinc-500">
+                set by {SOURCE_TEXT[j.timeoutSource] ?? j.timeoutSource}
+                {j.timeoutSource === 'class' && j.class ? ` (${j.class})` : ''}
+              </span>
+            </Row>
+            <Row k="Class">{j.class ? <span data-testid="job-class" className="font-mono text-xs">{j.class}</span> : <span className="text-zinc-400">none</span>}</Row>
+            <Row k="Idle timeout">
+              {j.idleTimeoutSeconds != null ? (
+                <span>
+                  {formatLimit(j.idleTimeoutSeconds)}
+                  {j.lastOutputAt ? <span className="text-xs text-zinc-500"> · last output seen {formatAbsolute(j.lastOutputAt)}</span> : null}
+                </span>
+              ) : (
+                <span className="text-zinc-400">none</span>
+              )}
             </Row>
             <Row k="Requested">{j.requestedTimeoutSeconds != null ? formatLimit(j.requestedTimeoutSeconds) : <span className="text-zinc-400">nothing requested</span>}</Row>
             <Row k="Extended by">{j.extendedSeconds ? formatLimit(j.extendedSeconds) : '—'}</Row>
             {d.limits ? (
               <>
                 <Row k="Cap">
-                  {formatLimit(d.limits.maxTimeoutSeconds)} <span className="text-xs text-zinc-500">from {d.limits.maxTimeoutFrom === 'user' ? 'the user override' : `plan ${d.plan?.name}`}</span>
+                  {formatLimit(d.limits.maxTimeoutSeconds)}{' '}
+                  <span className="text-xs text-zinc-500">
+                    from {d.limits.maxTimeoutFrom === 'user' ? 'the user override' : d.limits.maxTimeoutFrom === 'class' ? `class ${j.class}` : `plan ${d.plan?.name}`}
+                  </span>
                 </Row>
                 <Row k="Warn before">{formatLimit(d.limits.warnBeforeSeconds)}</Row>
               </>
@@ -175,6 +196,9 @@ export function JobDetail({ id, initial, initialError }: { id: string; initial: 
                 </span>
               </Row>
             ) : null}
+            <Row k="Results">
+              <Results job={j} />
+            </Row>
             <Row k="Labels">{Object.keys(j.labels ?? {}).length ? <Labels labels={j.labels} /> : '—'}</Row>
             <Row k="Env">{j.env.length ? <span className="font-mono text-xs">{j.env.join(', ')}</span> : '—'}</Row>
           </dl>
@@ -207,6 +231,34 @@ export function JobDetail({ id, initial, initialError }: { id: string; initial: 
       </div>
     </div>
   );
+}
+
+/** What the job left under its resultsPath: a download link while kept, else why there is none. */
+function Results({ job }: { job: JobDetailData['job'] }) {
+  if (!job.resultsPath) return <span className="text-zinc-400">no results path</span>;
+  if (job.resultsBytes != null) {
+    return (
+      <span className="flex flex-wrap items-baseline gap-x-2">
+        <a href={`/api/ui/jobs/${job.id}/results`} download className="font-medium text-indigo-700 hover:underline" data-testid="results-link">
+          Download {job.resultsPath} (tar, {formatBytes(job.resultsBytes)})
+        </a>
+        {job.resultsTruncated ? <Badge tone="amber">truncated</Badge> : null}
+        {job.resultsNote ? <span className="text-xs text-zinc-500">{job.resultsNote}</span> : null}
+      </span>
+    );
+  }
+  return (
+    <span>
+      <span className="font-mono text-xs">{job.resultsPath}</span>{' '}
+      <span className="text-xs text-zinc-500">{job.resultsNote ?? (isLive(job.status) ? 'copied out when the job ends' : 'nothing saved')}</span>
+    </span>
+  );
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
 function LogTail({ id, live }: { id: string; live: boolean }) {

@@ -233,7 +233,7 @@ function TimeoutCell({ r }: { r: JobRow }) {
 /** The columns between Status and the actions, by tab. */
 const TAB_COLUMNS: Record<Tab, readonly string[]> = {
   running: ['Started', 'Time left', 'Timeout'],
-  queued: ['Queued', 'Waiting because', 'Timeout'],
+  queued: ['Queued', 'Place', 'Waiting because', 'Timeout'],
   timed_out: ['Finished', 'Ran', 'Reason'],
   orphaned: ['Finished', 'Ran', 'Reason'],
   finished: ['Finished', 'Ran', 'Reason'],
@@ -269,7 +269,7 @@ function JobsTable({ tab, rows }: { tab: Tab; rows: JobRow[] }) {
                   <RelTime iso={r.startedAt} />
                 </td>
                 <td className={`${td} whitespace-nowrap`}>
-                  {r.status === 'terminating' ? <span className="text-xs font-medium text-amber-700">stopping…</span> : <Countdown deadline={r.deadlineAt} suspended={r.timeoutSuspended} />}
+                  {r.status === 'terminating' ? <span className="text-xs font-medium text-amber-700">stopping…</span> : <Countdown deadline={r.deadlineAt} idleDeadline={r.status === 'running' ? r.idleDeadlineAt : null} suspended={r.timeoutSuspended} />}
                 </td>
                 <td className={td}>
                   <TimeoutCell r={r} />
@@ -280,7 +280,13 @@ function JobsTable({ tab, rows }: { tab: Tab; rows: JobRow[] }) {
                 <td className={`${td} whitespace-nowrap`}>
                   <RelTime iso={r.queuedAt} />
                 </td>
-                <td className={`${td} max-w-xs text-xs text-zinc-600`}>{r.status === 'starting' ? 'Container starting' : (r.waitReason ?? 'Waiting for a free slot')}</td>
+                <td className={`${td} whitespace-nowrap`} title="Place among this user's queued jobs (1 = the next to start)">
+                  {r.queuePosition != null ? `#${r.queuePosition}` : '—'}
+                </td>
+                <td className={`${td} max-w-xs text-xs text-zinc-600`}>
+                  {r.waitCode ? <code className="mr-1.5 rounded bg-zinc-100 px-1 py-0.5 text-[11px] text-zinc-700">{r.waitCode}</code> : null}
+                  {r.waitReason ?? (r.status === 'starting' ? 'Container starting' : 'Waiting for a free slot')}
+                </td>
                 <td className={td}>
                   <TimeoutCell r={r} />
                 </td>

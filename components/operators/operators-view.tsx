@@ -3,6 +3,7 @@
 import { useState } from 'react';
 import { createOperatorAction, updateOperatorAction } from '@/server/actions/operators';
 import type { OperatorsData } from '@/server/dashboard/loaders';
+import { KeysPanel } from '../keys/keys-panel';
 import { useServerAction } from '../lib/use-action';
 import { useViewQuery } from '../lib/use-view-query';
 import { Button } from '../ui/button';
@@ -44,6 +45,7 @@ export function OperatorsView({ initial, initialError }: { initial: OperatorsDat
 function OperatorRow({ o, self }: { o: Op; self: boolean }) {
   const [role, setRole] = useState<Op['role']>(o.role);
   const [confirm, setConfirm] = useState(false);
+  const [keys, setKeys] = useState(false);
   const a = useServerAction(updateOperatorAction);
   return (
     <tr data-operator={o.email}>
@@ -70,7 +72,13 @@ function OperatorRow({ o, self }: { o: Op; self: boolean }) {
       <td className={`${td} whitespace-nowrap`}>
         <RelTime iso={o.createdAt} />
       </td>
-      <td className={`${td} text-right`}>
+      <td className={`${td} whitespace-nowrap text-right`}>
+        <Button size="sm" variant="ghost" onClick={() => setKeys(true)}>
+          API keys
+        </Button>
+        <Modal open={keys} onOpenChange={setKeys} title={`API keys of ${o.email}`} description="Revoked keys are refused from the next request on." wide>
+          {keys ? <KeysPanel ownerKind="operator" ownerId={o.id} label={o.email} /> : null}
+        </Modal>{' '}
         {self ? null : (
           <>
             <Button size="sm" variant={o.disabled ? 'secondary' : 'danger'} onClick={() => setConfirm(true)}>

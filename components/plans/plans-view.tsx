@@ -17,7 +17,7 @@ import { LiveDot, QueryFallback } from '../ui/states';
 type Plan = PlansData['plans'][number];
 
 /** Every editable limit, grouped; `unit` drives the hint ("= 5m"). */
-const GROUPS: { title: string; fields: { key: keyof Plan & string; label: string; unit?: 's' | 'MB' | ''; nullable?: boolean; step?: string }[] }[] = [
+const GROUPS: { title: string; fields: { key: keyof Plan & string; label: string; unit?: 's' | 'MB' | ''; nullable?: boolean; step?: string; text?: boolean; hint?: string }[] }[] = [
   {
     title: 'Timeouts',
     fields: [
@@ -47,10 +47,32 @@ const GROUPS: { title: string; fields: { key: keyof Plan & string; label: string
     ],
   },
   {
-    title: 'Container caps',
+    title: 'Container fence',
     fields: [
-      { key: 'cpus', label: 'CPUs', nullable: true, step: '0.1' },
-      { key: 'memoryMb', label: 'Memory (MB)', unit: 'MB', nullable: true },
+      { key: 'cpus', label: 'CPUs', step: '0.1' },
+      { key: 'memoryMb', label: 'Memory (MB)', unit: 'MB' },
+      { key: 'pidsLimit', label: 'Max processes (pids)', unit: '' },
+      { key: 'network', label: 'Network', text: true, hint: '"warden" (isolated bridge), "none", or a network name' },
+      { key: 'runtime', label: 'OCI runtime', text: true, nullable: true, hint: 'blank = engine default; e.g. runsc' },
+    ],
+  },
+  {
+    title: 'What a job may ask for',
+    fields: [
+      { key: 'maxEnvVars', label: 'Env variables', unit: '' },
+      { key: 'maxEnvBytes', label: 'Env bytes', unit: '' },
+      { key: 'maxCommandArgs', label: 'Command arguments', unit: '' },
+      { key: 'maxCommandBytes', label: 'Command bytes', unit: '' },
+      { key: 'maxLabels', label: 'Labels', unit: '' },
+      { key: 'maxLabelBytes', label: 'Label bytes', unit: '' },
+    ],
+  },
+  {
+    title: 'Idle and results',
+    fields: [
+      { key: 'idleTimeoutSeconds', label: 'Idle timeout (s)', unit: 's', nullable: true },
+      { key: 'maxResultsMb', label: 'Max results (MB)', unit: 'MB' },
+      { key: 'resultsPath', label: 'Default results path', nullable: true, text: true },
     ],
   },
 ];
@@ -60,13 +82,15 @@ function toForm(p: Plan): Record<string, string> {
   return Object.fromEntries(FIELDS.map((f) => [f.key, p[f.key] == null ? '' : String(p[f.key])]));
 }
 
-function fromForm(v: Record<string, string>): { fields: Record<string, number | null>; error?: { field: string; message: string } } {
-  const fields: Record<string, number | null> = {};
+function fromForm(v: Record<string, string>): { fields: Record<string, number | string | null>; error?: { field: string; message: string } } {
+  const fields: Record<string, number | string | null> = {};
   for (const f of FIELDS) {
     const raw = (v[f.key] ?? '').trim();
     if (raw === '') {
       if (f.nullable) fields[f.key] = null;
       else return { fields, error: { field: f.key, message: `${f.label} is required` } };
+    } else if (f.text) {
+      fields[f.key] = raw;
     } else {
       const n = Number(raw);
       if (!Number.isFinite(n)) return { fields, error: { field: f.key, message: `${f.label} must be a number` } };
@@ -192,18 +216,18 @@ function PlanEditor({ plan, editable }: { plan: Plan; editable: boolean }) {
                 {g.fields.map((f) => {
                   const v = vals[f.key] ?? '';
                   const n = Number(v);
-                  const hint = f.nullable && v === '' ? 'none' : f.unit === 's' && v !== '' && Number.isFinite(n) && n > 0 ? `= ${formatLimit(n)}` : undefined;
+                  const hint = f.hint ?? (f.nullable && v === '' ? 'none' : f.unit === 's' && v !== '' && Number.isFinite(n) && n > 0 ? `= ${formatLimit(n)}` : undefined);
                   return (
                     <TextField
                       key={f.key}
                       label={f.label}
                       name={f.key}
-                      type="number"
-                      inputMode="decimal"
-                      step={f.step ?? '1'}
+                      type={f.text ? 'text' : 'number'}
+                      inputMode={f.text ? 'text' : 'decimal'}
+                      step={f.text ? undefined : (f.step ?? '1')}
                       disabled={!editable}
                       value={v}
-                      placeholder={f.nullable ? 'none' : undefined}
+                      placeholder={f.nullable ? (f.text ? 'default' : 'none') : undefined}
                       onChange={(e) => setVals({ ...vals, [f.key]: e.target.value })}
                       error={fieldError(err, f.key)}
                       hint={hint}

@@ -14,16 +14,24 @@ export function RelTime({ iso, className = '' }: { iso: string | null | undefine
   );
 }
 
-/** Live time left until a deadline; red when past, amber inside the warning window. */
-export function Countdown({ deadline, warnSeconds = 60, suspended }: { deadline: string | null; warnSeconds?: number; suspended?: boolean }) {
+/**
+ * Live time left until a deadline; red when past, amber inside the warning window. With an idle
+ * deadline sooner than the deadline (a job that has printed nothing for a while) it counts down
+ * to that instead, marked "idle": the job is stopped then unless it prints something.
+ */
+export function Countdown({ deadline, idleDeadline, warnSeconds = 60, suspended }: { deadline: string | null; idleDeadline?: string | null; warnSeconds?: number; suspended?: boolean }) {
   const now = useNow();
   if (suspended) return <span className="text-xs font-medium text-zinc-500">timeout suspended</span>;
   if (!deadline) return <span className="text-zinc-400">—</span>;
-  const left = Math.floor((new Date(deadline).getTime() - now) / 1000);
+  const idle = idleDeadline != null && new Date(idleDeadline).getTime() < new Date(deadline).getTime();
+  const target = idle ? idleDeadline! : deadline;
+  const left = Math.floor((new Date(target).getTime() - now) / 1000);
   const tone = left <= 0 ? 'text-red-600' : left <= warnSeconds ? 'text-amber-700' : 'text-zinc-900';
+  const title = idle ? `No output seen since the last check: stopped at ${formatAbsolute(target)} unless it prints something (deadline ${formatAbsolute(deadline)})` : `Deadline ${formatAbsolute(deadline)}`;
   return (
-    <time dateTime={deadline} title={`Deadline ${formatAbsolute(deadline)}`} data-testid="countdown" className={`font-mono text-sm tabular-nums ${tone}`}>
+    <time dateTime={target} title={title} data-testid="countdown" data-idle={idle ? 'true' : undefined} className={`font-mono text-sm tabular-nums ${tone}`}>
       {left <= 0 ? `overdue ${formatDuration(-left)}` : formatDuration(left)}
+      {idle ? <span className="ml-1 font-sans text-xs font-medium text-amber-700">idle</span> : null}
     </time>
   );
 }

@@ -3,8 +3,9 @@
 import { usePathname, useRouter, useSearchParams } from 'next/navigation';
 import { useState } from 'react';
 import { updateUserSchema } from '@/server/domain/schemas';
-import { createUserAction, createUserKeyAction, updateUserAction } from '@/server/actions/users';
+import { createUserAction, updateUserAction } from '@/server/actions/users';
 import type { UsersData } from '@/server/dashboard/loaders';
+import { KeysPanel } from '../keys/keys-panel';
 import { formatLimit, formatNumber } from '../lib/format';
 import { useMe } from '../lib/me';
 import { useServerAction } from '../lib/use-action';
@@ -184,8 +185,7 @@ function EditUser({ user, plans, onClose }: { user: UserRow; plans: string[]; on
           ))}
         </div>
         <FormError error={err} fields={['plan', ...OVERRIDES.map((o) => o.key)]} />
-        <div className="flex items-center justify-between gap-2">
-          <NewKey userId={user.id} />
+        <div className="flex items-center justify-end gap-2">
           <div className="flex gap-2">
             <DialogClose asChild>
               <Button>Close</Button>
@@ -196,23 +196,10 @@ function EditUser({ user, plans, onClose }: { user: UserRow; plans: string[]; on
           </div>
         </div>
       </form>
+      <div className="mt-5 border-t border-zinc-100 pt-4">
+        <KeysPanel ownerKind="user" ownerId={user.id} label={user.name} />
+      </div>
     </Modal>
-  );
-}
-
-function NewKey({ userId }: { userId: string }) {
-  const a = useServerAction(createUserKeyAction);
-  const [key, setKey] = useState<string | null>(null);
-  if (key)
-    return (
-      <p className="text-xs text-zinc-700">
-        New key (shown once): <code className="rounded bg-zinc-100 px-1 font-mono select-all">{key}</code>
-      </p>
-    );
-  return (
-    <Button size="sm" variant="ghost" busy={a.pending} onClick={() => void a.run({ id: userId }, { onOk: (d) => setKey(d?.apiKey ?? null) })}>
-      New API key
-    </Button>
   );
 }
 

@@ -24,6 +24,8 @@ export type ActionRole = Role | 'public';
 
 export interface ActionMeta {
   role: ActionRole;
+  /** The input schema (test/fuzz.actions.test.ts skips generated input it would accept). */
+  schema: z.ZodType;
 }
 
 export type ServerAction<I, T> = ((input: I | FormData) => Promise<ActionResult<T>>) & { meta: ActionMeta };
@@ -79,7 +81,7 @@ export function action<S extends z.ZodType, T = undefined>(
       return fail('internal', 'Something went wrong on the server; see its log');
     }
   };
-  return Object.assign(run, { meta: { role } });
+  return Object.assign(run, { meta: { role, schema } });
 }
 
 /** zod helpers for values that may arrive as form strings. */
@@ -90,3 +92,11 @@ export const formNumber = (label: string) =>
   );
 export const formBool = z.preprocess((v) => (v === 'true' || v === 'on' || v === true ? true : v === 'false' || v === undefined || v === false ? false : v), z.boolean());
 export const jobId = z.uuid({ error: 'job id must be a UUID' });
+
+/**
+ * An object handed to a domain function as is, for it to validate with its own strict schema.
+ * Not z.record(): that copies keys into a fresh object, where a `__proto__` key silently
+ * vanishes (found by test/fuzz.actions.test.ts), so bad input would pass as `{}`.
+ */
+export const passThroughObject = (label: string) =>
+  z.custom<Record<string, unknown>>((v) => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof FormData), { error: `${label} must be an object` });

@@ -3,10 +3,10 @@
 import { z } from 'zod';
 import { previewPlanChange, upsertPlan } from '../domain/plans';
 import { planNameSchema } from '../domain/schemas';
-import { action } from './action';
+import { action, passThroughObject } from './action';
 
 /** The plan's fields travel as an object; the domain validates them with the shared planFieldsSchema. */
-const planInput = z.object({ name: planNameSchema, fields: z.record(z.string(), z.unknown()) });
+const planInput = z.object({ name: planNameSchema, fields: passThroughObject('fields') });
 
 /** Admin: create or update a plan. Every field is validated by the domain (one rule, written once). */
 export const savePlanAction = action(planInput, 'admin', async (i, { ctx, actor }) => {

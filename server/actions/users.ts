@@ -1,13 +1,13 @@
 'use server';
 
 import { z } from 'zod';
-import { createUser, createUserKey, updateUser } from '../domain/users';
-import { action } from './action';
+import { createUser, updateUser } from '../domain/users';
+import { action, passThroughObject } from './action';
 
 const userId = z.uuid({ error: 'user id must be a UUID' });
 
 /** Admin: change a user's plan and per-user overrides (null clears an override). */
-export const updateUserAction = action(z.object({ id: userId, changes: z.record(z.string(), z.unknown()) }), 'admin', async (i, { ctx, actor }) => {
+export const updateUserAction = action(z.object({ id: userId, changes: passThroughObject('changes') }), 'admin', async (i, { ctx, actor }) => {
   const r = await updateUser(ctx, actor, i.id, i.changes);
   return { message: `User ${r.user.name} saved (plan ${r.plan.name})` };
 });
@@ -16,10 +16,4 @@ export const updateUserAction = action(z.object({ id: userId, changes: z.record(
 export const createUserAction = action(z.object({ name: z.string(), plan: z.string() }), 'admin', async (i, { ctx, actor }) => {
   const r = await createUser(ctx, actor, { name: i.name, plan: i.plan });
   return { message: `User ${r.user.name} created`, data: { id: r.user.id, apiKey: r.apiKey } };
-});
-
-/** Admin: a fresh API key for a user (shown once). */
-export const createUserKeyAction = action(z.object({ id: userId }), 'admin', async (i, { ctx, actor }) => {
-  const r = await createUserKey(ctx, actor, i.id);
-  return { message: `New API key created (${r.prefix}…)`, data: { apiKey: r.apiKey } };
 });

@@ -2,6 +2,7 @@ import { and, asc, desc, eq, ilike, inArray, or, sql, type SQL } from 'drizzle-o
 import { z } from 'zod';
 import type { DbOrTx } from '../db/client';
 import { jobs, users, type JobStatus } from '../db/schema';
+import { describeWait, queueInfo, type QueueInfo } from '../domain/queue';
 import { isUuid } from '../domain/schemas';
 import { FINAL_STATUSES, RUNNING_STATUSES, sqlList } from '../domain/status';
 
@@ -76,6 +77,8 @@ const rowFields = {
   waitCode: jobs.waitCode,
   labels: jobs.labels,
   node: jobs.node,
+  className: jobs.className,
+  idleDeadlineAt: jobs.idleDeadlineAt,
 };
 
 /** Jobs joined with their user's name: the row every job list shows. */
@@ -86,7 +89,8 @@ type RawRow = Awaited<ReturnType<typeof selectJobRows>>[number];
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-export function jobRowToJson(r: RawRow) {
+export function jobRowToJson(r: RawRow, queue?: QueueInfo | null) {
+  const w = describeWait(r, queue);
   return {
     id: r.id,
     name: r.name,
@@ -108,10 +112,13 @@ export function jobRowToJson(r: RawRow) {
     gracePeriodSeconds: r.gracePeriodS,
     exitCode: r.exitCode,
     reason: r.reason,
-    waitReason: r.waitReason,
-    waitCode: r.waitCode,
+    waitReason: w.waitReason,
+    waitCode: w.waitCode,
+    queuePosition: w.queuePosition,
     labels: r.labels ?? {},
     node: r.node,
+    class: r.className,
+    idleDeadlineAt: iso(r.idleDeadlineAt),
   };
 }
 export type JobRow = ReturnType<typeof jobRowToJson>;
@@ -196,6 +203,8 @@ export async function listJobsForTab(db: DbOrTx, q: JobListQuery, now: Date): Pr
       .offset(offset),
     jobTabCounts(db),
   ]);
+  const page = rows.slice(0, q.limit);
+  const queue = await queueInfo(db, page.filter((r) => r.status === 'queued').map((r) => r.id));
   let total: number | null = null;
   if (q.tab === 'running' || q.tab === 'queued') {
     if (!q.q && !q.user && !q.warned) total = counts[q.tab].n;
@@ -210,7 +219,7 @@ export async function listJobsForTab(db: DbOrTx, q: JobListQuery, now: Date): Pr
     dir,
     page: q.page,
     limit: q.limit,
-    rows: rows.slice(0, q.limit).map(jobRowToJson),
+    rows: page.map((r) => jobRowToJson(r, queue.get(r.id))),
     hasMore: rows.length > q.limit,
     total,
     counts,

@@ -1,15 +1,20 @@
-import { desc, eq, sql } from 'drizzle-orm';
+import { desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Ctx } from '../context';
 import { auditEvents, jobs, users } from '../db/schema';
 import { type Actor, requireRole } from '../domain/actor';
+import { invalid } from '../domain/errors';
 import { auditToJson, listAudit } from '../domain/audit-queries';
-import { getJob, getJobLogs, jobToJson } from '../domain/jobs';
+import { getClassByName } from '../domain/classes';
+import { getJob, getJobLogs, jobsToJson } from '../domain/jobs';
 import { effectiveLimits, monthKey } from '../domain/limits';
 import { listNodes } from '../domain/nodes';
+import { keyToJson, listKeys, type KeyOwner } from '../domain/keys';
 import { listOperators, operatorToJson } from '../domain/operators';
 import { listPlans, planToJson } from '../domain/plans';
 import { SWEEPER_NAMES, sweeperStatus } from '../domain/sweeper-settings';
 import { getUserWithPlan, listUsersWithStats } from '../domain/users';
+import { deliveryCounts, listDeliveries, listWebhooks, webhookToJson } from '../domain/webhooks';
+import { isUuid } from '../domain/schemas';
 import { healthReport } from '../health';
 import { listOrphans } from '../sweepers/orphans';
 import { jobListQuerySchema, listJobsForTab } from './job-lists';
@@ -57,8 +62,9 @@ export type JobsData = Awaited<ReturnType<typeof loadJobs>>;
 /** A job with its limits (and which rule set each), its user and plan, and its audit timeline. */
 export async function loadJobDetail(ctx: Ctx, actor: Actor, id: string) {
   const job = await getJob(ctx, actor, id);
-  const [up, timeline, children] = await Promise.all([
+  const [up, cls, timeline, children, [jobJson]] = await Promise.all([
     getUserWithPlan(ctx.db, job.userId),
+    job.className ? getClassByName(ctx.db, job.className) : null,
     listAudit(ctx, actor, { job: id, limit: '200' }),
     ctx.db
       .select({ id: jobs.id, name: jobs.name, status: jobs.status })
@@ -66,11 +72,12 @@ export async function loadJobDetail(ctx: Ctx, actor: Actor, id: string) {
       .where(eq(jobs.parentId, id))
       .orderBy(desc(jobs.queuedAt))
       .limit(20),
+    jobsToJson(ctx.db, [job]),
   ]);
-  const limits = up ? effectiveLimits(up.plan, up.user) : null;
+  const limits = up ? effectiveLimits(up.plan, up.user, cls) : null;
   return {
     generatedAt: ctx.clock.now().toISOString(),
-    job: { ...jobToJson(job), requestedTimeoutSeconds: job.requestedTimeoutS, terminateReason: job.terminateReason, terminateKind: job.terminateKind, sigtermAt: job.sigtermAt?.toISOString() ?? null, sigkillAt: job.sigkillAt?.toISOString() ?? null, ttlExpiresAt: job.ttlExpiresAt?.toISOString() ?? null, env: Object.keys(job.env ?? {}) },
+    job: { ...jobJson!, requestedTimeoutSeconds: job.requestedTimeoutS, terminateReason: job.terminateReason, terminateKind: job.terminateKind, sigtermAt: job.sigtermAt?.toISOString() ?? null, sigkillAt: job.sigkillAt?.toISOString() ?? null, ttlExpiresAt: job.ttlExpiresAt?.toISOString() ?? null, env: Object.keys(job.env ?? {}) },
     user: up ? { id: up.user.id, name: up.user.name } : null,
     plan: up ? planToJson(up.plan) : null,
     limits: limits && {
@@ -203,6 +210,46 @@ export async function loadOperators(ctx: Ctx, actor: Actor) {
   return { generatedAt: ctx.clock.now().toISOString(), operators: ops.map(operatorToJson), me: actor.kind === 'operator' ? actor.id : null };
 }
 export type OperatorsData = Awaited<ReturnType<typeof loadOperators>>;
+
+/**
+ * Webhook subscriptions with delivery counts by status, and the latest deliveries (status, attempts,
+ * last error) of the selected one (`?webhook=<id>`, else the newest subscription).
+ */
+export async function loadWebhooks(ctx: Ctx, actor: Actor, raw: Record<string, string | undefined> = {}) {
+  requireRole(actor, 'viewer');
+  const list = await listWebhooks(ctx, actor);
+  const ids = list.map((w) => w.id);
+  const scoped = [...new Set(list.map((w) => w.userId).filter((u): u is string => !!u))];
+  const [byHook, names] = await Promise.all([
+    deliveryCounts(ctx.db, ids),
+    scoped.length ? ctx.db.select({ id: users.id, name: users.name }).from(users).where(inArray(users.id, scoped)) : Promise.resolve([]),
+  ]);
+  const nameOf = new Map(names.map((n) => [n.id, n.name]));
+  const wanted = raw.webhook && isUuid(raw.webhook) && ids.includes(raw.webhook) ? raw.webhook : (ids[0] ?? null);
+  const status = raw.status === 'pending' || raw.status === 'delivered' || raw.status === 'failed' ? raw.status : undefined;
+  const deliveries = wanted ? (await listDeliveries(ctx, actor, wanted, { limit: '100', ...(status ? { status } : {}) })).deliveries : [];
+  return {
+    generatedAt: ctx.clock.now().toISOString(),
+    webhooks: list.map((w) => {
+      const c = byHook.get(w.id) ?? {};
+      return { ...webhookToJson(w), userName: w.userId ? (nameOf.get(w.userId) ?? null) : null, counts: { pending: c.pending ?? 0, delivered: c.delivered ?? 0, failed: c.failed ?? 0 } };
+    }),
+    selected: wanted,
+    status: status ?? null,
+    deliveries,
+  };
+}
+export type WebhooksData = Awaited<ReturnType<typeof loadWebhooks>>;
+
+/** One owner's API keys (admin): `?user=<id>` or `?operator=<id>`. */
+export async function loadKeys(ctx: Ctx, actor: Actor, raw: Record<string, string | undefined>) {
+  requireRole(actor, 'admin');
+  const owner: KeyOwner | null = raw.user ? { kind: 'user', id: raw.user } : raw.operator ? { kind: 'operator', id: raw.operator } : null;
+  if (!owner) throw invalid('Pass ?user=<id> or ?operator=<id>', 'user');
+  const keys = await listKeys(ctx, actor, owner);
+  return { generatedAt: ctx.clock.now().toISOString(), keys: keys.map(keyToJson) };
+}
+export type KeysData = Awaited<ReturnType<typeof loadKeys>>;
 
 /** Docker and database state for the banner (from the shared health report). */
 export async function loadHealthBanner(actor: Actor) {

@@ -39,7 +39,7 @@ export async function nearingDeadline(db: DbOrTx, limit = 8) {
     .where(and(eq(jobs.status, 'running'), eq(jobs.timeoutSuspended, false)))
     .orderBy(asc(jobs.deadlineAt))
     .limit(limit);
-  return rows.map(jobRowToJson);
+  return rows.map((r) => jobRowToJson(r));
 }
 
 /** Latest timeouts and kills of the last 24 h (finished_at index, newest first). */
@@ -48,7 +48,7 @@ export async function recentTimeoutsAndKills(db: DbOrTx, now: Date, limit = 8) {
     .where(and(inArray(jobs.status, ['timed_out', 'killed']), gte(jobs.finishedAt, new Date(now.getTime() - WINDOW_MS))))
     .orderBy(desc(jobs.finishedAt))
     .limit(limit);
-  return rows.map(jobRowToJson);
+  return rows.map((r) => jobRowToJson(r));
 }
 
 export interface SeriesPoint {

@@ -3,6 +3,7 @@ import {
   bigint,
   bigserial,
   boolean,
+  customType,
   index,
   integer,
   jsonb,
@@ -54,8 +55,52 @@ export const plans = pgTable('plans', {
   ttlLostS: integer('ttl_lost_s').notNull().default(86400),
   maxRetries: integer('max_retries').notNull().default(3),
   monthlyQuotaS: bigint('monthly_quota_s', { mode: 'number' }),
-  cpus: real('cpus'),
-  memoryMb: integer('memory_mb'),
+  // Container fence (server/domain/container-spec.ts): every job gets cpu, memory and pids caps.
+  // Defaults mirror FENCE_DEFAULTS in server/docker/host-config.ts.
+  cpus: real('cpus').notNull().default(1),
+  memoryMb: integer('memory_mb').notNull().default(512),
+  pidsLimit: integer('pids_limit').notNull().default(512),
+  /** 'none' | 'warden' (the Warden-managed bridge, inter-container traffic off) | an existing network's name. */
+  network: text('network').notNull().default('warden'),
+  /** OCI runtime (e.g. runsc); NULL = the engine's default. Must be listed by `docker info`. */
+  runtime: text('runtime'),
+  // Caps on what a job may ask for (server/domain/caps.ts); bytes count keys and values.
+  maxEnvVars: integer('max_env_vars').notNull().default(64),
+  maxEnvBytes: integer('max_env_bytes').notNull().default(32768),
+  maxCommandArgs: integer('max_command_args').notNull().default(256),
+  maxCommandBytes: integer('max_command_bytes').notNull().default(65536),
+  maxLabels: integer('max_labels').notNull().default(32),
+  maxLabelBytes: integer('max_label_bytes').notNull().default(8192),
+  /** No new output for this long ends a job like a timeout; NULL: no idle timeout. */
+  idleTimeoutS: integer('idle_timeout_s'),
+  /** Default resultsPath of the plan's jobs (absolute path in the container); NULL: none. */
+  resultsPath: text('results_path'),
+  /** Cap on a job's saved results archive, MiB. */
+  maxResultsMb: integer('max_results_mb').notNull().default(50),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
+
+/**
+ * Job classes ("job types"): a named set of defaults between the job's own request and the
+ * user/plan in the precedence (domain/limits.ts). NULL fields fall through to the plan. A class
+ * may lower the plan's timeout cap, never raise it.
+ */
+export const jobClasses = pgTable('job_classes', {
+  id: serial('id').primaryKey(),
+  name: text('name').notNull().unique(),
+  description: text('description'),
+  defaultTimeoutS: integer('default_timeout_s').notNull(),
+  maxTimeoutS: integer('max_timeout_s'),
+  gracePeriodS: integer('grace_period_s'),
+  warnBeforeS: integer('warn_before_s'),
+  idleTimeoutS: integer('idle_timeout_s'),
+  ttlSucceededS: integer('ttl_succeeded_s'),
+  ttlFailedS: integer('ttl_failed_s'),
+  ttlTimedOutS: integer('ttl_timed_out_s'),
+  ttlKilledS: integer('ttl_killed_s'),
+  ttlLostS: integer('ttl_lost_s'),
+  resultsPath: text('results_path'),
   createdAt: ts('created_at').notNull().defaultNow(),
   updatedAt: ts('updated_at').notNull().defaultNow(),
 });
@@ -99,8 +144,11 @@ export const apiKeys = pgTable(
     userId: uuid('user_id').references(() => users.id, { onDelete: 'cascade' }),
     operatorId: uuid('operator_id').references(() => operators.id, { onDelete: 'cascade' }),
     createdAt: ts('created_at').notNull().defaultNow(),
+    /** Touched at most once a minute per key (server/domain/auth.ts), so auth stays one read. */
     lastUsedAt: ts('last_used_at'),
     revokedAt: ts('revoked_at'),
+    /** NULL = never expires. An expired or revoked key is refused at once. */
+    expiresAt: ts('expires_at'),
   },
   (t) => [index('api_keys_user_idx').on(t.userId), index('api_keys_operator_idx').on(t.operatorId)],
 );
@@ -124,7 +172,7 @@ export const loginAttempts = pgTable(
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
     email: text('email').notNull(),
-    /** Client address (first X-Forwarded-For hop, else X-Real-IP); NULL when unknown. */
+    /** Client address: the socket's peer, or X-Forwarded-For's from a trusted proxy; NULL when unknown. */
     ip: text('ip'),
     at: ts('at').notNull().defaultNow(),
     success: boolean('success').notNull(),
@@ -157,7 +205,9 @@ export const jobs = pgTable(
     requestedTimeoutS: integer('requested_timeout_s'),
     /** Effective timeout, including extensions. */
     timeoutS: integer('timeout_s').notNull(),
-    /** Which rule set the effective timeout: job | user | plan | global | parent. */
+    /** The job class it was submitted with (by name: history keeps it when the class is deleted). */
+    className: text('class_name'),
+    /** Which rule set the effective timeout: job | class | user | plan | global | parent. */
     timeoutSource: text('timeout_source').notNull(),
     timeoutSuspended: boolean('timeout_suspended').notNull().default(false),
     deadlineAt: ts('deadline_at'),
@@ -211,6 +261,19 @@ export const jobs = pgTable(
     /** domain/waits.ts WAIT_CODES; NULL when nothing holds the job. */
     waitCode: text('wait_code'),
     logTail: text('log_tail'),
+    /** Effective idle timeout (job → class → plan); NULL: none. */
+    idleTimeoutS: integer('idle_timeout_s'),
+    /** Newest output seen by the idle probe (NULL: none seen yet; the start counts as output). */
+    lastOutputAt: ts('last_output_at'),
+    /** When the idle probe looks next: last output (or start) + idle timeout. */
+    idleDeadlineAt: ts('idle_deadline_at'),
+    /** Absolute path in the container copied out when the job ends; NULL: none. */
+    resultsPath: text('results_path'),
+    /** Size of the saved results tar (NULL: nothing saved, or removed at TTL). */
+    resultsBytes: integer('results_bytes'),
+    resultsTruncated: boolean('results_truncated').notNull().default(false),
+    /** What happened to the results, in words (not found, truncated at the cap, removed at TTL). */
+    resultsNote: text('results_note'),
     /** Number of consecutive failed Docker side effects; drives backoff. */
     sideEffectFailures: integer('side_effect_failures').notNull().default(0),
     nextAttemptAt: ts('next_attempt_at'),
@@ -243,8 +306,32 @@ export const jobs = pgTable(
     index('jobs_container_idx')
       .on(t.containerId)
       .where(sql`container_id is not null`),
+    // Timeout sweeper: running jobs whose idle probe is due.
+    index('jobs_idle_deadline_idx')
+      .on(t.idleDeadlineAt)
+      .where(sql`status = 'running' and idle_deadline_at is not null`),
   ],
 );
+
+const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
+
+/**
+ * Files a job left under its resultsPath, as the tar Docker's archive API gave (capped by the
+ * plan's maxResultsMb). Its own table so reads of jobs never carry the bytes; deleted by the TTL
+ * sweeper with the container, and with the job row (cascade).
+ */
+export const jobResults = pgTable('job_results', {
+  jobId: uuid('job_id')
+    .primaryKey()
+    .references(() => jobs.id, { onDelete: 'cascade' }),
+  attempt: integer('attempt').notNull(),
+  path: text('path').notNull(),
+  tar: bytea('tar').notNull(),
+  bytes: integer('bytes').notNull(),
+  files: integer('files').notNull(),
+  truncated: boolean('truncated').notNull(),
+  savedAt: ts('saved_at').notNull(),
+});
 
 export const usage = pgTable(
   'usage',
@@ -319,7 +406,99 @@ export const settings = pgTable('settings', {
 });
 
 
+/**
+ * Webhook subscriptions. A user key's subscription covers that user's jobs (user_id = owner); an
+ * operator's covers every job (user_id NULL) or one user's. The secret signs deliveries (HMAC),
+ * so it is kept as is and shown only once, at creation.
+ */
+export const webhooks = pgTable(
+  'webhooks',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    url: text('url').notNull(),
+    secret: text('secret').notNull(),
+    /** Event types delivered (domain/webhook-events.ts WEBHOOK_EVENTS). */
+    events: text('events').array().notNull(),
+    /** Whose jobs: one user's, or NULL for every job (operator subscriptions only). */
+    userId: uuid('user_id').references(() => users.id, { onDelete: 'cascade' }),
+    /** The owner: the user whose key created it, or the operator who did. */
+    ownerUserId: uuid('owner_user_id').references(() => users.id, { onDelete: 'cascade' }),
+    ownerOperatorId: uuid('owner_operator_id').references(() => operators.id, { onDelete: 'cascade' }),
+    createdBy: text('created_by').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('webhooks_user_idx').on(t.userId), index('webhooks_owner_user_idx').on(t.ownerUserId)],
+);
+
+/**
+ * The outbox: one row per job event that at least one subscription wants, written in the
+ * transaction of the state change it reports (domain/outbox.ts). `job` is the jobs row as it
+ * was then (to_jsonb, without env and log tail), so a late retry still says what happened then.
+ */
+export const webhookEvents = pgTable(
+  'webhook_events',
+  {
+    seq: bigserial('seq', { mode: 'number' }).primaryKey(),
+    id: uuid('id').notNull().unique().defaultRandom(),
+    type: text('type').notNull(),
+    jobId: uuid('job_id').notNull(),
+    at: ts('at').notNull(),
+    job: jsonb('job').$type<Record<string, unknown>>().notNull(),
+    /** Event-specific fields sent beside `job` (deadlineAt, secondsLeft, …). */
+    data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
+  },
+  (t) => [index('webhook_events_at_idx').on(t.at)],
+);
+
+/** One event to one subscription: retried with backoff until delivered or given up (failed). */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    /** Order of creation: deliveries of one job to one subscription go out in this order. */
+    seq: bigserial('seq', { mode: 'number' }).primaryKey(),
+    /** Sent as Warden-Delivery; the same on every retry, so receivers can dedupe on it. */
+    id: uuid('id').notNull().unique().defaultRandom(),
+    webhookId: uuid('webhook_id')
+      .notNull()
+      .references(() => webhooks.id, { onDelete: 'cascade' }),
+    eventSeq: bigint('event_seq', { mode: 'number' })
+      .notNull()
+      .references(() => webhookEvents.seq, { onDelete: 'cascade' }),
+    jobId: uuid('job_id').notNull(),
+    /** pending | delivered | failed */
+    status: text('status').notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    lastError: text('last_error'),
+    /** HTTP status of the last answer (NULL: none, e.g. a timeout). */
+    lastStatus: integer('last_status'),
+    nextAttemptAt: ts('next_attempt_at').notNull(),
+    /** A worker is sending it until then; after that another may (it died mid-send). */
+    leaseUntil: ts('lease_until'),
+    /** Retries stop after this (24 h after the event, or after a redeliver). */
+    giveUpAt: ts('give_up_at').notNull(),
+    deliveredAt: ts('delivered_at'),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [
+    // The delivery loop: pending deliveries by due time. Partial: never grows with history.
+    index('webhook_deliveries_due_idx')
+      .on(t.nextAttemptAt)
+      .where(sql`status = 'pending'`),
+    // Per-job order: is an earlier delivery of this job to this subscription still pending?
+    index('webhook_deliveries_pending_job_idx')
+      .on(t.webhookId, t.jobId, t.seq)
+      .where(sql`status = 'pending'`),
+    index('webhook_deliveries_webhook_idx').on(t.webhookId, t.seq),
+    index('webhook_deliveries_event_idx').on(t.eventSeq),
+    index('webhook_deliveries_created_idx').on(t.createdAt),
+  ],
+);
+
+
 export type Plan = typeof plans.$inferSelect;
+export type JobClass = typeof jobClasses.$inferSelect;
+export type NewJobClass = typeof jobClasses.$inferInsert;
 export type NewPlan = typeof plans.$inferInsert;
 export type User = typeof users.$inferSelect;
 export type Operator = typeof operators.$inferSelect;
@@ -330,3 +509,6 @@ export type AuditEvent = typeof auditEvents.$inferSelect;
 export type SweeperRun = typeof sweeperRuns.$inferSelect;
 export type NodeRow = typeof nodes.$inferSelect;
 export type Role = Operator['role'];
+export type Webhook = typeof webhooks.$inferSelect;
+export type WebhookEvent = typeof webhookEvents.$inferSelect;
+export type WebhookDelivery = typeof webhookDeliveries.$inferSelect;

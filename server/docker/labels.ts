@@ -18,6 +18,13 @@ export const LABEL = {
 /** Prefix reserved for Warden; users may not set labels under it. */
 export const LABEL_PREFIX = 'warden.';
 
+/**
+ * Where a job's own labels go on its container: `traefik.enable` becomes
+ * `warden.label.traefik.enable`, so no user label is ever read by a proxy or another tool that
+ * acts on labels. The job row keeps them as given.
+ */
+export const USER_LABEL_PREFIX = 'warden.label.';
+
 /** Label filter for every container Warden manages. */
 export const MANAGED = { [LABEL.managed]: 'true' } as const;
 
@@ -35,8 +42,10 @@ export function containerName(job: Pick<ContainerJob, 'id' | 'attempt'>): string
 }
 
 export function containerLabels(job: ContainerJob & { claimId?: string | null }, owner: ContainerOwner): Record<string, string> {
+  const fenced: Record<string, string> = {};
+  for (const [k, v] of Object.entries(job.labels ?? {})) fenced[`${USER_LABEL_PREFIX}${k}`] = v;
   return {
-    ...job.labels,
+    ...fenced,
     [LABEL.managed]: 'true',
     [LABEL.job]: job.id,
     [LABEL.user]: job.userId,

@@ -13,17 +13,23 @@
  *
  * Split by concern: stream framing in ./frames, the events subscription in ./events, call
  * deadlines in ./timeboxed, label vocabulary in ./labels; this file is the runtime class
- * (~540 lines: one method per engine call, each with its error conventions beside it; splitting
- * the class would scatter those conventions).
+ * (one method per engine call, each with its error conventions beside it; the fence's engine
+ * checks are in ./fence, its HostConfig in ./host-config).
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
 import { log } from '../log';
+import { capTar } from './archive';
 import { mapDockerEvent, subscribeEvents, type RawDockerEvent } from './events';
+import { ensureFence } from './fence';
+import { hostConfig, MANAGED_NETWORK } from './host-config';
 import { demuxDockerFrames, utf8Tail } from './frames';
+import { LABEL } from './labels';
 import {
   ContainerNameInUseError,
+  type CappedArchive,
   DockerUnavailableError,
   ImageNotPresentError,
   ImageUnavailableError,
@@ -299,25 +305,12 @@ class DockerodeRuntime implements DockerRuntime {
   }
 
   async run(spec: ContainerSpec): Promise<string> {
-    const hostConfig: Docker.HostConfig = {
-      // tini as PID 1: forwards SIGTERM to the job and reaps zombies, so `sh -c` jobs stop on
-      // SIGTERM instead of ignoring it until SIGKILL.
-      Init: true,
-      // Finished containers stay until the TTL sweeper saves logs and removes them.
-      AutoRemove: false,
-    };
-    if (spec.cpus != null && spec.cpus > 0) hostConfig.NanoCpus = Math.round(spec.cpus * 1e9);
-    if (spec.memoryMb != null && spec.memoryMb > 0) {
-      hostConfig.Memory = Math.round(spec.memoryMb * 1024 * 1024);
-      // Without this Docker allows the same amount again as swap, so the cap would be 2x.
-      hostConfig.MemorySwap = hostConfig.Memory;
-    }
-    if (spec.network) hostConfig.NetworkMode = spec.network;
+    await this.ensureFence(spec);
     const options: Docker.ContainerCreateOptions = {
       Image: spec.image,
       Labels: spec.labels,
       Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
-      HostConfig: hostConfig,
+      HostConfig: hostConfig(spec),
       // No TTY: logs stay multiplexed (stdout/stderr separable) and the output is not rewritten.
       Tty: false,
     };
@@ -355,6 +348,64 @@ class DockerodeRuntime implements DockerRuntime {
       await this.call(() => this.docker.getContainer(id).start());
     } catch (err) {
       if (statusOf(err) === 304) return; // already started
+      throw err;
+    }
+  }
+
+  /** One managed-network creation in flight per process (see ./fence). */
+  private managedNetwork: Promise<void> | null = null;
+
+  private ensureFence(spec: ContainerSpec): Promise<void> {
+    return ensureFence(spec, {
+      where: this.where,
+      runtimes: () => this.runtimes(),
+      networkExists: (n) => this.networkExists(n),
+      createManagedNetwork: () => {
+        this.managedNetwork ??= this.createManagedNetwork().finally(() => {
+          this.managedNetwork = null;
+        });
+        return this.managedNetwork;
+      },
+    });
+  }
+
+  /** Creates the managed bridge; a concurrent creator elsewhere makes the engine answer 409, which is success. */
+  private async createManagedNetwork(): Promise<void> {
+    if (await this.networkExists(MANAGED_NETWORK.name)) return;
+    try {
+      await this.call(() =>
+        this.docker.createNetwork({
+          Name: MANAGED_NETWORK.name,
+          Driver: 'bridge',
+          // Without it two Wardens creating the network at once would make two of one name.
+          CheckDuplicate: true,
+          Options: { ...MANAGED_NETWORK.options },
+          Labels: { [LABEL.managed]: 'true' },
+        }),
+      );
+      log.info({ network: MANAGED_NETWORK.name }, 'docker: created the managed job network');
+    } catch (err) {
+      if (statusOf(err) !== 409) throw err;
+    }
+  }
+
+  private runtimesCache: { at: number; names: string[] } | null = null;
+
+  async runtimes(): Promise<string[]> {
+    // `docker info` costs ~10 ms and runtimes change only with a daemon restart: 30 s is fresh enough.
+    if (this.runtimesCache && Date.now() - this.runtimesCache.at < 30_000) return this.runtimesCache.names;
+    const info = (await this.call(() => this.docker.info())) as { Runtimes?: Record<string, unknown> };
+    const names = Object.keys(info.Runtimes ?? {}).sort();
+    this.runtimesCache = { at: Date.now(), names };
+    return names;
+  }
+
+  async networkExists(name: string): Promise<boolean> {
+    try {
+      await this.call(() => this.docker.getNetwork(name).inspect());
+      return true;
+    } catch (err) {
+      if (statusOf(err) === 404) return false;
       throw err;
     }
   }
@@ -509,6 +560,51 @@ class DockerodeRuntime implements DockerRuntime {
       res = (await fetch(Math.max(maxBytes, LOG_TAIL_LINES))) ?? res;
     }
     return res ? utf8Tail(res.payload, maxBytes) : '';
+  }
+
+  async lastOutputAt(id: string): Promise<{ at: Date | null } | null> {
+    let raw: unknown;
+    try {
+      raw = await this.call(() => this.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: false, tail: 1, timestamps: true }));
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      throw err;
+    }
+    const buf = Buffer.isBuffer(raw) ? raw : Buffer.from(typeof raw === 'string' ? raw : JSON.stringify(raw ?? ''));
+    // Each line starts with the engine's RFC 3339 timestamp (nanoseconds; Date keeps the ms).
+    const text = demuxDockerFrames(buf).payload.toString('utf8');
+    const stamp = text.slice(0, Math.max(0, text.indexOf(' ')));
+    const at = stamp ? new Date(stamp) : null;
+    return { at: at && !Number.isNaN(at.getTime()) ? at : null };
+  }
+
+  async followLogs(id: string, tail: number): Promise<NodeJS.ReadableStream | null> {
+    let raw: NodeJS.ReadableStream;
+    try {
+      raw = await this.call(() => this.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: true, tail }));
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      throw err;
+    }
+    // Frames can split across chunks: docker-modem's demuxer keeps the partial ones.
+    const out = new PassThrough();
+    this.docker.modem.demuxStream(raw, out, out);
+    raw.on('end', () => out.end());
+    raw.on('error', (e: Error) => out.destroy(e));
+    out.on('close', () => (raw as unknown as { destroy?: () => void }).destroy?.());
+    return out;
+  }
+
+  async archive(id: string, path: string, maxBytes: number): Promise<CappedArchive | null> {
+    let stream: NodeJS.ReadableStream;
+    try {
+      stream = await this.call(() => this.docker.getContainer(id).getArchive({ path }));
+    } catch (err) {
+      // 404: no such container, or no such path in it. Either way there is nothing to copy.
+      if (statusOf(err) === 404) return null;
+      throw err;
+    }
+    return capTar(stream, maxBytes);
   }
 
   events(onEvent: (e: ContainerEvent) => void, onReconnect?: () => void): EventSubscription {

@@ -37,12 +37,18 @@ export function timeboxed(docker: DockerRuntime, ms = DOCKER_CALL_TIMEOUT_MS): D
     run: (spec) => docker.run(spec),
     start: box('start', (id: string) => docker.start(id)),
     killEvents: box('events', (id: string, since: Date, until: Date) => docker.killEvents(id, since, until)),
+    runtimes: box('info', () => docker.runtimes()),
+    networkExists: box('network inspect', (n: string) => docker.networkExists(n)),
     inspect: box('inspect', (id: string) => docker.inspect(id)),
     kill: box('kill', (id: string, sig: 'SIGTERM' | 'SIGKILL') => docker.kill(id, sig)),
     remove: box('remove', (id: string) => docker.remove(id)),
     removeVolumesByLabel: box('volume removal', (l: string, v: string) => docker.removeVolumesByLabel(l, v)),
     list: box('list', (labels: Record<string, string>) => docker.list(labels)),
     logsTail: box('logs', (id: string, max?: number) => docker.logsTail(id, max)),
+    lastOutputAt: box('log probe', (id: string) => docker.lastOutputAt(id)),
+    // Only the start is timeboxed: the stream itself lasts as long as the container runs.
+    followLogs: box('logs', (id: string, tail: number) => docker.followLogs(id, tail)),
+    archive: box('archive', (id: string, p: string, max: number) => docker.archive(id, p, max)),
     events: (onEvent, onReconnect) => docker.events(onEvent, onReconnect),
   };
 }

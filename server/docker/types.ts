@@ -1,9 +1,18 @@
+import type { CappedArchive } from './archive';
+
+export type { CappedArchive };
+
 /**
  * The container runtime as Warden sees it. server/docker/runtime.ts is the only module that
  * imports dockerode; everything else talks to this interface (tests may pass a real runtime
  * pointed at another engine).
  */
 
+/**
+ * What a job's container is made from. The fence fields are optional only so low-level callers
+ * stay short: host-config.ts fills every missing one with FENCE_DEFAULTS, so no container Warden
+ * starts is ever without cpu, memory, pids and log caps (see docs/SECURITY.md).
+ */
 export interface ContainerSpec {
   name?: string;
   image: string;
@@ -12,8 +21,14 @@ export interface ContainerSpec {
   labels: Record<string, string>;
   cpus?: number | null;
   memoryMb?: number | null;
-  /** HostConfig.NetworkMode (`none`, `bridge`, a network name); unset = the engine's default. */
-  network?: string;
+  pidsLimit?: number | null;
+  /** 'none', 'warden' (the managed bridge, see MANAGED_NETWORK) or an existing network's name. */
+  network?: string | null;
+  /** OCI runtime name as `docker info` lists it (e.g. runsc); null = the engine's default. */
+  runtime?: string | null;
+  /** json-file rotation: size of one file (Docker units: 10m, 512k) and how many files are kept. */
+  logMaxSize?: string | null;
+  logMaxFiles?: number | null;
 }
 
 export interface ContainerSummary {
@@ -82,6 +97,10 @@ export interface DockerRuntime {
    * that window at all (restarted since, or its event log moved on), so absence proves nothing.
    */
   killEvents(id: string, since: Date, until: Date): Promise<{ signals: { signal: string | null; at: Date }[]; observed: boolean }>;
+  /** OCI runtimes the engine offers (`docker info` Runtimes); throws DockerUnavailableError when it does not answer. */
+  runtimes(): Promise<string[]>;
+  /** Whether a network of that name (or id) exists on the engine. */
+  networkExists(name: string): Promise<boolean>;
   /** null when the container does not exist. */
   inspect(id: string): Promise<ContainerInspect | null>;
   /** Sends a signal. Returns false when the container is gone or not running (already done). */
@@ -94,6 +113,24 @@ export interface DockerRuntime {
   list(labels: Record<string, string>): Promise<ContainerSummary[]>;
   /** Last maxBytes of combined stdout/stderr as text ('' when the container is gone). */
   logsTail(id: string, maxBytes?: number): Promise<string>;
+  /**
+   * When the container last wrote to stdout/stderr (engine time of its newest log line; `at`
+   * null when it never wrote anything). null when the container is gone. One cheap call: the
+   * engine reads only the last line of the log.
+   */
+  lastOutputAt(id: string): Promise<{ at: Date | null } | null>;
+  /**
+   * The container's combined stdout/stderr as a live stream (the last `tail` lines, then new
+   * output as it comes), ending when the container stops. null when the container is gone.
+   * Destroy the stream to stop following.
+   */
+  followLogs(id: string, tail: number): Promise<NodeJS.ReadableStream | null>;
+  /**
+   * Copies `path` out of the container (running or stopped) with Docker's archive API, as a tar
+   * of whole entries capped at maxBytes (see ./archive). null when the container or the path
+   * does not exist.
+   */
+  archive(id: string, path: string, maxBytes: number): Promise<CappedArchive | null>;
   /**
    * Container events for containers with label warden.managed=true. Line-buffered; reconnects
    * after an engine restart (calling onReconnect so callers can reconcile missed events).
@@ -125,5 +162,7 @@ export class ContainerNameInUseError extends Error {
     super(`A container named ${containerName} already exists`);
   }
 }
+/** The container's fence cannot be built on this engine (unknown runtime, missing network): the job fails with this message. */
+export class FenceUnavailableError extends Error {}
 
 export const LOG_TAIL_BYTES = 64 * 1024;

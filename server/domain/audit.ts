@@ -1,11 +1,12 @@
 import { auditEvents } from '../db/schema';
 import type { DbOrTx } from '../db/client';
 import { type Actor, actorLabel } from './actor';
+import { enqueueWebhookEvents } from './outbox';
 
 export interface AuditInput {
   actor: Actor | string;
   action: string;
-  targetType: 'job' | 'plan' | 'user' | 'operator' | 'container' | 'sweeper' | 'setting' | 'session' | 'node';
+  targetType: 'job' | 'plan' | 'class' | 'user' | 'operator' | 'container' | 'sweeper' | 'setting' | 'session' | 'node' | 'webhook';
   targetId?: string | null;
   reason?: string | null;
   success?: boolean;
@@ -14,7 +15,10 @@ export interface AuditInput {
   at: Date;
 }
 
-/** Appends audit rows (append-only; never updated). Call inside the transaction that made the change. */
+/**
+ * Appends audit rows (append-only; never updated). Call inside the transaction that made the change:
+ * job events among them also go to the webhook outbox (domain/outbox.ts) in the same transaction.
+ */
 export async function audit(db: DbOrTx, ...events: AuditInput[]): Promise<void> {
   if (events.length === 0) return;
   await db.insert(auditEvents).values(
@@ -30,4 +34,5 @@ export async function audit(db: DbOrTx, ...events: AuditInput[]): Promise<void> 
       details: e.details ?? {},
     })),
   );
+  await enqueueWebhookEvents(db, events);
 }

@@ -1,12 +1,19 @@
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, isNull, lt, or } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client';
 import { apiKeys, operators, users } from '../db/schema';
 import type { Actor } from './actor';
 import { AppError } from './errors';
 import { sha256 } from './secrets';
 
-/** Resolves `Authorization: Bearer <key>` to an actor; 401 for a missing, malformed or unknown key. */
-export async function authenticateBearer(db: DbOrTx, header: string | null): Promise<Actor> {
+/** lastUsedAt is written at most this often per key, so authentication stays one indexed read. */
+export const LAST_USED_RESOLUTION_MS = 60_000;
+
+/**
+ * Resolves `Authorization: Bearer <key>` to an actor; 401 for a missing, malformed, unknown,
+ * revoked or expired key. The key row is read on every request (no cache), so a revocation is
+ * refused from the next request on.
+ */
+export async function authenticateBearer(db: DbOrTx, header: string | null, now: Date = new Date()): Promise<Actor> {
   if (!header) throw new AppError(401, 'unauthorized', 'Missing Authorization header: send "Authorization: Bearer <api key>"');
   const m = /^Bearer\s+(\S{10,200})\s*$/i.exec(header);
   if (!m) throw new AppError(401, 'unauthorized', 'Malformed Authorization header: expected "Bearer <api key>"');
@@ -18,6 +25,17 @@ export async function authenticateBearer(db: DbOrTx, header: string | null): Pro
     .leftJoin(operators, eq(operators.id, apiKeys.operatorId))
     .where(and(eq(apiKeys.keyHash, hash), isNull(apiKeys.revokedAt)));
   if (!row) throw new AppError(401, 'unauthorized', 'Invalid or revoked API key');
+  if (row.key.expiresAt && row.key.expiresAt <= now) {
+    throw new AppError(401, 'unauthorized', `This API key expired at ${row.key.expiresAt.toISOString()}`);
+  }
+  if (!row.key.lastUsedAt || now.getTime() - row.key.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS) {
+    // Conditional, so concurrent requests of one key write once per minute at most.
+    const stale = new Date(now.getTime() - LAST_USED_RESOLUTION_MS);
+    await db
+      .update(apiKeys)
+      .set({ lastUsedAt: now })
+      .where(and(eq(apiKeys.id, row.key.id), or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, stale))));
+  }
   if (row.operator) {
     if (row.operator.disabled) throw new AppError(401, 'unauthorized', 'This operator is disabled');
     return { kind: 'operator', id: row.operator.id, email: row.operator.email, role: row.operator.role };

@@ -1,18 +1,32 @@
+/**
+ * The job operations the API and the dashboard share: submit, read, list, kill, cancel, extend,
+ * suspend, logs and results. (~440 lines: they share one loader and one set of checks, and each
+ * is short; how a job *ends* is termination.ts, its state changes lifecycle.ts.)
+ */
 import { and, desc, eq, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { Ctx } from '../context';
 import type { DbOrTx } from '../db/client';
-import { jobs, plans, users, type Job, type JobStatus } from '../db/schema';
+import { jobClasses, jobs, plans, users, type Job, type JobStatus } from '../db/schema';
 import { type Actor, actorLabel, hasRole, requireRole } from './actor';
 import { audit } from './audit';
 import { AppError, conflict, invalid, notFound, parseInput } from './errors';
+import { checkSubmitCaps, submitCaps } from './caps';
 import { effectiveLimits, effectiveTimeout, type Limits } from './limits';
 import { finishJob, transition } from './lifecycle';
 import { escalateNow } from './termination';
+import { getClassByName } from './classes';
 import { planForUser } from './plans';
+import { describeWait, queueInfo, type QueueInfo } from './queue';
+import { noResultsMessage, readResults } from './results';
 import { extendJobSchema, isUuid, killJobSchema, listJobsQuerySchema, submitJobSchema, suspendJobSchema } from './schemas';
 import { isFinal } from './status';
 
-export function jobToJson(j: Job) {
+/**
+ * A job as the API shows it. `queue` (from queueInfo) adds a queued job's place and the wait
+ * that follows from it; without it a queued job shows only a stored wait and no position.
+ */
+export function jobToJson(j: Job, queue?: QueueInfo | null) {
+  const w = describeWait(j, queue);
   return {
     id: j.id,
     userId: j.userId,
@@ -22,8 +36,9 @@ export function jobToJson(j: Job) {
     status: j.status,
     exitCode: j.exitCode,
     reason: j.reason,
-    waitReason: j.waitReason,
-    waitCode: j.waitCode,
+    waitReason: w.waitReason,
+    waitCode: w.waitCode,
+    queuePosition: w.queuePosition,
     attempt: j.attempt,
     maxRetries: j.maxRetries,
     queuedAt: j.queuedAt.toISOString(),
@@ -43,14 +58,31 @@ export function jobToJson(j: Job) {
     node: j.node,
     parentId: j.parentId,
     labels: j.labels,
+    class: j.className,
+    idleTimeoutSeconds: j.idleTimeoutS,
+    lastOutputAt: j.lastOutputAt?.toISOString() ?? null,
+    idleDeadlineAt: j.idleDeadlineAt?.toISOString() ?? null,
+    resultsPath: j.resultsPath,
+    resultsBytes: j.resultsBytes,
+    resultsTruncated: j.resultsTruncated,
+    resultsNote: j.resultsNote,
   };
 }
 export type JobJson = ReturnType<typeof jobToJson>;
 
-async function loadUserLimits(db: DbOrTx, userId: string): Promise<{ limits: Limits; planName: string }> {
+/** Jobs as the API shows them, queued ones with their place and wait (one query for all). */
+export async function jobsToJson(db: DbOrTx, rows: readonly Job[]): Promise<JobJson[]> {
+  const queued = rows.filter((j) => j.status === 'queued').map((j) => j.id);
+  const info = await queueInfo(db, queued);
+  return rows.map((j) => jobToJson(j, info.get(j.id)));
+}
+
+/** A user's limits for a job of `className` (a deleted class counts as none). */
+async function loadUserLimits(db: DbOrTx, userId: string, className: string | null): Promise<{ limits: Limits; planName: string }> {
   const [r] = await db.select({ user: users, plan: plans }).from(users).innerJoin(plans, eq(plans.id, users.planId)).where(eq(users.id, userId));
   if (!r) throw notFound('User', userId);
-  return { limits: effectiveLimits(r.plan, r.user), planName: r.plan.name };
+  const cls = className ? await getClassByName(db, className) : null;
+  return { limits: effectiveLimits(r.plan, r.user, cls), planName: r.plan.name };
 }
 
 /**
@@ -72,16 +104,23 @@ export async function submitJob(ctx: Ctx, actor: Actor, raw: unknown, opts: { us
     // Lock the user row: serialises submits per user so max_queued_jobs holds under concurrency.
     const [u] = await tx.select({ user: users, plan: plans }).from(users).innerJoin(plans, eq(plans.id, users.planId)).where(eq(users.id, userId)).for('update', { of: users });
     if (!u) throw notFound('User', userId);
-    const limits = effectiveLimits(u.plan, u.user);
+    // FOR SHARE: a concurrent DELETE of the class waits until this job is in.
+    const [cls] = input.class ? await tx.select().from(jobClasses).where(eq(jobClasses.name, input.class)).for('share') : [];
+    if (input.class && !cls) throw invalid(`Class ${input.class} does not exist (GET /api/v1/classes lists them)`, 'class', 'unknown_class');
+    const limits = effectiveLimits(u.plan, u.user, cls ?? null);
     const t = effectiveTimeout({
       requested: input.timeoutSeconds,
+      classDefault: cls?.defaultTimeoutS,
+      classMax: cls?.maxTimeoutS,
+      className: cls?.name,
       userDefault: u.user.defaultTimeoutS,
       planDefault: u.plan.defaultTimeoutS,
       userMax: u.user.maxTimeoutS,
       planMax: u.plan.maxTimeoutS,
       planName: u.plan.name,
     });
-    if (!t.ok) throw invalid(t.message, 'timeoutSeconds', 'timeout_exceeds_cap');
+    if (!t.ok) throw invalid(t.message, t.field, t.field === 'class' ? 'class_exceeds_cap' : 'timeout_exceeds_cap');
+    checkSubmitCaps(input, submitCaps(u.plan));
     if (input.maxRetries !== undefined && input.maxRetries > limits.maxRetries) {
       throw invalid(`maxRetries ${input.maxRetries} exceeds the maximum of ${limits.maxRetries} allowed by plan ${u.plan.name}`, 'maxRetries');
     }
@@ -120,6 +159,9 @@ export async function submitJob(ctx: Ctx, actor: Actor, raw: unknown, opts: { us
         timeoutSource: t.source,
         gracePeriodS: input.gracePeriodSeconds ?? limits.gracePeriodS,
         ttlS: input.ttlSecondsAfterFinished ?? null,
+        className: cls?.name ?? null,
+        idleTimeoutS: input.idleTimeoutSeconds ?? limits.idleTimeoutS,
+        resultsPath: input.resultsPath ?? limits.resultsPath,
         queuedAt: now,
         updatedAt: now,
       })
@@ -130,7 +172,7 @@ export async function submitJob(ctx: Ctx, actor: Actor, raw: unknown, opts: { us
       targetType: 'job',
       targetId: job!.id,
       at: now,
-      details: { image: input.image, timeoutSeconds: t.seconds, timeoutSource: t.source, plan: u.plan.name },
+      details: { image: input.image, timeoutSeconds: t.seconds, timeoutSource: t.source, plan: u.plan.name, ...(cls ? { class: cls.name } : {}) },
     });
     return job!;
   });
@@ -156,14 +198,18 @@ function decodeCursor(c: string): { at: Date; id: string } {
   return { at: d, id };
 }
 
-/** GET /api/v1/jobs — newest first, keyset pagination. */
+/** GET /api/v1/jobs — newest first, keyset pagination. A user key lists its own jobs only. */
 export async function listJobs(ctx: Ctx, actor: Actor, rawQuery: Record<string, string | undefined>) {
-  requireRole(actor, 'viewer');
+  if (actor.kind !== 'user') requireRole(actor, 'viewer');
   const q = parseInput(listJobsQuerySchema, rawQuery);
   const limit = q.limit ?? 50;
   const where: SQL[] = [];
   if (q.status?.length) where.push(inArray(jobs.status, q.status as JobStatus[]));
-  if (q.user) {
+  // Asserted before the predicate is built: an own-jobs filter must never be dropped.
+  if (actor.kind === 'user') {
+    if (!isUuid(actor.id)) throw notFound('User', actor.id);
+    where.push(eq(jobs.userId, actor.id));
+  } else if (q.user) {
     if (isUuid(q.user)) where.push(eq(jobs.userId, q.user));
     else where.push(sql`${jobs.userId} = (select id from users where name = ${q.user})`);
   }
@@ -273,25 +319,28 @@ export async function cancelJob(ctx: Ctx, actor: Actor, id: string): Promise<Job
 /**
  * Extend a running job's deadline by N seconds. Refused when not running, N ≤ 0, or the new total
  * passes the cap (admins may override with a reason). A child may never outlive its parent.
+ * Operators extend any job; a user key extends its own jobs only (others are 404), within the cap
+ * and never past it, audited as the user — so a receiver of `job.warning` can answer with an extend.
  */
 export async function extendJob(ctx: Ctx, actor: Actor, id: string, raw: unknown): Promise<Job> {
-  requireRole(actor, 'operator');
+  if (actor.kind !== 'user') requireRole(actor, 'operator');
   const { seconds, reason, overrideCap } = parseInput(extendJobSchema, raw);
+  if (overrideCap && actor.kind === 'user') throw new AppError(403, 'forbidden', 'A user key extends its jobs within the cap only; overrideCap is for admins');
   if (overrideCap && !hasRole(actor, 'admin')) throw new AppError(403, 'forbidden', 'Only admins may extend past the cap');
   if (overrideCap && !reason) throw invalid('A reason is required to extend past the cap', 'reason');
   if (!isUuid(id)) throw notFound('Job', id);
   const now = ctx.clock.now();
   return ctx.db.transaction(async (tx) => {
     const [job] = await tx.select().from(jobs).where(eq(jobs.id, id)).for('update');
-    if (!job) throw notFound('Job', id);
+    if (!job || (actor.kind === 'user' && job.userId !== actor.id)) throw notFound('Job', id);
     if (job.status !== 'running' || !job.deadlineAt) {
       throw conflict(`Job ${id} is ${job.status}; only running jobs can be extended`, 'not_running');
     }
-    const { limits, planName } = await loadUserLimits(tx, job.userId);
+    const { limits, planName } = await loadUserLimits(tx, job.userId, job.className);
     const total = job.timeoutS + seconds;
     const overCap = total > limits.maxTimeoutS;
     if (overCap && !overrideCap) {
-      const who = limits.maxTimeoutFrom === 'user' ? 'the per-user limit' : `plan ${planName}`;
+      const who = limits.maxTimeoutFrom === 'user' ? 'the per-user limit' : limits.maxTimeoutFrom === 'class' ? `class ${limits.className}` : `plan ${planName}`;
       throw invalid(
         `Extending by ${seconds}s would make the timeout ${total}s, above the maximum of ${limits.maxTimeoutS}s allowed by ${who}`,
         'seconds',
@@ -354,6 +403,23 @@ export async function suspendJobTimeout(ctx: Ctx, actor: Actor, id: string, susp
   });
 }
 
+/**
+ * Following a job's output: a live stream while its container runs and this process can reach
+ * its engine (it ends when the container stops), else the saved or live tail as text.
+ */
+export async function followJobLogs(ctx: Ctx, actor: Actor, id: string): Promise<{ stream: NodeJS.ReadableStream } | { text: string }> {
+  const job = await getJob(ctx, actor, id);
+  if (job.containerId && (job.status === 'running' || job.status === 'terminating') && ctx.docker) {
+    try {
+      const stream = await ctx.docker.followLogs(job.containerId, 2000);
+      if (stream) return { stream };
+    } catch {
+      /* engine not reachable from here: the tail below */
+    }
+  }
+  return { text: await getJobLogs(ctx, actor, id) };
+}
+
 /** Saved log tail, or the live tail while the container runs. */
 export async function getJobLogs(ctx: Ctx, actor: Actor, id: string): Promise<string> {
   const job = await getJob(ctx, actor, id);
@@ -367,3 +433,11 @@ export async function getJobLogs(ctx: Ctx, actor: Actor, id: string): Promise<st
   return job.logTail ?? '';
 }
 
+
+/** GET /api/v1/jobs/:id/results — the job's saved tar, for whoever may read the job; 404 in the error shape when there is none. */
+export async function getJobResults(ctx: Ctx, actor: Actor, id: string) {
+  const job = await getJob(ctx, actor, id);
+  const results = await readResults(ctx.db, job.id);
+  if (!results) throw new AppError(404, 'no_results', noResultsMessage(job));
+  return { job, results };
+}

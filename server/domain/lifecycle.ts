@@ -3,6 +3,7 @@ import type { DbOrTx } from '../db/client';
 import { jobs, plans, usage, users, type Job, type JobStatus, type Plan } from '../db/schema';
 import type { Actor } from './actor';
 import { audit } from './audit';
+import { getClassByName } from './classes';
 import { monthKey, ttlFor } from './limits';
 import { metrics } from '../metrics';
 import type { FinalStatus } from './status';
@@ -62,7 +63,9 @@ export interface FinishInput {
  * Returns null when the job was no longer in one of `from` (someone else finished it).
  */
 export async function finishJob(tx: DbOrTx, f: FinishInput): Promise<Job | null> {
-  const ttl = ttlFor(f.plan, f.status, f.job.ttlS);
+  // A class's TTLs as the class is now (a deleted class: the plan's).
+  const cls = f.job.className ? await getClassByName(tx, f.job.className) : null;
+  const ttl = ttlFor(f.plan, f.status, f.job.ttlS, cls);
   const row = await transition(
     tx,
     f.job.id,
@@ -202,6 +205,8 @@ export async function loseJob(tx: DbOrTx, l: LoseInput): Promise<{ outcome: 'req
         sigkillAt: null,
         sideEffectFailures: 0,
         nextAttemptAt: null,
+        lastOutputAt: null,
+        idleDeadlineAt: null,
         exitCode: null,
         ...NO_WAIT,
         reason: `Lost (${tries}): ${l.why}; retrying`,

@@ -1,11 +1,12 @@
 import { asc, eq, sql } from 'drizzle-orm';
 import type { Ctx } from '../context';
-import { apiKeys, operators, type Operator, type Role } from '../db/schema';
+import { operators, type Operator, type Role } from '../db/schema';
 import { type Actor, requireRole } from './actor';
 import { audit } from './audit';
 import { conflict, notFound, parseInput } from './errors';
 import { createOperatorSchema } from './schemas';
-import { hashPassword, newApiKey, randomPassword } from './secrets';
+import { createKey, operatorIdByEmail } from './keys';
+import { hashPassword, randomPassword } from './secrets';
 
 export function operatorToJson(o: Operator) {
   return { id: o.id, email: o.email, role: o.role, disabled: o.disabled, createdAt: o.createdAt.toISOString() };
@@ -65,18 +66,12 @@ export async function setOperatorRole(ctx: Ctx, actor: Actor, id: string, role: 
   });
 }
 
-/** A new API key for an operator (CLI `operator key`); shown once, stored hashed. */
-export async function createOperatorKey(ctx: Ctx, actor: Actor, email: string): Promise<{ apiKey: string }> {
+/** A new API key for an operator (CLI `operator key`); shown once, stored hashed; body `{expiresAt?}`. */
+export async function createOperatorKey(ctx: Ctx, actor: Actor, email: string, raw: unknown = {}): Promise<{ apiKey: string; id: string; prefix: string; expiresAt: string | null }> {
   requireRole(actor, 'admin');
-  const now = ctx.clock.now();
-  return ctx.db.transaction(async (tx) => {
-    const [op] = await tx.select().from(operators).where(eq(operators.email, email.toLowerCase()));
-    if (!op) throw notFound('Operator', email);
-    const k = newApiKey('operator');
-    await tx.insert(apiKeys).values({ keyHash: k.hash, prefix: k.prefix, operatorId: op.id, createdAt: now });
-    await audit(tx, { actor, action: 'operator.key.create', targetType: 'operator', targetId: op.email, at: now, details: { prefix: k.prefix } });
-    return { apiKey: k.key };
-  });
+  const id = await operatorIdByEmail(ctx.db, email);
+  const r = await createKey(ctx, actor, { kind: 'operator', id }, raw);
+  return { apiKey: r.apiKey, id: r.key.id, prefix: r.key.prefix, expiresAt: r.key.expiresAt?.toISOString() ?? null };
 }
 
 /**

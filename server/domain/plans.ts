@@ -5,6 +5,8 @@ import { plans, users, type NewPlan, type Plan } from '../db/schema';
 import { type Actor, requireRole } from './actor';
 import { audit } from './audit';
 import { AppError, invalid, notFound, parseInput } from './errors';
+import { runtimeUnavailable } from '../docker/fence';
+import { FENCE_DEFAULTS, MANAGED_NETWORK, networkMode, NO_NETWORK } from '../docker/host-config';
 import { planFieldsSchema, planNameSchema, type PlanFieldsInput } from './schemas';
 import { ACTIVE_STATUSES, LIVE_STATUSES, RUNNING_STATUSES, sqlList } from './status';
 
@@ -27,6 +29,7 @@ export const DEFAULT_PLANS: NewPlan[] = [
     monthlyQuotaS: 36000,
     cpus: 1,
     memoryMb: 512,
+    maxResultsMb: 50,
   },
   {
     name: 'pro',
@@ -45,6 +48,7 @@ export const DEFAULT_PLANS: NewPlan[] = [
     monthlyQuotaS: null,
     cpus: 2,
     memoryMb: 2048,
+    maxResultsMb: 50,
   },
   {
     name: 'enterprise',
@@ -63,6 +67,7 @@ export const DEFAULT_PLANS: NewPlan[] = [
     monthlyQuotaS: null,
     cpus: 4,
     memoryMb: 8192,
+    maxResultsMb: 50,
   },
 ];
 
@@ -88,6 +93,18 @@ export function planToJson(p: Plan) {
     monthlyQuotaSeconds: p.monthlyQuotaS,
     cpus: p.cpus,
     memoryMb: p.memoryMb,
+    idleTimeoutSeconds: p.idleTimeoutS,
+    resultsPath: p.resultsPath,
+    maxResultsMb: p.maxResultsMb,
+    pidsLimit: p.pidsLimit,
+    network: p.network,
+    runtime: p.runtime,
+    maxEnvVars: p.maxEnvVars,
+    maxEnvBytes: p.maxEnvBytes,
+    maxCommandArgs: p.maxCommandArgs,
+    maxCommandBytes: p.maxCommandBytes,
+    maxLabels: p.maxLabels,
+    maxLabelBytes: p.maxLabelBytes,
     createdAt: p.createdAt.toISOString(),
     updatedAt: p.updatedAt.toISOString(),
   };
@@ -110,6 +127,18 @@ const FIELD_MAP = {
   monthlyQuotaSeconds: 'monthlyQuotaS',
   cpus: 'cpus',
   memoryMb: 'memoryMb',
+  idleTimeoutSeconds: 'idleTimeoutS',
+  resultsPath: 'resultsPath',
+  maxResultsMb: 'maxResultsMb',
+  pidsLimit: 'pidsLimit',
+  network: 'network',
+  runtime: 'runtime',
+  maxEnvVars: 'maxEnvVars',
+  maxEnvBytes: 'maxEnvBytes',
+  maxCommandArgs: 'maxCommandArgs',
+  maxCommandBytes: 'maxCommandBytes',
+  maxLabels: 'maxLabels',
+  maxLabelBytes: 'maxLabelBytes',
 } as const satisfies Record<keyof PlanFieldsInput, keyof NewPlan>;
 
 export async function listPlans(db: DbOrTx): Promise<Plan[]> {
@@ -135,6 +164,28 @@ export function checkPlanConsistency(p: Pick<Plan, 'defaultTimeoutS' | 'maxTimeo
       `defaultTimeoutSeconds (${p.defaultTimeoutS}) must not exceed maxTimeoutSeconds (${p.maxTimeoutS})`,
       'defaultTimeoutSeconds',
     );
+  }
+}
+
+/**
+ * A plan's runtime and named network must exist on the engine. Checked here against this
+ * process's engine when it answers (the dispatcher checks again on the job's own node at start,
+ * so an engine that is down now cannot let a bad value through to a running container).
+ */
+async function checkPlanFence(ctx: Ctx, input: PlanFieldsInput): Promise<void> {
+  if (!ctx.docker || (input.runtime == null && input.network === undefined)) return;
+  try {
+    if (input.runtime != null) {
+      const have = await ctx.docker.runtimes();
+      if (!have.includes(input.runtime)) throw invalid(runtimeUnavailable(input.runtime, have, 'the Docker engine this Warden uses'), 'runtime', 'runtime_unavailable');
+    }
+    const mode = input.network === undefined ? null : networkMode(input.network);
+    if (mode && mode !== NO_NETWORK && mode !== MANAGED_NETWORK.name && !(await ctx.docker.networkExists(mode))) {
+      throw invalid(`network "${mode}" does not exist on the Docker engine this Warden uses; create it first, or use "warden" or "none"`, 'network', 'network_unavailable');
+    }
+  } catch (e) {
+    if (e instanceof AppError) throw e;
+    // Engine unreachable: the start-time check on the job's node refuses instead.
   }
 }
 
@@ -190,12 +241,14 @@ export async function upsertPlan(ctx: Ctx, actor: Actor, name: string, raw: unkn
   const n = planNameSchema.safeParse(name);
   if (!n.success) throw invalid(n.error.issues[0]!.message, 'name');
   const input = parseInput(planFieldsSchema, raw);
+  await checkPlanFence(ctx, input);
   const patch = mapFields(input);
   const now = ctx.clock.now();
   return ctx.db.transaction(async (tx) => {
     let [current] = await tx.select().from(plans).where(eq(plans.name, name)).for('update');
     if (!current) {
-      const base = { ...DEFAULT_PLANS[0]!, monthlyQuotaS: null, cpus: null, memoryMb: null };
+      // A plan created without caps gets the documented fence defaults, never "no cap".
+      const base = { ...DEFAULT_PLANS[0]!, monthlyQuotaS: null, cpus: FENCE_DEFAULTS.cpus, memoryMb: FENCE_DEFAULTS.memoryMb, pidsLimit: FENCE_DEFAULTS.pidsLimit, idleTimeoutS: null, resultsPath: null };
       const row = { ...base, ...patch, name, createdAt: now, updatedAt: now };
       checkPlanConsistency(row as Plan);
       // Two PUTs creating one plan: the loser's insert waits for the winner, then does nothing

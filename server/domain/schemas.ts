@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { WEBHOOK_EVENTS } from './webhook-events';
+import { forbiddenNetwork } from '../docker/host-config';
 
 /**
  * Input schemas shared by the HTTP API, server actions and forms. No server-only imports here,
@@ -14,12 +16,24 @@ export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
 export const isUuid = (s: string): boolean => UUID_RE.test(s);
 const int = (label: string, min: number, max: number) =>
   z
-    .number({ error: (i) => (i.input === undefined ? `${label} is required` : `${label} must be a number`) })
+    .number({
+      error: (i) => (i.input === undefined ? `${label} is required` : i.input === null ? `${label} cannot be null` : `${label} must be a number`),
+    })
     .int({ error: `${label} must be a whole number` })
     .min(min, { error: `${label} must be at least ${min}` })
     .max(max, { error: `${label} must be at most ${max}` });
 
 const IMAGE_RE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+
+/**
+ * Hard ceilings of the submit schema. The real bounds are the plan's caps (server/domain/caps.ts,
+ * 422 naming the cap); these only keep absurd input out before it is looked at, and a plan's cap
+ * fields (planFieldsSchema) may not be set above them.
+ */
+export const SUBMIT_CEILINGS = { envVars: 1000, commandArgs: 4096, labels: 1000, bytes: 256 * 1024 } as const;
+
+/** Keys that mean something to JavaScript objects: refused outright rather than silently dropped by a record parser. */
+const PROTO_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 export const labelsSchema = z
   .record(
@@ -28,17 +42,32 @@ export const labelsSchema = z
       .min(1, 'label keys must not be empty')
       .max(100, 'label keys must be at most 100 characters')
       .regex(/^[A-Za-z0-9._/-]+$/, 'label keys may contain letters, digits, . _ / -')
-      .refine((k) => !k.startsWith('warden.'), 'label keys starting with "warden." are reserved'),
+      .refine((k) => !k.startsWith('warden.'), 'label keys starting with "warden." are reserved')
+      .refine((k) => !PROTO_KEYS.has(k), 'this label key is not allowed'),
     z.string().max(500, 'label values must be at most 500 characters'),
   )
-  .refine((r) => Object.keys(r).length <= 50, 'at most 50 labels');
+  .refine((r) => Object.keys(r).length <= SUBMIT_CEILINGS.labels, `at most ${SUBMIT_CEILINGS.labels} labels`);
 
 export const envVarsSchema = z
   .record(
-    z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'env names must match [A-Za-z_][A-Za-z0-9_]*'),
+    z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'env names must match [A-Za-z_][A-Za-z0-9_]*')
+      .refine((k) => !PROTO_KEYS.has(k), 'this env name is not allowed'),
     z.string().max(8192, 'env values must be at most 8192 characters'),
   )
-  .refine((r) => Object.keys(r).length <= 100, 'at most 100 env variables');
+  .refine((r) => Object.keys(r).length <= SUBMIT_CEILINGS.envVars, `at most ${SUBMIT_CEILINGS.envVars} env variables`);
+
+/** An absolute path inside the job's container (what Docker's archive API copies out). */
+export const resultsPathSchema = z
+  .string({ error: 'resultsPath must be a string' })
+  .max(1024, 'resultsPath must be at most 1024 characters')
+  .regex(/^\/[^\0]*$/, 'resultsPath must be an absolute path in the container, like /out');
+
+export const CLASS_NAME_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+export const classNameSchema = z
+  .string({ error: 'class must be a string' })
+  .regex(CLASS_NAME_RE, 'class names are 1-63 lowercase letters, digits, _ or -');
 
 export const submitJobSchema = z.strictObject({
   image: z
@@ -50,7 +79,7 @@ export const submitJobSchema = z.strictObject({
     .array(z.string().max(16384, 'each command argument must be at most 16384 characters'), {
       error: 'command must be an array of strings',
     })
-    .max(256, 'command may have at most 256 arguments')
+    .max(SUBMIT_CEILINGS.commandArgs, `command may have at most ${SUBMIT_CEILINGS.commandArgs} arguments`)
     .optional(),
   name: z.string({ error: 'name must be a string' }).trim().min(1, 'name must not be empty').max(200, 'name must be at most 200 characters').optional(),
   env: envVarsSchema.optional(),
@@ -63,8 +92,19 @@ export const submitJobSchema = z.strictObject({
   ttlSecondsAfterFinished: int('ttlSecondsAfterFinished', 0, 365 * DAY).optional(),
   maxRetries: int('maxRetries', 0, 20).optional(),
   parentId: z.uuid({ error: 'parentId must be a job id (UUID)' }).optional(),
+  /** A job class (GET /api/v1/classes): its defaults sit between this request and the user/plan. */
+  class: classNameSchema.optional(),
+  /** Copied out of the container when the job ends (GET /api/v1/jobs/:id/results). */
+  resultsPath: resultsPathSchema.optional(),
+  /** No new output for this long → the timeout escalation, final `timed_out`. */
+  idleTimeoutSeconds: int('idleTimeoutSeconds', 1, INT4_MAX).optional(),
 });
 export type SubmitJobInput = z.infer<typeof submitJobSchema>;
+
+/** GET /api/v1/jobs/:id/logs?follow=true streams the live log until the container stops. */
+export const logsQuerySchema = z.strictObject({
+  follow: z.enum(['true', 'false', '1', '0'], { error: 'follow must be true or false' }).optional(),
+});
 
 export const killJobSchema = z.strictObject({
   force: z.boolean({ error: 'force must be true or false' }).optional(),
@@ -108,15 +148,54 @@ export const planFieldsSchema = z.strictObject({
   ttlLostSeconds: int('ttlLostSeconds', 0, 365 * DAY).optional(),
   maxRetries: int('maxRetries', 0, 20).optional(),
   monthlyQuotaSeconds: optNull(int('monthlyQuotaSeconds', 1, 10_000 * 3600)),
-  cpus: optNull(
+  // Every container gets cpu, memory and pids caps: null is refused (a new plan starts from
+  // FENCE_DEFAULTS), so no plan can be saved without them.
+  cpus: z
+    .number({ error: (i) => (i.input === null ? 'cpus cannot be null: every plan has a cpu cap' : 'cpus must be a number') })
+    .positive({ error: 'cpus must be greater than 0' })
+    .max(256, { error: 'cpus must be at most 256' })
+    .optional(),
+  memoryMb: int('memoryMb', 6, 1024 * 1024).optional(),
+  pidsLimit: int('pidsLimit', 8, 1_000_000).optional(),
+  network: z
+    .string({ error: 'network must be "none", "warden" or the name of an existing Docker network' })
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'network must be "none", "warden" or the name of an existing Docker network')
+    .refine((n) => !forbiddenNetwork(n), { error: (i) => `network refused: ${forbiddenNetwork(String(i.input))}` })
+    .optional(),
+  runtime: optNull(
     z
-      .number({ error: 'cpus must be a number' })
-      .positive({ error: 'cpus must be greater than 0' })
-      .max(256, { error: 'cpus must be at most 256' }),
+      .string({ error: 'runtime must be an OCI runtime name such as "runsc", or null for the engine default' })
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'runtime must be an OCI runtime name such as "runsc", or null for the engine default'),
   ),
-  memoryMb: optNull(int('memoryMb', 6, 1024 * 1024)),
+  idleTimeoutSeconds: optNull(int('idleTimeoutSeconds', 1, 30 * DAY)),
+  resultsPath: optNull(resultsPathSchema),
+  /** 0 keeps no results at all. At most 1 GiB: a PostgreSQL bytea value's limit. */
+  maxResultsMb: int('maxResultsMb', 0, 1024).optional(),
+  maxEnvVars: int('maxEnvVars', 0, SUBMIT_CEILINGS.envVars).optional(),
+  maxEnvBytes: int('maxEnvBytes', 0, SUBMIT_CEILINGS.bytes).optional(),
+  maxCommandArgs: int('maxCommandArgs', 0, SUBMIT_CEILINGS.commandArgs).optional(),
+  maxCommandBytes: int('maxCommandBytes', 0, SUBMIT_CEILINGS.bytes).optional(),
+  maxLabels: int('maxLabels', 0, SUBMIT_CEILINGS.labels).optional(),
+  maxLabelBytes: int('maxLabelBytes', 0, SUBMIT_CEILINGS.bytes).optional(),
 });
 export type PlanFieldsInput = z.infer<typeof planFieldsSchema>;
+
+/** PUT /api/v1/classes/:name replaces the class: an omitted optional field is cleared (falls through to the plan). */
+export const classFieldsSchema = z.strictObject({
+  description: optNull(z.string({ error: 'description must be a string' }).trim().max(500, 'description must be at most 500 characters')),
+  defaultTimeoutSeconds: int('defaultTimeoutSeconds', 1, 30 * DAY),
+  maxTimeoutSeconds: optNull(int('maxTimeoutSeconds', 1, 30 * DAY)),
+  gracePeriodSeconds: optNull(int('gracePeriodSeconds', 0, 3600)),
+  warnBeforeSeconds: optNull(int('warnBeforeSeconds', 0, 30 * DAY)),
+  idleTimeoutSeconds: optNull(int('idleTimeoutSeconds', 1, 30 * DAY)),
+  ttlSucceededSeconds: optNull(int('ttlSucceededSeconds', 0, 365 * DAY)),
+  ttlFailedSeconds: optNull(int('ttlFailedSeconds', 0, 365 * DAY)),
+  ttlTimedOutSeconds: optNull(int('ttlTimedOutSeconds', 0, 365 * DAY)),
+  ttlKilledSeconds: optNull(int('ttlKilledSeconds', 0, 365 * DAY)),
+  ttlLostSeconds: optNull(int('ttlLostSeconds', 0, 365 * DAY)),
+  resultsPath: optNull(resultsPathSchema),
+});
+export type ClassFieldsInput = z.infer<typeof classFieldsSchema>;
 
 export const createUserSchema = z.strictObject({
   name: z
@@ -134,6 +213,13 @@ export const updateUserSchema = z.strictObject({
   monthlyQuotaSeconds: optNull(int('monthlyQuotaSeconds', 1, 10_000 * 3600)),
 });
 export type UpdateUserInput = z.infer<typeof updateUserSchema>;
+
+/** POST …/keys: an optional expiry (ISO 8601 with a zone, e.g. 2026-12-31T00:00:00Z). */
+export const createKeySchema = z.strictObject({
+  expiresAt: z.iso
+    .datetime({ offset: true, error: 'expiresAt must be an ISO 8601 time with a zone, like 2026-12-31T00:00:00Z' })
+    .optional(),
+});
 
 export const ROLES = ['viewer', 'operator', 'admin'] as const;
 export const createOperatorSchema = z.strictObject({
@@ -164,4 +250,39 @@ export const listJobsQuerySchema = z.strictObject({
   user: z.string().max(100).optional(),
   limit: z.coerce.number({ error: 'limit must be a number' }).int('limit must be a whole number').min(1, 'limit must be at least 1').max(500, 'limit must be at most 500').optional(),
   cursor: z.string().max(200).optional(),
+});
+
+/** POST /api/v1/webhooks. `events` absent: every event type. */
+export const createWebhookSchema = z.strictObject({
+  url: z
+    .string({ error: (i) => (i.input === undefined ? 'url is required' : 'url must be a string') })
+    .trim()
+    .min(1, 'url is required')
+    .max(2048, 'url must be at most 2048 characters'),
+  events: z
+    .array(
+      z.enum(WEBHOOK_EVENTS, { error: (i) => `unknown event ${JSON.stringify(i.input)}; known events: ${WEBHOOK_EVENTS.join(', ')}` }),
+      { error: 'events must be an array of event names' },
+    )
+    .min(1, 'events must name at least one event (leave it out for all of them)')
+    .max(WEBHOOK_EVENTS.length, `events may list at most ${WEBHOOK_EVENTS.length} names`)
+    .refine((a) => new Set(a).size === a.length, 'events must not repeat a name')
+    .optional(),
+  secret: z
+    .string({ error: 'secret must be a string' })
+    .min(16, 'secret must be at least 16 characters')
+    .max(256, 'secret must be at most 256 characters')
+    .regex(/^[\x21-\x7e]+$/, 'secret must be printable ASCII without spaces')
+    .optional(),
+  userId: z.uuid({ error: 'userId must be a user id (UUID)' }).optional(),
+});
+export type CreateWebhookInput = z.infer<typeof createWebhookSchema>;
+
+export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+export const listDeliveriesQuerySchema = z.strictObject({
+  status: z.enum(DELIVERY_STATUSES, { error: `status must be one of ${DELIVERY_STATUSES.join(', ')}` }).optional(),
+  limit: z.coerce.number({ error: 'limit must be a number' }).int('limit must be a whole number').min(1, 'limit must be at least 1').max(200, 'limit must be at most 200').optional(),
+  cursor: z.string().regex(/^[0-9]{1,18}$/, 'cursor is not valid').optional(),
 });

@@ -10,9 +10,34 @@ import { jobs, type Job } from '../db/schema';
 export const BACKOFF_BASE_MS = 1_000;
 export const BACKOFF_MAX_MS = 60_000;
 
-/** Delay before the next attempt after `failures` consecutive failures (≥ 1). */
+/** An exponential curve: base × 2^(failures − 1), capped, optionally jittered by ±jitter. */
+export interface BackoffCurve {
+  baseMs: number;
+  maxMs: number;
+  /** Fraction of the delay to spread randomly either way (0.2: ±20 %). */
+  jitter?: number;
+}
+
+/** Docker side effects (above). */
+export const SIDE_EFFECT_BACKOFF: BackoffCurve = { baseMs: BACKOFF_BASE_MS, maxMs: BACKOFF_MAX_MS };
+
+/**
+ * Webhook deliveries: 5 s, 10 s, 20 s … capped at 1 h, ±20 % jitter so that the retries of many
+ * deliveries to a receiver that was down do not all land on it in the same second when it
+ * returns. About 30 attempts in the 24 h retry window (domain/outbox.ts WEBHOOK_RETRY_WINDOW_MS).
+ */
+export const WEBHOOK_BACKOFF: BackoffCurve = { baseMs: 5_000, maxMs: 3_600_000, jitter: 0.2 };
+
+/** Delay before the next attempt after `failures` consecutive failures (≥ 1) on `curve`; `random` in [0, 1). */
+export function backoffFor(curve: BackoffCurve, failures: number, random: () => number = Math.random): number {
+  const d = Math.min(curve.maxMs, curve.baseMs * 2 ** Math.max(0, failures - 1));
+  if (!curve.jitter) return d;
+  return Math.round(d * (1 - curve.jitter + 2 * curve.jitter * random()));
+}
+
+/** Delay before the next Docker side-effect attempt after `failures` consecutive failures (≥ 1). */
 export function backoffMs(failures: number): number {
-  return Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, failures - 1));
+  return backoffFor(SIDE_EFFECT_BACKOFF, failures);
 }
 
 /**

@@ -12,6 +12,7 @@ import { externalStop, loseInTx } from './external';
 import { finishJob, lockJobWithPlan } from './lifecycle';
 import { describeTimeoutSource } from './limits';
 import { planForUser } from './plans';
+import { saveResults } from './results';
 import { clearSideEffectFailures, countAct, emptyTally, errMessage, noteSideEffectFailure, type Tally } from './side-effects';
 
 /**
@@ -34,7 +35,7 @@ import { clearSideEffectFailures, countAct, emptyTally, errMessage, noteSideEffe
  *
  * The timeout sweeper decides *when* (its pure plan()); this module decides *how*.
  *
- * Longer than most files here (~550 lines) on purpose: claim, signal, re-check, settle and
+ * Longer than most files here (~560 lines) on purpose: claim, signal, re-check, settle and
  * completion are one protocol whose invariants (a step claimed once; final only once Docker
  * confirms) are easiest to check when read in one place.
  */
@@ -61,6 +62,7 @@ export interface TerminatingJob {
   sideEffectFailures: number;
   nextAttemptAt: Date | null;
   planName: string;
+  className: string | null;
 }
 
 /** Columns of a TerminatingJob (select from jobs ⋈ users ⋈ plans). */
@@ -85,6 +87,7 @@ export const terminatingCols = {
   sideEffectFailures: jobs.sideEffectFailures,
   nextAttemptAt: jobs.nextAttemptAt,
   planName: plans.name,
+  className: jobs.className,
 };
 
 export type EscalationStep = 'sigterm' | 'sigkill' | 'remove' | 'finish_no_container';
@@ -101,14 +104,19 @@ export const NO_CONTAINER_WAIT_MS = 120_000;
 // ---------------------------------------------------------------------------------------------
 
 /** "Timeout: exceeded 300s (plan free)". The seconds are what the job was allowed to run. */
-export function timeoutReason(j: Pick<TerminatingJob, 'timeoutS' | 'timeoutSource' | 'startedAt' | 'deadlineAt' | 'planName'>): string {
+export function timeoutReason(j: Pick<TerminatingJob, 'timeoutS' | 'timeoutSource' | 'startedAt' | 'deadlineAt' | 'planName' | 'className'>): string {
   const allowed = j.startedAt && j.deadlineAt ? Math.max(0, Math.round((j.deadlineAt.getTime() - j.startedAt.getTime()) / 1000)) : j.timeoutS;
-  return `Timeout: exceeded ${allowed}s (${describeTimeoutSource(j.timeoutSource, j.planName)})`;
+  return `Timeout: exceeded ${allowed}s (${describeTimeoutSource(j.timeoutSource, j.planName, j.className)})`;
+}
+
+/** "Idle: no output for 60s": the idle timeout's reason (same escalation, final timed_out). */
+export function idleReason(idleTimeoutS: number): string {
+  return `Idle: no output for ${idleTimeoutS}s`;
 }
 
 /** Final state, exit code and reason of a job that ended while terminating. */
 export function terminationOutcome(
-  job: Pick<Job, 'terminateKind' | 'terminateReason' | 'timeoutS' | 'timeoutSource' | 'startedAt' | 'deadlineAt'>,
+  job: Pick<Job, 'terminateKind' | 'terminateReason' | 'timeoutS' | 'timeoutSource' | 'startedAt' | 'deadlineAt' | 'className'>,
   planName: string,
   exitCode: number | null,
 ) {
@@ -156,11 +164,13 @@ export interface EscalationDeps {
 
 /**
  * running → terminating for a timeout, only if the deadline has really passed as stored now (an
- * extend that committed after the caller's read wins) and the timeout is not suspended. Returns
- * the job as it now is, or null when it moved on.
+ * extend that committed after the caller's read wins) and the timeout is not suspended. An idle
+ * timeout (`cause: 'idle'`) is the same move, conditional on the stored idle deadline instead
+ * (output seen meanwhile moved it). Returns the job as it now is, or null when it moved on.
  */
-export async function beginTimeout(d: EscalationDeps, j: TerminatingJob, reason: string): Promise<TerminatingJob | null> {
+export async function beginTimeout(d: EscalationDeps, j: TerminatingJob, reason: string, cause: 'deadline' | 'idle' = 'deadline'): Promise<TerminatingJob | null> {
   const now = d.ctx.clock.now();
+  const due = cause === 'idle' ? lte(jobs.idleDeadlineAt, now) : lte(jobs.deadlineAt, now);
   return d.ctx.db.transaction(async (tx) => {
     const [row] = await tx
       .update(jobs)
@@ -173,12 +183,12 @@ export async function beginTimeout(d: EscalationDeps, j: TerminatingJob, reason:
         terminateForce: false,
         updatedAt: now,
       })
-      .where(and(eq(jobs.id, j.id), eq(jobs.status, 'running'), lte(jobs.deadlineAt, now), eq(jobs.timeoutSuspended, false)))
+      .where(and(eq(jobs.id, j.id), eq(jobs.status, 'running'), due, eq(jobs.timeoutSuspended, false)))
       .returning();
     if (!row) return null;
     await audit(tx, {
       actor: d.actor,
-      action: 'job.timeout',
+      action: cause === 'idle' ? 'job.idle_timeout' : 'job.timeout',
       targetType: 'job',
       targetId: j.id,
       reason,
@@ -186,6 +196,7 @@ export async function beginTimeout(d: EscalationDeps, j: TerminatingJob, reason:
       details: {
         from: 'running',
         to: 'terminating',
+        ...(cause === 'idle' ? { idleTimeoutSeconds: row.idleTimeoutS, lastOutputAt: row.lastOutputAt?.toISOString() ?? null } : {}),
         deadlineAt: row.deadlineAt?.toISOString() ?? null,
         latenessSeconds: row.deadlineAt ? (now.getTime() - row.deadlineAt.getTime()) / 1000 : null,
       },
@@ -332,7 +343,7 @@ async function forceRemove(d: EscalationDeps, j: TerminatingJob, tally: Tally): 
   const docker = requireDocker(d);
   const cid = j.containerId!;
   if (!(await stillOurs(d, j, tally, 'container.remove'))) return;
-  // The log tail first: after the removal there is nothing left to read.
+  // The log tail and the results first: after the removal there is nothing left to read.
   let logTail: string | null = null;
   try {
     logTail = await docker.logsTail(cid);
@@ -340,6 +351,8 @@ async function forceRemove(d: EscalationDeps, j: TerminatingJob, tally: Tally): 
   } catch {
     /* a missing tail must not keep a runaway container alive */
   }
+  const full = await jobWithPlan(d.ctx.db, j.id);
+  if (full) await saveResults(d.ctx, docker, full.job, cid, full.plan, d.actor);
   const at = d.ctx.clock.now();
   try {
     await docker.remove(cid);
@@ -352,6 +365,17 @@ async function forceRemove(d: EscalationDeps, j: TerminatingJob, tally: Tally): 
   });
   countAct(tally, 'remove');
   await finishWithoutContainer(d, j, 'container force-removed', logTail);
+}
+
+/** A job with its user's plan (no lock). */
+async function jobWithPlan(db: DbOrTx, id: string): Promise<{ job: Job; plan: Plan } | null> {
+  const [r] = await db
+    .select({ job: jobs, plan: plans })
+    .from(jobs)
+    .innerJoin(users, eq(users.id, jobs.userId))
+    .innerJoin(plans, eq(plans.id, users.planId))
+    .where(eq(jobs.id, id));
+  return r ?? null;
 }
 
 /** The container stopped (completeJob maps terminating → timed_out/killed) or is gone (finish directly). */
@@ -457,7 +481,7 @@ export async function completeJob(
   if (!job || job.containerId !== containerId) return null;
   if (job.status !== 'running' && job.status !== 'terminating') return null;
   const plan = await planForUser(ctx.db, job.userId);
-  // Save the log tail before anything can remove the container.
+  // Save the log tail and the results before anything can remove the container.
   let logTail: string | null = null;
   if (docker) {
     try {
@@ -465,6 +489,7 @@ export async function completeJob(
     } catch (e) {
       log.warn({ err: String(e), job: jobId }, 'log tail unavailable');
     }
+    await saveResults(ctx, docker, job, containerId, plan, actor);
   }
   // A non-zero exit of a running job may be the kernel's OOM killer at the plan's memory cap.
   let oom = false;

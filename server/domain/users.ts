@@ -7,6 +7,7 @@ import { audit } from './audit';
 import { conflict, invalid, notFound, parseInput } from './errors';
 import { effectiveLimits, monthKey } from './limits';
 import { createUserSchema, isUuid, updateUserSchema } from './schemas';
+import { createKey, keyToJson, type KeyJson } from './keys';
 import { newApiKey } from './secrets';
 import { ACTIVE_STATUSES, sqlList } from './status';
 
@@ -134,16 +135,8 @@ export async function updateUser(ctx: Ctx, actor: Actor, id: string, raw: unknow
   });
 }
 
-/** POST /api/v1/users/:id/keys — a new key for the user (shown once). */
-export async function createUserKey(ctx: Ctx, actor: Actor, id: string): Promise<{ apiKey: string; prefix: string }> {
-  requireRole(actor, 'admin');
-  const now = ctx.clock.now();
-  return ctx.db.transaction(async (tx) => {
-    const found = await getUserWithPlan(tx, id);
-    if (!found) throw notFound('User', id);
-    const k = newApiKey('user');
-    await tx.insert(apiKeys).values({ keyHash: k.hash, prefix: k.prefix, userId: id, createdAt: now });
-    await audit(tx, { actor, action: 'user.key.create', targetType: 'user', targetId: id, at: now, details: { prefix: k.prefix } });
-    return { apiKey: k.key, prefix: k.prefix };
-  });
+/** POST /api/v1/users/:id/keys — a new key for the user (shown once); body `{expiresAt?}`. */
+export async function createUserKey(ctx: Ctx, actor: Actor, id: string, raw: unknown = {}): Promise<KeyJson & { apiKey: string }> {
+  const r = await createKey(ctx, actor, { kind: 'user', id }, raw);
+  return { ...keyToJson(r.key), apiKey: r.apiKey };
 }

@@ -3,14 +3,15 @@ import type { Ctx } from '../context';
 import { jobs } from '../db/schema';
 import { describeIdentity, LABEL, labelsMatchJob } from '../docker/labels';
 import { audit } from '../domain/audit';
+import { deleteResults } from '../domain/results';
 import { countAct, emptyTally, errMessage, noteSideEffectFailure } from '../domain/side-effects';
 import { FINAL_STATUSES, LIVE_STATUSES, sqlList } from '../domain/status';
 import { SWEEPER_NAMES } from '../domain/sweeper-settings';
 import { mapLimit, type ApplyDeps, type ApplyResult, type PlannedAction } from './common';
 
 /**
- * TTL sweeper: finished jobs past ttl_expires_at get their container and labelled volumes removed
- * and are marked cleaned (the row stays readable, log tail included). Rows finished longer ago
+ * TTL sweeper: finished jobs past ttl_expires_at get their container, labelled volumes and saved
+ * results removed and are marked cleaned (the row stays readable, log tail included). Rows finished longer ago
  * than the history retention are purged in batches; usage totals live in their own table and stay.
  */
 
@@ -249,7 +250,9 @@ async function markCleaned(d: ApplyDeps, j: TtlJob, details: Record<string, unkn
       .where(and(eq(jobs.id, j.id), isNull(jobs.cleanedAt)))
       .returning({ id: jobs.id });
     if (!row) return false;
-    await audit(tx, { actor: d.actor, action: 'job.cleaned', targetType: 'job', targetId: j.id, at, details: { containerId: j.containerId, ...details } });
+    // Results go with the container, in the same transaction.
+    const results = await deleteResults(tx, j.id);
+    await audit(tx, { actor: d.actor, action: 'job.cleaned', targetType: 'job', targetId: j.id, at, details: { containerId: j.containerId, ...details, ...(results ? { results: 'deleted' } : {}) } });
     return true;
   });
 }

@@ -199,6 +199,7 @@ async function settleStart(ctx: Ctx, docker: DockerRuntime, j: Job, out: { reque
           containerId: ins.id,
           startedAt,
           deadlineAt,
+          idleDeadlineAt: j.idleTimeoutS ? new Date(startedAt.getTime() + j.idleTimeoutS * 1000) : null,
           ...NO_WAIT,
           updatedAt: now,
         })

@@ -222,13 +222,13 @@ export interface DispatchOptions {
   perUser?: number;
   /** Starts of one round run at most this many at a time. */
   startConcurrency?: number;
-  /** Defaults from the settings: WARDEN_PULL_TIMEOUT_S, WARDEN_CONTAINER_NETWORK. */
+  /** Defaults from the settings: WARDEN_PULL_TIMEOUT_S. */
   start?: Partial<StartOptions>;
 }
 
 function startOptions(o: DispatchOptions): StartOptions {
   const cfg = config();
-  return { pullTimeoutMs: cfg.WARDEN_PULL_TIMEOUT_S * 1000, network: cfg.WARDEN_CONTAINER_NETWORK, ...o.start };
+  return { pullTimeoutMs: cfg.WARDEN_PULL_TIMEOUT_S * 1000, ...o.start };
 }
 
 /**

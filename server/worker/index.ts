@@ -15,10 +15,13 @@ import { dispatchOnce } from './dispatcher';
 import { holdInstanceLock, PROCESS_INSTANCE } from './instance';
 import { renewStartLeases } from './start';
 import { ensureSeeded } from '../seed';
+import { purgeWebhookHistory } from '../domain/webhooks';
+import { startWebhookDelivery } from './webhooks';
 
 /**
  * The worker: dispatcher (every second), Docker events → completion, reconcile (every 10 s and
- * after an engine reconnect), heartbeat (every 5 s, also renewing the leases of starts in flight)
+ * after an engine reconnect), heartbeat (every 5 s, also renewing the leases of starts in flight),
+ * webhook deliveries (every second, and at once after each send; history purged every 10 min)
  * and the sweepers. Runs inside `npm start` (from instrumentation.ts) or alone (`npm run worker`).
  * Keeps its own small pool. Time is the database's (DbClock); the node id is the engine's ID
  * unless WARDEN_NODE_ID says otherwise, so the loops start once the engine has answered (until
@@ -60,6 +63,7 @@ async function doStart(): Promise<Worker> {
   const tasks: ScheduledTask[] = [];
   let events: EventSubscription | null = null;
   let sweepers: SweeperHandle | null = null;
+  let deliveries: ReturnType<typeof startWebhookDelivery> | null = null;
 
   const run = async (): Promise<string | null> => {
     const node = await resolveNodeId(docker, cfg.WARDEN_NODE_ID, {
@@ -104,6 +108,9 @@ async function doStart(): Promise<Worker> {
     };
     every(10, 'reconcile', reconcileAndKick);
     every(HEARTBEAT_EVERY_MS / 1000, 'heartbeat', heartbeat);
+    deliveries = startWebhookDelivery(ctx, { allowPrivate: cfg.WARDEN_WEBHOOK_ALLOW_PRIVATE });
+    every(1, 'webhooks', () => deliveries!.tick());
+    every(600, 'webhook-history', () => purgeWebhookHistory(ctx.db, ctx.clock.now(), cfg.WARDEN_HISTORY_DAYS));
 
     events = docker.events(
       (e) => {
@@ -133,6 +140,7 @@ async function doStart(): Promise<Worker> {
       await ready.catch(() => null);
       for (const t of tasks) await t.stop();
       await sweepers?.stop();
+      await deliveries?.stop();
       events?.close();
       events = null;
       // Finish in-flight ticks; running containers are left to be found again on restart, and

@@ -1,8 +1,9 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
+import { config } from '../config';
 import type { Ctx } from '../context';
 import { jobs, plans, users, type Job, type Plan } from '../db/schema';
 import { retryThroughOutage } from '../db/client';
-import { containerLabels, containerName, LABEL, labelsMatchJob, mayActOn } from '../docker/labels';
+import { containerName, LABEL, labelsMatchJob, mayActOn } from '../docker/labels';
 import { DeadlineError, withDeadline } from '../docker/timeboxed';
 import {
   ContainerNameInUseError,
@@ -13,6 +14,7 @@ import {
   type DockerRuntime,
 } from '../docker/types';
 import { audit } from '../domain/audit';
+import { containerSpec } from '../domain/container-spec';
 import { finishJob, lockJobWithPlan, transition } from '../domain/lifecycle';
 import { errMessage } from '../domain/side-effects';
 import { finishWithoutContainer } from '../domain/termination';
@@ -40,8 +42,6 @@ export type StartOutcome = 'running' | 'failed' | 'requeued' | 'gone' | 'pulling
 export interface StartOptions {
   /** Deadline of one image pull (WARDEN_PULL_TIMEOUT_S). */
   pullTimeoutMs: number;
-  /** Network mode for the container (WARDEN_CONTAINER_NETWORK); unset = the engine's default. */
-  network?: string;
   /** Deadline of create + start; past it the claim is left to lapse and reconcile settles the job. */
   runTimeoutMs?: number;
 }
@@ -159,16 +159,12 @@ async function createAndRecord(
 ): Promise<StartOutcome> {
   const sc = await loadStartContext(ctx, job.id);
   if (!sc) return 'gone';
-  const spec: ContainerSpec = {
-    name: containerName(job),
-    image: job.image,
-    command: job.command,
-    env: job.env,
-    labels: containerLabels(job, { node: ctx.node, installation: ctx.installation }),
-    cpus: sc.plan.cpus,
-    memoryMb: sc.plan.memoryMb,
-    ...(o.network ? { network: o.network } : {}),
-  };
+  const cfg = config();
+  const spec: ContainerSpec = containerSpec(job, sc.plan, {
+    owner: { node: ctx.node, installation: ctx.installation },
+    logMaxSize: cfg.WARDEN_CONTAINER_LOG_MAX_SIZE,
+    logMaxFiles: cfg.WARDEN_CONTAINER_LOG_MAX_FILES,
+  });
   const run = () => withDeadline(docker.run(spec), o.runTimeoutMs ?? RUN_TIMEOUT_MS, 'container create + start');
   let containerId: string;
   try {
@@ -253,6 +249,7 @@ async function recordRunning(ctx: Ctx, docker: DockerRuntime, job: Job, containe
         startedAt,
         deadlineAt: deadline,
         timeoutSource,
+        idleDeadlineAt: job.idleTimeoutS ? new Date(startedAt.getTime() + job.idleTimeoutS * 1000) : null,
         ...NO_WAIT,
         sideEffectFailures: 0,
         nextAttemptAt: null,

@@ -1,16 +1,15 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { ensureInstallation } from '../../server/domain/installation';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type Database } from '../../server/db/client';
 import { systemClock } from '../../server/clock';
 import { createOperatorKey } from '../../server/domain/operators';
 import { dockerAvailable, TEST_IMAGE } from '../helpers/docker';
-import { freePort } from '../../server/db/embedded';
+import { startReceiver } from '../helpers/receiver';
+import { ROOT, startWarden, until, type Warden } from '../helpers/warden-server';
 
 /**
  * The dashboard in a real browser (Debian's Chromium via playwright-core; never a downloaded one)
@@ -21,7 +20,6 @@ import { freePort } from '../../server/db/embedded';
  *   REQUIRE_BROWSER=1  fail (instead of skip) when /usr/bin/chromium is missing
  */
 const CHROMIUM = '/usr/bin/chromium';
-const ROOT = path.resolve(process.env.WARDEN_E2E_DIR ?? path.join(__dirname, '../..'));
 const REPO = path.resolve(__dirname, '../..');
 const SHOTS = path.join(REPO, 'test-results/screenshots');
 const hasBrowser = fs.existsSync(CHROMIUM);
@@ -39,127 +37,11 @@ const XSS_LABEL = '<script>alert(2)</script>';
 const XSS_LOG = '<b>bold</b><script>alert(3)</script>';
 const XSS_REASON = '<img src=y onerror=alert(4)>';
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 30_000, everyMs = 250): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
-
 /** "4m 05s" / "1h 02m" / "45s" → seconds. */
 function parseCountdown(s: string): number {
   let n = 0;
   for (const [, v, u] of s.matchAll(/(\d+)([dhms])/g)) n += Number(v) * { d: 86400, h: 3600, m: 60, s: 1 }[u as 'd' | 'h' | 'm' | 's'];
   return n;
-}
-
-interface Warden {
-  base: string;
-  dataDir: string;
-  /** A pool on the embedded database the server started. */
-  db: () => Database;
-  stop: () => Promise<void>;
-}
-
-function ensureBuilt() {
-  // The same check `npm start` makes: build when there is no build or the sources are newer.
-  if (process.env.E2E_REBUILD === '1') fs.rmSync(path.join(ROOT, '.next/BUILD_ID'), { force: true });
-  execFileSync(process.execPath, [path.join(ROOT, 'bin/prestart.mjs')], { cwd: ROOT, stdio: 'inherit', timeout: 900_000 });
-  process.env.E2E_REBUILD = '0';
-}
-
-/** `next start` on a fresh embedded database (own WARDEN_DATA_DIR, mode 0755) and a free port. */
-async function startWarden(name: string, extraEnv: Record<string, string> = {}): Promise<Warden> {
-  ensureBuilt();
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-e2e-'));
-  fs.chmodSync(dataDir, 0o755);
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const env: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('VITEST') && k !== 'TEST' && k !== 'NODE_ENV') env[k] = v;
-  Object.assign(env, {
-    PORT: String(port),
-    NODE_ENV: 'production',
-    WARDEN_DATA_DIR: dataDir,
-    WARDEN_ADMIN_EMAIL: ADMIN.email,
-    WARDEN_ADMIN_PASSWORD: ADMIN.password,
-    WARDEN_NODE_ID: `e2e-${crypto.randomBytes(3).toString('hex')}`,
-    LOG_LEVEL: 'warn',
-    NEXT_TELEMETRY_DISABLED: '1',
-    ...extraEnv,
-  });
-  delete env.DATABASE_URL;
-  fs.mkdirSync(path.join(REPO, 'test-results'), { recursive: true });
-  const log = fs.createWriteStream(path.join(REPO, `test-results/e2e-server-${name}.log`));
-  const child: ChildProcess = spawn(process.execPath, [path.join(ROOT, 'node_modules/next/dist/bin/next'), 'start', '-p', String(port), '-H', '127.0.0.1'], {
-    cwd: ROOT,
-    env: env as NodeJS.ProcessEnv,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.pipe(log);
-  child.stderr!.pipe(log);
-  let pool: Database | null = null;
-  const stop = async () => {
-    await pool?.close().catch(() => {});
-    if (child.pid && child.exitCode == null) {
-      try {
-        process.kill(-child.pid, 'SIGTERM');
-      } catch {
-        /* gone */
-      }
-      await until('next start to exit', async () => child.exitCode != null || child.signalCode != null, 20_000).catch(() => {
-        try {
-          process.kill(-child.pid!, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      });
-    }
-    // The embedded PostgreSQL belonged to the server process; make sure it is gone too.
-    try {
-      const pid = Number(fs.readFileSync(path.join(dataDir, 'pg/postmaster.pid'), 'utf8').split('\n')[0]);
-      if (pid > 0) process.kill(pid, 'SIGINT');
-      await until('postgres to stop', async () => {
-        try {
-          process.kill(pid, 0);
-          return false;
-        } catch {
-          return true;
-        }
-      }, 15_000);
-    } catch {
-      /* not running */
-    }
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  };
-  try {
-    await until('the server to answer /api/health', async () => {
-      if (child.exitCode != null) throw new Error(`next start exited with ${child.exitCode}; see test-results/e2e-server-${name}.log`);
-      const r = await fetch(`${base}/api/health`).catch(() => null);
-      return r != null && r.status === 200;
-    }, 120_000, 500);
-  } catch (e) {
-    await stop();
-    throw e;
-  }
-  const db = () => {
-    if (!pool) {
-      const owner = JSON.parse(fs.readFileSync(path.join(dataDir, 'pg-owner.json'), 'utf8')) as { port: number };
-      const pw = fs.readFileSync(path.join(dataDir, 'pg-password'), 'utf8').trim();
-      pool = connect(`postgres://postgres:${encodeURIComponent(pw)}@127.0.0.1:${owner.port}/postgres`, { max: 2 });
-    }
-    return pool;
-  };
-  return { base, dataDir, db, stop };
 }
 
 const BROWSER_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -178,6 +60,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
   let base = '';
   let opKey = '';
   let userId = '';
+  let userKey = '';
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
@@ -209,7 +92,8 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
 
   beforeAll(async () => {
     fs.mkdirSync(SHOTS, { recursive: true });
-    warden = await startWarden('main');
+    // Webhook receivers in these tests listen on 127.0.0.1.
+    warden = await startWarden('main', { admin: ADMIN, env: { WARDEN_WEBHOOK_ALLOW_PRIVATE: 'on' } });
     base = warden.base;
     // An operator API key straight from the database the server started (as `warden operator key` does).
     opKey = (await createOperatorKey({ db: warden.db().db, clock: systemClock, node: 'e2e', installation: await ensureInstallation(warden.db().db), docker: null }, { kind: 'system', name: 'cli' }, ADMIN.email)).apiKey;
@@ -218,6 +102,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
     const u = await api<{ id: string; apiKey: string }>('POST', '/api/v1/users', { name: `e2e-${crypto.randomBytes(3).toString('hex')}`, plan: 'pro' });
     expect(u.status).toBe(201);
     userId = u.body.id;
+    userKey = u.body.apiKey;
     const submit = async (body: Record<string, unknown>) => {
       const r = await api<JobJson>('POST', '/api/v1/jobs', body, u.body.apiKey);
       expect(r.status, JSON.stringify(r.body)).toBe(201);
@@ -410,6 +295,49 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
     await shot('plans');
   });
 
+  it('Classes: an admin creates a class; a job of it shows the class and its results download with the session', async () => {
+    await page.goto(`${base}/classes`);
+    await page.getByText('No job classes yet').waitFor();
+    await page.getByRole('button', { name: 'New class' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Class name').fill('e2e-build');
+    await dialog.getByLabel('Default timeout (s)').fill('100000');
+    await dialog.getByLabel('Max timeout (s)').fill('600');
+    await dialog.getByRole('button', { name: 'Create class' }).click();
+    // The API's own rule, shown on the field: a default above the class's cap is refused.
+    await dialog.getByText('must not exceed its maxTimeoutSeconds (600)', { exact: false }).waitFor();
+    await dialog.getByLabel('Default timeout (s)').fill('300');
+    await dialog.getByLabel('Results path').fill('/out');
+    await dialog.getByRole('button', { name: 'Create class' }).click();
+    await page.getByText('Class e2e-build created').waitFor();
+    await page.getByRole('form', { name: 'Class e2e-build' }).waitFor();
+    await shot('classes');
+    const cls = await api<{ defaultTimeoutSeconds: number; maxTimeoutSeconds: number; resultsPath: string }>('GET', '/api/v1/classes/e2e-build');
+    expect(cls.body).toMatchObject({ defaultTimeoutSeconds: 300, maxTimeoutSeconds: 600, resultsPath: '/out' });
+
+    const sub = await api<JobJson>('POST', '/api/v1/jobs', { image: TEST_IMAGE, name: 'e2e-classy', class: 'e2e-build', command: ['sh', '-c', 'mkdir -p /out && echo from-e2e > /out/x.txt'] }, userKey);
+    expect(sub.status, JSON.stringify(sub.body)).toBe(201);
+    expect(sub.body).toMatchObject({ timeoutSeconds: 300, timeoutSource: 'class' });
+    await until('the class job to succeed with results', async () => {
+      const j = (await api<JobJson & { resultsBytes: number | null }>('GET', `/api/v1/jobs/${sub.body.id}`)).body;
+      return j.status === 'succeeded' && j.resultsBytes != null;
+    }, 60_000, 500);
+    await page.goto(`${base}/jobs/${sub.body.id}`);
+    await page.getByRole('heading', { name: 'e2e-classy' }).waitFor();
+    expect(await page.getByTestId('job-class').textContent()).toBe('e2e-build');
+    const link = page.getByTestId('results-link');
+    await link.waitFor();
+    await shot('job-results');
+    const dl = await page.evaluate(async (href) => {
+      const r = await fetch(href);
+      const b = new Uint8Array(await r.arrayBuffer());
+      return { status: r.status, type: r.headers.get('content-type'), size: b.length, text: new TextDecoder().decode(b) };
+    }, (await link.getAttribute('href'))!);
+    expect(dl).toMatchObject({ status: 200, type: 'application/x-tar' });
+    expect(dl.text).toContain('out/x.txt');
+    expect(dl.text).toContain('from-e2e');
+  });
+
   it('shows the other pages', async () => {
     await page.goto(`${base}/jobs?tab=finished`);
     await page.locator(`tr[data-job-id="${jobs.sleeper}"]`).waitFor();
@@ -445,6 +373,40 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
     await page.setViewportSize({ width: 1440, height: 900 });
   });
 
+  it('the Webhooks page lists subscriptions and deliveries with their last error; redeliver and delete work', async () => {
+    const rx = await startReceiver();
+    try {
+      rx.handler = () => 500;
+      const hook = await api<{ id: string; secret: string }>('POST', '/api/v1/webhooks', { url: rx.url('/e2e'), events: ['job.cancelled', 'job.killed'] });
+      expect(hook.status, JSON.stringify(hook.body)).toBe(201);
+      // A job that ends (cancelled while queued, or killed if it already started) makes one event.
+      const j = await api<JobJson>('POST', `/api/v1/jobs?user=${userId}`, { image: TEST_IMAGE, command: ['sleep', '600'], name: 'e2e-hooked' });
+      expect(j.status).toBe(201);
+      await api('POST', `/api/v1/jobs/${j.body.id}/kill`, { force: true, reason: 'e2e webhook' });
+      await until('the receiver to be called', async () => rx.received.length > 0, 60_000);
+      await page.goto(`${base}/webhooks`);
+      await page.getByRole('heading', { name: 'Webhooks' }).waitFor();
+      await page.getByRole('table', { name: 'Webhooks' }).getByText(rx.url('/e2e')).waitFor();
+      const row = page.getByRole('table', { name: 'Deliveries' }).locator('tr[data-delivery-id]').first();
+      await row.getByText('HTTP 500: receiver says 500').waitFor({ timeout: 30_000 });
+      await row.getByText('pending').waitFor();
+      await shot('webhooks');
+      rx.handler = () => 200;
+      await row.getByRole('button', { name: 'Redeliver' }).click();
+      await page.getByText(/Delivery queued/).first().waitFor();
+      await row.getByText('delivered', { exact: true }).waitFor({ timeout: 30_000 });
+      const ids = new Set(rx.received.map((r) => r.headers['warden-delivery']));
+      expect(ids.size).toBe(1);
+      await page.getByRole('table', { name: 'Webhooks' }).getByRole('button', { name: 'Delete' }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Delete webhook' }).click();
+      await page.getByText('No webhooks yet').waitFor();
+      const list = await api<{ webhooks: unknown[] }>('GET', '/api/v1/webhooks');
+      expect(list.body.webhooks).toEqual([]);
+    } finally {
+      await rx.close();
+    }
+  });
+
   it('admins create operators; a viewer sees no action buttons and a forged action is refused', async () => {
     await page.goto(`${base}/operators`);
     await page.getByRole('button', { name: 'New operator' }).click();
@@ -473,6 +435,9 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
     await page.goto(`${base}/plans`);
     await page.getByRole('form', { name: 'Plan pro' }).waitFor();
     expect(await page.getByRole('button', { name: 'Save' }).count()).toBe(0);
+    await page.goto(`${base}/classes`);
+    await page.getByRole('form', { name: 'Class e2e-build' }).waitFor();
+    for (const name of ['New class', 'Save', 'Delete']) expect(await page.getByRole('button', { name }).count(), name).toBe(0);
     await page.goto(`${base}/jobs/${jobs.keeper}`);
     await page.getByRole('heading', { name: 'e2e-keeper' }).waitFor();
     await shot('viewer-job');
@@ -513,7 +478,7 @@ describe.skipIf(!hasBrowser)('dashboard without a Docker engine', () => {
   beforeAll(async () => {
     fs.mkdirSync(SHOTS, { recursive: true });
     // Nothing listens on port 9: every engine call fails fast.
-    warden = await startWarden('nodocker', { DOCKER_HOST: 'tcp://127.0.0.1:9' });
+    warden = await startWarden('nodocker', { admin: ADMIN, env: { DOCKER_HOST: 'tcp://127.0.0.1:9' } });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
   }, 900_000);
   afterAll(async () => {

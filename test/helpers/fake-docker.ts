@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
-import type { ContainerInspect, ContainerSpec, ContainerSummary, DockerRuntime, EventSubscription } from '../../server/docker/types';
+import { Readable } from 'node:stream';
+import type { CappedArchive, ContainerInspect, ContainerSpec, ContainerSummary, DockerRuntime, EventSubscription } from '../../server/docker/types';
 
 /**
  * An in-memory DockerRuntime for tests of the sweeper machinery itself (locks, schedules,
@@ -43,6 +44,14 @@ export class FakeDocker implements DockerRuntime {
     this.calls.push(`run`);
     return this.add(spec.labels);
   }
+  async runtimes() {
+    this.check();
+    return ['runc'];
+  }
+  async networkExists(name: string) {
+    this.check();
+    return name === 'warden-jobs' || name === 'bridge';
+  }
   async inspect(id: string): Promise<ContainerInspect | null> {
     this.check();
     const c = this.containers.get(id);
@@ -77,6 +86,25 @@ export class FakeDocker implements DockerRuntime {
   }
   async logsTail() {
     return '';
+  }
+  /** Last output per container (tests set it); a container without an entry never wrote. */
+  readonly lastOutput = new Map<string, Date>();
+  async lastOutputAt(id: string) {
+    this.check();
+    this.calls.push(`probe ${id}`);
+    if (!this.containers.has(id)) return null;
+    return { at: this.lastOutput.get(id) ?? null };
+  }
+  async followLogs(id: string) {
+    this.check();
+    return this.containers.has(id) ? Readable.from([]) : null;
+  }
+  /** Archives per container (tests set them); none: the path does not exist. */
+  readonly archives = new Map<string, CappedArchive>();
+  async archive(id: string): Promise<CappedArchive | null> {
+    this.check();
+    this.calls.push(`archive ${id}`);
+    return this.containers.has(id) ? (this.archives.get(id) ?? null) : null;
   }
   events(): EventSubscription {
     return { close() {} };

@@ -146,7 +146,6 @@ export interface WorkerOptions {
   databaseUrl: string;
   dockerHost?: string;
   nodeId?: string;
-  network?: string;
   /** e.g. '+90s': the worker's clock runs that far ahead (libfaketime). */
   faketime?: string;
   /** Run under another host name (its own UTS namespace). */
@@ -171,7 +170,6 @@ export function spawnWorker(o: WorkerOptions): WorkerProc {
     LOG_LEVEL: 'warn',
     ...(o.dockerHost ? { DOCKER_HOST: o.dockerHost } : {}),
     ...(o.nodeId ? { WARDEN_NODE_ID: o.nodeId } : {}),
-    ...(o.network ? { WARDEN_CONTAINER_NETWORK: o.network } : {}),
     ...(o.faketime ? { LD_PRELOAD: FAKETIME_LIB, FAKETIME: o.faketime, FAKETIME_DONT_FAKE_MONOTONIC: '1', FAKETIME_NO_CACHE: '1' } : {}),
     ...o.env,
   });

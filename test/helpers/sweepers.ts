@@ -25,10 +25,10 @@ export interface Rig {
   url: string;
   docker: DockerRuntime;
   node: string;
-  user: { id: string; actor: Actor };
+  user: { id: string; actor: Actor; apiKey: string };
   plan: Plan;
   /** Submits a job and starts it through the real dispatcher; returns the running row. */
-  start(command: string[], opts?: { timeoutSeconds?: number; gracePeriodSeconds?: number; parentId?: string; maxRetries?: number; waitFor?: string }): Promise<Job>;
+  start(command: string[], opts?: { timeoutSeconds?: number; gracePeriodSeconds?: number; parentId?: string; maxRetries?: number; waitFor?: string; extra?: Record<string, unknown> }): Promise<Job>;
   job(id: string): Promise<Job>;
   audits(jobId: string, action?: string): Promise<AuditEvent[]>;
   /** Removes this node's containers, checks none leaked, drops the database. */
@@ -43,8 +43,9 @@ export async function makeRig(o: { docker?: DockerRuntime; plan?: Partial<Plan>;
   const node = o.node ?? `sw-${crypto.randomBytes(4).toString('hex')}`;
   const clock = new FakeClock(Date.now());
   const ctx = (await makeCtx(tdb.db, { clock, docker, node })) as Ctx & { clock: FakeClock };
-  const { user, plan, actor } = await makeUser(ctx, {
-    plan: { name: 'sweep', gracePeriodS: 1, warnBeforeS: 2, maxConcurrentJobs: 50, maxQueuedJobs: 500, monthlyQuotaS: null, maxTimeoutS: 3600, maxRetries: 3, cpus: null, memoryMb: null, ...o.plan },
+  const { user, plan, actor, apiKey } = await makeUser(ctx, {
+    // gracePeriodS is the cap a job may ask for (domain/caps.ts); start() asks for 1 s unless told.
+    plan: { name: 'sweep', gracePeriodS: 30, warnBeforeS: 2, maxConcurrentJobs: 50, maxQueuedJobs: 500, monthlyQuotaS: null, maxTimeoutS: 3600, maxRetries: 3, ...o.plan },
   });
   const rig: Rig = {
     ctx,
@@ -52,7 +53,7 @@ export async function makeRig(o: { docker?: DockerRuntime; plan?: Partial<Plan>;
     url: tdb.url,
     docker,
     node,
-    user: { id: user.id, actor },
+    user: { id: user.id, actor, apiKey },
     plan,
     async start(command, so = {}) {
       const j = await submitJob(ctx, actor, {
@@ -62,6 +63,7 @@ export async function makeRig(o: { docker?: DockerRuntime; plan?: Partial<Plan>;
         gracePeriodSeconds: so.gracePeriodSeconds ?? 1,
         ...(so.parentId ? { parentId: so.parentId } : {}),
         ...(so.maxRetries !== undefined ? { maxRetries: so.maxRetries } : {}),
+        ...so.extra,
       });
       await waitFor(async () => {
         await dispatchOnce(ctx);

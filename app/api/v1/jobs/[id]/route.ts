@@ -1,6 +1,10 @@
-import { getJob, jobToJson } from '@/server/domain/jobs';
+import { getJob, jobsToJson } from '@/server/domain/jobs';
 import { api, json } from '@/server/http';
 
 export const dynamic = 'force-dynamic';
 
-export const GET = api<{ id: string }>(async ({ ctx, actor, params }) => json(jobToJson(await getJob(ctx, actor, params.id))));
+/** The job; a queued one with waitCode, waitReason and queuePosition. */
+export const GET = api<{ id: string }>(async ({ ctx, actor, params }) => {
+  const [out] = await jobsToJson(ctx.db, [await getJob(ctx, actor, params.id)]);
+  return json(out);
+});

@@ -3,7 +3,7 @@ import { api, json, readJson } from '@/server/http';
 
 export const dynamic = 'force-dynamic';
 
-/** POST {seconds, reason?, overrideCap?} — operators (override: admins). */
+/** POST {seconds, reason?, overrideCap?} — operators, or the job's owner (user key) within the cap; override: admins. */
 export const POST = api<{ id: string }>(async ({ req, ctx, actor, params }) => {
   const body = await readJson(req);
   return json(jobToJson(await extendJob(ctx, actor, params.id, body)));

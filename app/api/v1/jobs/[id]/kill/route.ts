@@ -1,12 +1,13 @@
-import { requireRole } from '@/server/domain/actor';
 import { jobToJson, killJob } from '@/server/domain/jobs';
 import { api, json, readJson } from '@/server/http';
 
 export const dynamic = 'force-dynamic';
 
-/** POST {force?, reason?} — operators. */
+/**
+ * POST {force?, reason?} — operators (operator role), or the job's owner (a user key may kill its
+ * own job; others' jobs are 404 to it). killJob checks both.
+ */
 export const POST = api<{ id: string }>(async ({ req, ctx, actor, params }) => {
-  requireRole(actor, 'operator');
   const body = await readJson(req, { optional: true });
   return json(jobToJson(await killJob(ctx, actor, params.id, body)));
 });

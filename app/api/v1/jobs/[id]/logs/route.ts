@@ -1,10 +1,26 @@
-import { getJobLogs } from '@/server/domain/jobs';
-import { api } from '@/server/http';
+import { Readable } from 'node:stream';
+import { parseInput } from '@/server/domain/errors';
+import { followJobLogs, getJobLogs } from '@/server/domain/jobs';
+import { logsQuerySchema } from '@/server/domain/schemas';
+import { api, queryObject } from '@/server/http';
 
 export const dynamic = 'force-dynamic';
 
-/** Text: the saved tail, or the live tail while the container runs. */
-export const GET = api<{ id: string }>(async ({ ctx, actor, params }) => {
+const TEXT = { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' };
+
+/**
+ * Text: the saved tail, or the live tail while the container runs. `?follow=true` streams the
+ * live output until the container stops (no-transform: a compressing proxy must not hold it back).
+ */
+export const GET = api<{ id: string }>(async ({ req, ctx, actor, params }) => {
+  const q = parseInput(logsQuerySchema, queryObject(req));
+  if (q.follow === 'true' || q.follow === '1') {
+    const r = await followJobLogs(ctx, actor, params.id);
+    if ('text' in r) return new Response(r.text, { status: 200, headers: { ...TEXT, 'cache-control': 'no-store' } });
+    const node = r.stream as Readable;
+    req.signal.addEventListener('abort', () => node.destroy());
+    return new Response(Readable.toWeb(node) as ReadableStream, { status: 200, headers: { ...TEXT, 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' } });
+  }
   const text = await getJobLogs(ctx, actor, params.id);
-  return new Response(text, { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } });
+  return new Response(text, { status: 200, headers: { ...TEXT, 'cache-control': 'no-store' } });
 });

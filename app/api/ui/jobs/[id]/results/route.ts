@@ -1,0 +1,8 @@
+import { uiRoute } from '@/server/auth/ui-route';
+import { getJobResults } from '@/server/domain/jobs';
+import { resultsTarResponse } from '@/server/http';
+
+export const dynamic = 'force-dynamic';
+
+/** The Job page's download link (session cookie). */
+export const GET = uiRoute<{ id: string }>('viewer', async ({ ctx, actor, params }) => resultsTarResponse(await getJobResults(ctx, actor, params.id)));

@@ -1,0 +1,179 @@
+'use client';
+
+import Link from 'next/link';
+import { useState } from 'react';
+import { deleteWebhookAction, redeliverAction } from '@/server/actions/webhooks';
+import type { WebhooksData } from '@/server/dashboard/loaders';
+import { useMe } from '../lib/me';
+import { useServerAction } from '../lib/use-action';
+import { useViewQuery } from '../lib/use-view-query';
+import { Button } from '../ui/button';
+import { Card, PageHeader, TBody, THead, Table, td } from '../ui/card';
+import { ConfirmDialog } from '../ui/dialog';
+import { EmptyState, LiveDot, QueryFallback } from '../ui/states';
+import { Badge } from '../ui/status';
+import { RelTime } from '../ui/time';
+
+type Hook = WebhooksData['webhooks'][number];
+type Delivery = WebhooksData['deliveries'][number];
+
+const STATUS_TONE = { pending: 'amber', delivered: 'emerald', failed: 'red' } as const;
+
+export function WebhooksView({ initial, initialError }: { initial: WebhooksData | null; initialError?: string | null }) {
+  const [selected, setSelected] = useState<string | null>(initial?.selected ?? null);
+  const [status, setStatus] = useState<string>(initial?.status ?? '');
+  const params = new URLSearchParams();
+  if (selected) params.set('webhook', selected);
+  if (status) params.set('status', status);
+  const first = selected === (initial?.selected ?? null) && status === (initial?.status ?? '');
+  const q = useViewQuery(['webhooks', selected, status], `/api/ui/webhooks?${params}`, first ? initial : null, { refetchInterval: 5000, keepPrevious: true });
+  const d = q.data;
+  const current = d?.webhooks.find((w) => w.id === (d.selected ?? selected)) ?? null;
+  return (
+    <div>
+      <PageHeader
+        title="Webhooks"
+        description="Subscriptions to job events (created with POST /api/v1/webhooks), and what was delivered: signed POSTs, retried with backoff for up to 24 h."
+        actions={<LiveDot ok={!q.isError} />}
+      />
+      {!d ? (
+        <QueryFallback query={q} initialError={initialError} title="Webhooks are unavailable" />
+      ) : d.webhooks.length === 0 ? (
+        <Card>
+          <EmptyState title="No webhooks yet">
+            A user key subscribes to its own jobs, an operator key to every job or one user&apos;s: <code className="text-xs">POST /api/v1/webhooks {'{"url": "https://…"}'}</code>
+          </EmptyState>
+        </Card>
+      ) : (
+        <div className="space-y-5">
+          <Card title={`Subscriptions (${d.webhooks.length})`} bodyClassName="">
+            <Table label="Webhooks">
+              <THead columns={['URL', 'Jobs', 'Events', 'Deliveries', 'Created']} actions />
+              <TBody>
+                {d.webhooks.map((w) => (
+                  <tr key={w.id} data-webhook-id={w.id} aria-selected={w.id === current?.id} className={w.id === current?.id ? 'bg-indigo-50/60' : 'hover:bg-zinc-50/70'}>
+                    <td className={`${td} max-w-md`}>
+                      <button type="button" onClick={() => setSelected(w.id)} className="break-all text-left font-mono text-xs text-indigo-700 hover:underline" title="Show its deliveries">
+                        {w.url}
+                      </button>
+                    </td>
+                    <td className={`${td} whitespace-nowrap text-xs`}>{w.userId ? <span>user {w.userName ?? w.userId.slice(0, 8)}</span> : <span className="text-zinc-600">all jobs</span>}</td>
+                    <td className={`${td} max-w-xs text-xs text-zinc-600`}>{w.events.length >= 10 ? 'all events' : w.events.join(', ')}</td>
+                    <td className={`${td} whitespace-nowrap`}>
+                      <span className="flex gap-1">
+                        <Badge tone="emerald" title="delivered">{w.counts.delivered} ok</Badge>
+                        {w.counts.pending ? <Badge tone="amber" title="pending">{w.counts.pending} pending</Badge> : null}
+                        {w.counts.failed ? <Badge tone="red" title="failed">{w.counts.failed} failed</Badge> : null}
+                      </span>
+                    </td>
+                    <td className={`${td} whitespace-nowrap text-xs`}>
+                      <RelTime iso={w.createdAt} />
+                      <div className="text-zinc-500">{w.createdBy}</div>
+                    </td>
+                    <td className={`${td} text-right`}>
+                      <DeleteButton hook={w} />
+                    </td>
+                  </tr>
+                ))}
+              </TBody>
+            </Table>
+          </Card>
+          {current ? (
+            <Card
+              title={<span>Deliveries to <span className="font-mono text-xs">{current.url}</span></span>}
+              actions={
+                <label className="flex items-center gap-2 text-xs text-zinc-600">
+                  Status
+                  <select value={status} onChange={(e) => setStatus(e.target.value)} className="rounded border border-zinc-300 px-1.5 py-0.5 text-xs">
+                    <option value="">all</option>
+                    <option value="pending">pending</option>
+                    <option value="delivered">delivered</option>
+                    <option value="failed">failed</option>
+                  </select>
+                </label>
+              }
+              bodyClassName=""
+            >
+              {d.deliveries.length === 0 ? (
+                <EmptyState inset title="No deliveries yet" />
+              ) : (
+                <Table label="Deliveries">
+                  <THead columns={['Event', 'Job', 'Status', 'Attempts', 'Last error', 'Next attempt', 'Delivered']} actions />
+                  <TBody>
+                    {d.deliveries.map((x) => (
+                      <DeliveryRow key={x.id} x={x} />
+                    ))}
+                  </TBody>
+                </Table>
+              )}
+            </Card>
+          ) : null}
+        </div>
+      )}
+    </div>
+  );
+}
+
+function DeliveryRow({ x }: { x: Delivery }) {
+  const me = useMe();
+  const a = useServerAction(redeliverAction);
+  return (
+    <tr data-delivery-id={x.id}>
+      <td className={`${td} whitespace-nowrap font-mono text-xs`}>
+        {x.event}
+        <div className="text-zinc-500">
+          <RelTime iso={x.eventAt} />
+        </div>
+      </td>
+      <td className={td}>
+        <Link href={`/jobs/${x.jobId}`} className="font-mono text-xs text-indigo-700 hover:underline">
+          {x.jobId.slice(0, 8)}
+        </Link>
+      </td>
+      <td className={td}>
+        <Badge tone={STATUS_TONE[x.status as keyof typeof STATUS_TONE] ?? 'zinc'}>{x.status}</Badge>
+      </td>
+      <td className={`${td} text-xs`}>{x.attempts}</td>
+      <td className={`${td} max-w-sm`}>
+        <p className="line-clamp-2 break-all text-xs text-zinc-600" title={x.lastError ?? ''}>
+          {x.lastError ?? '—'}
+        </p>
+      </td>
+      <td className={`${td} whitespace-nowrap text-xs`}>{x.nextAttemptAt ? <RelTime iso={x.nextAttemptAt} /> : '—'}</td>
+      <td className={`${td} whitespace-nowrap text-xs`}>{x.deliveredAt ? <RelTime iso={x.deliveredAt} /> : '—'}</td>
+      <td className={`${td} text-right`}>
+        {me.can('operator') ? (
+          <Button size="sm" busy={a.pending} onClick={() => void a.run({ id: x.id })}>
+            Redeliver
+          </Button>
+        ) : null}
+      </td>
+    </tr>
+  );
+}
+
+function DeleteButton({ hook }: { hook: Hook }) {
+  const me = useMe();
+  const [open, setOpen] = useState(false);
+  const a = useServerAction(deleteWebhookAction);
+  if (!me.can('operator')) return null;
+  return (
+    <>
+      <Button size="sm" variant="danger" onClick={() => setOpen(true)}>
+        Delete
+      </Button>
+      <ConfirmDialog
+        open={open}
+        onOpenChange={setOpen}
+        title="Delete this webhook?"
+        description={<span className="break-all">{hook.url} stops receiving events; its pending deliveries are dropped.</span>}
+        error={a.error}
+        cancel="Keep it"
+      >
+        <Button variant="danger" busy={a.pending} onClick={() => void a.run({ id: hook.id }, { onOk: () => setOpen(false) })}>
+          Delete webhook
+        </Button>
+      </ConfirmDialog>
+    </>
+  );
+}

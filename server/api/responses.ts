@@ -1,0 +1,283 @@
+import { z } from 'zod';
+import type { AuditEvent, Job, JobClass, Plan, User } from '../db/schema';
+import type { auditToJson } from '../domain/audit-queries';
+import type { classToJson } from '../domain/classes';
+import type { jobToJson } from '../domain/jobs';
+import type { planToJson } from '../domain/plans';
+import { DELIVERY_STATUSES, JOB_STATUS_VALUES } from '../domain/schemas';
+import { WAIT_CODES } from '../domain/waits';
+import type { keyToJson } from '../domain/keys';
+import type { getMe } from '../domain/me';
+import type { operatorToJson } from '../domain/operators';
+import type { userToJson } from '../domain/users';
+import { WEBHOOK_EVENTS } from '../domain/webhook-events';
+import type { deliveryToJson, webhookToJson } from '../domain/webhooks';
+
+/**
+ * Response bodies of /api/v1 as zod schemas, for the OpenAPI document (server/api/routes.ts).
+ * They cannot drift from what the routes send: each is checked at compile time to have exactly
+ * the type of the domain's *ToJson function (see the Same<> assertions at the bottom), so adding
+ * a field to jobToJson without adding it here fails `npm run typecheck`.
+ */
+
+const at = () => z.iso.datetime({ offset: true });
+const seconds = () => z.number().int();
+
+export const errorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().meta({ description: 'Machine-readable, e.g. validation_failed, timeout_exceeds_cap, not_found, forbidden' }),
+      message: z.string().meta({ description: 'What went wrong, naming the limit or field' }),
+      field: z.string().optional().meta({ description: 'The input field at fault' }),
+    }),
+  })
+  .meta({ id: 'Error', description: 'Every 4xx/5xx: this shape, never a stack trace' });
+
+export const jobSchema = z
+  .object({
+    id: z.uuid(),
+    userId: z.uuid(),
+    name: z.string().nullable(),
+    image: z.string(),
+    command: z.array(z.string()).nullable(),
+    status: z.enum(JOB_STATUS_VALUES),
+    exitCode: z.number().int().nullable().meta({ description: '-1 for timed_out' }),
+    reason: z.string().nullable(),
+    waitReason: z.string().nullable().meta({ description: 'Why a queued job is not running yet, as a sentence' }),
+    waitCode: z.enum(WAIT_CODES).nullable(),
+    queuePosition: z.number().int().nullable().meta({ description: "1 = the next of this user's queued jobs to start" }),
+    attempt: z.number().int(),
+    maxRetries: z.number().int(),
+    queuedAt: at(),
+    startedAt: at().nullable(),
+    finishedAt: at().nullable(),
+    deadlineAt: at().nullable(),
+    warnedAt: at().nullable(),
+    terminateRequestedAt: at().nullable(),
+    cleanedAt: at().nullable(),
+    timeoutSeconds: seconds(),
+    timeoutSource: z.string().meta({ description: 'Which rule set the timeout: job | class | user | plan | global | parent' }),
+    timeoutSuspended: z.boolean(),
+    gracePeriodSeconds: seconds(),
+    ttlSecondsAfterFinished: seconds().nullable(),
+    extendedSeconds: seconds(),
+    containerId: z.string().nullable(),
+    node: z.string().nullable(),
+    parentId: z.uuid().nullable(),
+    labels: z.record(z.string(), z.string()),
+    class: z.string().nullable().meta({ description: 'The job class it was submitted with' }),
+    idleTimeoutSeconds: seconds().nullable(),
+    lastOutputAt: at().nullable().meta({ description: 'Newest output the idle probe saw' }),
+    idleDeadlineAt: at().nullable().meta({ description: 'Stopped as idle at this time unless it prints something' }),
+    resultsPath: z.string().nullable(),
+    resultsBytes: z.number().int().nullable().meta({ description: 'Size of the saved results tar; null: none (yet, or removed at TTL)' }),
+    resultsTruncated: z.boolean(),
+    resultsNote: z.string().nullable(),
+  })
+  .meta({ id: 'Job' });
+
+export const jobListSchema = z.object({ jobs: z.array(jobSchema), nextCursor: z.string().nullable() }).meta({ id: 'JobList' });
+
+export const planSchema = z
+  .object({
+    name: z.string(),
+    defaultTimeoutSeconds: seconds(),
+    maxTimeoutSeconds: seconds(),
+    maxConcurrentJobs: z.number().int(),
+    maxQueuedJobs: z.number().int(),
+    gracePeriodSeconds: seconds(),
+    warnBeforeSeconds: seconds(),
+    ttlSucceededSeconds: seconds(),
+    ttlFailedSeconds: seconds(),
+    ttlTimedOutSeconds: seconds(),
+    ttlKilledSeconds: seconds(),
+    ttlLostSeconds: seconds(),
+    maxRetries: z.number().int(),
+    monthlyQuotaSeconds: z.number().int().nullable(),
+    cpus: z.number(),
+    memoryMb: z.number().int(),
+    pidsLimit: z.number().int(),
+    network: z.string().meta({ description: '"warden" (the Warden-managed bridge, inter-container traffic off), "none", or an existing network' }),
+    runtime: z.string().nullable().meta({ description: 'OCI runtime (e.g. runsc); null: the engine default' }),
+    maxEnvVars: z.number().int(),
+    maxEnvBytes: z.number().int(),
+    maxCommandArgs: z.number().int(),
+    maxCommandBytes: z.number().int(),
+    maxLabels: z.number().int(),
+    maxLabelBytes: z.number().int(),
+    idleTimeoutSeconds: seconds().nullable(),
+    resultsPath: z.string().nullable(),
+    maxResultsMb: z.number().int(),
+    createdAt: at(),
+    updatedAt: at(),
+  })
+  .meta({ id: 'Plan' });
+
+export const classSchema = z
+  .object({
+    name: z.string(),
+    description: z.string().nullable(),
+    defaultTimeoutSeconds: seconds(),
+    maxTimeoutSeconds: seconds().nullable(),
+    gracePeriodSeconds: seconds().nullable(),
+    warnBeforeSeconds: seconds().nullable(),
+    idleTimeoutSeconds: seconds().nullable(),
+    ttlSucceededSeconds: seconds().nullable(),
+    ttlFailedSeconds: seconds().nullable(),
+    ttlTimedOutSeconds: seconds().nullable(),
+    ttlKilledSeconds: seconds().nullable(),
+    ttlLostSeconds: seconds().nullable(),
+    resultsPath: z.string().nullable(),
+    createdAt: at(),
+    updatedAt: at(),
+  })
+  .meta({ id: 'JobClass', description: 'null fields fall through to the plan' });
+
+const userLimits = z.object({
+  defaultTimeoutSeconds: seconds().nullable(),
+  maxTimeoutSeconds: seconds().nullable(),
+  maxConcurrentJobs: z.number().int().nullable(),
+  maxQueuedJobs: z.number().int().nullable(),
+  monthlyQuotaSeconds: z.number().int().nullable(),
+});
+export const userSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    plan: z.string(),
+    overrides: userLimits.meta({ description: 'Per-user overrides (null: the plan’s)' }),
+    limits: userLimits.extend({ maxTimeoutSeconds: seconds(), maxConcurrentJobs: z.number().int(), maxQueuedJobs: z.number().int() }).meta({ description: 'What applies' }),
+    createdAt: at(),
+  })
+  .meta({ id: 'User' });
+export const userListSchema = z
+  .object({ users: z.array(userSchema.extend({ running: z.number().int(), queued: z.number().int(), usageSecondsThisMonth: z.number() })) })
+  .meta({ id: 'UserList' });
+export const userWithKeySchema = userSchema.extend({ apiKey: z.string().meta({ description: 'Shown once' }) }).meta({ id: 'UserWithKey' });
+export const keySchema = z
+  .object({
+    id: z.uuid(),
+    prefix: z.string().meta({ description: 'The first characters of the key, to tell keys apart; never the secret' }),
+    createdAt: at(),
+    lastUsedAt: at().nullable().meta({ description: 'Updated at most once a minute' }),
+    revokedAt: at().nullable(),
+    expiresAt: at().nullable(),
+  })
+  .meta({ id: 'ApiKey' });
+export const keyListSchema = z.object({ keys: z.array(keySchema) }).meta({ id: 'ApiKeyList' });
+export const newKeySchema = keySchema.extend({ apiKey: z.string().meta({ description: 'The key itself: shown once' }) }).meta({ id: 'NewApiKey' });
+
+export const operatorSchema = z
+  .object({ id: z.uuid(), email: z.string(), role: z.enum(['viewer', 'operator', 'admin']), disabled: z.boolean(), createdAt: at() })
+  .meta({ id: 'Operator' });
+
+export const auditEventSchema = z
+  .object({
+    id: z.number().int(),
+    at: at(),
+    actor: z.string(),
+    action: z.string(),
+    targetType: z.string(),
+    targetId: z.string().nullable(),
+    reason: z.string().nullable(),
+    success: z.boolean(),
+    error: z.string().nullable(),
+    details: z.record(z.string(), z.unknown()),
+  })
+  .meta({ id: 'AuditEvent' });
+export const auditListSchema = z.object({ events: z.array(auditEventSchema), nextCursor: z.string().nullable() }).meta({ id: 'AuditList' });
+
+export const webhookSchema = z
+  .object({
+    id: z.uuid(),
+    url: z.string(),
+    events: z.array(z.enum(WEBHOOK_EVENTS)),
+    userId: z.uuid().nullable().meta({ description: "The user whose jobs it covers; null: every user's (operator subscriptions)" }),
+    createdBy: z.string(),
+    createdAt: at(),
+  })
+  .meta({ id: 'Webhook' });
+export const webhookCreatedSchema = webhookSchema.extend({ secret: z.string().meta({ description: 'Signs every delivery; shown once' }) }).meta({ id: 'WebhookCreated' });
+export const webhookListSchema = z.object({ webhooks: z.array(webhookSchema) }).meta({ id: 'WebhookList' });
+
+export const deliverySchema = z
+  .object({
+    id: z.uuid().meta({ description: 'The Warden-Delivery header: the same on every retry' }),
+    event: z.enum(WEBHOOK_EVENTS),
+    eventId: z.string(),
+    eventAt: at(),
+    jobId: z.uuid(),
+    status: z.enum(DELIVERY_STATUSES),
+    attempts: z.number().int(),
+    lastError: z.string().nullable(),
+    lastStatus: z.number().int().nullable(),
+    nextAttemptAt: at().nullable(),
+    deliveredAt: at().nullable(),
+    createdAt: at(),
+  })
+  .meta({ id: 'WebhookDelivery' });
+export const deliveryListSchema = z.object({ deliveries: z.array(deliverySchema), nextCursor: z.string().nullable() }).meta({ id: 'WebhookDeliveryList' });
+
+const limit = <T extends z.ZodType>(v: T) => z.object({ value: v, source: z.enum(['user', 'plan']) });
+export const meSchema = z
+  .union([
+    z.object({
+      user: z.object({ id: z.uuid(), name: z.string(), createdAt: at() }),
+      plan: z.string(),
+      limits: z.object({
+        defaultTimeoutSeconds: limit(seconds().nullable()),
+        maxTimeoutSeconds: limit(seconds()),
+        maxConcurrentJobs: limit(z.number().int()),
+        maxQueuedJobs: limit(z.number().int()),
+        monthlyQuotaSeconds: limit(seconds().nullable()),
+        gracePeriodSeconds: limit(seconds()),
+        warnBeforeSeconds: limit(seconds()),
+        maxRetries: limit(z.number().int()),
+        cpus: limit(z.number()),
+        memoryMb: limit(z.number().int()),
+      }),
+      running: z.number().int(),
+      queued: z.number().int(),
+      usage: z.object({
+        month: z.string(),
+        seconds: z.number(),
+        jobs: z.number().int(),
+        quotaSeconds: seconds().nullable(),
+        remainingSeconds: z.number().nullable(),
+        overQuota: z.boolean(),
+        resetsAt: at(),
+        secondsUntilReset: seconds(),
+      }),
+    }),
+    z.object({ operator: z.object({ id: z.uuid(), email: z.string(), role: z.enum(['viewer', 'operator', 'admin']) }) }),
+  ])
+  .meta({ id: 'Me', description: 'A user key: its plan, effective limits (and which rule set each), counts and usage vs quota. An operator key: who it is.' });
+
+export const orphansSchema = z
+  .looseObject({})
+  .meta({ id: 'OrphanReport', description: 'What the orphan sweeper sees now: orphaned containers, lost jobs, orphaned children (see the dashboard’s Orphans view)' });
+
+// ---------------------------------------------------------------------------------------------
+// Compile-time: each schema's output type is exactly what the domain serialises.
+// ---------------------------------------------------------------------------------------------
+
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+/** Each assignable to the other: for getMe, whose two object-literal branches TS widens with `?: undefined` props. */
+type Mutual<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Json<F extends (...a: never[]) => unknown> = ReturnType<F>;
+
+export const sameShapes: [
+  Same<z.output<typeof jobSchema>, Json<typeof jobToJson>>,
+  Same<z.output<typeof planSchema>, Json<typeof planToJson>>,
+  Same<z.output<typeof classSchema>, Json<typeof classToJson>>,
+  Same<z.output<typeof userSchema>, Json<typeof userToJson>>,
+  Same<z.output<typeof auditEventSchema>, Json<typeof auditToJson>>,
+  Same<z.output<typeof webhookSchema>, Json<typeof webhookToJson>>,
+  Same<z.output<typeof deliverySchema>, Json<typeof deliveryToJson>>,
+  Mutual<z.output<typeof meSchema>, Awaited<Json<typeof getMe>>>,
+  Same<z.output<typeof keySchema>, Json<typeof keyToJson>>,
+  Same<z.output<typeof operatorSchema>, Json<typeof operatorToJson>>,
+] = [true, true, true, true, true, true, true, true, true, true];
+
+// Keep the row types referenced so a schema change shows up here first.
+export type _Rows = [Job, Plan, JobClass, User, AuditEvent];

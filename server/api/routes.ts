@@ -1,0 +1,240 @@
+import { z } from 'zod';
+import { auditQuerySchema } from '../domain/audit-queries';
+import {
+  classFieldsSchema,
+  classNameSchema,
+  createKeySchema,
+  createUserSchema,
+  createWebhookSchema,
+  extendJobSchema,
+  killJobSchema,
+  listDeliveriesQuerySchema,
+  listJobsQuerySchema,
+  logsQuerySchema,
+  planFieldsSchema,
+  planNameSchema,
+  submitJobSchema,
+  suspendJobSchema,
+  updateUserSchema,
+} from '../domain/schemas';
+import {
+  auditListSchema,
+  classSchema,
+  deliveryListSchema,
+  jobListSchema,
+  jobSchema,
+  keyListSchema,
+  keySchema,
+  meSchema,
+  newKeySchema,
+  operatorSchema,
+  orphansSchema,
+  planSchema,
+  userListSchema,
+  userSchema,
+  userWithKeySchema,
+  webhookCreatedSchema,
+  webhookListSchema,
+  webhookSchema,
+} from './responses';
+
+/**
+ * Every /api/v1 route, in one list: method, path, who may call it, and the zod schemas of its
+ * path, query, body and response — the same request schemas the domain parses with, so the
+ * OpenAPI document (./openapi.ts) cannot drift from what the routes accept. A new route file
+ * under app/api/v1 needs an entry here: test/openapi.test.ts discovers the route files and fails
+ * for any (path, method) missing from the document.
+ */
+
+export type Method = 'get' | 'post' | 'put' | 'delete';
+export type Access = 'public' | 'user' | 'viewer' | 'operator' | 'admin';
+
+export interface ApiRoute {
+  method: Method;
+  /** OpenAPI style: /api/v1/jobs/{id} */
+  path: string;
+  summary: string;
+  description?: string;
+  /** Lowest role that may call it; `user` = user keys (their own jobs) and every operator. */
+  access: Access;
+  /** Operators may call it too, with at least this role (for `user` routes). */
+  params?: z.ZodObject;
+  query?: z.ZodObject;
+  body?: z.ZodType;
+  bodyRequired?: boolean;
+  ok: { status: 200 | 201 | 204; description: string; json?: z.ZodType; text?: true; tar?: true };
+  /** Error statuses it can answer with (always in the Error shape). */
+  errors: number[];
+}
+
+const jobId = z.object({ id: z.uuid().meta({ description: 'Job id' }) });
+const userId = z.object({ id: z.uuid().meta({ description: 'User id' }) });
+const planName = z.object({ name: planNameSchema.meta({ description: 'Plan name' }) });
+const className = z.object({ name: classNameSchema.meta({ description: 'Class name' }) });
+const operatorId = z.object({ id: z.uuid().meta({ description: 'Operator id' }) });
+const keyPath = (owner: string) => z.object({ id: z.uuid().meta({ description: owner }), keyId: z.uuid().meta({ description: 'Key id' }) });
+const webhookId = z.object({ id: z.uuid().meta({ description: 'Subscription id' }) });
+const AUTH = [401, 403];
+
+export const API_ROUTES: ApiRoute[] = [
+  // Jobs
+  {
+    method: 'post',
+    path: '/api/v1/jobs',
+    summary: 'Submit a job',
+    description: 'A user key submits for itself; an operator key (operator role) for `?user=<user id>`. Limits and caps are checked first (422 naming the cap; 429 when the queue is full).',
+    access: 'user',
+    query: z.object({ user: z.uuid().optional().meta({ description: 'Operators: the user to submit for' }) }),
+    body: submitJobSchema,
+    bodyRequired: true,
+    ok: { status: 201, description: 'The queued job', json: jobSchema },
+    errors: [400, ...AUTH, 404, 409, 422, 429],
+  },
+  {
+    method: 'get',
+    path: '/api/v1/jobs',
+    summary: 'List jobs, newest first',
+    description: 'Operators see every job (filter by `user`); a user key sees only its own. `nextCursor` pages.',
+    access: 'user',
+    query: listJobsQuerySchema,
+    ok: { status: 200, description: 'A page of jobs', json: jobListSchema },
+    errors: [...AUTH, 422],
+  },
+  { method: 'get', path: '/api/v1/jobs/{id}', summary: 'A job', access: 'user', params: jobId, ok: { status: 200, description: 'The job', json: jobSchema }, errors: [...AUTH, 404] },
+  {
+    method: 'get',
+    path: '/api/v1/jobs/{id}/logs',
+    summary: "A job's output",
+    description: 'The saved log tail (last 64 KiB), or the live tail while it runs. `follow=true` streams the live output until the container stops.',
+    access: 'user',
+    params: jobId,
+    query: logsQuerySchema,
+    ok: { status: 200, description: 'stdout and stderr as text', text: true },
+    errors: [...AUTH, 404, 422],
+  },
+  {
+    method: 'get',
+    path: '/api/v1/jobs/{id}/results',
+    summary: "A job's results",
+    description: 'A tar of what the job left under its `resultsPath`, copied out when it ended and kept until its TTL. Header `Warden-Results-Truncated: true` when the plan\'s `maxResultsMb` cut it short.',
+    access: 'user',
+    params: jobId,
+    ok: { status: 200, description: 'The results archive', tar: true },
+    errors: [...AUTH, 404],
+  },
+  { method: 'post', path: '/api/v1/jobs/{id}/cancel', summary: 'Cancel a queued job, or kill a running one as its owner', access: 'user', params: jobId, ok: { status: 200, description: 'The job', json: jobSchema }, errors: [...AUTH, 404, 409] },
+  {
+    method: 'post',
+    path: '/api/v1/jobs/{id}/kill',
+    summary: 'Kill a job (SIGTERM, grace, SIGKILL; `force` skips the grace)',
+    description: 'Operators, or the job\'s owner.',
+    access: 'user',
+    params: jobId,
+    body: killJobSchema,
+    ok: { status: 200, description: 'The job (terminating, then killed)', json: jobSchema },
+    errors: [400, ...AUTH, 404, 409, 422],
+  },
+  {
+    method: 'post',
+    path: '/api/v1/jobs/{id}/extend',
+    summary: "Add seconds to a running job's deadline",
+    description: 'Refused past the cap (admins may pass `overrideCap` with a reason). The owner may extend its own running job with its user key, within the cap only.',
+    access: 'user',
+    params: jobId,
+    body: extendJobSchema,
+    bodyRequired: true,
+    ok: { status: 200, description: 'The job', json: jobSchema },
+    errors: [400, ...AUTH, 404, 409, 422],
+  },
+  {
+    method: 'post',
+    path: '/api/v1/jobs/{id}/suspend',
+    summary: "Suspend or resume a job's timeout",
+    access: 'admin',
+    params: jobId,
+    body: suspendJobSchema,
+    bodyRequired: true,
+    ok: { status: 200, description: 'The job', json: jobSchema },
+    errors: [400, ...AUTH, 404, 409, 422],
+  },
+  // Classes
+  { method: 'get', path: '/api/v1/classes', summary: 'Every job class', access: 'user', ok: { status: 200, description: 'The classes', json: z.object({ classes: z.array(classSchema) }).meta({ id: 'ClassList' }) }, errors: AUTH },
+  { method: 'get', path: '/api/v1/classes/{name}', summary: 'A job class', access: 'user', params: className, ok: { status: 200, description: 'The class', json: classSchema }, errors: [...AUTH, 404] },
+  {
+    method: 'put',
+    path: '/api/v1/classes/{name}',
+    summary: 'Create or replace a job class',
+    description: 'Omitted optional fields are cleared (fall through to the plan). A default above the class\'s own max is refused; one above a user\'s cap is refused when used.',
+    access: 'admin',
+    params: className,
+    body: classFieldsSchema,
+    bodyRequired: true,
+    ok: { status: 200, description: 'The class (201 when created)', json: classSchema },
+    errors: [400, ...AUTH, 409, 422],
+  },
+  { method: 'delete', path: '/api/v1/classes/{name}', summary: 'Delete a job class', access: 'admin', params: className, ok: { status: 200, description: 'The deleted class', json: classSchema }, errors: [...AUTH, 404] },
+  // Plans
+  { method: 'get', path: '/api/v1/plans', summary: 'Every plan', access: 'viewer', ok: { status: 200, description: 'The plans', json: z.object({ plans: z.array(planSchema) }).meta({ id: 'PlanList' }) }, errors: AUTH },
+  { method: 'get', path: '/api/v1/plans/{name}', summary: 'A plan', access: 'viewer', params: planName, ok: { status: 200, description: 'The plan', json: planSchema }, errors: [...AUTH, 404] },
+  {
+    method: 'put',
+    path: '/api/v1/plans/{name}',
+    summary: 'Create or update a plan',
+    access: 'admin',
+    params: planName,
+    body: planFieldsSchema,
+    bodyRequired: true,
+    ok: { status: 200, description: 'The plan (201 when created)', json: planSchema },
+    errors: [400, ...AUTH, 409, 422],
+  },
+  // Users
+  { method: 'get', path: '/api/v1/users', summary: 'Users with running, queued and usage this month', access: 'viewer', ok: { status: 200, description: 'The users', json: userListSchema }, errors: AUTH },
+  { method: 'post', path: '/api/v1/users', summary: 'Create a user', access: 'admin', body: createUserSchema, bodyRequired: true, ok: { status: 201, description: 'The user and its API key (shown once)', json: userWithKeySchema }, errors: [400, ...AUTH, 409, 422] },
+  { method: 'get', path: '/api/v1/users/{id}', summary: 'A user', access: 'viewer', params: userId, ok: { status: 200, description: 'The user', json: userSchema }, errors: [...AUTH, 404] },
+  { method: 'put', path: '/api/v1/users/{id}', summary: "Change a user's plan or overrides (`null` clears one)", access: 'admin', params: userId, body: updateUserSchema, bodyRequired: true, ok: { status: 200, description: 'The user', json: userSchema }, errors: [400, ...AUTH, 404, 422] },
+  { method: 'get', path: '/api/v1/users/{id}/keys', summary: "A user's API keys, never the secret", description: 'Admins, or the user with its own key.', access: 'user', params: userId, ok: { status: 200, description: 'The keys', json: keyListSchema }, errors: [...AUTH, 404] },
+  { method: 'post', path: '/api/v1/users/{id}/keys', summary: 'A new API key for a user', access: 'admin', params: userId, body: createKeySchema, ok: { status: 201, description: 'The key (shown once)', json: newKeySchema }, errors: [400, ...AUTH, 404, 422] },
+  { method: 'delete', path: '/api/v1/users/{id}/keys/{keyId}', summary: "Revoke a user's API key (refused from the next request on)", description: 'Admins, or the user with its own key. Audited.', access: 'user', params: keyPath('User id'), ok: { status: 200, description: 'The revoked key', json: keySchema }, errors: [...AUTH, 404, 409] },
+  // Operators and their keys
+  { method: 'get', path: '/api/v1/operators', summary: 'Every operator', access: 'admin', ok: { status: 200, description: 'The operators', json: z.object({ operators: z.array(operatorSchema) }).meta({ id: 'OperatorList' }) }, errors: AUTH },
+  { method: 'get', path: '/api/v1/operators/{id}/keys', summary: "An operator's API keys, never the secret", description: 'Admins, or the operator with its own key.', access: 'viewer', params: operatorId, ok: { status: 200, description: 'The keys', json: keyListSchema }, errors: [...AUTH, 404] },
+  { method: 'post', path: '/api/v1/operators/{id}/keys', summary: 'A new API key for an operator', access: 'admin', params: operatorId, body: createKeySchema, ok: { status: 201, description: 'The key (shown once)', json: newKeySchema }, errors: [400, ...AUTH, 404, 422] },
+  { method: 'delete', path: '/api/v1/operators/{id}/keys/{keyId}', summary: "Revoke an operator's API key", description: 'Admins, or the operator with its own key. Audited.', access: 'viewer', params: keyPath('Operator id'), ok: { status: 200, description: 'The revoked key', json: keySchema }, errors: [...AUTH, 404, 409] },
+  // Users' own view and webhooks
+  { method: 'get', path: '/api/v1/me', summary: "The caller: a user's plan, effective limits (and which rule set each), counts and usage vs quota", access: 'user', ok: { status: 200, description: 'Who the key is', json: meSchema }, errors: [401] },
+  {
+    method: 'post',
+    path: '/api/v1/webhooks',
+    summary: 'Subscribe to job events',
+    description: 'A user key subscribes to its own jobs; an operator key (operator role) to every job, or one user\'s with `userId`. The URL must be http(s) and, unless WARDEN_WEBHOOK_ALLOW_PRIVATE=on, resolve to public addresses only. Deliveries are signed: `Warden-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`.',
+    access: 'user',
+    body: createWebhookSchema,
+    bodyRequired: true,
+    ok: { status: 201, description: 'The subscription and its secret (shown once)', json: webhookCreatedSchema },
+    errors: [400, ...AUTH, 404, 422, 429],
+  },
+  { method: 'get', path: '/api/v1/webhooks', summary: "The caller's subscriptions (operators: all)", access: 'user', ok: { status: 200, description: 'The subscriptions', json: webhookListSchema }, errors: AUTH },
+  { method: 'get', path: '/api/v1/webhooks/{id}', summary: 'A subscription', access: 'user', params: webhookId, ok: { status: 200, description: 'The subscription', json: webhookSchema }, errors: [...AUTH, 404] },
+  { method: 'delete', path: '/api/v1/webhooks/{id}', summary: 'Delete a subscription and its pending deliveries', access: 'user', params: webhookId, ok: { status: 204, description: 'Deleted' }, errors: [...AUTH, 404] },
+  {
+    method: 'get',
+    path: '/api/v1/webhooks/{id}/deliveries',
+    summary: "A subscription's deliveries, newest first",
+    access: 'user',
+    params: webhookId,
+    query: listDeliveriesQuerySchema,
+    ok: { status: 200, description: 'A page of deliveries', json: deliveryListSchema },
+    errors: [...AUTH, 404, 422],
+  },
+  // Operations
+  { method: 'get', path: '/api/v1/orphans', summary: 'What the orphan sweeper sees now', access: 'viewer', ok: { status: 200, description: 'The report', json: orphansSchema }, errors: AUTH },
+  { method: 'get', path: '/api/v1/audit', summary: 'The audit trail, newest first', access: 'viewer', query: auditQuerySchema, ok: { status: 200, description: 'A page of events', json: auditListSchema }, errors: [...AUTH, 422] },
+  {
+    method: 'get',
+    path: '/api/v1/openapi.json',
+    summary: 'This document',
+    access: 'public',
+    ok: { status: 200, description: 'OpenAPI 3.1', json: z.looseObject({ openapi: z.literal('3.1.0') }).meta({ id: 'OpenApiDocument' }) },
+    errors: [],
+  },
+];
