@@ -158,6 +158,8 @@ function engineMessage(err: unknown): string {
 const ZERO_DATE = new Date(0);
 const PING_TIMEOUT_MS = 2_000;
 const LOG_TAIL_LINES = 2_000;
+/** Retries of a start the engine failed with a 5xx (0.5 s, 1 s, 2 s apart). */
+const START_RETRIES = 3;
 /** ensureImage()'s deadline (WARDEN_PULL_TIMEOUT_S's default); the dispatcher passes the setting. */
 const DEFAULT_PULL_TIMEOUT_MS = 300_000;
 
@@ -332,7 +334,19 @@ class DockerodeRuntime implements DockerRuntime {
       throw err;
     }
     try {
-      await this.call(() => container.start());
+      // An engine that just restarted can fail a start with a 5xx ("failed to update store for
+      // object type *libnetwork.endpoint") and succeed a moment later: retry the same container
+      // rather than make another for the same job and attempt.
+      for (let tries = 0; ; tries++) {
+        try {
+          await this.call(() => container.start());
+          break;
+        } catch (err) {
+          if ((statusOf(err) ?? 0) < 500 || tries >= START_RETRIES) throw err;
+          log.warn({ id: container.id, err: engineMessage(err), tries: tries + 1 }, 'docker: start failed with an engine error; retrying');
+          await new Promise((r) => setTimeout(r, 500 * 2 ** tries));
+        }
+      }
     } catch (err) {
       // Never leave a created-but-dead container behind: nothing would own it but the orphan sweeper.
       await this.remove(container.id).catch((rmErr: unknown) =>

@@ -83,9 +83,12 @@ export function startSweepers(ctx: Ctx, cfg: Config, opts: StartOptions = {}): S
       return cur;
     }
     const p = (async () => {
+      const t0 = Date.now();
       try {
         const r = await runSweep(ctx, name, { cfg, settings: opts.settings, trigger });
+        const t1 = Date.now();
         if (name === 'timeout' && precise && !stopped && !r.skipped) await armDeadlineTimer(everySeconds(cfg, 'timeout') * 1000);
+        if (Date.now() - t0 > 1500) log.warn({ sweeper: name, tickMs: t1 - t0, timerMs: Date.now() - t1, trigger }, 'slow sweeper run');
       } catch (e) {
         log.error({ err: String(e), sweeper: name }, 'sweeper failed');
       }
@@ -106,9 +109,11 @@ export function startSweepers(ctx: Ctx, cfg: Config, opts: StartOptions = {}): S
       timers.delete(deadlineTimer);
       deadlineTimer = null;
     }
-    if (!next || stopped) return;
-    // +5 ms: the tick must see deadline <= now.
-    const delay = Math.max(5, next.getTime() - now.getTime() + 5);
+    if (stopped) return;
+    // +5 ms: the tick must see deadline <= now. Nothing due soon: a tick one period and a bit
+    // from now anyway, so a beat node-cron drops (it skips one that fires a full period late,
+    // as a starved process's timers do) never leaves due work waiting for the one after.
+    const delay = next ? Math.max(5, next.getTime() - now.getTime() + 5) : horizonMs + 250;
     const t = setTimeout(() => {
       timers.delete(t);
       if (deadlineTimer === t) deadlineTimer = null;
