@@ -21,7 +21,7 @@ import { makeRig, waitFor, type Rig } from './helpers/sweepers';
 
 /**
  * The container fence on the real engine: every setting checked with `docker inspect`, and the
- * attacks the issue names actually run — a fork bomb against the pids cap, a log flood against
+ * attacks the issue names actually run — a fork flood against the pids cap, a log flood against
  * json-file rotation, a neighbour's port against the managed bridge — and stay inside.
  */
 
@@ -135,27 +135,28 @@ describe.skipIf(!dockerAvailable())('container fence on the real engine', () => 
     for (const cap of ['CHOWN', 'KILL', 'SETUID'] as const) expect(hasCap(eff, CAP[cap]), `${cap} kept`).toBe(1n);
   });
 
-  it('a fork bomb stops at the plan pids cap; the host keeps forking', async () => {
+  it('a fork flood stops at the plan pids cap; the host keeps forking', async () => {
     const actor = await onPlan({ pidsLimit: 64, cpus: 0.5, memoryMb: 128 });
-    // `sleep` first (its fork must succeed), then the bomb; `wait` is a builtin, so the main
-    // shell stays alive without forking once the cap is reached.
-    const j = await run(actor, { command: ['sh', '-c', 'sleep 600 & bomb() { bomb | bomb & }; bomb; wait'] });
+    // A subshell forks long sleepers until the kernel refuses (ash then exits, which is why a
+    // classic `bomb | bomb &` can die out before it is measured); the sleepers hold the cap. The
+    // main shell forks twice before the flood starts and then only waits (a builtin), so it lives.
+    const j = await run(actor, { command: ['sh', '-c', 'sleep 600 & (while :; do sleep 600 & done) & wait'] });
     expect(j.status).toBe('running');
     const c = inspect(j.containerId!);
     expect(c.HostConfig.PidsLimit).toBe(64);
     const cg = pidsCgroup(c.State.Pid);
     const read = (f: string) => fs.readFileSync(`${cg}/${f}`, 'utf8').trim();
     expect(read('pids.max')).toBe('64');
-    // The kernel refused forks at the cap ("max N" counts refusals) ...
-    await waitFor(() => Number(/max (\d+)/.exec(read('pids.events'))?.[1] ?? 0) > 100, { what: 'the fork bomb to hit the pids cap', timeoutMs: 30_000 });
-    // ... and the container never holds more than the cap, however long it tries.
+    // The kernel refused a fork at the cap ("max N" counts refusals) ...
+    await waitFor(() => Number(/max (\d+)/.exec(read('pids.events'))?.[1] ?? 0) >= 1, { what: 'the fork flood to hit the pids cap', timeoutMs: 30_000 });
+    // ... and the container holds the cap (less the subshell that was refused) and never more.
     const samples: number[] = [];
     for (let i = 0; i < 20; i++) {
       samples.push(Number(read('pids.current')));
       execFileSync('true'); // the host still forks
     }
     expect(Math.max(...samples)).toBeLessThanOrEqual(64);
-    expect(Math.max(...samples)).toBeGreaterThan(32); // it really was bombing
+    expect(Math.min(...samples)).toBeGreaterThanOrEqual(60);
     expect(inspect(j.containerId!).State.Running).toBe(true);
     await rig.docker.remove(j.containerId!);
   });

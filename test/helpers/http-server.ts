@@ -125,9 +125,12 @@ export interface RawRequest {
   body?: string | Buffer;
   /**
    * Stream the body chunked (no Content-Length): `chunk` bytes every tick until `total` bytes or
-   * until the response arrives, whichever is first. Infinity = an endless body.
+   * until the response arrives, whichever is first. Then the body is ended, or with `hold` left
+   * open for good: a body that never ends, so only a server that answers before the end passes.
+   * (Holding instead of writing flat-out keeps the test deterministic: a client still writing
+   * when the server closes gets EPIPE, and Node drops the answer it had not read yet.)
    */
-  stream?: { chunk: number; total: number };
+  stream?: { chunk: number; total: number; hold?: boolean };
 }
 
 /** One request on a fresh socket from `from`; resolves with the response, however much of the body was sent. */
@@ -162,7 +165,7 @@ export function rawRequest(port: number, r: RawRequest): Promise<RawResponse> {
       const piece = Buffer.alloc(r.stream.chunk, 'a');
       const tick = () => {
         if (answered || req.destroyed) return;
-        if (sent >= r.stream!.total) return void req.end();
+        if (sent >= r.stream!.total) return void (r.stream!.hold ? undefined : req.end());
         sent += piece.length;
         // A pause between writes lets the event loop read the server's answer: once the server
         // has answered and closed, the next write fails (EPIPE) and Node drops the socket with
