@@ -79,6 +79,10 @@ export const envSchema = z.object({
     .refine((v) => v === undefined || NODE_ID_RE.test(v), 'expected 1-63 characters of letters, digits, _ . : -'),
   /** Deadline of one image pull; a job whose pull passes it fails naming the image. */
   WARDEN_PULL_TIMEOUT_S: seconds(300, 1, 86400),
+  /** The dispatcher's backstop tick; 0 = none (it still drains on every wake-up). */
+  WARDEN_DISPATCH_TICK_S: seconds(1, 0, 60),
+  /** Container starts (engine create + start) this worker runs at once. */
+  WARDEN_START_CONCURRENCY: seconds(8, 1, 64, 'starts'),
   WARDEN_TIMEOUT_SWEEP_S: seconds(1, 1, 3600),
   WARDEN_TTL_SWEEP_S: seconds(30, 1, 86400),
   WARDEN_ORPHAN_SWEEP_S: seconds(30, 1, 86400),

@@ -4,6 +4,7 @@
  * is short; how a job *ends* is termination.ts, its state changes lifecycle.ts.)
  */
 import { and, desc, eq, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
+import { dispatchSignal, notifyDispatch } from './dispatch-signal';
 import type { Ctx } from '../context';
 import type { DbOrTx } from '../db/client';
 import { jobClasses, jobs, plans, users, type Job, type JobStatus } from '../db/schema';
@@ -100,7 +101,7 @@ export async function submitJob(ctx: Ctx, actor: Actor, raw: unknown, opts: { us
     userId = opts.userId;
   }
   const now = ctx.clock.now();
-  return ctx.db.transaction(async (tx) => {
+  const job = await ctx.db.transaction(async (tx) => {
     // Lock the user row: serialises submits per user so max_queued_jobs holds under concurrency.
     const [u] = await tx.select({ user: users, plan: plans }).from(users).innerJoin(plans, eq(plans.id, users.planId)).where(eq(users.id, userId)).for('update', { of: users });
     if (!u) throw notFound('User', userId);
@@ -174,8 +175,12 @@ export async function submitJob(ctx: Ctx, actor: Actor, raw: unknown, opts: { us
       at: now,
       details: { image: input.image, timeoutSeconds: t.seconds, timeoutSource: t.source, plan: u.plan.name, ...(cls ? { class: cls.name } : {}) },
     });
+    // Delivered to every replica's dispatcher on commit (domain/dispatch-signal.ts).
+    await notifyDispatch(tx);
     return job!;
   });
+  dispatchSignal.wake();
+  return job;
 }
 
 /** A job the actor may see: users see only their own (others are 404, not 403: no probing). */

@@ -205,6 +205,12 @@ async function markEngineWait(db: Db, now: Date, down: boolean): Promise<void> {
   }
 }
 
+/** The waits a dispatch pass keeps current: "engine unreachable" while it is, and quota waits. */
+export async function markDispatchWaits(db: Db, now: Date, engineDown: boolean): Promise<void> {
+  await markEngineWait(db, now, engineDown);
+  if (!engineDown) await markQuotaWaits(db, now);
+}
+
 export interface DispatchResult {
   claimed: number;
   started: number;

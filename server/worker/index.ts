@@ -11,15 +11,17 @@ import { HEARTBEAT_EVERY_MS, resolveNodeId, writeHeartbeat } from '../domain/nod
 import { log } from '../log';
 import { startSweepers, type SweeperHandle } from '../sweepers';
 import { onContainerEvent, reconcile } from './completion';
-import { dispatchOnce } from './dispatcher';
+import { startDispatchLoop, type DispatchLoop } from './dispatch-loop';
 import { holdInstanceLock, PROCESS_INSTANCE } from './instance';
 import { renewStartLeases } from './start';
 import { ensureSeeded } from '../seed';
+import { DISPATCH_CHANNEL, dispatchSignal } from '../domain/dispatch-signal';
 import { purgeWebhookHistory } from '../domain/webhooks';
 import { startWebhookDelivery } from './webhooks';
 
 /**
- * The worker: dispatcher (every second), Docker events → completion, reconcile (every 10 s and
+ * The worker: dispatcher (woken by submissions here and on other replicas and by freed slots,
+ * with a 1 s backstop tick), Docker events → completion, reconcile (every 10 s and
  * after an engine reconnect), heartbeat (every 5 s, also renewing the leases of starts in flight),
  * webhook deliveries (every second, and at once after each send; history purged every 10 min)
  * and the sweepers. Runs inside `npm start` (from instrumentation.ts) or alone (`npm run worker`).
@@ -64,6 +66,8 @@ async function doStart(): Promise<Worker> {
   let events: EventSubscription | null = null;
   let sweepers: SweeperHandle | null = null;
   let deliveries: ReturnType<typeof startWebhookDelivery> | null = null;
+  let dispatch: DispatchLoop | null = null;
+  const unsubscribe: (() => void)[] = [];
 
   const run = async (): Promise<string | null> => {
     const node = await resolveNodeId(docker, cfg.WARDEN_NODE_ID, {
@@ -98,7 +102,22 @@ async function doStart(): Promise<Worker> {
       tasks.push(t);
     };
 
-    every(1, 'dispatcher', () => dispatchOnce(ctx, { owner: PROCESS_INSTANCE }));
+    // The dispatcher drains when woken (dispatch-loop.ts): by a submission here, by one on
+    // another replica (NOTIFY), by a freed slot, and by the backstop tick.
+    dispatch = startDispatchLoop(ctx, docker, {
+      owner: PROCESS_INSTANCE,
+      concurrency: cfg.WARDEN_START_CONCURRENCY,
+      start: { pullTimeoutMs: cfg.WARDEN_PULL_TIMEOUT_S * 1000 },
+    });
+    const wake = () => dispatch?.wake();
+    unsubscribe.push(dispatchSignal.on(wake));
+    const listening = await database.sql.listen(DISPATCH_CHANNEL, wake, wake).catch((e: unknown) => {
+      log.warn({ err: String(e) }, `LISTEN ${DISPATCH_CHANNEL} failed: other replicas' submissions wait for the backstop tick`);
+      return null;
+    });
+    if (listening) unsubscribe.push(() => void listening.unlisten().catch(() => {}));
+    if (cfg.WARDEN_DISPATCH_TICK_S > 0) every(cfg.WARDEN_DISPATCH_TICK_S, 'dispatcher', async () => wake());
+    wake();
     // Adopting a start (a crash left it half done) may hand the timeout sweeper a deadline that
     // passed already: tick it at once rather than on the next second.
     const reconcileAndKick = async () => {
@@ -115,7 +134,10 @@ async function doStart(): Promise<Worker> {
     events = docker.events(
       (e) => {
         if (stopping) return;
-        void track(onContainerEvent(ctx, docker, e)).catch((err) => log.error({ err: String(err) }, 'event handling failed'));
+        void track(onContainerEvent(ctx, docker, e))
+          // A container that ended freed its user's slot: the next queued job starts now.
+          .then(() => e.action === 'die' && dispatch?.wake())
+          .catch((err) => log.error({ err: String(err) }, 'event handling failed'));
       },
       () => {
         log.info('docker events reconnected; reconciling');
@@ -139,6 +161,8 @@ async function doStart(): Promise<Worker> {
       stopping = true;
       await ready.catch(() => null);
       for (const t of tasks) await t.stop();
+      for (const u of unsubscribe) u();
+      await dispatch?.stop();
       await sweepers?.stop();
       await deliveries?.stop();
       events?.close();

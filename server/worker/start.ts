@@ -61,6 +61,16 @@ export class InflightStarts {
     }).catch(() => {});
   }
 
+  /** Lists a claimed job whose start has not begun yet (it waits for a start slot). */
+  hold(jobId: string, claimId: string): void {
+    this.m.set(jobId, { claimId, p: Promise.resolve() });
+  }
+
+  /** Drops a held job that will not be started here after all. */
+  release(jobId: string): void {
+    this.m.delete(jobId);
+  }
+
   /** Is a start of this job (with this claim, when given) in flight here? */
   has(jobId: string, claimId?: string | null): boolean {
     const e = this.m.get(jobId);
