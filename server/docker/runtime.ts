@@ -157,6 +157,7 @@ function engineMessage(err: unknown): string {
 
 const ZERO_DATE = new Date(0);
 const PING_TIMEOUT_MS = 2_000;
+const KILL_EVENTS_TIMEOUT_MS = 10_000;
 const LOG_TAIL_LINES = 2_000;
 /** Retries of a start the engine failed with a 5xx (0.5 s, 1 s, 2 s apart). */
 const START_RETRIES = 3;
@@ -426,7 +427,9 @@ class DockerodeRuntime implements DockerRuntime {
 
   async killEvents(id: string, since: Date, until: Date): Promise<{ signals: { signal: string | null; at: Date }[]; observed: boolean }> {
     const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(), PING_TIMEOUT_MS * 2);
+    // A busy engine answers a bounded events query in well under a second; a loaded one (CI's two
+    // cores running the suite) took over 4 s, and an unread log reads as "nobody killed it".
+    const timer = setTimeout(() => ac.abort(), KILL_EVENTS_TIMEOUT_MS);
     const secs = (d: Date) => (d.getTime() / 1000).toFixed(3);
     try {
       const stream = (await this.call(() =>
