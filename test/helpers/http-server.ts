@@ -7,6 +7,7 @@ import path from 'node:path';
 import { connect, type Database } from '../../server/db/client';
 import { freePort } from '../../server/db/embedded';
 import { waitFor } from './fixtures';
+import { stopServer } from './warden-server';
 
 /**
  * Warden as `npm start` runs it — `bin/prestart.mjs` (build when stale, one builder at a time)
@@ -52,39 +53,7 @@ export async function startServer(name: string, env: Record<string, string>): Pr
   child.stderr!.pipe(log);
   let pool: Database | null = null;
   const base = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    await pool?.close().catch(() => {});
-    if (child.pid && child.exitCode == null) {
-      try {
-        process.kill(-child.pid, 'SIGTERM');
-      } catch {
-        /* gone */
-      }
-      await waitFor(() => child.exitCode != null || child.signalCode != null, { timeoutMs: 20_000, what: 'the server to exit' }).catch(() => {
-        try {
-          process.kill(-child.pid!, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      });
-    }
-    // The embedded PostgreSQL belonged to the server process; make sure it is gone too.
-    try {
-      const pid = Number(fs.readFileSync(path.join(dataDir, 'pg/postmaster.pid'), 'utf8').split('\n')[0]);
-      if (pid > 0) process.kill(pid, 'SIGINT');
-      await waitFor(() => {
-        try {
-          process.kill(pid, 0);
-          return false;
-        } catch {
-          return true;
-        }
-      }, { timeoutMs: 15_000, what: 'postgres to stop' });
-    } catch {
-      /* not running */
-    }
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  };
+  const stop = () => stopServer(child, dataDir, pool);
   try {
     await waitFor(async () => {
       if (child.exitCode != null) throw new Error(`bin/server.mjs exited with ${child.exitCode}; see test-results/server-${name}.log`);

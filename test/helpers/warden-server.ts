@@ -32,6 +32,44 @@ export async function until<T>(what: string, fn: () => Promise<T | null | undefi
   throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
 
+/**
+ * Stops a server process started in its own process group (SIGTERM, then SIGKILL after 20 s),
+ * then the embedded PostgreSQL it owned (its postmaster.pid under dataDir), and removes dataDir.
+ */
+export async function stopServer(child: ChildProcess, dataDir: string, pool: Database | null): Promise<void> {
+  await pool?.close().catch(() => {});
+  if (child.pid && child.exitCode == null) {
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+    await until('the server to exit', async () => child.exitCode != null || child.signalCode != null, 20_000).catch(() => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    });
+  }
+  // The embedded PostgreSQL belonged to the server process; make sure it is gone too.
+  try {
+    const pid = Number(fs.readFileSync(path.join(dataDir, 'pg/postmaster.pid'), 'utf8').split('\n')[0]);
+    if (pid > 0) process.kill(pid, 'SIGINT');
+    await until('postgres to stop', async () => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    }, 15_000);
+  } catch {
+    /* not running */
+  }
+  fs.rmSync(dataDir, { recursive: true, force: true });
+}
+
 export interface Warden {
   base: string;
   dataDir: string;
@@ -100,39 +138,7 @@ export async function startWarden(name: string, o: { admin: { email: string; pas
   child.stdout!.pipe(log);
   child.stderr!.pipe(log);
   let pool: Database | null = null;
-  const stop = async () => {
-    await pool?.close().catch(() => {});
-    if (child.pid && child.exitCode == null) {
-      try {
-        process.kill(-child.pid, 'SIGTERM');
-      } catch {
-        /* gone */
-      }
-      await until('next start to exit', async () => child.exitCode != null || child.signalCode != null, 20_000).catch(() => {
-        try {
-          process.kill(-child.pid!, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      });
-    }
-    // The embedded PostgreSQL belonged to the server process; make sure it is gone too.
-    try {
-      const pid = Number(fs.readFileSync(path.join(dataDir, 'pg/postmaster.pid'), 'utf8').split('\n')[0]);
-      if (pid > 0) process.kill(pid, 'SIGINT');
-      await until('postgres to stop', async () => {
-        try {
-          process.kill(pid, 0);
-          return false;
-        } catch {
-          return true;
-        }
-      }, 15_000);
-    } catch {
-      /* not running */
-    }
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  };
+  const stop = () => stopServer(child, dataDir, pool);
   try {
     await until('the server to answer /api/health', async () => {
       if (child.exitCode != null) throw new Error(`next start exited with ${child.exitCode}; see test-results/e2e-server-${name}.log`);

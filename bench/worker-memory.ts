@@ -1,0 +1,121 @@
+/**
+ * Worker memory and tick time at size: N running jobs (default 10,000) in an embedded PostgreSQL,
+ * their containers on a fake engine (test/helpers/fake-docker.ts: a map, so the figures are
+ * Warden's own), and the worker's loops running in this process for `--seconds`: the sweepers on
+ * their real schedule (timeout every second with its deadline timer, TTL, orphans), the dispatch
+ * loop woken every second, reconcile every 10 s. RSS is this process's (the database is another
+ * process), sampled every second. Then whole ticks, timed one by one.
+ *
+ *   npx tsx bench/worker-memory.ts [--running 10000] [--seconds 30] [--ticks 50] [--no-write]
+ */
+import crypto from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import { systemClock } from '../server/clock';
+import { parseConfig } from '../server/config';
+import type { Ctx } from '../server/context';
+import { jobs } from '../server/db/schema';
+import { containerLabels } from '../server/docker/labels';
+import { ensureInstallation } from '../server/domain/installation';
+import { seedDefaultPlans } from '../server/domain/plans';
+import { startSweepers, sweep } from '../server/sweepers';
+import { reconcile } from '../server/worker/completion';
+import { startDispatchLoop } from '../server/worker/dispatch-loop';
+import { FakeDocker } from '../test/helpers/fake-docker';
+import { arg, formatSummary, loadAverage, machineLine, publish, runMain, summarize, today, withBenchPostgres } from './lib';
+
+const RUNNING = Number(arg('running', '10000'));
+const SECONDS = Number(arg('seconds', '30'));
+const TICKS = Number(arg('ticks', '50'));
+const NODE = 'bench-mem';
+const mb = (b: number) => (b / 2 ** 20).toFixed(0);
+
+runMain(async () => {
+  const load0 = loadAverage();
+  await withBenchPostgres('worker-memory', async (pg) => {
+    const database = pg.connect(8);
+    const db = database.db;
+    await seedDefaultPlans(db);
+    const installation = await ensureInstallation(db);
+    await db.execute(sql`insert into users (name, plan_id) select 'u' || g, (select id from plans where name = 'pro') from generate_series(1, 100) g`);
+    const userIds = (await db.execute<{ id: string }>(sql`select id from users order by name`)).map((r) => r.id);
+    const fake = new FakeDocker();
+    const now = Date.now();
+    // Running jobs with deadlines spread over the next hour, each with its container on the fake engine.
+    for (let i = 0; i < RUNNING; i += 1000) {
+      const rows = [];
+      for (let k = i; k < Math.min(RUNNING, i + 1000); k++) {
+        const id = crypto.randomUUID();
+        const userId = userIds[k % userIds.length]!;
+        const containerId = fake.add(containerLabels({ id, userId, attempt: 1, labels: {} }, { node: NODE, installation }));
+        const startedAt = new Date(now - 60_000);
+        rows.push({
+          id,
+          userId,
+          image: 'bench',
+          status: 'running' as const,
+          timeoutS: 3600,
+          timeoutSource: 'plan' as const,
+          gracePeriodS: 30,
+          queuedAt: startedAt,
+          startedAt,
+          deadlineAt: new Date(now + 60_000 + ((k * 7919) % 3_600_000)),
+          node: NODE,
+          containerId,
+          attempt: 1,
+          maxRetries: 0,
+        });
+      }
+      await db.insert(jobs).values(rows);
+    }
+    await db.execute(sql`vacuum analyze jobs`);
+    const ctx: Ctx = { db, clock: systemClock, node: NODE, installation, docker: fake };
+    const cfg = parseConfig({ WARDEN_ORPHAN_SWEEP_S: '5', WARDEN_TTL_SWEEP_S: '5' });
+
+    global.gc?.();
+    const before = process.memoryUsage();
+    const sweepers = startSweepers(ctx, cfg);
+    const loop = startDispatchLoop(ctx, fake, { concurrency: 8, start: { pullTimeoutMs: 60_000 } });
+    const rss: number[] = [];
+    const heap: number[] = [];
+    for (let s = 0; s < SECONDS; s++) {
+      loop.wake();
+      if (s % 10 === 0) await reconcile(ctx, fake);
+      await new Promise((r) => setTimeout(r, 1000));
+      const m = process.memoryUsage();
+      rss.push(m.rss);
+      heap.push(m.heapUsed);
+    }
+    await sweepers.stop();
+    await loop.stop();
+
+    const times: Record<string, number[]> = { timeout: [], ttl: [], orphans: [], reconcile: [] };
+    for (const name of ['timeout', 'ttl', 'orphans'] as const) {
+      for (let i = 0; i < 5; i++) await sweep(ctx, name, { cfg });
+      for (let i = 0; i < TICKS; i++) {
+        const r = await sweep(ctx, name, { cfg });
+        if (r.error) throw new Error(`${name}: ${r.error}`);
+        times[name]!.push(r.ms);
+      }
+    }
+    for (let i = 0; i < 10; i++) {
+      const t0 = performance.now();
+      await reconcile(ctx, fake);
+      times.reconcile!.push(performance.now() - t0);
+    }
+    const still = (await db.execute<{ n: number }>(sql`select count(*)::int as n from jobs where status = 'running'`))[0]!.n;
+    if (still !== RUNNING) throw new Error(`expected ${RUNNING} running jobs after the run, found ${still}`);
+    const pgv = (await db.execute<{ v: string }>(sql`show server_version`))[0]!.v;
+    const lines = [
+      `${today()} · \`npx tsx bench/worker-memory.ts${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}\``,
+      '',
+      `Machine: ${machineLine(`PostgreSQL ${pgv} (embedded), fake engine`, load0)}.`,
+      '',
+      `${RUNNING.toLocaleString('en')} running jobs (100 users, deadlines over the next hour), their containers on a fake engine; the worker's loops ran ${SECONDS} s in one process (sweepers on their schedule with orphans and TTL every 5 s, dispatch woken every second, reconcile every 10 s). All ${RUNNING.toLocaleString('en')} were still running at the end (nothing was due).`,
+      '',
+      `- RSS before the loops ${mb(before.rss)} MB (the rows, the fake engine's map and the loaded modules); during the run max **${mb(Math.max(...rss))} MB** (goal ≤ 200 MB), at the end ${mb(rss.at(-1)!)} MB; heap used max ${mb(Math.max(...heap))} MB.`,
+      `- Whole ticks at this size, p50 / p95 / max (ms) over ${TICKS}: timeout **${formatSummary(summarize(times.timeout!), 2)}** (goal ≤ 20 ms), TTL ${formatSummary(summarize(times.ttl!), 2)}, orphans (lists all ${RUNNING.toLocaleString('en')} containers) ${formatSummary(summarize(times.orphans!), 2)}; reconcile over 10: ${formatSummary(summarize(times.reconcile!), 1)}.`,
+    ];
+    console.log(lines.join('\n'));
+    publish('## Worker memory at 10,000 running jobs', lines.join('\n'));
+  });
+});
