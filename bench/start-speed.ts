@@ -261,7 +261,7 @@ runMain(async () => {
     const db = pg.connect(12);
     await seedDefaultPlans(db.db);
     const v = execFileSync('docker', ['version', '--format', '{{.Server.Version}}']).toString().trim();
-    const pgv = (await db.db.execute<{ v: string }>(sql`show server_version`))[0]!.v;
+    const pgv = (await db.db.execute<{ v: string }>(sql`select current_setting('server_version') as v`))[0]!.v;
     const bursts: Burst[] = [];
     let tag = 0;
     for (const n of SIZES) {
@@ -280,7 +280,9 @@ runMain(async () => {
     console.log(`completion: die → final p50 ${ms(pct(cp.lag, 50))} ms p99 ${ms(pct(cp.lag, 99))} ms; die → next start p50 ${ms(pct(cp.nextStart, 50))} ms p99 ${ms(pct(cp.nextStart, 99))} ms`);
 
     const lines = [
-      `${today()} · \`npx tsx bench/start-speed.ts${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}\``,
+      `## Start speed (${today()})`,
+      '',
+      `\`npx tsx bench/start-speed.ts${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}\``,
       '',
       `Machine: ${machineLine(`Docker ${v}, PostgreSQL ${pgv} (embedded)`, load0)}.`,
       '',

@@ -104,9 +104,11 @@ runMain(async () => {
     }
     const still = (await db.execute<{ n: number }>(sql`select count(*)::int as n from jobs where status = 'running'`))[0]!.n;
     if (still !== RUNNING) throw new Error(`expected ${RUNNING} running jobs after the run, found ${still}`);
-    const pgv = (await db.execute<{ v: string }>(sql`show server_version`))[0]!.v;
+    const pgv = (await db.execute<{ v: string }>(sql`select current_setting('server_version') as v`))[0]!.v;
     const lines = [
-      `${today()} · \`npx tsx bench/worker-memory.ts${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}\``,
+      `## Worker memory at size (${today()})`,
+      '',
+      `\`npx tsx bench/worker-memory.ts${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}\``,
       '',
       `Machine: ${machineLine(`PostgreSQL ${pgv} (embedded), fake engine`, load0)}.`,
       '',
@@ -115,7 +117,6 @@ runMain(async () => {
       `- RSS before the loops ${mb(before.rss)} MB (the rows, the fake engine's map and the loaded modules); during the run max **${mb(Math.max(...rss))} MB** (goal ≤ 200 MB), at the end ${mb(rss.at(-1)!)} MB; heap used max ${mb(Math.max(...heap))} MB.`,
       `- Whole ticks at this size, p50 / p95 / max (ms) over ${TICKS}: timeout **${formatSummary(summarize(times.timeout!), 2)}** (goal ≤ 20 ms), TTL ${formatSummary(summarize(times.ttl!), 2)}, orphans (lists all ${RUNNING.toLocaleString('en')} containers) ${formatSummary(summarize(times.orphans!), 2)}; reconcile over 10: ${formatSummary(summarize(times.reconcile!), 1)}.`,
     ];
-    console.log(lines.join('\n'));
-    publish('## Worker memory at 10,000 running jobs', lines.join('\n'));
+    publish('## Worker memory at size', lines.join('\n'));
   });
 });
