@@ -281,6 +281,14 @@ runMain(async () => {
   const perAttempt = new Map<string, number>();
   for (const c of cs.values()) if (c.created !== undefined) perAttempt.set(`${c.job}#${c.attempt}`, (perAttempt.get(`${c.job}#${c.attempt}`) ?? 0) + 1);
   const createdTwice = [...perAttempt.values()].filter((n) => n > 1).length;
+  for (const [key, n] of perAttempt) {
+    if (n < 2) continue;
+    const [job, attempt] = key.split('#');
+    const mine = [...cs.values()].filter((c) => c.job === job && c.attempt === attempt);
+    console.error(`twice: ${kinds.get(job!)} job ${job} attempt ${attempt}: ${mine.map((c) => `${c.id.slice(0, 12)} created ${new Date(c.created ?? 0).toISOString()} died ${c.died ? new Date(c.died).toISOString() : '-'}`).join('; ')}`);
+    const trail = await db.select({ at: auditEvents.at, action: auditEvents.action, reason: auditEvents.reason, details: auditEvents.details }).from(auditEvents).where(inArray(auditEvents.targetId, [job!])).orderBy(auditEvents.id);
+    for (const t of trail) console.error(`   ${t.at.toISOString()} ${t.action} ${t.reason ?? ''} ${JSON.stringify(t.details).slice(0, 140)}`);
+  }
 
   // Deadlines per container, as Warden recorded them when it started or adopted it.
   const recs = await db

@@ -60,14 +60,26 @@ describe.skipIf(!dockerAvailable())('failing hosts on two real Docker engines', 
     const users = await Promise.all([0, 1, 2, 3].map((i) => makeUser(ctx, { name: `eng-u${i}`, plan: { name: 'hosts', maxConcurrentJobs: 10, maxRetries: 3, monthlyQuotaS: null, network: 'none' } })));
     const a = start({});
     const b = start({ dockerHost: engine.host });
+    // Both up (each has written its heartbeat) before anything is submitted.
+    await waitFor(async () => (await tdb.db.select({ id: nodes.id }).from(nodes)).length === 2, { timeoutMs: 90_000, what: `both workers up (${a.text()} ${b.text()})` });
+    // A submission wakes every worker at once (NOTIFY) and the first to lock its user claims it,
+    // so one fast worker can take everything. To give each host work for sure, one worker is
+    // paused (SIGSTOP, a few seconds: well inside the node staleness) while the other takes half.
     const ids: string[] = [];
-    for (const u of users) {
-      for (let i = 0; i < 2; i++) ids.push((await submitJob(ctx, u.actor, { image: TEST_IMAGE, command: ['sh', '-c', 'echo up; sleep 600'], timeoutSeconds: 900 })).id);
-    }
-    const running = await waitFor(async () => {
-      const r = await rows(ids);
-      return r.every((j) => j.status === 'running') ? r : null;
-    }, { timeoutMs: 90_000, what: `all jobs running (workers said: ${a.text()} ${b.text()})` });
+    const half = async (paused: WorkerProc, other: WorkerProc) => {
+      paused.proc.kill('SIGSTOP');
+      try {
+        const mine: string[] = [];
+        for (const u of users) mine.push((await submitJob(ctx, u.actor, { image: TEST_IMAGE, command: ['sh', '-c', 'echo up; sleep 600'], timeoutSeconds: 900 })).id);
+        await waitFor(async () => (await rows(mine)).every((j) => j.status === 'running'), { timeoutMs: 90_000, what: `half the jobs running (worker said: ${other.text()})` });
+        ids.push(...mine);
+      } finally {
+        paused.proc.kill('SIGCONT');
+      }
+    };
+    await half(b, a);
+    await half(a, b);
+    const running = await rows(ids);
 
     // Node ids are the engines' own IDs; both hosts got work.
     const byNode = new Map<string, Job[]>();
