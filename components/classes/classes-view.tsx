@@ -5,6 +5,7 @@ import { deleteClassAction, saveClassAction } from '@/server/actions/classes';
 import type { ClassesData } from '@/server/dashboard/classes';
 import { CLASS_NAME_RE, classFieldsSchema } from '@/server/domain/schemas';
 import { formatLimit } from '../lib/format';
+import { fromFormValues, toFormValues, type LimitsField } from '../lib/limits-form';
 import { useMe } from '../lib/me';
 import { useServerAction } from '../lib/use-action';
 import { useViewQuery } from '../lib/use-view-query';
@@ -49,32 +50,10 @@ const GROUPS: { title: string; fields: Field[] }[] = [
 ];
 const FIELDS = GROUPS.flatMap((g) => g.fields);
 
-function toForm(c: Cls | null): Record<string, string> {
-  return Object.fromEntries(FIELDS.map((f) => [f.key, c?.[f.key] == null ? '' : String(c[f.key])]));
-}
-
+const FORM: LimitsField[] = FIELDS.map((f) => ({ key: f.key, label: f.label, text: f.kind === 'text', nullable: !f.required }));
+const toForm = (c: Cls | null) => toFormValues(FORM, c);
 /** Form values → the PUT body (empty = null: falls through to the plan), checked with the API's own schema. */
-function fromForm(v: Record<string, string>): { fields: Record<string, unknown>; error?: { field: string; message: string } } {
-  const fields: Record<string, unknown> = {};
-  for (const f of FIELDS) {
-    const raw = (v[f.key] ?? '').trim();
-    if (raw === '') {
-      if (f.required) return { fields, error: { field: f.key, message: `${f.label} is required` } };
-      fields[f.key] = null;
-    } else if (f.kind === 'text') fields[f.key] = raw;
-    else {
-      const n = Number(raw);
-      if (!Number.isFinite(n)) return { fields, error: { field: f.key, message: `${f.label} must be a number` } };
-      fields[f.key] = n;
-    }
-  }
-  const p = classFieldsSchema.safeParse(fields);
-  if (!p.success) {
-    const i = p.error.issues[0]!;
-    return { fields, error: { field: i.path.map(String).join('.'), message: i.message } };
-  }
-  return { fields };
-}
+const fromForm = (v: Record<string, string>) => fromFormValues(FORM, v, classFieldsSchema);
 
 export function ClassesView({ initial, initialError }: { initial: ClassesData | null; initialError?: string | null }) {
   const me = useMe();

@@ -5,6 +5,7 @@ import { previewPlanAction, savePlanAction } from '@/server/actions/plans';
 import type { PlansData } from '@/server/dashboard/loaders';
 import { PLAN_NAME_RE, planFieldsSchema } from '@/server/domain/schemas';
 import { formatLimit } from '../lib/format';
+import { fromFormValues, toFormValues } from '../lib/limits-form';
 import { useMe } from '../lib/me';
 import { useServerAction } from '../lib/use-action';
 import { useViewQuery } from '../lib/use-view-query';
@@ -78,32 +79,9 @@ const GROUPS: { title: string; fields: { key: keyof Plan & string; label: string
 ];
 const FIELDS = GROUPS.flatMap((g) => g.fields);
 
-function toForm(p: Plan): Record<string, string> {
-  return Object.fromEntries(FIELDS.map((f) => [f.key, p[f.key] == null ? '' : String(p[f.key])]));
-}
-
-function fromForm(v: Record<string, string>): { fields: Record<string, number | string | null>; error?: { field: string; message: string } } {
-  const fields: Record<string, number | string | null> = {};
-  for (const f of FIELDS) {
-    const raw = (v[f.key] ?? '').trim();
-    if (raw === '') {
-      if (f.nullable) fields[f.key] = null;
-      else return { fields, error: { field: f.key, message: `${f.label} is required` } };
-    } else if (f.text) {
-      fields[f.key] = raw;
-    } else {
-      const n = Number(raw);
-      if (!Number.isFinite(n)) return { fields, error: { field: f.key, message: `${f.label} must be a number` } };
-      fields[f.key] = n;
-    }
-  }
-  const p = planFieldsSchema.safeParse(fields);
-  if (!p.success) {
-    const i = p.error.issues[0]!;
-    return { fields, error: { field: i.path.map(String).join('.'), message: i.message } };
-  }
-  return { fields };
-}
+const toForm = (p: Plan) => toFormValues(FIELDS, p);
+/** Form values → the PUT body, checked with the API's own schema. */
+const fromForm = (v: Record<string, string>) => fromFormValues(FIELDS, v, planFieldsSchema);
 
 export function PlansView({ initial, initialError }: { initial: PlansData | null; initialError?: string | null }) {
   const me = useMe();
