@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Ctx } from '../server/context';
 import { jobs, type Job } from '../server/db/schema';
 import { containerLabels, containerName } from '../server/docker/labels';
+import { DockerUnavailableError } from '../server/docker/types';
 import { submitJob } from '../server/domain/jobs';
+import { containerVerdict, jobRefs } from '../server/domain/orphans';
 import { sweep } from '../server/sweepers';
 import { reconcile } from '../server/worker/completion';
 import { claimJobs } from '../server/worker/dispatcher';
@@ -91,6 +93,33 @@ describe.skipIf(!dockerAvailable())('starts owned by their claim (real Docker)',
     expect(await rig.docker.inspect(stale)).toBeNull();
     expect((await containersOf(j2.id)).map((c) => c.id)).toEqual([row.containerId]);
     expect((await rig.audits(j2.id, 'container.remove')).at(-1)?.reason).toBe('left by an earlier, lost claim of the same attempt (name in use)');
+  });
+
+  it('409 name in use: a never-started container of a claim whose start gave it back (requeued) is started and recorded, not made again', async () => {
+    // The engine failed the first claim's start after creating its container (an engine restart):
+    // that start requeued the job, and the container it could not remove is still there, created.
+    const j = await submit();
+    const first = await claim(rig.ctx, j.id);
+    const left = execFileSync('docker', ['create', '--init', '--name', containerName(first), ...labelArgs(containerLabels(first, rig.ctx)), TEST_IMAGE, 'sleep', '300']).toString().trim();
+    const restarting = new Proxy(rig.docker, {
+      get(t, p, r) {
+        if (p === 'run') return () => Promise.reject(new DockerUnavailableError('engine restarting'));
+        const v = Reflect.get(t, p, r) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+      },
+    });
+    expect(await startJob(rig.ctx, restarting, first, START)).toBe('requeued');
+    expect((await rig.job(j.id)).status).toBe('queued');
+    const second = await claim(rig.ctx, j.id);
+    expect(second.claimId).not.toBe(first.claimId);
+    expect(await startJob(rig.ctx, rig.docker, second, START)).toBe('running');
+    // One container for the attempt: the one the first claim made, now running and recorded.
+    expect(await rig.job(j.id)).toMatchObject({ status: 'running', containerId: left, claimId: second.claimId });
+    expect((await containersOf(j.id)).map((c) => c.id)).toEqual([left]);
+    expect((await rig.docker.inspect(left))?.running).toBe(true);
+    expect((await rig.audits(j.id, 'job.adopt')).at(-1)?.reason).toBe('never-started container of an earlier claim of this attempt, which its start gave back (name in use)');
+    // And the orphan sweeper leaves it alone: the job records it.
+    expect(containerVerdict({ id: left, labels: (await rig.docker.inspect(left))!.labels }, await jobRefs(rig.db, [j.id]))).toBeNull();
   });
 
   it('created but never started (the worker died in between): reconcile starts it, or removes it and requeues the job', async () => {

@@ -156,6 +156,13 @@ function engineMessage(err: unknown): string {
 }
 
 const ZERO_DATE = new Date(0);
+
+/** A start refused because of a stale endpoint left in the engine's network store, if it was one. */
+export function staleEndpoint(err: unknown): { name: string; network: string } | null {
+  if (statusOf(err) !== 403) return null;
+  const m = /endpoint with name (\S+) already exists in network (\S+)/.exec(engineMessage(err));
+  return m ? { name: m[1]!, network: m[2]! } : null;
+}
 const PING_TIMEOUT_MS = 2_000;
 const KILL_EVENTS_TIMEOUT_MS = 10_000;
 const LOG_TAIL_LINES = 2_000;
@@ -343,8 +350,19 @@ class DockerodeRuntime implements DockerRuntime {
           await this.call(() => container.start());
           break;
         } catch (err) {
-          if ((statusOf(err) ?? 0) < 500 || tries >= START_RETRIES) throw err;
-          log.warn({ id: container.id, err: engineMessage(err), tries: tries + 1 }, 'docker: start failed with an engine error; retrying');
+          const stale = staleEndpoint(err);
+          if (((statusOf(err) ?? 0) < 500 && !stale) || tries >= START_RETRIES) throw err;
+          if (stale) {
+            // After an engine restart libnetwork can keep an endpoint of a container that no
+            // longer exists under this name (403 "endpoint with name … already exists in
+            // network …"): every start under the name fails until it is disconnected by force.
+            log.warn({ id: container.id, ...stale }, 'docker: stale network endpoint of this name; disconnecting it and retrying');
+            await this.call(() => this.docker.getNetwork(stale.network).disconnect({ Container: stale.name, Force: true })).catch((e: unknown) =>
+              log.warn({ err: engineMessage(e), ...stale }, 'docker: could not disconnect the stale endpoint'),
+            );
+          } else {
+            log.warn({ id: container.id, err: engineMessage(err), tries: tries + 1 }, 'docker: start failed with an engine error; retrying');
+          }
           await new Promise((r) => setTimeout(r, 500 * 2 ** tries));
         }
       }

@@ -1,7 +1,7 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { config } from '../config';
 import type { Ctx } from '../context';
-import { jobs, plans, users, type Job, type Plan } from '../db/schema';
+import { auditEvents, jobs, plans, users, type Job, type Plan } from '../db/schema';
 import { retryThroughOutage } from '../db/client';
 import { containerName, LABEL, labelsMatchJob, mayActOn } from '../docker/labels';
 import { DeadlineError, withDeadline } from '../docker/timeboxed';
@@ -224,6 +224,15 @@ async function takeOverName(ctx: Ctx, docker: DockerRuntime, job: Job): Promise<
   if (!cur || cur.claimId !== job.claimId || cur.containerId === ins.id || (cur.status !== 'starting' && cur.status !== 'terminating')) {
     return { kind: 'refuse', why: 'claim lost' };
   }
+  // Never started, and made by a start that gave its claim back itself (it requeued the job: the
+  // engine failed it mid-start, so from its side the container was never made): nobody will act on
+  // it again, so it is started and recorded under this claim — one container per attempt.
+  const other = ins.labels[LABEL.claim];
+  if (ins.status === 'created' && other && (await claimReleased(ctx, job.id, other))) {
+    await docker.start(ins.id);
+    await audit(ctx.db, { actor: 'dispatcher', action: 'job.adopt', targetType: 'job', targetId: job.id, at, reason: 'never-started container of an earlier claim of this attempt, which its start gave back (name in use)', details: { containerId: ins.id, state: ins.status, claim: other } });
+    return { kind: 'adopt', id: ins.id };
+  }
   await docker.remove(ins.id);
   await audit(ctx.db, {
     actor: 'dispatcher',
@@ -235,6 +244,16 @@ async function takeOverName(ctx: Ctx, docker: DockerRuntime, job: Job): Promise<
     details: { containerId: ins.id, state: ins.status, claim: ins.labels[LABEL.claim] ?? null, attempt: job.attempt },
   });
   return { kind: 'removed' };
+}
+
+/** Did the start of this claim give it back itself (requeueStart)? Then that start is over. */
+async function claimReleased(ctx: Ctx, jobId: string, claimId: string): Promise<boolean> {
+  const [r] = await ctx.db
+    .select({ id: auditEvents.id })
+    .from(auditEvents)
+    .where(and(eq(auditEvents.targetType, 'job'), eq(auditEvents.targetId, jobId), eq(auditEvents.action, 'job.requeue'), sql`${auditEvents.details}->>'claimId' = ${claimId}`))
+    .limit(1);
+  return !!r;
 }
 
 /** `starting → running`, only for the claim that made the container; otherwise the container goes. */
@@ -350,7 +369,7 @@ async function requeueStart(ctx: Ctx, job: Job, msg: string, o: { engineError?: 
     const wait = o.engineError ? { ...waits.engineError(msg, tries), sideEffectFailures: tries } : waits.engineDown();
     const row = await transition(tx, job.id, ['starting'], { status: 'queued', claimedAt: null, claimId: null, claimSeenAt: null, claimOwner: null, node: null, ...wait }, now);
     if (!row) return 'gone';
-    await audit(tx, { actor: 'dispatcher', action: 'job.requeue', targetType: 'job', targetId: job.id, at: now, success: false, error: msg, reason: o.engineError ? `Docker engine error while starting (try ${tries} of ${ENGINE_ERROR_RETRIES})` : 'Docker engine unreachable' });
+    await audit(tx, { actor: 'dispatcher', action: 'job.requeue', targetType: 'job', targetId: job.id, at: now, success: false, error: msg, reason: o.engineError ? `Docker engine error while starting (try ${tries} of ${ENGINE_ERROR_RETRIES})` : 'Docker engine unreachable', details: { claimId: job.claimId } });
     return 'requeued';
   });
 }
