@@ -28,6 +28,9 @@ export function signalName(sig: string | null | undefined): string {
   return sig.startsWith('SIG') ? sig : `SIG${sig}`;
 }
 
+/** How long after a container's exit its `kill` event may still be logged (see externalStop). */
+const KILL_AFTER_EXIT_MS = 1000;
+
 const short = (id: string) => id.slice(0, 12);
 
 /**
@@ -50,14 +53,19 @@ export async function externalStop(
   try {
     const ins = await docker.inspect(containerId);
     if (!ins?.startedAt) return null;
-    const until = new Date((ins.finishedAt ?? ins.startedAt).getTime() + 1);
-    h = await docker.killEvents(containerId, new Date(ins.startedAt.getTime() - 1000), until);
+    // The engine logs `kill` once the signal call returns, which on a busy engine can be after
+    // the container already exited: look a second past the exit (waiting that long if the exit
+    // is that recent; a window ending in the future would hold the engine's answer until then).
+    const end = (ins.finishedAt ?? ins.startedAt).getTime() + KILL_AFTER_EXIT_MS;
+    const wait = end - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, Math.min(wait, KILL_AFTER_EXIT_MS)));
+    h = await docker.killEvents(containerId, new Date(ins.startedAt.getTime() - 1000), new Date(Math.min(end, Date.now())));
   } catch {
     return 'unknown';
   }
   if (h.signals.length > 0) return `container ${short(containerId)} was stopped by someone other than Warden (${signalName(h.signals[0]!.signal)}${code})`;
   if (!h.observed && (exitCode === 137 || exitCode === 143)) {
-    return `container ${short(containerId)} was stopped by ${exitCode === 137 ? 'SIGKILL' : 'SIGTERM'} (exit ${exitCode}) that Warden did not send, while nobody watched; its engine has no record of it (restarted since)`;
+    return `container ${short(containerId)} was stopped by ${exitCode === 137 ? 'SIGKILL' : 'SIGTERM'} (exit ${exitCode}) that Warden did not send, while nobody watched; its engine has no record of it (restarted since, or the event aged out of its log)`;
   }
   return null;
 }
