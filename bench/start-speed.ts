@@ -68,7 +68,6 @@ function removeAll(node: string): void {
 class EventLog {
   private readonly by = new Map<string, Map<string, number>>();
   private waiters: (() => void)[] = [];
-  constructor(readonly docker: DockerRuntime) {}
   push(e: ContainerEvent): void {
     const m = this.by.get(e.action) ?? new Map<string, number>();
     this.by.set(e.action, m);
@@ -104,7 +103,7 @@ async function rig(db: Database, concurrency: number): Promise<Rig> {
   const docker = createDockerRuntime();
   const node = `bench-ss-${crypto.randomBytes(3).toString('hex')}`;
   const ctx: Ctx = { db: db.db, clock: systemClock, node, installation: await ensureInstallation(db.db), docker };
-  const events = new EventLog(docker);
+  const events = new EventLog();
   const loop = startDispatchLoop(ctx, docker, { concurrency, start: { pullTimeoutMs: 60_000 } });
   const off = dispatchSignal.on(() => loop.wake());
   const sub = docker.events((e) => {

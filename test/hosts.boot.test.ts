@@ -127,6 +127,7 @@ describe('boot failures are loud and quick', () => {
 
   // Needs root; in CI (REQUIRE_DOCKER=1) a non-root run fails here instead of skipping.
   it.skipIf(process.getuid?.() !== 0 && process.env.REQUIRE_DOCKER !== '1')('as root from a checkout under a private directory: stops naming WARDEN_DATA_DIR, and works with WARDEN_DATA_DIR on a reachable path', async () => {
+    expect(process.getuid?.(), 'this test runs as root (CI does); a non-root run with REQUIRE_DOCKER=1 fails here').toBe(0);
     requireHostPrerequisites();
     // A checkout whose parent is 0700 (like /root): sources copied, dependencies linked, except
     // the PostgreSQL binaries, which really live inside the private directory.

@@ -12,20 +12,7 @@ export function timeboxed(docker: DockerRuntime, ms = DOCKER_CALL_TIMEOUT_MS): D
   const box =
     <A extends unknown[], R>(name: string, fn: (...a: A) => Promise<R>) =>
     (...a: A): Promise<R> =>
-      new Promise<R>((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`Docker ${name} did not answer within ${ms / 1000} s`)), ms);
-        t.unref?.();
-        fn(...a).then(
-          (v) => {
-            clearTimeout(t);
-            resolve(v);
-          },
-          (e: unknown) => {
-            clearTimeout(t);
-            reject(e);
-          },
-        );
-      });
+      deadline(fn(...a), ms, () => new Error(`Docker ${name} did not answer within ${ms / 1000} s`));
   return {
     ping: () => docker.ping(),
     lastError: () => docker.lastError(),
@@ -55,10 +42,10 @@ export function timeboxed(docker: DockerRuntime, ms = DOCKER_CALL_TIMEOUT_MS): D
 
 export class DeadlineError extends Error {}
 
-/** p, or a DeadlineError after ms (p itself keeps running; callers must tolerate its late end). */
-export function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+/** p, or the error `late()` makes after ms (p itself keeps running; callers must tolerate its late end). */
+function deadline<T>(p: Promise<T>, ms: number, late: () => Error): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new DeadlineError(`${what} did not finish within ${Math.round(ms / 1000)} s`)), ms);
+    const t = setTimeout(() => reject(late()), ms);
     t.unref?.();
     p.then(
       (v) => {
@@ -71,4 +58,9 @@ export function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promis
       },
     );
   });
+}
+
+/** p, or a DeadlineError after ms (p itself keeps running; callers must tolerate its late end). */
+export function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return deadline(p, ms, () => new DeadlineError(`${what} did not finish within ${Math.round(ms / 1000)} s`));
 }

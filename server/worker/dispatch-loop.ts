@@ -1,10 +1,10 @@
 import type { Ctx } from '../context';
 import type { Job } from '../db/schema';
 import type { DockerRuntime } from '../docker/types';
-import { log } from '../log';
 import { metrics } from '../metrics';
-import { claimJobs, markDispatchWaits } from './dispatcher';
-import { inflightStarts, startJob, type StartOptions, type StartOutcome } from './start';
+import { log } from '../log';
+import { claimJobs, markDispatchWaits, startCounted, startOptions } from './dispatcher';
+import { inflightStarts, type StartOptions } from './start';
 
 /**
  * The dispatcher as the worker runs it: it drains when woken, not once a second.
@@ -29,7 +29,8 @@ export interface DispatchLoopOptions {
   maxClaimsPerWake?: number;
   /** Users per claiming round (each gets one job per round). */
   maxUsers?: number;
-  start: StartOptions;
+  /** Defaults from the settings (WARDEN_PULL_TIMEOUT_S). */
+  start?: Partial<StartOptions>;
 }
 
 export interface DispatchLoop {
@@ -51,21 +52,12 @@ export function startDispatchLoop(ctx: Ctx, docker: DockerRuntime, o: DispatchLo
   const stats = { drains: 0, rounds: 0, claimed: 0 };
   let slotFreed: (() => void) | null = null;
 
+  const so = startOptions(o.start);
   const runStart = (job: Job) => {
     const p = (async () => {
-      let outcome: StartOutcome | 'error' = 'error';
-      try {
-        outcome = await startJob(ctx, docker, job, o.start, (bg) => {
-          void bg.then((r) => {
-            metrics().dispatcherStarts.inc({ outcome: r });
-            if (r !== 'running') loop.wake();
-          });
-        });
-        metrics().dispatcherStarts.inc({ outcome });
-      } catch (e) {
-        // Left `starting`: its lease lapses and reconcile() adopts its container or requeues it.
-        log.error({ err: String(e), job: job.id }, 'start failed');
-      }
+      const outcome = await startCounted(ctx, docker, job, so, (r) => {
+        if (r !== 'running') loop.wake();
+      });
       // A start that did not end running gave its slot back (failed, requeued, gone).
       if (outcome !== 'running' && outcome !== 'pulling') loop.wake();
     })();

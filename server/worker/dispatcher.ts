@@ -232,9 +232,31 @@ export interface DispatchOptions {
   start?: Partial<StartOptions>;
 }
 
-function startOptions(o: DispatchOptions): StartOptions {
+/** Start options from the settings (WARDEN_PULL_TIMEOUT_S), overridden by `given`. */
+export function startOptions(given: Partial<StartOptions> = {}): StartOptions {
   const cfg = config();
-  return { pullTimeoutMs: cfg.WARDEN_PULL_TIMEOUT_S * 1000, ...o.start };
+  return { pullTimeoutMs: cfg.WARDEN_PULL_TIMEOUT_S * 1000, ...given };
+}
+
+/**
+ * Starts one claimed job and counts its outcome (and a background start's when it ends, which
+ * also goes to `onBackground`). Never throws: 'error' when the start did, and the job is left
+ * `starting` for its lease to lapse and reconcile() to adopt its container or requeue it.
+ */
+export async function startCounted(ctx: Ctx, docker: DockerRuntime, job: Job, so: StartOptions, onBackground: (r: StartOutcome) => void = () => {}): Promise<StartOutcome | 'error'> {
+  try {
+    const r = await startJob(ctx, docker, job, so, (bg) => {
+      void bg.then((x) => {
+        metrics().dispatcherStarts.inc({ outcome: x });
+        onBackground(x);
+      });
+    });
+    metrics().dispatcherStarts.inc({ outcome: r });
+    return r;
+  } catch (e) {
+    log.error({ err: String(e), job: job.id }, 'start failed');
+    return 'error';
+  }
 }
 
 /**
@@ -247,13 +269,9 @@ export async function dispatchOnce(ctx: Ctx, opts: DispatchOptions = {}): Promis
   const res: DispatchResult = { claimed: 0, started: 0, failed: 0, requeued: 0, pulling: 0, engineDown: false };
   const now = ctx.clock.now();
   const docker = ctx.docker;
-  if (!docker || !(await docker.ping())) {
-    res.engineDown = true;
-    await markEngineWait(ctx.db, now, true);
-    return res;
-  }
-  await markEngineWait(ctx.db, now, false);
-  await markQuotaWaits(ctx.db, now);
+  res.engineDown = !docker || !(await docker.ping());
+  await markDispatchWaits(ctx.db, now, res.engineDown);
+  if (!docker || res.engineDown) return res;
   const claimed = await claimJobs(ctx.db, { now, node: ctx.node, owner: opts.owner, maxUsers: opts.maxUsers, perUser: opts.perUser });
   res.claimed = claimed.length;
   if (claimed.length) metrics().dispatcherClaims.inc(claimed.length);
@@ -263,28 +281,16 @@ export async function dispatchOnce(ctx: Ctx, opts: DispatchOptions = {}): Promis
 
 /** Starts claimed jobs, at most `startConcurrency` at once; tallies outcomes into res. */
 export async function startClaimed(ctx: Ctx, docker: DockerRuntime, claimed: Job[], res: DispatchResult, opts: DispatchOptions = {}): Promise<void> {
-  const so = startOptions(opts);
-  const count = (r: StartOutcome) => {
-    metrics().dispatcherStarts.inc({ outcome: r });
-    if (r === 'running') res.started++;
-    else if (r === 'failed') res.failed++;
-    else if (r === 'requeued') res.requeued++;
-    else if (r === 'pulling') res.pulling++;
-  };
-  const background = (p: Promise<StartOutcome>) => {
-    void p.then((r) => metrics().dispatcherStarts.inc({ outcome: r }));
-  };
+  const so = startOptions(opts.start);
   const limit = opts.startConcurrency ?? 8;
   let i = 0;
   const workers = Array.from({ length: Math.min(limit, claimed.length) }, async () => {
     while (i < claimed.length) {
-      const job = claimed[i++]!;
-      try {
-        count(await startJob(ctx, docker, job, so, background));
-      } catch (e) {
-        // Left `starting`: its lease lapses and reconcile() adopts its container or requeues it.
-        log.error({ err: String(e), job: job.id }, 'start failed');
-      }
+      const r = await startCounted(ctx, docker, claimed[i++]!, so);
+      if (r === 'running') res.started++;
+      else if (r === 'failed') res.failed++;
+      else if (r === 'requeued') res.requeued++;
+      else if (r === 'pulling') res.pulling++;
     }
   });
   await Promise.all(workers);

@@ -107,7 +107,6 @@ async function doStart(): Promise<Worker> {
     dispatch = startDispatchLoop(ctx, docker, {
       owner: PROCESS_INSTANCE,
       concurrency: cfg.WARDEN_START_CONCURRENCY,
-      start: { pullTimeoutMs: cfg.WARDEN_PULL_TIMEOUT_S * 1000 },
     });
     const wake = () => dispatch?.wake();
     unsubscribe.push(dispatchSignal.on(wake));
