@@ -1,11 +1,16 @@
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Ctx } from '../server/context';
 import { jobs, type Job } from '../server/db/schema';
 import { containerLabels, containerName } from '../server/docker/labels';
-import { DockerUnavailableError } from '../server/docker/types';
+import { createDockerRuntime } from '../server/docker/runtime';
+import { ContainerNotStartedError, DockerUnavailableError } from '../server/docker/types';
 import { submitJob } from '../server/domain/jobs';
 import { containerVerdict, jobRefs } from '../server/domain/orphans';
 import { sweep } from '../server/sweepers';
@@ -121,6 +126,56 @@ describe.skipIf(!dockerAvailable())('starts owned by their claim (real Docker)',
     // And the orphan sweeper leaves it alone: the job records it.
     expect(containerVerdict({ id: left, labels: (await rig.docker.inspect(left))!.labels }, await jobRefs(rig.db, [j.id]))).toBeNull();
   });
+
+  it('the engine fails a start with a 5xx after creating the container: the container stays, the job is requeued, and the next claim starts that same container', async () => {
+    // The real engine behind a socket proxy that answers every `start` with the 500 an engine
+    // gives right after a restart; everything else reaches the engine untouched.
+    const sock = path.join(os.tmpdir(), `warden-5xx-${crypto.randomBytes(4).toString('hex')}.sock`);
+    let starts = 0;
+    const proxy = http.createServer((req, res) => {
+      if (req.method === 'POST' && /\/containers\/[^/]+\/start$/.test((req.url ?? '').split('?')[0]!)) {
+        starts++;
+        req.resume();
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ message: 'failed to update store for object type *libnetwork.endpoint: json: cannot unmarshal' }));
+        return;
+      }
+      const up = http.request({ socketPath: '/var/run/docker.sock', path: req.url, method: req.method, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    });
+    await new Promise<void>((ok) => proxy.listen(sock, ok));
+    try {
+      const failing = createDockerRuntime({ dockerHost: `unix://${sock}` });
+      const j = await submit();
+      const first = await claim(rig.ctx, j.id);
+      const err = await failing.run({ name: containerName(first), image: TEST_IMAGE, command: ['sleep', '300'], labels: containerLabels(first, rig.ctx) }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ContainerNotStartedError);
+      expect(starts).toBeGreaterThan(1); // retried on the same container before giving up
+      const kept = (err as ContainerNotStartedError).containerId;
+      expect((await rig.docker.inspect(kept))?.status).toBe('created');
+      await rig.docker.remove(kept);
+
+      // Through the start path: requeued, container kept (not an orphan while the attempt waits).
+      expect(await startJob(rig.ctx, failing, first, START)).toBe('requeued');
+      expect(await rig.job(j.id)).toMatchObject({ status: 'queued', waitCode: 'engine_error', containerId: null });
+      const [left] = await containersOf(j.id);
+      expect(left?.state).toBe('created');
+      expect(containerVerdict(left!, await jobRefs(rig.db, [j.id]))).toBeNull();
+      const second = await claim(rig.ctx, j.id);
+      expect(containerVerdict(left!, await jobRefs(rig.db, [j.id]))).toBeNull();
+      expect(await startJob(rig.ctx, rig.docker, second, START)).toBe('running');
+      expect(await rig.job(j.id)).toMatchObject({ status: 'running', containerId: left!.id, claimId: second.claimId });
+      expect((await containersOf(j.id)).map((c) => c.id)).toEqual([left!.id]);
+      expect((await rig.docker.inspect(left!.id))?.running).toBe(true);
+    } finally {
+      await new Promise((ok) => proxy.close(ok));
+      fs.rmSync(sock, { force: true });
+    }
+  }, 60_000);
 
   it('created but never started (the worker died in between): reconcile starts it, or removes it and requeues the job', async () => {
     const j = await submit();

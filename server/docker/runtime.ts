@@ -29,6 +29,7 @@ import { demuxDockerFrames, utf8Tail } from './frames';
 import { LABEL } from './labels';
 import {
   ContainerNameInUseError,
+  ContainerNotStartedError,
   type CappedArchive,
   DockerUnavailableError,
   ImageNotPresentError,
@@ -367,7 +368,10 @@ class DockerodeRuntime implements DockerRuntime {
         }
       }
     } catch (err) {
-      // Never leave a created-but-dead container behind: nothing would own it but the orphan sweeper.
+      // The engine in trouble (5xx, or gone): keep the never-started container for the next claim
+      // of this attempt, which starts it (one container per attempt).
+      if ((statusOf(err) ?? 0) >= 500 || err instanceof DockerUnavailableError) throw new ContainerNotStartedError(container.id, err);
+      // Refused (4xx): never leave a created-but-dead container behind.
       await this.remove(container.id).catch((rmErr: unknown) =>
         log.warn({ id: container.id, err: asDockerError(rmErr).message }, 'docker: cleanup after failed start failed'),
       );

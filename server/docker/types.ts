@@ -162,6 +162,20 @@ export class ContainerNameInUseError extends Error {
     super(`A container named ${containerName} already exists`);
   }
 }
+/**
+ * run(): the container was made but the engine failed its start with an error of its own (5xx
+ * after retries, or it went away). The container is left in place, never started, so the next
+ * claim of the same attempt starts it instead of making another; whoever fails the job removes it.
+ */
+export class ContainerNotStartedError extends Error {
+  constructor(
+    public readonly containerId: string,
+    public readonly cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+  }
+}
+
 /** The container's fence cannot be built on this engine (unknown runtime, missing network): the job fails with this message. */
 export class FenceUnavailableError extends Error {}
 

@@ -29,7 +29,7 @@ export interface JobRef {
 }
 
 /** Why a managed container is an orphan, or null when it belongs to a live (or not yet cleaned) job. */
-export function containerVerdict(c: { id: string; labels: Record<string, string> }, jobsById: Record<string, JobRef>): string | null {
+export function containerVerdict(c: { id: string; labels: Record<string, string>; state?: string }, jobsById: Record<string, JobRef>): string | null {
   const jobId = c.labels[LABEL.job];
   if (!jobId || !isUuid(jobId)) return `no valid ${LABEL.job} label (${jobId ?? 'missing'})`;
   const job = jobsById[jobId.toLowerCase()];
@@ -38,6 +38,9 @@ export function containerVerdict(c: { id: string; labels: Record<string, string>
   if (attempt !== String(job.attempt)) return `attempt ${attempt ?? '?'} of job ${jobId}, which is on attempt ${job.attempt}`;
   if (isFinal(job.status) && job.cleanedAt) return `job ${jobId} ended (${job.status}) and was cleaned up`;
   if (job.containerId && job.containerId !== c.id) return `job ${jobId} runs in another container (${job.containerId.slice(0, 12)})`;
+  // Never started, of the attempt the job waits to start: its next start takes it over (starts it,
+  // or removes it and makes its own), so one attempt keeps one container through engine trouble.
+  if (c.state === 'created' && !job.containerId && (job.status === 'queued' || job.status === 'starting')) return null;
   if (lostClaim(c, job)) return `made for claim ${c.labels[LABEL.claim]} of job ${jobId}, which was lost (never recorded)`;
   return null;
 }
@@ -92,7 +95,7 @@ export async function recheckOrphan(
   if (!ours || (expected && !sameIdentity(ins.labels, expected))) return { kind: 'not_ours', ins };
   const jobId = ins.labels[LABEL.job] ?? '';
   const byId = await jobRefs(ctx.db, [jobId]);
-  const reason = containerVerdict({ id: ins.id, labels: ins.labels }, byId);
+  const reason = containerVerdict({ id: ins.id, labels: ins.labels, state: ins.status }, byId);
   const job = byId[jobId.toLowerCase()];
   return reason ? { kind: 'orphan', ins, reason, jobExists: !!job } : { kind: 'owned', ins, job };
 }

@@ -7,6 +7,7 @@ import { containerName, LABEL, labelsMatchJob, mayActOn } from '../docker/labels
 import { DeadlineError, withDeadline } from '../docker/timeboxed';
 import {
   ContainerNameInUseError,
+  ContainerNotStartedError,
   DockerUnavailableError,
   ImageNotPresentError,
   ImageUnavailableError,
@@ -194,9 +195,25 @@ async function createAndRecord(
       log.warn({ job: job.id, err: e.message }, 'start stalled; reconcile will settle it');
       return 'stalled';
     }
+    if (e instanceof ContainerNotStartedError) return notStarted(ctx, docker, job, e);
     return startFailed(ctx, job, e);
   }
   return recordRunning(ctx, docker, job, containerId, sc);
+}
+
+/**
+ * The engine made the container but failed its start (5xx, or went away). Requeued, the container
+ * stays for the next claim of this attempt to start (takeOverName); a failed job's goes.
+ */
+async function notStarted(ctx: Ctx, docker: DockerRuntime, job: Job, e: ContainerNotStartedError): Promise<StartOutcome> {
+  const out = await startFailed(ctx, job, e.cause);
+  // Claim lost meanwhile: the next claim's takeOverName, or the orphan sweeper, settles it.
+  if (out !== 'failed') return out;
+  await docker.remove(e.containerId).catch((rmErr: unknown) =>
+    // The orphan sweeper removes it (no live claim records it).
+    log.warn({ err: errMessage(rmErr), containerId: e.containerId }, 'could not remove a container whose start failed'),
+  );
+  return out;
 }
 
 /**
