@@ -127,6 +127,32 @@ describe.skipIf(!dockerAvailable())('starts owned by their claim (real Docker)',
     expect(containerVerdict({ id: left, labels: (await rig.docker.inspect(left))!.labels }, await jobRefs(rig.db, [j.id]))).toBeNull();
   });
 
+  it('409 name in use: a never-started leftover that will not start is replaced by a new container, and the job runs', async () => {
+    const j = await submit();
+    const first = await claim(rig.ctx, j.id);
+    // Its network is gone: every start of this container fails (as one with a half-made task does).
+    const net = `warden-test-${crypto.randomBytes(3).toString('hex')}`;
+    execFileSync('docker', ['network', 'create', net], { stdio: 'ignore' });
+    const broken = execFileSync('docker', ['create', '--init', '--name', containerName(first), '--network', net, ...labelArgs(containerLabels(first, rig.ctx)), TEST_IMAGE, 'sleep', '300']).toString().trim();
+    execFileSync('docker', ['network', 'rm', net], { stdio: 'ignore' });
+    const restarting = new Proxy(rig.docker, {
+      get(t, p, r) {
+        if (p === 'run') return () => Promise.reject(new DockerUnavailableError('engine restarting'));
+        const v = Reflect.get(t, p, r) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+      },
+    });
+    expect(await startJob(rig.ctx, restarting, first, START)).toBe('requeued');
+    const second = await claim(rig.ctx, j.id);
+    expect(await startJob(rig.ctx, rig.docker, second, START)).toBe('running');
+    const row = await rig.job(j.id);
+    expect(row).toMatchObject({ status: 'running', claimId: second.claimId });
+    expect(row.containerId).not.toBe(broken);
+    expect(await rig.docker.inspect(broken)).toBeNull();
+    expect((await containersOf(j.id)).map((c) => c.id)).toEqual([row.containerId]);
+    expect((await rig.audits(j.id, 'container.remove')).at(-1)?.reason).toBe('a never-started container of this attempt would not start; replaced');
+  });
+
   it('the engine fails a start with a 5xx after creating the container: the container stays, the job is requeued, and the next claim starts that same container', async () => {
     // The real engine behind a socket proxy that answers every `start` with the 500 an engine
     // gives right after a restart; everything else reaches the engine untouched.

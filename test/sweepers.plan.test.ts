@@ -252,10 +252,20 @@ describe('orphan plan', () => {
     { name: 'made for the claim the job holds (start in flight): keep', cont: c({ createdAt: at(-1), labels: { 'warden.claim': 'c-now' } }), jobs: { [J1]: ref({ status: 'starting', containerId: null, claimId: 'c-now' }) }, t: 0, want: [] },
     { name: 'recorded container of a claim: keep', cont: c({ labels: { 'warden.claim': 'c-now' } }), jobs: { [J1]: ref({ claimId: 'c-now' }) }, t: 0, want: [] },
     { name: 'being removed already', cont: c({ state: 'removing' }), jobs: {}, t: 0, want: [] },
+    { name: 'never started, its attempt requeued (engine trouble): kept for the next claim to start', cont: c({ state: 'created', createdAt: at(-400), labels: { 'warden.claim': 'c-old' } }), jobs: { [J1]: ref({ status: 'queued', containerId: null, claimId: null }) }, t: 0, want: [] },
+    { name: 'never started, its attempt claimed again: kept (that start takes it over)', cont: c({ state: 'created', labels: { 'warden.claim': 'c-old' } }), jobs: { [J1]: ref({ status: 'starting', containerId: null, claimId: 'c-new' }) }, t: 0, want: [] },
+    { name: 'never started, its job ended (not cleaned): a lost claim, removed at once', cont: c({ state: 'created', labels: { 'warden.claim': 'c-old' } }), jobs: { [J1]: ref({ status: 'failed', containerId: null, claimId: null }) }, t: 0, want: ['remove_container'] },
+    { name: 'never started, its job runs in another: remove', cont: c({ state: 'created' }), jobs: { [J1]: ref({ containerId: 'other' }) }, t: 0, want: ['remove_container'] },
   ];
   it.each(containerCases)('$name', ({ cont, jobs, t, want }) => {
     const s = snap({ containers: [cont], jobsById: jobs });
     expect(kinds(orphans.plan(s, at(t)))).toEqual(want);
+  });
+
+  it('a container the snapshot found recorded by its job is never judged (its job row is not even read)', () => {
+    expect(kinds(orphans.plan(snap({ containers: [c()], jobsById: {}, recorded: new Set(['cid1']) }), at(0)))).toEqual([]);
+    // Without the mark, the same container with no job row read is an orphan: the mark is what keeps it.
+    expect(kinds(orphans.plan(snap({ containers: [c()], jobsById: {} }), at(0)))).toEqual(['remove_container']);
   });
 
   const live = (over: Partial<orphans.LiveJob> = {}): orphans.LiveJob => ({
@@ -294,7 +304,7 @@ describe('orphan plan', () => {
     const orphan = c({ id: 'cidO', labels: { 'warden.job': '55555555-5555-4555-8555-555555555555', 'warden.node': 'old' } });
     const liveNodes = c({ id: 'cidL', labels: { 'warden.job': '66666666-6666-4666-8666-666666666666', 'warden.node': 'busy' } });
     const out = orphans.plan(
-      snap({ staleNodesHere: ['old'], staleJobs: [stale, elsewhere], containers: [mine, orphan, liveNodes], jobsById: { [J2]: ref({ id: J2, containerId: 'cidA' }) } }),
+      snap({ staleNodesHere: ['old'], staleJobs: [stale, elsewhere], containers: [mine, orphan, liveNodes], jobsById: {}, recorded: new Set(['cidA']) }),
       at(0),
     );
     expect(out.map((a) => [a.kind, a.kind === 'lost' || a.kind === 'adopt' ? a.job.id : a.kind === 'remove_container' ? a.container.id : ''])).toEqual([

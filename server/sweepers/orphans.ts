@@ -71,9 +71,21 @@ export interface OrphanSnapshot {
   /** false: Docker unreachable (or none in this process); (a) and the container half of (b) wait. */
   dockerOk: boolean;
   containers: OrphanContainer[];
+  /**
+   * The jobs of the listed containers that need judging. A container its job records (same
+   * attempt, job not ended and cleaned) is in `recorded` instead and is never looked up here:
+   * the sweep stays a few rows per tick however many jobs run.
+   */
   jobsById: Record<string, JobRef>;
-  /** running/terminating jobs of this node with a container, read before the container list. */
+  /** Containers that their job records as its current attempt's: owned, never orphans. */
+  recorded?: ReadonlySet<string>;
+  /**
+   * running/terminating jobs of this node with a container, read before the container list —
+   * only those whose container the list lacks (none when the engine was not reached).
+   */
   liveJobs: LiveJob[];
+  /** How many live jobs of this node were checked against the list. */
+  liveChecked?: number;
   /** starting/running/terminating jobs of other nodes whose heartbeat is stale. */
   staleJobs: LiveJob[];
   children: ChildRef[];
@@ -105,6 +117,8 @@ export function plan(s: OrphanSnapshot, now: Date): OrphanAction[] {
           continue;
         }
       }
+      // Recorded by its job as its attempt's container: owned (a stale node's was adopted above).
+      if (s.recorded?.has(c.id)) continue;
       const reason = containerVerdict(c, s.jobsById);
       if (!reason) continue;
       const job = s.jobsById[(c.labels[LABEL.job] ?? '').toLowerCase()];
@@ -162,10 +176,11 @@ export async function snapshot(ctx: Ctx, o: { now: Date; graceS: number; nodeSta
   const limit = o.limit ?? 1000;
   // Live jobs first, containers second: a job that starts in between has a container the list
   // already shows, so it can never look lost.
-  const liveJobs = (await ctx.db
-    .select(liveCols)
+  // Ids only: the full row is read below for the few whose container the list lacks.
+  const live = await ctx.db
+    .select({ id: jobs.id, containerId: jobs.containerId })
     .from(jobs)
-    .where(and(inArray(jobs.status, [...RUNNING_STATUSES]), eq(jobs.node, ctx.node), sql`${jobs.containerId} is not null`))) as LiveJob[];
+    .where(and(inArray(jobs.status, [...RUNNING_STATUSES]), eq(jobs.node, ctx.node), sql`${jobs.containerId} is not null`));
   let dockerOk = false;
   let containers: OrphanContainer[] = [];
   if (ctx.docker) {
@@ -177,7 +192,20 @@ export async function snapshot(ctx: Ctx, o: { now: Date; graceS: number; nodeSta
       dockerOk = false;
     }
   }
-  const jobsById: Record<string, JobRef> = await jobRefs(ctx.db, containers.map((c) => c.labels[LABEL.job] ?? ''));
+  const { jobsById, recorded } = await judgeable(ctx, containers);
+  // Engine not reached: nothing can be judged lost this tick, so nothing more is read.
+  const present = new Set(containers.map((c) => c.id));
+  const missing = dockerOk ? live.filter((j) => !present.has(j.containerId!)).map((j) => j.id) : [];
+  const liveChecked = live.length;
+  live.length = 0;
+  const liveJobs: LiveJob[] = [];
+  for (let i = 0; i < missing.length; i += 1000) {
+    const rows = await ctx.db
+      .select(liveCols)
+      .from(jobs)
+      .where(and(inArray(jobs.id, missing.slice(i, i + 1000)), inArray(jobs.status, [...RUNNING_STATUSES]), eq(jobs.node, ctx.node), sql`${jobs.containerId} is not null`));
+    liveJobs.push(...(rows as LiveJob[]));
+  }
   const staleBefore = new Date(o.now.getTime() - o.nodeStaleMs);
   const stale = await ctx.db.execute<{
     id: string;
@@ -222,7 +250,9 @@ export async function snapshot(ctx: Ctx, o: { now: Date; graceS: number; nodeSta
     dockerOk,
     containers,
     jobsById,
+    recorded,
     liveJobs,
+    liveChecked,
     staleJobs: stale.map((r) => ({
       id: r.id,
       userId: r.user_id,
@@ -236,6 +266,42 @@ export async function snapshot(ctx: Ctx, o: { now: Date; graceS: number; nodeSta
     })),
     children: children.map((c) => ({ id: c.id, status: c.status, parentId: c.parent_id, parentStatus: c.parent_status })),
   };
+}
+
+/**
+ * One query for the whole list: which containers their job records as its current attempt's
+ * (owned; the verdict would be null), and the job rows of the rest, which the verdict judges.
+ */
+async function judgeable(ctx: Ctx, containers: OrphanContainer[]): Promise<{ jobsById: Record<string, JobRef>; recorded: Set<string> }> {
+  const cids: string[] = [];
+  const jids: string[] = [];
+  const atts: string[] = [];
+  const others: string[] = [];
+  for (const c of containers) {
+    const j = c.labels[LABEL.job] ?? '';
+    if (!isUuid(j)) continue;
+    cids.push(c.id);
+    jids.push(j.toLowerCase());
+    atts.push(c.labels[LABEL.attempt] ?? '');
+  }
+  const recorded = new Set<string>();
+  if (cids.length === 0) return { jobsById: {}, recorded };
+  // `not recorded`: rows come back only for containers that need a verdict (their job missing,
+  // ended and cleaned, on another attempt, or recording another container or none).
+  const rows = await ctx.db.execute<{ cid: string; jid: string }>(sql`
+    select c.cid, c.jid from unnest(${toPgArray(cids)}::text[], ${toPgArray(jids)}::uuid[], ${toPgArray(atts)}::text[]) as c(cid, jid, att)
+    left join jobs j on j.id = c.jid
+    where j.id is null or j.container_id is distinct from c.cid or j.attempt::text <> c.att
+       or (j.status in ${sql.raw(sqlList(FINAL_STATUSES))} and j.cleaned_at is not null)`);
+  const judge = new Set(rows.map((r) => r.cid));
+  for (const r of rows) others.push(r.jid);
+  for (const cid of cids) if (!judge.has(cid)) recorded.add(cid);
+  return { jobsById: await jobRefs(ctx.db, others), recorded };
+}
+
+/** A text[] literal for postgres.js (one parameter however long the list). */
+function toPgArray(xs: string[]): string {
+  return `{${xs.map((x) => `"${x.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
 }
 
 /** Containers whose removal failed: in-memory backoff (no row to keep it on), per process. */
@@ -396,6 +462,7 @@ export async function report(ctx: Ctx, o: { now: Date; graceS: number; nodeStale
   const now = o.now.getTime();
   const containers: OrphanReportData['containers'] = [];
   for (const c of s.containers) {
+    if (s.recorded?.has(c.id)) continue;
     const reason = containerVerdict(c, s.jobsById);
     if (!reason) continue;
     const removable = c.createdAt.getTime() + s.graceS * 1000;

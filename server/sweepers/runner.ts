@@ -92,7 +92,7 @@ export const SWEEPERS: Record<SweeperName, SweeperDef> = {
   }),
   orphans: def({
     snapshot: (ctx, now, s) => orphans.snapshot(ctx, { now, graceS: s.orphanGraceS, nodeStaleMs: s.nodeStaleMs }),
-    examined: (s) => s.containers.length + s.liveJobs.length + s.staleJobs.length + s.children.length,
+    examined: (s) => s.containers.length + (s.liveChecked ?? s.liveJobs.length) + s.staleJobs.length + s.children.length,
     plan: orphans.plan,
     describe: orphans.describe,
     apply: orphans.apply,
@@ -133,6 +133,7 @@ export async function runSweep(ctx: Ctx, name: SweeperName, opts: SweepOptions =
       );
       const dryRun = opts.dryRun ?? (cfg.WARDEN_DRY_RUN || lock?.dry === true);
       if (!lock?.ok) {
+        log.info({ sweeper: name, node: ctx.node }, 'sweeper tick skipped: another session holds its lock');
         return { sweeper: name, examined: 0, acted: 0, errors: 0, ms: performance.now() - t0, dryRun, planned: [], skipped: true };
       }
       const startedAt = ctx.clock.now();

@@ -302,6 +302,10 @@ export async function apply(actions: TimeoutAction[], deps: ApplyDeps): Promise<
 async function warn(d: ApplyDeps, j: TimeoutJob): Promise<boolean> {
   const now = d.ctx.clock.now();
   return d.ctx.db.transaction(async (tx) => {
+    // Asynchronous commit: a warning is at-least-once by construction (a crash that loses this
+    // commit loses warned_at with its audit and webhook rows, and the next tick warns again), so
+    // it need not wait for an fsync — which held up the deadline checks queued behind it.
+    await tx.execute(sql`select set_config('synchronous_commit', 'off', true)`);
     const [row] = await tx
       .update(jobs)
       .set({ warnedAt: now, updatedAt: now })

@@ -230,8 +230,22 @@ async function takeOverName(ctx: Ctx, docker: DockerRuntime, job: Job): Promise<
     return { kind: 'refuse', why: `a container named ${name} exists that is not this job's (${ins.id.slice(0, 12)})` };
   }
   const at = ctx.clock.now();
+  // A leftover that never started and will not start now (after an engine restart containerd can
+  // keep a half-made task of its id: "task …: already exists", every time) is replaced by a new
+  // container. It never ran, so the attempt still runs once.
+  const startLeftover = async (): Promise<boolean> => {
+    try {
+      await docker.start(ins.id);
+      return true;
+    } catch (e) {
+      if (e instanceof DockerUnavailableError || isConnectionError(e)) throw e;
+      await docker.remove(ins.id);
+      await audit(ctx.db, { actor: 'dispatcher', action: 'container.remove', targetType: 'job', targetId: job.id, at, reason: 'a never-started container of this attempt would not start; replaced', details: { startError: errMessage(e).slice(0, 500), containerId: ins.id, claim: ins.labels[LABEL.claim] ?? null, attempt: job.attempt } });
+      return false;
+    }
+  };
   if (ins.labels[LABEL.claim] === job.claimId) {
-    if (ins.status === 'created') await docker.start(ins.id);
+    if (ins.status === 'created' && !(await startLeftover())) return { kind: 'removed' };
     await audit(ctx.db, { actor: 'dispatcher', action: 'job.adopt', targetType: 'job', targetId: job.id, at, reason: 'container of this claim already existed (name in use)', details: { containerId: ins.id, state: ins.status } });
     return { kind: 'adopt', id: ins.id };
   }
@@ -246,7 +260,7 @@ async function takeOverName(ctx: Ctx, docker: DockerRuntime, job: Job): Promise<
   // it again, so it is started and recorded under this claim — one container per attempt.
   const other = ins.labels[LABEL.claim];
   if (ins.status === 'created' && other && (await claimReleased(ctx, job.id, other))) {
-    await docker.start(ins.id);
+    if (!(await startLeftover())) return { kind: 'removed' };
     await audit(ctx.db, { actor: 'dispatcher', action: 'job.adopt', targetType: 'job', targetId: job.id, at, reason: 'never-started container of an earlier claim of this attempt, which its start gave back (name in use)', details: { containerId: ins.id, state: ins.status, claim: other } });
     return { kind: 'adopt', id: ins.id };
   }
