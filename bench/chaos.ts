@@ -205,7 +205,9 @@ runMain(async () => {
     }
     worker.proc.kill('SIGKILL');
     await worker.exited();
-    workerDownSince = Date.now();
+    // Down since this kill — or since an earlier one, when this worker was killed before it was
+    // ready (it never served, so the outage runs on from the kill of the last ready worker).
+    workerDownSince ??= Date.now();
     await sleep(between(0, 1500));
     worker = startWorker();
     if (k % 10 === 9) console.error(`chaos: ${k + 1}/${KILLS} kills, ${kinds.size} jobs submitted`);

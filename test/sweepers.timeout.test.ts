@@ -4,6 +4,7 @@ import { jobs, sweeperRuns } from '../server/db/schema';
 import { createDockerRuntime } from '../server/docker/runtime';
 import { extendJob, killJob, suspendJobTimeout } from '../server/domain/jobs';
 import { sweep } from '../server/sweepers';
+import { nextDeadline } from '../server/sweepers/timeout';
 import { dockerAvailable } from './helpers/docker';
 import { ADMIN, OPERATOR } from './helpers/fixtures';
 import { faultyRuntime, makeRig, waitStopped, type Rig } from './helpers/sweepers';
@@ -67,6 +68,23 @@ describe.skipIf(!dockerAvailable())('timeout sweeper (real Docker)', () => {
     expect(row).toMatchObject({ status: 'timed_out', exitCode: -1, reason: 'Timeout: exceeded 5s (job request)' });
     expect(row.logTail).toContain('started');
     expect(await actions(j.id)).toEqual(['job.submit', 'job.claim', 'container.start', 'job.warn', 'job.timeout', 'container.sigterm', 'container.sigkill', 'job.timed_out']);
+  });
+
+  it('the deadline timer sees a deadline that passed while the tick ran (after its snapshot), and only from the tick start', async () => {
+    const j = await rig.start(PLAIN, { timeoutSeconds: 30, waitFor: 'started' });
+    const d = j.deadlineAt!.getTime();
+    // The tick started 200 ms before the deadline; it is now 100 ms after it.
+    const now = new Date(d + 100);
+    expect(await nextDeadline(rig.ctx, now, 1000, new Date(d - 200))).toEqual(new Date(d));
+    // From now only (what the timer used to ask): the passed deadline is not seen, and would wait for the next cron tick.
+    expect(await nextDeadline(rig.ctx, now, 1000)).toBeNull();
+    // A tick that started after it (and so handled it) is not sent back to it.
+    expect(await nextDeadline(rig.ctx, now, 1000, new Date(d + 50))).toBeNull();
+    rig.ctx.clock.set(d);
+    expect((await tick()).planned.map((p) => p.kind)).toEqual(['timeout', 'sigterm']);
+    // The SIGTERM's claim rode on the timeout's write: sigterm_at is the deadline tick's time.
+    expect((await rig.job(j.id)).sigtermAt?.getTime()).toBe(d);
+    expect(await actions(j.id)).toEqual(['job.submit', 'job.claim', 'container.start', 'job.timeout', 'container.sigterm']);
   });
 
   it('a job that traps SIGTERM and exits 0 is still timed_out, with its last output saved', async () => {

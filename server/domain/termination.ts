@@ -1,4 +1,4 @@
-import { and, eq, isNull, lte, or } from 'drizzle-orm';
+import { and, eq, isNull, lte, or, sql } from 'drizzle-orm';
 import type { Ctx } from '../context';
 import type { DbOrTx } from '../db/client';
 import { jobs, plans, users, type Job, type Plan } from '../db/schema';
@@ -63,6 +63,8 @@ export interface TerminatingJob {
   nextAttemptAt: Date | null;
   planName: string;
   className: string | null;
+  /** Set by beginTimeout when it claimed the SIGTERM in the same write: the signal goes out without another. */
+  sigtermClaimedAt?: Date;
 }
 
 /** Columns of a TerminatingJob (select from jobs ⋈ users ⋈ plans). */
@@ -168,13 +170,26 @@ export interface EscalationDeps {
  * timeout (`cause: 'idle'`) is the same move, conditional on the stored idle deadline instead
  * (output seen meanwhile moved it). Returns the job as it now is, or null when it moved on.
  */
-export async function beginTimeout(d: EscalationDeps, j: TerminatingJob, reason: string, cause: 'deadline' | 'idle' = 'deadline'): Promise<TerminatingJob | null> {
+export async function beginTimeout(
+  d: EscalationDeps,
+  j: TerminatingJob,
+  reason: string,
+  cause: 'deadline' | 'idle' = 'deadline',
+  o: { claimSigterm?: boolean } = {},
+): Promise<TerminatingJob | null> {
   const now = d.ctx.clock.now();
   const due = cause === 'idle' ? lte(jobs.idleDeadlineAt, now) : lte(jobs.deadlineAt, now);
+  // The SIGTERM step's claim (claim() below) in the same write, when the caller sends it next:
+  // one commit fewer between the deadline and the signal.
+  const nowIso = now.toISOString();
+  const sigtermAt = o.claimSigterm
+    ? { sigtermAt: sql<Date>`case when ${jobs.containerId} is not null and ${jobs.sigtermAt} is null and ${jobs.sigkillAt} is null and (${jobs.nextAttemptAt} is null or ${jobs.nextAttemptAt} <= ${nowIso}::timestamptz) then ${nowIso}::timestamptz else ${jobs.sigtermAt} end` }
+    : {};
   return d.ctx.db.transaction(async (tx) => {
     const [row] = await tx
       .update(jobs)
       .set({
+        ...sigtermAt,
         status: 'terminating',
         terminateRequestedAt: now,
         terminateKind: 'timeout',
@@ -213,6 +228,7 @@ export async function beginTimeout(d: EscalationDeps, j: TerminatingJob, reason:
       sigkillAt: row.sigkillAt,
       sideEffectFailures: row.sideEffectFailures,
       nextAttemptAt: row.nextAttemptAt,
+      ...(o.claimSigterm && row.sigtermAt?.getTime() === now.getTime() ? { sigtermClaimedAt: now } : {}),
     };
   });
 }
@@ -261,7 +277,7 @@ async function claim(d: EscalationDeps, j: TerminatingJob, col: 'sigtermAt' | 's
 async function sigterm(d: EscalationDeps, j: TerminatingJob, tally: Tally): Promise<void> {
   const docker = requireDocker(d);
   const cid = j.containerId!;
-  const claimedAt = await claim(d, j, 'sigtermAt');
+  const claimedAt = j.sigtermClaimedAt ?? (await claim(d, j, 'sigtermAt'));
   if (!claimedAt) return;
   let sent: boolean;
   try {

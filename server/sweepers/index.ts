@@ -88,11 +88,12 @@ export function startSweepers(ctx: Ctx, cfg: Config, opts: StartOptions = {}): S
     watch.unref?.();
     const p = (async () => {
       const t0 = Date.now();
+      const tickAt = ctx.clock.now();
       try {
         const r = await runSweep(ctx, name, { cfg, settings: opts.settings, trigger });
         const t1 = Date.now();
         stage = 'arming the deadline timer';
-        if (name === 'timeout' && precise && !stopped && !r.skipped) await armDeadlineTimer(everySeconds(cfg, 'timeout') * 1000);
+        if (name === 'timeout' && precise && !stopped && !r.skipped) await armDeadlineTimer(everySeconds(cfg, 'timeout') * 1000, tickAt);
         if (Date.now() - t0 > 1500) log.warn({ sweeper: name, tickMs: t1 - t0, timerMs: Date.now() - t1, trigger }, 'slow sweeper run');
       } catch (e) {
         log.error({ err: String(e), sweeper: name }, 'sweeper failed');
@@ -107,9 +108,10 @@ export function startSweepers(ctx: Ctx, cfg: Config, opts: StartOptions = {}): S
   };
 
   let deadlineTimer: NodeJS.Timeout | null = null;
-  const armDeadlineTimer = async (horizonMs: number) => {
+  const armDeadlineTimer = async (horizonMs: number, since: Date) => {
     const now = ctx.clock.now();
-    const next = await nextDeadline(ctx, now, horizonMs + 100);
+    // From the tick's start: a deadline that passed while it ran (after its snapshot) is due now.
+    const next = await nextDeadline(ctx, now, horizonMs + 100, since);
     if (deadlineTimer) {
       clearTimeout(deadlineTimer);
       timers.delete(deadlineTimer);

@@ -213,15 +213,18 @@ export function snapshotQueries(ctx: Pick<Ctx, 'db' | 'node'>, o: { batchSize: n
 }
 
 /**
- * The next moment something is due on this node after `now` (null: nothing within `horizonMs`):
+ * The next moment something is due on this node after `since` (default `now`; null: nothing
+ * within `horizonMs` of `now`) — with `since` the start of the tick just run, also what came due
+ * during that tick, which it could not see (the caller ticks again at once for it):
  * a running job's deadline, or a terminating job's next step (SIGKILL a grace after SIGTERM,
  * force-removal a grace after SIGKILL). The scheduler arms a timer for it, so SIGTERM goes out at
  * the deadline and SIGKILL at the end of the grace, rather than at the next whole-second cron
  * tick (which alone adds up to 1 s to each).
  */
-export async function nextDeadline(ctx: Ctx, now: Date, horizonMs: number): Promise<Date | null> {
+export async function nextDeadline(ctx: Ctx, now: Date, horizonMs: number, since: Date = now): Promise<Date | null> {
   const until = new Date(now.getTime() + horizonMs);
-  const [row] = await ctx.db
+  // Both at once (two pooled connections): this runs after every tick, on the deadline path.
+  const running = ctx.db
     .select({ d: jobs.deadlineAt })
     .from(jobs)
     .where(
@@ -229,14 +232,14 @@ export async function nextDeadline(ctx: Ctx, now: Date, horizonMs: number): Prom
         eq(jobs.status, 'running'),
         eq(jobs.node, ctx.node),
         eq(jobs.timeoutSuspended, false),
-        gt(jobs.deadlineAt, now),
+        gt(jobs.deadlineAt, since),
         lte(jobs.deadlineAt, until),
       ),
     )
     .orderBy(asc(jobs.deadlineAt))
     .limit(1);
   const step = sql<Date | string | null>`coalesce(${jobs.sigkillAt}, ${jobs.sigtermAt}) + ${jobs.gracePeriodS} * interval '1 second'`;
-  const [t] = await ctx.db
+  const terminating = ctx.db
     .select({ d: sql<Date | string | null>`min(${step})` })
     .from(jobs)
     .where(
@@ -244,9 +247,10 @@ export async function nextDeadline(ctx: Ctx, now: Date, horizonMs: number): Prom
         eq(jobs.status, 'terminating'),
         eq(jobs.node, ctx.node),
         sql`${jobs.sigtermAt} is not null or ${jobs.sigkillAt} is not null`,
-        sql`${step} > ${now.toISOString()}::timestamptz and ${step} <= ${until.toISOString()}::timestamptz`,
+        sql`${step} > ${since.toISOString()}::timestamptz and ${step} <= ${until.toISOString()}::timestamptz`,
       ),
     );
+  const [[row], [t]] = await Promise.all([running, terminating]);
   const times = [row?.d ?? null, t?.d ? new Date(t.d) : null].filter((d): d is Date => d instanceof Date);
   return times.length ? new Date(Math.min(...times.map((d) => d.getTime()))) : null;
 }
@@ -272,7 +276,7 @@ export async function apply(actions: TimeoutAction[], deps: ApplyDeps): Promise<
           continue;
         }
         if (a.kind === 'timeout') {
-          const moved = await beginTimeout(deps, job, a.reason);
+          const moved = await beginTimeout(deps, job, a.reason, 'deadline', { claimSigterm: group.some((g) => g.kind === 'sigterm') });
           if (!moved) return;
           countAct(res, 'timeout');
           job = { ...job, ...moved };
@@ -359,7 +363,7 @@ async function idleCheck(d: ApplyDeps, j: TimeoutJob, res: ApplyResult): Promise
     countAct(res, 'idle_probe');
     return false;
   }
-  const moved = await beginTimeout(d, j, idleReason(j.idleTimeoutS!), 'idle');
+  const moved = await beginTimeout(d, j, idleReason(j.idleTimeoutS!), 'idle', { claimSigterm: true });
   if (!moved) return true;
   countAct(res, 'idle_timeout');
   await runEscalationStep(d, 'sigterm', { ...j, ...moved }, res);
