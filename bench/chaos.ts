@@ -283,6 +283,10 @@ runMain(async () => {
   const perAttempt = new Map<string, number>();
   for (const c of cs.values()) if (c.created !== undefined) perAttempt.set(`${c.job}#${c.attempt}`, (perAttempt.get(`${c.job}#${c.attempt}`) ?? 0) + 1);
   const createdTwice = [...perAttempt.values()].filter((n) => n > 1).length;
+  // The double that matters most: more than one container of an attempt that actually started.
+  const startedPer = new Map<string, number>();
+  for (const c of cs.values()) if (c.started !== undefined) startedPer.set(`${c.job}#${c.attempt}`, (startedPer.get(`${c.job}#${c.attempt}`) ?? 0) + 1);
+  const startedTwice = [...startedPer.values()].filter((n) => n > 1).length;
   for (const [key, n] of perAttempt) {
     if (n < 2) continue;
     const [job, attempt] = key.split('#');
@@ -383,6 +387,7 @@ runMain(async () => {
     `| containers alive past deadline + grace (+${TOLERANCE_S} s) | ${late.length} (worst ${fmt(worstLate.lateS)} s, with ${fmt(worstLate.downS)} s of outage in its window) | within downtime + 1 s |`,
     `| … of which later than the outage in their window + 1 s | ${ok(lateBeyondDowntime.length)} | 0 |`,
     `| (job, attempt) pairs whose container was created more than once | ${ok(createdTwice)} | 0 |`,
+    `| … of which more than one container started | ${ok(startedTwice)} | 0 |`,
     `| moments with more of the limited user's containers alive than its limit (${LIMIT}) | ${ok(overLimit)} (most alive at once: ${maxAlive}) | 0 |`,
     `| containers left running | ${ok(leftRunning)} | 0 |`,
     `| status changes without an audit row in their transaction | ${ok(Number(unaudited))} (of ${transitions}) | 0 |`,
