@@ -10,7 +10,7 @@ import type { Ctx } from '../server/context';
 import { jobs, type Job } from '../server/db/schema';
 import { containerLabels, containerName } from '../server/docker/labels';
 import { createDockerRuntime } from '../server/docker/runtime';
-import { ContainerNotStartedError, DockerUnavailableError } from '../server/docker/types';
+import { ContainerNotStartedError, DockerUnavailableError, type DockerRuntime } from '../server/docker/types';
 import { submitJob } from '../server/domain/jobs';
 import { containerVerdict, jobRefs } from '../server/domain/orphans';
 import { sweep } from '../server/sweepers';
@@ -106,13 +106,7 @@ describe.skipIf(!dockerAvailable())('starts owned by their claim (real Docker)',
     const j = await submit();
     const first = await claim(rig.ctx, j.id);
     const left = execFileSync('docker', ['create', '--init', '--name', containerName(first), ...labelArgs(containerLabels(first, rig.ctx)), TEST_IMAGE, 'sleep', '300']).toString().trim();
-    const restarting = new Proxy(rig.docker, {
-      get(t, p, r) {
-        if (p === 'run') return () => Promise.reject(new DockerUnavailableError('engine restarting'));
-        const v = Reflect.get(t, p, r) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
-      },
-    });
+    const restarting = runFailsUnreachable(rig.docker);
     expect(await startJob(rig.ctx, restarting, first, START)).toBe('requeued');
     expect((await rig.job(j.id)).status).toBe('queued');
     const second = await claim(rig.ctx, j.id);
@@ -135,13 +129,7 @@ describe.skipIf(!dockerAvailable())('starts owned by their claim (real Docker)',
     execFileSync('docker', ['network', 'create', net], { stdio: 'ignore' });
     const broken = execFileSync('docker', ['create', '--init', '--name', containerName(first), '--network', net, ...labelArgs(containerLabels(first, rig.ctx)), TEST_IMAGE, 'sleep', '300']).toString().trim();
     execFileSync('docker', ['network', 'rm', net], { stdio: 'ignore' });
-    const restarting = new Proxy(rig.docker, {
-      get(t, p, r) {
-        if (p === 'run') return () => Promise.reject(new DockerUnavailableError('engine restarting'));
-        const v = Reflect.get(t, p, r) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
-      },
-    });
+    const restarting = runFailsUnreachable(rig.docker);
     expect(await startJob(rig.ctx, restarting, first, START)).toBe('requeued');
     const second = await claim(rig.ctx, j.id);
     expect(await startJob(rig.ctx, rig.docker, second, START)).toBe('running');
@@ -235,6 +223,17 @@ describe.skipIf(!dockerAvailable())('starts owned by their claim (real Docker)',
     await waitFor(async () => (await rig.docker.inspect(id)) === null, { what: 'the removal' });
   });
 });
+
+/** The engine as a start sees it mid-restart: `run` fails as unreachable, everything else is the real engine. */
+function runFailsUnreachable(docker: DockerRuntime): DockerRuntime {
+  return new Proxy(docker, {
+    get(t, p, r) {
+      if (p === 'run') return () => Promise.reject(new DockerUnavailableError('engine restarting'));
+      const v = Reflect.get(t, p, r) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+    },
+  });
+}
 
 function labelArgs(labels: Record<string, string>): string[] {
   return Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
