@@ -280,13 +280,16 @@ runMain(async () => {
       if (ins && !ins.running && ins.finishedAt) c.died = ins.finishedAt.getTime();
     }
   }
-  const perAttempt = new Map<string, number>();
-  for (const c of cs.values()) if (c.created !== undefined) perAttempt.set(`${c.job}#${c.attempt}`, (perAttempt.get(`${c.job}#${c.attempt}`) ?? 0) + 1);
+  /** Containers per (job, attempt), of those `keep` takes. */
+  const perAttemptOf = (keep: (c: C) => boolean) => {
+    const m = new Map<string, number>();
+    for (const c of cs.values()) if (keep(c)) m.set(`${c.job}#${c.attempt}`, (m.get(`${c.job}#${c.attempt}`) ?? 0) + 1);
+    return m;
+  };
+  const perAttempt = perAttemptOf((c) => c.created !== undefined);
   const createdTwice = [...perAttempt.values()].filter((n) => n > 1).length;
   // The double that matters most: more than one container of an attempt that actually started.
-  const startedPer = new Map<string, number>();
-  for (const c of cs.values()) if (c.started !== undefined) startedPer.set(`${c.job}#${c.attempt}`, (startedPer.get(`${c.job}#${c.attempt}`) ?? 0) + 1);
-  const startedTwice = [...startedPer.values()].filter((n) => n > 1).length;
+  const startedTwice = [...perAttemptOf((c) => c.started !== undefined).values()].filter((n) => n > 1).length;
   for (const [key, n] of perAttempt) {
     if (n < 2) continue;
     const [job, attempt] = key.split('#');

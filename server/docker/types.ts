@@ -170,7 +170,7 @@ export class ContainerNameInUseError extends Error {
 export class ContainerNotStartedError extends Error {
   constructor(
     public readonly containerId: string,
-    public readonly cause: unknown,
+    cause: unknown,
   ) {
     super(cause instanceof Error ? cause.message : String(cause), { cause });
   }

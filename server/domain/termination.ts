@@ -181,9 +181,8 @@ export async function beginTimeout(
   const due = cause === 'idle' ? lte(jobs.idleDeadlineAt, now) : lte(jobs.deadlineAt, now);
   // The SIGTERM step's claim (claim() below) in the same write, when the caller sends it next:
   // one commit fewer between the deadline and the signal.
-  const nowIso = now.toISOString();
   const sigtermAt = o.claimSigterm
-    ? { sigtermAt: sql<Date>`case when ${jobs.containerId} is not null and ${jobs.sigtermAt} is null and ${jobs.sigkillAt} is null and (${jobs.nextAttemptAt} is null or ${jobs.nextAttemptAt} <= ${nowIso}::timestamptz) then ${nowIso}::timestamptz else ${jobs.sigtermAt} end` }
+    ? { sigtermAt: sql<Date>`case when ${jobs.containerId} is not null and ${signalClaimable('sigtermAt', now)} then ${now.toISOString()}::timestamptz else ${jobs.sigtermAt} end` }
     : {};
   return d.ctx.db.transaction(async (tx) => {
     const [row] = await tx
@@ -253,23 +252,22 @@ function requireDocker(d: EscalationDeps): DockerRuntime {
   return d.docker;
 }
 
+/** A signal step may be claimed: not claimed yet (no SIGTERM after a SIGKILL), not backing off. */
+function signalClaimable(col: 'sigtermAt' | 'sigkillAt', now: Date) {
+  return and(
+    isNull(col === 'sigtermAt' ? jobs.sigtermAt : jobs.sigkillAt),
+    col === 'sigtermAt' ? isNull(jobs.sigkillAt) : undefined,
+    or(isNull(jobs.nextAttemptAt), lte(jobs.nextAttemptAt, now)),
+  );
+}
+
 /** Claims a signal step: sets the column only if still null. Returns the claim time or null. */
 async function claim(d: EscalationDeps, j: TerminatingJob, col: 'sigtermAt' | 'sigkillAt'): Promise<Date | null> {
   const now = d.ctx.clock.now();
-  const column = col === 'sigtermAt' ? jobs.sigtermAt : jobs.sigkillAt;
   const [row] = await d.ctx.db
     .update(jobs)
     .set({ [col]: now, updatedAt: now })
-    .where(
-      and(
-        eq(jobs.id, j.id),
-        eq(jobs.status, 'terminating'),
-        eq(jobs.containerId, j.containerId!),
-        isNull(column),
-        col === 'sigtermAt' ? isNull(jobs.sigkillAt) : undefined,
-        or(isNull(jobs.nextAttemptAt), lte(jobs.nextAttemptAt, now)),
-      ),
-    )
+    .where(and(eq(jobs.id, j.id), eq(jobs.status, 'terminating'), eq(jobs.containerId, j.containerId!), signalClaimable(col, now)))
     .returning({ id: jobs.id });
   return row ? now : null;
 }

@@ -82,24 +82,18 @@ export function startSweepers(ctx: Ctx, cfg: Config, opts: StartOptions = {}): S
       if (trigger === 'deadline' || trigger === 'kick') again.add(name);
       return cur;
     }
-    let stage = 'tick';
-    // Every tick of this sweeper waits while this one runs: say so if it takes long, and where.
-    const watch = setTimeout(() => log.warn({ sweeper: name, stage, trigger }, 'sweeper run still in flight after 2 s; its next ticks wait'), 2_000);
-    watch.unref?.();
     const p = (async () => {
       const t0 = Date.now();
       const tickAt = ctx.clock.now();
       try {
         const r = await runSweep(ctx, name, { cfg, settings: opts.settings, trigger });
         const t1 = Date.now();
-        stage = 'arming the deadline timer';
         if (name === 'timeout' && precise && !stopped && !r.skipped) await armDeadlineTimer(everySeconds(cfg, 'timeout') * 1000, tickAt);
         if (Date.now() - t0 > 1500) log.warn({ sweeper: name, tickMs: t1 - t0, timerMs: Date.now() - t1, trigger }, 'slow sweeper run');
       } catch (e) {
         log.error({ err: String(e), sweeper: name }, 'sweeper failed');
       }
     })().finally(() => {
-      clearTimeout(watch);
       inflight.delete(name);
       if (again.delete(name) && !stopped) void run(name, 'deadline');
     });

@@ -7,7 +7,7 @@ import type { ContainerSummary } from '../docker/types';
 import { type Actor, requireRole } from '../domain/actor';
 import { audit } from '../domain/audit';
 import { lockJobWithPlan, loseJob, stopChildren } from '../domain/lifecycle';
-import { containerVerdict, jobRefs, lostClaim, recheckOrphan, type JobRef } from '../domain/orphans';
+import { containerVerdict, lostClaim, recheckOrphan, type JobRef } from '../domain/orphans';
 import { isUuid } from '../domain/schemas';
 import { backoffMs, countAct, emptyTally, errMessage } from '../domain/side-effects';
 import { ACTIVE_STATUSES, FINAL_STATUSES, isFinal, RUNNING_STATUSES, sqlList } from '../domain/status';
@@ -276,7 +276,6 @@ async function judgeable(ctx: Ctx, containers: OrphanContainer[]): Promise<{ job
   const cids: string[] = [];
   const jids: string[] = [];
   const atts: string[] = [];
-  const others: string[] = [];
   for (const c of containers) {
     const j = c.labels[LABEL.job] ?? '';
     if (!isUuid(j)) continue;
@@ -284,19 +283,24 @@ async function judgeable(ctx: Ctx, containers: OrphanContainer[]): Promise<{ job
     jids.push(j.toLowerCase());
     atts.push(c.labels[LABEL.attempt] ?? '');
   }
+  const jobsById: Record<string, JobRef> = {};
   const recorded = new Set<string>();
-  if (cids.length === 0) return { jobsById: {}, recorded };
-  // `not recorded`: rows come back only for containers that need a verdict (their job missing,
-  // ended and cleaned, on another attempt, or recording another container or none).
-  const rows = await ctx.db.execute<{ cid: string; jid: string }>(sql`
-    select c.cid, c.jid from unnest(${toPgArray(cids)}::text[], ${toPgArray(jids)}::uuid[], ${toPgArray(atts)}::text[]) as c(cid, jid, att)
+  if (cids.length === 0) return { jobsById, recorded };
+  // Rows come back only for containers that need a verdict (their job missing, ended and
+  // cleaned, on another attempt, or recording another container or none), with the job's row.
+  const rows = await ctx.db.execute<{ cid: string; id: string | null; status: string; attempt: number; cleaned_at: string | Date | null; container_id: string | null; claim_id: string | null }>(sql`
+    select c.cid, j.id, j.status, j.attempt, j.cleaned_at, j.container_id, j.claim_id
+    from unnest(${toPgArray(cids)}::text[], ${toPgArray(jids)}::uuid[], ${toPgArray(atts)}::text[]) as c(cid, jid, att)
     left join jobs j on j.id = c.jid
     where j.id is null or j.container_id is distinct from c.cid or j.attempt::text <> c.att
        or (j.status in ${sql.raw(sqlList(FINAL_STATUSES))} and j.cleaned_at is not null)`);
-  const judge = new Set(rows.map((r) => r.cid));
-  for (const r of rows) others.push(r.jid);
+  const judge = new Set<string>();
+  for (const r of rows) {
+    judge.add(r.cid);
+    if (r.id) jobsById[r.id] = { id: r.id, status: r.status, attempt: Number(r.attempt), cleanedAt: r.cleaned_at ? new Date(r.cleaned_at) : null, containerId: r.container_id, claimId: r.claim_id };
+  }
   for (const cid of cids) if (!judge.has(cid)) recorded.add(cid);
-  return { jobsById: await jobRefs(ctx.db, others), recorded };
+  return { jobsById, recorded };
 }
 
 /** A text[] literal for postgres.js (one parameter however long the list). */

@@ -133,7 +133,8 @@ export async function runSweep(ctx: Ctx, name: SweeperName, opts: SweepOptions =
       );
       const dryRun = opts.dryRun ?? (cfg.WARDEN_DRY_RUN || lock?.dry === true);
       if (!lock?.ok) {
-        log.info({ sweeper: name, node: ctx.node }, 'sweeper tick skipped: another session holds its lock');
+        // Normal with two replicas on one node id: debug, not info.
+        log.debug({ sweeper: name, node: ctx.node }, 'sweeper tick skipped: another session holds its lock');
         return { sweeper: name, examined: 0, acted: 0, errors: 0, ms: performance.now() - t0, dryRun, planned: [], skipped: true };
       }
       const startedAt = ctx.clock.now();
