@@ -10,6 +10,9 @@
  *   cron-60s — cron every 60 s, timer off: the "check once a minute" comparison. Its deadlines
  *              start 15 s after a minute boundary, so they land mid-way between two checks
  *              (expected lateness of a 60 s checker: uniform 0-60 s, mean 30 s).
+ *   engine   — no Warden: one timer per deadline in this process calls the engine's kill directly
+ *              (the same runtime call the escalation makes). The floor this machine and engine
+ *              allow under the same load (containers exiting at the same rate), side by side.
  *
  *   npx tsx bench/kill-lateness.ts [--n 200] [--spread 30] [--modes precise,cron-1s,cron-60s] [--no-write]
  */
@@ -32,7 +35,7 @@ const N = Number(arg('n', '200'));
 const SPREAD_S = Number(arg('spread', '30'));
 const MODES = arg('modes', 'precise,cron-1s,cron-60s').split(',') as Mode[];
 const IMAGE = 'warden-test/busybox:latest';
-type Mode = 'precise' | 'cron-1s' | 'cron-60s';
+type Mode = 'precise' | 'cron-1s' | 'cron-60s' | 'engine';
 
 const secs = (ms: number) => (ms / 1000).toFixed(3);
 
@@ -129,7 +132,10 @@ async function runMode(db: Database, mode: Mode, userId: string): Promise<ModeRe
     WARDEN_ORPHAN_SWEEP_S: '86400',
   });
   const startedRunsAt = new Date();
-  const h = startSweepers(ctx, cfg, { preciseDeadlines: mode === 'precise' });
+  const h =
+    mode === 'engine'
+      ? directKills(docker, containers, deadlines)
+      : startSweepers(ctx, cfg, { preciseDeadlines: mode === 'precise' });
   const limit = Math.max(...deadlines) - Date.now() + (mode === 'cron-60s' ? 75_000 : 15_000);
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([all, new Promise<void>((r) => (timer = setTimeout(r, limit)))]);
@@ -151,6 +157,14 @@ async function runMode(db: Database, mode: Mode, userId: string): Promise<ModeRe
   const evs = [...sigterm.values()];
   const spreadMs = evs.length ? Math.max(...evs) - Math.min(...evs) : 0;
   return { mode, spreadMs, lateMs, dbLateMs, ticks: Number(runs?.n ?? 0), startSeconds };
+}
+
+/** The engine mode: a timer per deadline, each calling kill(SIGTERM) itself. */
+function directKills(docker: ReturnType<typeof createDockerRuntime>, containers: string[], deadlines: number[]) {
+  const timers = containers.map((c, i) =>
+    setTimeout(() => void docker.kill(c, 'SIGTERM').catch((e: unknown) => console.error(`[engine] kill failed: ${String(e)}`)), Math.max(0, deadlines[i]! - Date.now())),
+  );
+  return { stop: async () => timers.forEach(clearTimeout) };
 }
 
 async function main() {
@@ -181,14 +195,14 @@ async function main() {
       lines.push(
         `- Method: ${N} \`sh -c 'sleep 900'\` containers started on the local engine (labels as the dispatcher sets them), job rows inserted as \`running\` with deadlines spread evenly over ${SPREAD_S} s, ` +
           'then the real schedule (`startSweepers`: node-cron, advisory lock per tick, sweeper_runs) runs in this process. Lateness = Docker `kill` event time (signal 15) − deadline. ' +
-          '`precise` is the shipped configuration (1 s cron + a timer armed for the next deadline); `cron-1s` is the 1 s cron alone; `cron-60s` checks once a minute (real time, not simulated), with deadlines starting 15 s after a minute boundary so they fall mid-way between checks.',
+          '`precise` is the shipped configuration (1 s cron + a timer armed for the next deadline); `cron-1s` is the 1 s cron alone; `cron-60s` checks once a minute (real time, not simulated), with deadlines starting 15 s after a minute boundary so they fall mid-way between checks; `engine` is no Warden at all — one timer per deadline calling the engine\'s kill directly, the floor under the same load.',
         '',
       );
       lines.push('| mode | SIGTERMs seen | p50 (s) | p90 (s) | p99 (s) | max (s) | min (s) | ticks run | DB sigterm_at p99 (s) |');
       lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
       for (const r of results) {
         lines.push(
-          `| ${r.mode} | ${r.lateMs.length}/${N} | ${secs(pct(r.lateMs, 50))} | ${secs(pct(r.lateMs, 90))} | ${secs(pct(r.lateMs, 99))} | ${secs(Math.max(...r.lateMs))} | ${secs(Math.min(...r.lateMs))} | ${r.ticks} | ${secs(pct(r.dbLateMs, 99))} |`,
+          `| ${r.mode} | ${r.lateMs.length}/${N} | ${secs(pct(r.lateMs, 50))} | ${secs(pct(r.lateMs, 90))} | ${secs(pct(r.lateMs, 99))} | ${secs(Math.max(...r.lateMs))} | ${secs(Math.min(...r.lateMs))} | ${r.mode === 'engine' ? '—' : r.ticks} | ${r.dbLateMs.length ? secs(pct(r.dbLateMs, 99)) : '—'} |`,
         );
       }
       lines.push('');

@@ -239,4 +239,49 @@ describe('schedule', () => {
     const after = (await metrics().killLateness.get()).values.find((v) => v.metricName === 'warden_kill_lateness_seconds_count' && v.labels.kind === 'timeout')?.value ?? 0;
     expect(after).toBe(before + 1);
   });
+
+  it('a deadline is not held behind a tick in flight: the fast path signals it while the tick waits on a hung engine call', async () => {
+    // A terminating job whose SIGTERM the tick sends hangs in the engine (60 s call timeout), so the
+    // tick that picks it up stays in flight. Another job's deadline passes meanwhile: the deadline
+    // fast path (timer armed ahead, no tick) must signal it before the hung call returns. With the
+    // deadline handled by a tick, it would wait behind the stuck one.
+    const cfg = parseConfig({ WARDEN_TIMEOUT_SWEEP_S: '1', WARDEN_TTL_SWEEP_S: '3600', WARDEN_ORPHAN_SWEEP_S: '3600' });
+    const stuck = await runningJob(new Date(Date.now() + 3_600_000));
+    await tdb.db.update(jobs).set({ status: 'terminating', terminateRequestedAt: new Date(), terminateKind: 'kill', terminateReason: 'test' }).where(eq(jobs.id, stuck.id));
+    let release!: () => void;
+    const hung = new Promise<void>((r) => (release = r));
+    let hangs = 0;
+    const realKill = docker.kill.bind(docker);
+    docker.kill = async (id, signal) => {
+      if (id === stuck.containerId) {
+        hangs++;
+        await hung;
+      }
+      return realKill(id, signal);
+    };
+    const h = startSweepers(ctx, cfg, { settings: { dockerTimeoutMs: 60_000 } });
+    try {
+      await waitFor(async () => hangs > 0, { what: 'the tick stuck in the hung SIGTERM', timeoutMs: 10_000 });
+      const since = new Date();
+      const j = await runningJob(new Date(Date.now() + 1200));
+      const row = await waitFor(async () => {
+        const [r] = await tdb.db.select().from(jobs).where(eq(jobs.id, j.id));
+        return r?.sigtermAt ? r : null;
+      }, { what: 'the SIGTERM of the job whose deadline passed', timeoutMs: 10_000 });
+      expect(row.status).toBe('terminating');
+      expect(docker.calls).toContain(`kill SIGTERM ${j.containerId}`);
+      expect(hangs).toBe(1); // still the one hung call: no tick ran in between
+      // Not a tick's work: no run of this sweeper on this node finished since (the stuck tick holds its lock).
+      const [runs] = await tdb.db.execute<{ n: number }>(
+        sql`select count(*)::int as n from sweeper_runs where sweeper = 'timeout' and node = ${ctx.node} and finished_at >= ${since.toISOString()}::timestamptz`,
+      );
+      expect(runs!.n).toBe(0);
+      const acts = await tdb.db.select().from(auditEvents).where(eq(auditEvents.targetId, j.id)).orderBy(asc(auditEvents.id));
+      expect(acts.map((a) => `${a.action}:${a.actor}`)).toEqual(['job.timeout:sweeper:timeout', 'container.sigterm:sweeper:timeout']);
+    } finally {
+      release();
+      await h.stop();
+      docker.kill = realKill;
+    }
+  });
 });

@@ -1,9 +1,12 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobs, sweeperRuns } from '../server/db/schema';
+import { jobs, sweeperRuns, type Job } from '../server/db/schema';
 import { createDockerRuntime } from '../server/docker/runtime';
 import { extendJob, killJob, suspendJobTimeout } from '../server/domain/jobs';
 import { sweep } from '../server/sweepers';
+import { parseConfig } from '../server/config';
+import { setSweeperDryRun } from '../server/domain/sweeper-settings';
+import { fireDeadlines, upcomingDeadlines } from '../server/sweepers/deadlines';
 import { nextDeadline } from '../server/sweepers/timeout';
 import { dockerAvailable } from './helpers/docker';
 import { ADMIN, OPERATOR } from './helpers/fixtures';
@@ -85,6 +88,50 @@ describe.skipIf(!dockerAvailable())('timeout sweeper (real Docker)', () => {
     // The SIGTERM's claim rode on the timeout's write: sigterm_at is the deadline tick's time.
     expect((await rig.job(j.id)).sigtermAt?.getTime()).toBe(d);
     expect(await actions(j.id)).toEqual(['job.submit', 'job.claim', 'container.start', 'job.timeout', 'container.sigterm']);
+  });
+
+  it('deadline fast path: jobs read ahead are timed out and SIGTERMed at their deadline; an extend or dry-run since the read makes it a no-op; racing a tick, one signal each', async () => {
+    const cfg = parseConfig({});
+    const started = await Promise.all(Array.from({ length: 4 }, () => rig.start(BYE_ON_TERM, { timeoutSeconds: 20, waitFor: 'started' })));
+    const [a, b, c, d] = started as [Job, Job, Job, Job];
+    const times = started.map((j) => j.deadlineAt!.getTime());
+    const latest = Math.max(...times);
+    // Read ahead, as the scheduler does before the deadlines come.
+    const ahead = (await upcomingDeadlines(rig.ctx, new Date(Math.min(...times) - 1), new Date(latest), 500)).filter((r) => started.some((j) => j.id === r.id));
+    expect(ahead.map((r) => r.id).sort()).toEqual(started.map((j) => j.id).sort());
+    const read = (j: Job) => ahead.find((r) => r.id === j.id)!;
+    await extendJob(rig.ctx, OPERATOR, b.id, { seconds: 60 });
+    rig.ctx.clock.set(latest);
+
+    // Dry-run switched on after the read: nothing happens.
+    await setSweeperDryRun(rig.ctx, ADMIN, 'timeout', true);
+    expect(await fireDeadlines(rig.ctx, cfg, [read(c)])).toEqual({ timedOut: 0, signalled: 0, errors: 0 });
+    expect(await rig.job(c.id)).toMatchObject({ status: 'running', sigtermAt: null });
+    await setSweeperDryRun(rig.ctx, ADMIN, 'timeout', false);
+
+    // a at its deadline: terminating, SIGTERM claimed in the same write and sent. b was extended
+    // after the read: its stored deadline is not the one read, so it is left running.
+    expect(await fireDeadlines(rig.ctx, cfg, [read(a), read(b)])).toEqual({ timedOut: 1, signalled: 1, errors: 0 });
+    expect(await rig.job(a.id)).toMatchObject({ status: 'terminating', terminateKind: 'timeout', terminateReason: 'Timeout: exceeded 20s (job request)' });
+    expect((await rig.job(a.id)).sigtermAt?.getTime()).toBe(latest);
+    await waitStopped(rig.docker, a.containerId!);
+    expect(await actions(a.id)).toEqual(['job.submit', 'job.claim', 'container.start', 'job.timeout', 'container.sigterm']);
+    expect((await rig.audits(a.id, 'job.timeout'))[0]!.actor).toBe('sweeper:timeout');
+    expect(await rig.job(b.id)).toMatchObject({ status: 'running', sigtermAt: null });
+    expect((await rig.job(b.id)).deadlineAt!.getTime()).toBe(b.deadlineAt!.getTime() + 60_000);
+
+    // c and d: the fast path and a tick at once. One transition and one SIGTERM per job.
+    await Promise.all([fireDeadlines(rig.ctx, cfg, [read(c), read(d)]), tick()]);
+    for (const j of [c, d]) {
+      await waitStopped(rig.docker, j.containerId!);
+      expect(await rig.audits(j.id, 'job.timeout')).toHaveLength(1);
+      expect((await rig.audits(j.id, 'container.sigterm')).filter((x) => x.success)).toHaveLength(1);
+    }
+    // The completion records the outcome (a tick past the grace finds them stopped).
+    rig.ctx.clock.set(latest + 2000);
+    await tick();
+    for (const j of [a, c, d]) expect((await rig.job(j.id)).status).toBe('timed_out');
+    await killJob(rig.ctx, OPERATOR, b.id, { reason: 'cleanup' });
   });
 
   it('a job that traps SIGTERM and exits 0 is still timed_out, with its last output saved', async () => {

@@ -1,7 +1,7 @@
 import { and, eq, isNull, lte, or, sql } from 'drizzle-orm';
 import type { Ctx } from '../context';
 import type { DbOrTx } from '../db/client';
-import { jobs, plans, users, type Job, type Plan } from '../db/schema';
+import { jobs, plans, settings, users, type Job, type Plan } from '../db/schema';
 import { describeIdentity, labelsMatchJob, mayActOn } from '../docker/labels';
 import { timeboxed } from '../docker/timeboxed';
 import type { ContainerInspect, DockerRuntime } from '../docker/types';
@@ -13,6 +13,7 @@ import { finishJob, lockJobWithPlan } from './lifecycle';
 import { describeTimeoutSource } from './limits';
 import { planForUser } from './plans';
 import { saveResults } from './results';
+import { dryRunKey } from './sweeper-settings';
 import { clearSideEffectFailures, countAct, emptyTally, errMessage, noteSideEffectFailure, type Tally } from './side-effects';
 
 /**
@@ -175,10 +176,20 @@ export async function beginTimeout(
   j: TerminatingJob,
   reason: string,
   cause: 'deadline' | 'idle' = 'deadline',
-  o: { claimSigterm?: boolean } = {},
+  o: {
+    claimSigterm?: boolean;
+    /** Only if the stored deadline is still j.deadlineAt (the caller read the row ahead of time). */
+    sameDeadline?: boolean;
+    /** Only while the timeout sweeper's dry-run setting is off (a caller outside a tick, which reads it). */
+    unlessDryRun?: boolean;
+  } = {},
 ): Promise<TerminatingJob | null> {
   const now = d.ctx.clock.now();
   const due = cause === 'idle' ? lte(jobs.idleDeadlineAt, now) : lte(jobs.deadlineAt, now);
+  const same = o.sameDeadline && j.deadlineAt ? eq(jobs.deadlineAt, j.deadlineAt) : undefined;
+  const live = o.unlessDryRun
+    ? sql`not exists (select 1 from ${settings} where ${settings.key} = ${dryRunKey('timeout')} and ${settings.value} = 'true'::jsonb)`
+    : undefined;
   // The SIGTERM step's claim (claim() below) in the same write, when the caller sends it next:
   // one commit fewer between the deadline and the signal.
   const sigtermAt = o.claimSigterm
@@ -197,7 +208,7 @@ export async function beginTimeout(
         terminateForce: false,
         updatedAt: now,
       })
-      .where(and(eq(jobs.id, j.id), eq(jobs.status, 'running'), due, eq(jobs.timeoutSuspended, false)))
+      .where(and(eq(jobs.id, j.id), eq(jobs.status, 'running'), due, eq(jobs.timeoutSuspended, false), same, live))
       .returning();
     if (!row) return null;
     await audit(tx, {

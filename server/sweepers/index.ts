@@ -4,12 +4,14 @@ import type { Ctx } from '../context';
 import { everySeconds, SWEEPER_NAMES, type SweeperName } from '../domain/sweeper-settings';
 import { log } from '../log';
 import type { SweepSettings } from './common';
-import { runSweep, type SweepOptions, type TickResult } from './runner';
-import { nextDeadline } from './timeout';
+import { fireDeadlines, upcomingDeadlines } from './deadlines';
+import { runSweep, settingsFrom, type SweepOptions, type TickResult } from './runner';
+import { nextStep, type TimeoutJob } from './timeout';
 
 /**
  * Schedules the sweepers (node-cron, never overlapping themselves, one that throws or hangs never
- * stopping the others) and, for the timeout sweeper, a timer for the next deadline. What a tick
+ * stopping the others) and, for the timeout sweeper, timers for the next deadline (the fast path,
+ * ./deadlines) and the next escalation step. What a tick
  * does is in ./runner (one tick of any sweeper) and the sweeper files; the operations operators
  * call live in the domain (sweeper settings, orphan removal) and in ./runner (run now).
  */
@@ -45,6 +47,10 @@ export function cronExpression(seconds: number): string {
   return `0 0 */${h} * * *`;
 }
 
+/** How far ahead the deadline fast path arms its timers, and how often it looks again. */
+const LOOKAHEAD_MS = 1500;
+const LOOKAHEAD_REFRESH_MS = 500;
+
 const cronLogger = {
   info: (msg: string) => log.debug({ cron: true }, msg),
   warn: (msg: string) => log.debug({ cron: true }, msg),
@@ -54,9 +60,11 @@ const cronLogger = {
 
 export interface StartOptions {
   /**
-   * Timeout sweeper only: after each tick, arm a timer for the next deadline due before the next
-   * cron tick, so SIGTERM goes out at the deadline (measured: p99 lateness ≈ 30 ms) instead of at
-   * the next whole second (p99 ≈ 1 s). Default on.
+   * Timeout sweeper only: timers instead of waiting for the next cron beat — one per running job
+   * whose deadline is near (armed ahead; at the deadline the fast path, ./deadlines, times it out
+   * and SIGTERMs it without a tick) and one for the next escalation step (a tick: SIGKILL at the
+   * end of the grace). Without them a deadline waits for the next whole second (p99 ≈ 1 s).
+   * Default on.
    */
   preciseDeadlines?: boolean;
   settings?: Partial<SweepSettings>;
@@ -70,6 +78,7 @@ export function startSweepers(ctx: Ctx, cfg: Config, opts: StartOptions = {}): S
   let stopped = false;
   const tasks: ScheduledTask[] = [];
   const timers = new Set<NodeJS.Timeout>();
+  const intervals: NodeJS.Timeout[] = [];
   const inflight = new Map<SweeperName, Promise<void>>();
   const again = new Set<SweeperName>();
   const precise = opts.preciseDeadlines ?? true;
@@ -88,7 +97,7 @@ export function startSweepers(ctx: Ctx, cfg: Config, opts: StartOptions = {}): S
       try {
         const r = await runSweep(ctx, name, { cfg, settings: opts.settings, trigger });
         const t1 = Date.now();
-        if (name === 'timeout' && precise && !stopped && !r.skipped) await armDeadlineTimer(everySeconds(cfg, 'timeout') * 1000, tickAt);
+        if (name === 'timeout' && precise && !stopped && !r.skipped) await arm(tickAt);
         if (Date.now() - t0 > 1500) log.warn({ sweeper: name, tickMs: t1 - t0, timerMs: Date.now() - t1, trigger }, 'slow sweeper run');
       } catch (e) {
         log.error({ err: String(e), sweeper: name }, 'sweeper failed');
@@ -101,29 +110,94 @@ export function startSweepers(ctx: Ctx, cfg: Config, opts: StartOptions = {}): S
     return p;
   };
 
-  let deadlineTimer: NodeJS.Timeout | null = null;
-  const armDeadlineTimer = async (horizonMs: number, since: Date) => {
-    const now = ctx.clock.now();
-    // From the tick's start: a deadline that passed while it ran (after its snapshot) is due now.
-    const next = await nextDeadline(ctx, now, horizonMs + 100, since);
-    if (deadlineTimer) {
-      clearTimeout(deadlineTimer);
-      timers.delete(deadlineTimer);
-      deadlineTimer = null;
+  // The deadline fast path: a timer per running job whose deadline is near, armed ahead of time
+  // (every LOOKAHEAD_REFRESH_MS for the next LOOKAHEAD_MS, and after each tick for what came due
+  // while it ran); at the deadline the job is handed to fireDeadlines with nothing to read first.
+  // Fires overlap: a deadline never waits behind another's SIGTERM on a loaded engine.
+  const busy = new Set<string>();
+  const fires = new Set<Promise<unknown>>();
+  const jobTimers = new Map<string, { at: number; t: NodeJS.Timeout }>();
+  const fireAt = (j: TimeoutJob) => {
+    const at = j.deadlineAt!.getTime();
+    const cur = jobTimers.get(j.id);
+    if (cur?.at === at || stopped) return;
+    if (cur) {
+      clearTimeout(cur.t);
+      timers.delete(cur.t);
     }
+    const wait = () => Math.max(0, at - ctx.clock.now().getTime() + 1);
+    const go = () => {
+      timers.delete(t);
+      if (stopped) return;
+      // A timer may fire a millisecond early: the plan acts only once the deadline has passed.
+      if (wait() > 1) {
+        t = setTimeout(go, wait());
+        timers.add(t);
+        jobTimers.set(j.id, { at, t });
+        return;
+      }
+      jobTimers.delete(j.id);
+      const p: Promise<unknown> = fireDeadlines(ctx, cfg, [j], { settings: opts.settings, busy }).finally(() => fires.delete(p));
+      fires.add(p);
+    };
+    let t = setTimeout(go, wait());
+    t.unref?.();
+    timers.add(t);
+    jobTimers.set(j.id, { at, t });
+  };
+
+  // The next escalation step (SIGKILL at the end of a grace, …): a tick at that moment.
+  let stepTimer: NodeJS.Timeout | null = null;
+  const setStepTimer = (delay: number) => {
+    if (stepTimer) {
+      clearTimeout(stepTimer);
+      timers.delete(stepTimer);
+    }
+    stepTimer = null;
     if (stopped) return;
-    // +5 ms: the tick must see deadline <= now. Nothing due soon: a tick one period and a bit
-    // from now anyway, so a beat node-cron drops (it skips one that fires a full period late,
-    // as a starved process's timers do) never leaves due work waiting for the one after.
-    const delay = next ? Math.max(5, next.getTime() - now.getTime() + 5) : horizonMs + 250;
     const t = setTimeout(() => {
       timers.delete(t);
-      if (deadlineTimer === t) deadlineTimer = null;
+      if (stepTimer === t) stepTimer = null;
       void run('timeout', 'deadline');
     }, delay);
     t.unref?.();
-    deadlineTimer = t;
+    stepTimer = t;
     timers.add(t);
+  };
+
+  const horizonMs = everySeconds(cfg, 'timeout') * 1000;
+  const batch = settingsFrom(cfg, opts.settings).batchSize;
+  // Timers for the deadlines in (since, now + LOOKAHEAD_MS]; `since` before now (a tick's start):
+  // those that passed while it ran fire at once.
+  const lookAhead = async (since: Date) => {
+    if (cfg.WARDEN_DRY_RUN) return;
+    const until = new Date(ctx.clock.now().getTime() + LOOKAHEAD_MS);
+    for (const j of await upcomingDeadlines(ctx, since, until, batch)) fireAt(j);
+  };
+  let looking = false;
+  const refresh = () => {
+    if (looking || stopped) return;
+    looking = true;
+    lookAhead(ctx.clock.now())
+      .catch((e: unknown) => log.warn({ err: String(e), sweeper: 'timeout' }, 'reading the next deadlines failed (the tick is the backstop)'))
+      .finally(() => (looking = false));
+  };
+  if (precise) {
+    const iv = setInterval(refresh, LOOKAHEAD_REFRESH_MS);
+    iv.unref?.();
+    intervals.push(iv);
+  }
+  // After a tick: deadlines that passed while it ran, and the next escalation step.
+  let stepSeq = 0;
+  const arm = async (since: Date) => {
+    const seq = ++stepSeq;
+    const now = ctx.clock.now();
+    const [, step] = await Promise.all([lookAhead(since), nextStep(ctx, now, horizonMs + 100, since)]);
+    if (stopped || seq !== stepSeq) return;
+    // +5 ms: the tick must see the step due. Nothing due soon: a tick one period and a bit from
+    // now anyway, so a beat node-cron drops (it skips one that fires a full period late, as a
+    // starved process's timers do) never leaves due work waiting for the one after.
+    setStepTimer(step ? Math.max(5, step.getTime() - now.getTime() + 5) : horizonMs + 250);
   };
 
   for (const name of SWEEPER_NAMES) {
@@ -153,11 +227,12 @@ export function startSweepers(ctx: Ctx, cfg: Config, opts: StartOptions = {}): S
       stopped = true;
       for (const t of timers) clearTimeout(t);
       timers.clear();
+      for (const iv of intervals) clearInterval(iv);
       for (const t of tasks) {
         await t.stop();
         await t.destroy();
       }
-      await Promise.allSettled([...inflight.values()]);
+      await Promise.allSettled([...inflight.values(), ...fires]);
     },
   };
 }

@@ -108,7 +108,8 @@ export function describe(a: TimeoutAction): PlannedAction {
 // Snapshot
 // ---------------------------------------------------------------------------------------------
 
-const cols = {
+/** Columns of a TimeoutJob: the snapshot's rows and the deadline fast path's (./deadlines). */
+export const timeoutCols = {
   ...terminatingCols,
   // The job's class's warning (as the class is now), else its plan's.
   warnBeforeS: sql<number>`coalesce(${jobClasses.warnBeforeS}, ${plans.warnBeforeS})`.mapWith(Number),
@@ -162,7 +163,7 @@ export function snapshotQueries(ctx: Pick<Ctx, 'db' | 'node'>, o: { batchSize: n
     .limit(o.batchSize)
     .as('due');
   const running = ctx.db
-    .select(cols)
+    .select(timeoutCols)
     .from(jobs)
     .innerJoin(due, eq(due.id, jobs.id))
     .innerJoin(users, eq(users.id, jobs.userId))
@@ -171,7 +172,7 @@ export function snapshotQueries(ctx: Pick<Ctx, 'db' | 'node'>, o: { batchSize: n
     .orderBy(asc(jobs.deadlineAt));
   // Running jobs whose idle probe is due: an ordered scan of the partial jobs_idle_deadline_idx.
   const idle = ctx.db
-    .select(cols)
+    .select(timeoutCols)
     .from(jobs)
     .innerJoin(users, eq(users.id, jobs.userId))
     .innerJoin(plans, eq(plans.id, users.planId))
@@ -190,7 +191,7 @@ export function snapshotQueries(ctx: Pick<Ctx, 'db' | 'node'>, o: { batchSize: n
     .orderBy(asc(jobs.idleDeadlineAt))
     .limit(o.batchSize);
   const terminating = ctx.db
-    .select(cols)
+    .select(timeoutCols)
     .from(jobs)
     .innerJoin(users, eq(users.id, jobs.userId))
     .innerJoin(plans, eq(plans.id, users.planId))
@@ -215,15 +216,13 @@ export function snapshotQueries(ctx: Pick<Ctx, 'db' | 'node'>, o: { batchSize: n
 /**
  * The next moment something is due on this node after `since` (default `now`; null: nothing
  * within `horizonMs` of `now`) — with `since` the start of the tick just run, also what came due
- * during that tick, which it could not see (the caller ticks again at once for it):
- * a running job's deadline, or a terminating job's next step (SIGKILL a grace after SIGTERM,
- * force-removal a grace after SIGKILL). The scheduler arms a timer for it, so SIGTERM goes out at
- * the deadline and SIGKILL at the end of the grace, rather than at the next whole-second cron
- * tick (which alone adds up to 1 s to each).
+ * during that tick, which it could not see: a running job's deadline, or a terminating job's next
+ * step. The scheduler arms timers for these (deadlines: ./deadlines ahead of time; steps:
+ * nextStep after each tick), so SIGTERM goes out at the deadline and SIGKILL at the end of the
+ * grace, rather than at the next whole-second cron tick (which alone adds up to 1 s to each).
  */
 export async function nextDeadline(ctx: Ctx, now: Date, horizonMs: number, since: Date = now): Promise<Date | null> {
   const until = new Date(now.getTime() + horizonMs);
-  // Both at once (two pooled connections): this runs after every tick, on the deadline path.
   const running = ctx.db
     .select({ d: jobs.deadlineAt })
     .from(jobs)
@@ -238,8 +237,16 @@ export async function nextDeadline(ctx: Ctx, now: Date, horizonMs: number, since
     )
     .orderBy(asc(jobs.deadlineAt))
     .limit(1);
+  const [[row], step] = await Promise.all([running, nextStep(ctx, now, horizonMs, since)]);
+  const times = [row?.d ?? null, step].filter((d): d is Date => d instanceof Date);
+  return times.length ? new Date(Math.min(...times.map((d) => d.getTime()))) : null;
+}
+
+/** A terminating job's next escalation step after `since` and within `horizonMs` of `now` (SIGKILL a grace after SIGTERM, force-removal a grace after SIGKILL). */
+export async function nextStep(ctx: Ctx, now: Date, horizonMs: number, since: Date = now): Promise<Date | null> {
+  const until = new Date(now.getTime() + horizonMs);
   const step = sql<Date | string | null>`coalesce(${jobs.sigkillAt}, ${jobs.sigtermAt}) + ${jobs.gracePeriodS} * interval '1 second'`;
-  const terminating = ctx.db
+  const [t] = await ctx.db
     .select({ d: sql<Date | string | null>`min(${step})` })
     .from(jobs)
     .where(
@@ -250,17 +257,20 @@ export async function nextDeadline(ctx: Ctx, now: Date, horizonMs: number, since
         sql`${step} > ${since.toISOString()}::timestamptz and ${step} <= ${until.toISOString()}::timestamptz`,
       ),
     );
-  const [[row], [t]] = await Promise.all([running, terminating]);
-  const times = [row?.d ?? null, t?.d ? new Date(t.d) : null].filter((d): d is Date => d instanceof Date);
-  return times.length ? new Date(Math.min(...times.map((d) => d.getTime()))) : null;
+  return t?.d ? new Date(t.d) : null;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Apply
 // ---------------------------------------------------------------------------------------------
 
-/** Runs the plan: the actions of one job in order (stopping when a step finds the job moved on), jobs in parallel. */
-export async function apply(actions: TimeoutAction[], deps: ApplyDeps): Promise<ApplyResult> {
+/**
+ * Runs the plan: the actions of one job in order (stopping when a step finds the job moved on),
+ * jobs in parallel. `fastPath` (the deadline timer, ./deadlines: no advisory lock, rows read
+ * ahead): each timeout's write also requires the stored deadline to be the one read and the
+ * sweeper's dry-run to be off.
+ */
+export async function apply(actions: TimeoutAction[], deps: ApplyDeps, o: { fastPath?: boolean } = {}): Promise<ApplyResult> {
   const res = emptyTally();
   await mapLimit(groupBy(actions, (a) => a.job.id), deps.settings.concurrency, async (group) => {
     let job: TimeoutJob = group[0]!.job;
@@ -276,7 +286,10 @@ export async function apply(actions: TimeoutAction[], deps: ApplyDeps): Promise<
           continue;
         }
         if (a.kind === 'timeout') {
-          const moved = await beginTimeout(deps, job, a.reason, 'deadline', { claimSigterm: group.some((g) => g.kind === 'sigterm') });
+          const moved = await beginTimeout(deps, job, a.reason, 'deadline', {
+            claimSigterm: group.some((g) => g.kind === 'sigterm'),
+            ...(o.fastPath ? { sameDeadline: true, unlessDryRun: true } : {}),
+          });
           if (!moved) return;
           countAct(res, 'timeout');
           job = { ...job, ...moved };
