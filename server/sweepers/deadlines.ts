@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, isNull, lte, sql } from 'drizzle-orm';
 import type { Config } from '../config';
 import type { Ctx } from '../context';
-import { jobClasses, jobs, plans, users } from '../db/schema';
+import { jobs } from '../db/schema';
 import { timeboxed } from '../docker/timeboxed';
 import { errMessage } from '../domain/side-effects';
 import { SWEEPER_ACTOR } from '../domain/sweeper-settings';
@@ -9,7 +9,7 @@ import { log } from '../log';
 import { metrics } from '../metrics';
 import type { SweepSettings } from './common';
 import { settingsFrom } from './runner';
-import { apply, plan, timeoutCols, type TimeoutJob } from './timeout';
+import { apply, plan, selectTimeoutJobs, type TimeoutJob } from './timeout';
 
 /**
  * The deadline fast path. Ahead of time (after each tick and at each cron beat) the scheduler
@@ -46,12 +46,7 @@ export interface FireResult {
  * scheduler arms timers for. The range scan of jobs_live_deadline_idx the tick's snapshot uses.
  */
 export async function upcomingDeadlines(ctx: Pick<Ctx, 'db' | 'node'>, since: Date, until: Date, limit: number): Promise<TimeoutJob[]> {
-  const rows = await ctx.db
-    .select(timeoutCols)
-    .from(jobs)
-    .innerJoin(users, eq(users.id, jobs.userId))
-    .innerJoin(plans, eq(plans.id, users.planId))
-    .leftJoin(jobClasses, eq(jobClasses.name, jobs.className))
+  const rows = await selectTimeoutJobs(ctx)
     .where(
       and(
         sql`${jobs.status} = 'running'`,

@@ -134,6 +134,16 @@ export async function snapshot(ctx: Ctx, o: { batchSize: number; now: Date; jobI
   return { jobs: [...running, ...idle, ...(t as TimeoutJob[])] };
 }
 
+/** TimeoutJob rows: jobs with their user's plan and their class (where to filter is the caller's). */
+export function selectTimeoutJobs(ctx: Pick<Ctx, 'db'>) {
+  return ctx.db
+    .select(timeoutCols)
+    .from(jobs)
+    .innerJoin(users, eq(users.id, jobs.userId))
+    .innerJoin(plans, eq(plans.id, users.planId))
+    .leftJoin(jobClasses, eq(jobClasses.name, jobs.className));
+}
+
 /** The two snapshot queries, as builders (bench/sweep-cost.ts EXPLAINs them via toSQL()). */
 export function snapshotQueries(ctx: Pick<Ctx, 'db' | 'node'>, o: { batchSize: number; now: Date; jobId?: string }) {
   const now = o.now;
@@ -171,12 +181,7 @@ export function snapshotQueries(ctx: Pick<Ctx, 'db' | 'node'>, o: { batchSize: n
     .leftJoin(jobClasses, eq(jobClasses.name, jobs.className))
     .orderBy(asc(jobs.deadlineAt));
   // Running jobs whose idle probe is due: an ordered scan of the partial jobs_idle_deadline_idx.
-  const idle = ctx.db
-    .select(timeoutCols)
-    .from(jobs)
-    .innerJoin(users, eq(users.id, jobs.userId))
-    .innerJoin(plans, eq(plans.id, users.planId))
-    .leftJoin(jobClasses, eq(jobClasses.name, jobs.className))
+  const idle = selectTimeoutJobs(ctx)
     .where(
       and(
         sql`${jobs.status} = 'running' and ${jobs.idleDeadlineAt} is not null`,
@@ -190,12 +195,7 @@ export function snapshotQueries(ctx: Pick<Ctx, 'db' | 'node'>, o: { batchSize: n
     )
     .orderBy(asc(jobs.idleDeadlineAt))
     .limit(o.batchSize);
-  const terminating = ctx.db
-    .select(timeoutCols)
-    .from(jobs)
-    .innerJoin(users, eq(users.id, jobs.userId))
-    .innerJoin(plans, eq(plans.id, users.planId))
-    .leftJoin(jobClasses, eq(jobClasses.name, jobs.className))
+  const terminating = selectTimeoutJobs(ctx)
     .where(
       and(
         eq(jobs.status, 'terminating'),
