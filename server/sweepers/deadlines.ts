@@ -90,7 +90,10 @@ export async function fireDeadlines(
     const m = metrics();
     for (const [kind, n] of Object.entries(r.byKind)) m.sweeperActions.inc({ sweeper: 'timeout', kind }, n);
     if (r.errors > 0) m.sweeperErrors.inc({ sweeper: 'timeout' }, r.errors);
-    if (r.acted > 0 || r.errors > 0) log.info({ sweeper: 'timeout', path: 'deadline', timedOut: out.timedOut, signalled: out.signalled, errors: out.errors }, 'deadline');
+    // One fire per job: at debug (the audit log and the metrics have every move); failures at warn.
+    const line = { sweeper: 'timeout', path: 'deadline', jobId: mine[0]!.id, timedOut: out.timedOut, signalled: out.signalled, errors: out.errors };
+    if (r.errors > 0) log.warn(line, 'deadline fast path had errors (audited; the tick retries)');
+    else log.debug(line, 'deadline');
   } catch (e) {
     out.errors++;
     log.error({ err: errMessage(e), sweeper: 'timeout', path: 'deadline' }, 'deadline fast path failed (the next tick retries)');
