@@ -46,6 +46,16 @@ describe.skipIf(!dockerAvailable())('idle timeout (real Docker)', () => {
     let q = await rig.job(quiet.id);
     expect(q).toMatchObject({ status: 'terminating', terminateKind: 'timeout', terminateReason: 'Idle: no output for 2s' });
     expect(q.sigtermAt).not.toBeNull();
+    // Its audit row says what the stored row said when it moved.
+    const [moved] = await rig.audits(quiet.id, 'job.idle_timeout');
+    expect(moved!.details).toEqual({
+      from: 'running',
+      to: 'terminating',
+      idleTimeoutSeconds: 2,
+      lastOutputAt: q.lastOutputAt?.toISOString() ?? null,
+      deadlineAt: q.deadlineAt!.toISOString(),
+      latenessSeconds: (rig.ctx.clock.now().getTime() - q.deadlineAt!.getTime()) / 1000,
+    });
     await waitStopped(rig.docker, quiet.containerId!);
     await reconcile(rig.ctx, rig.docker);
     q = await rig.job(quiet.id);

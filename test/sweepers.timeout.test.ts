@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobs, sweeperRuns, type Job } from '../server/db/schema';
+import { jobs, sweeperRuns, webhookDeliveries, webhookEvents, webhooks, type Job } from '../server/db/schema';
 import { createDockerRuntime } from '../server/docker/runtime';
 import { extendJob, killJob, suspendJobTimeout } from '../server/domain/jobs';
 import { sweep } from '../server/sweepers';
@@ -132,6 +132,44 @@ describe.skipIf(!dockerAvailable())('timeout sweeper (real Docker)', () => {
     await tick();
     for (const j of [a, c, d]) expect((await rig.job(j.id)).status).toBe('timed_out');
     await killJob(rig.ctx, OPERATOR, b.id, { reason: 'cleanup' });
+  });
+
+  it('the timeout write is one statement: the move, its audit row (the stored deadline, the lateness) and its webhook event (the job as terminating) — or, when it matches nothing, nothing', async () => {
+    const cfg = parseConfig({});
+    const [hook] = await rig.db
+      .insert(webhooks)
+      .values({ url: 'http://127.0.0.1:9/hook', secret: 'x'.repeat(32), events: ['job.terminating'], userId: rig.user.id, ownerUserId: rig.user.id, createdBy: 'test' })
+      .returning();
+    try {
+      const j = await rig.start(PLAIN, { timeoutSeconds: 20, waitFor: 'started' });
+      const events = () => rig.db.select().from(webhookEvents).where(eq(webhookEvents.jobId, j.id));
+      const [read] = await upcomingDeadlines(rig.ctx, new Date(j.deadlineAt!.getTime() - 1), j.deadlineAt!, 500).then((rs) => rs.filter((r) => r.id === j.id));
+      // Extended after the read: the fast path's write matches nothing and writes nothing.
+      await extendJob(rig.ctx, OPERATOR, j.id, { seconds: 60 });
+      rig.ctx.clock.set(j.deadlineAt!.getTime() + 250);
+      expect(await fireDeadlines(rig.ctx, cfg, [read!])).toEqual({ timedOut: 0, signalled: 0, errors: 0 });
+      expect(await rig.audits(j.id, 'job.timeout')).toEqual([]);
+      expect(await events()).toEqual([]);
+
+      // 250 ms past the stored deadline, through the tick.
+      const stored = (await rig.job(j.id)).deadlineAt!;
+      rig.ctx.clock.set(stored.getTime() + 250);
+      await tick();
+      const row = await rig.job(j.id);
+      expect(row).toMatchObject({ status: 'terminating', terminateKind: 'timeout' });
+      const [moved] = await rig.audits(j.id, 'job.timeout');
+      expect(moved!.details).toEqual({ from: 'running', to: 'terminating', deadlineAt: stored.toISOString(), latenessSeconds: 0.25 });
+      const evs = await events();
+      expect(evs).toHaveLength(1);
+      expect(evs[0]).toMatchObject({ type: 'job.terminating', at: new Date(stored.getTime() + 250), data: { kind: 'timeout', reason: moved!.reason } });
+      expect(evs[0]!.job).toMatchObject({ id: j.id, status: 'terminating', terminate_kind: 'timeout', terminate_reason: moved!.reason });
+      expect(evs[0]!.job).not.toHaveProperty('env');
+      const dels = await rig.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.eventSeq, evs[0]!.seq));
+      expect(dels.map((x) => x.webhookId)).toEqual([hook!.id]);
+      await waitStopped(rig.docker, j.containerId!);
+    } finally {
+      await rig.db.delete(webhooks).where(eq(webhooks.id, hook!.id));
+    }
   });
 
   it('a job that traps SIGTERM and exits 0 is still timed_out, with its last output saved', async () => {

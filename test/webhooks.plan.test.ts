@@ -19,6 +19,7 @@ describe('audit action → webhook event', () => {
     ['container.start', 'job.started'],
     ['job.warn', 'job.warning'],
     ['job.timeout', 'job.terminating'],
+    ['job.idle_timeout', 'job.terminating'],
     ['job.kill', 'job.terminating'],
     ['job.terminate_requested', 'job.terminating'],
     ['job.timed_out', 'job.timed_out'],
@@ -49,6 +50,7 @@ describe('audit action → webhook event', () => {
   it('job.started only when the job is running in the same transaction; warning carries deadlineAt and secondsLeft', () => {
     expect(ev('container.start')).toMatchObject({ requireStatus: 'running' });
     expect(ev('job.warn', { details: { deadlineAt: '2026-03-10T12:00:42.400Z' } })).toMatchObject({ data: { deadlineAt: '2026-03-10T12:00:42.400Z', secondsLeft: 42 } });
+    expect(ev('job.idle_timeout', { reason: 'Idle: no output for 60s' })).toMatchObject({ data: { kind: 'timeout', reason: 'Idle: no output for 60s' } });
     expect(ev('job.terminate_requested', { details: { kind: 'parent' }, reason: 'Parent job p ended' })).toMatchObject({ data: { kind: 'parent', reason: 'Parent job p ended' } });
     expect(ev('job.lost', { details: { retry: true, attempt: 1 } })).toMatchObject({ data: { retry: true, attempt: 1 } });
   });

@@ -1,7 +1,8 @@
+import { sql, type SQL } from 'drizzle-orm';
 import { auditEvents } from '../db/schema';
 import type { DbOrTx } from '../db/client';
 import { type Actor, actorLabel } from './actor';
-import { enqueueWebhookEvents } from './outbox';
+import { enqueueWebhookEvents, webhookOutboxCtes } from './outbox';
 
 export interface AuditInput {
   actor: Actor | string;
@@ -35,4 +36,23 @@ export async function audit(db: DbOrTx, ...events: AuditInput[]): Promise<void> 
     })),
   );
   await enqueueWebhookEvents(db, events);
+}
+
+/**
+ * audit() for a change made in the same statement: the audit row and its webhook outbox rows as
+ * CTEs (`audit_row`, then the outbox's) of a WITH clause whose earlier CTE `src` is the changed
+ * row (an UPDATE … RETURNING). Written only when `src` has a row, so a conditional update that
+ * matched nothing writes nothing; one statement, one round trip, no BEGIN/COMMIT. `details` is
+ * SQL over that row (alias j) merged over e.details — the webhook mapping sees e.details only.
+ */
+export function auditCtes(src: SQL, e: AuditInput, details?: SQL): SQL {
+  const actor = typeof e.actor === 'string' ? e.actor : actorLabel(e.actor);
+  const row = sql`audit_row as (
+    insert into ${auditEvents} (at, actor, action, target_type, target_id, reason, success, error, details)
+    select ${e.at.toISOString()}::timestamptz, ${actor}, ${e.action}, ${e.targetType}, ${e.targetId ?? null}, ${e.reason ?? null},
+      ${e.success ?? true}, ${e.error ?? null}, ${JSON.stringify(e.details ?? {})}::jsonb${details ? sql` || ${details}` : sql``}
+    from ${src} j
+  )`;
+  const outbox = webhookOutboxCtes([e], src);
+  return outbox ? sql`${row}, ${outbox}` : row;
 }

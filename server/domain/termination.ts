@@ -1,4 +1,4 @@
-import { and, eq, isNull, lte, or, sql } from 'drizzle-orm';
+import { and, eq, isNull, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Ctx } from '../context';
 import type { DbOrTx } from '../db/client';
 import { jobs, plans, settings, users, type Job, type Plan } from '../db/schema';
@@ -7,7 +7,7 @@ import { timeboxed } from '../docker/timeboxed';
 import type { ContainerInspect, DockerRuntime } from '../docker/types';
 import { log } from '../log';
 import { metrics } from '../metrics';
-import { audit } from './audit';
+import { audit, auditCtes, type AuditInput } from './audit';
 import { externalStop, loseInTx } from './external';
 import { finishJob, lockJobWithPlan } from './lifecycle';
 import { describeTimeoutSource } from './limits';
@@ -195,53 +195,79 @@ export async function beginTimeout(
   const sigtermAt = o.claimSigterm
     ? { sigtermAt: sql<Date>`case when ${jobs.containerId} is not null and ${signalClaimable('sigtermAt', now)} then ${now.toISOString()}::timestamptz else ${jobs.sigtermAt} end` }
     : {};
-  return d.ctx.db.transaction(async (tx) => {
-    const [row] = await tx
-      .update(jobs)
-      .set({
-        ...sigtermAt,
-        status: 'terminating',
-        terminateRequestedAt: now,
-        terminateKind: 'timeout',
-        terminateReason: reason,
-        terminateActor: d.actor,
-        terminateForce: false,
-        updatedAt: now,
-      })
-      .where(and(eq(jobs.id, j.id), eq(jobs.status, 'running'), due, eq(jobs.timeoutSuspended, false), same, live))
-      .returning();
-    if (!row) return null;
-    await audit(tx, {
-      actor: d.actor,
-      action: cause === 'idle' ? 'job.idle_timeout' : 'job.timeout',
-      targetType: 'job',
-      targetId: j.id,
-      reason,
-      at: now,
-      details: {
-        from: 'running',
-        to: 'terminating',
-        ...(cause === 'idle' ? { idleTimeoutSeconds: row.idleTimeoutS, lastOutputAt: row.lastOutputAt?.toISOString() ?? null } : {}),
-        deadlineAt: row.deadlineAt?.toISOString() ?? null,
-        latenessSeconds: row.deadlineAt ? (now.getTime() - row.deadlineAt.getTime()) / 1000 : null,
-      },
-    });
-    return {
-      ...j,
+  const update = d.ctx.db
+    .update(jobs)
+    .set({
+      ...sigtermAt,
       status: 'terminating',
-      containerId: row.containerId,
-      deadlineAt: row.deadlineAt,
-      terminateRequestedAt: row.terminateRequestedAt,
-      terminateKind: row.terminateKind,
-      terminateForce: row.terminateForce,
-      sigtermAt: row.sigtermAt,
-      sigkillAt: row.sigkillAt,
-      sideEffectFailures: row.sideEffectFailures,
-      nextAttemptAt: row.nextAttemptAt,
-      ...(o.claimSigterm && row.sigtermAt?.getTime() === now.getTime() ? { sigtermClaimedAt: now } : {}),
-    };
-  });
+      terminateRequestedAt: now,
+      terminateKind: 'timeout',
+      terminateReason: reason,
+      terminateActor: d.actor,
+      terminateForce: false,
+      updatedAt: now,
+    })
+    .where(and(eq(jobs.id, j.id), eq(jobs.status, 'running'), due, eq(jobs.timeoutSuspended, false), same, live))
+    .returning();
+  const event: AuditInput = {
+    actor: d.actor,
+    action: cause === 'idle' ? 'job.idle_timeout' : 'job.timeout',
+    targetType: 'job',
+    targetId: j.id,
+    reason,
+    at: now,
+    details: { from: 'running', to: 'terminating' },
+  };
+  // What the row says, in the audit row: read from the updated row itself (an extend may have
+  // moved the deadline since the caller's read, and it is the stored one that passed).
+  const nowTs = sql`${now.toISOString()}::timestamptz`;
+  const details = sql`jsonb_build_object(
+    'deadlineAt', ${isoSql(sql`j.deadline_at`)},
+    'latenessSeconds', (extract(epoch from (${nowTs} - j.deadline_at)))::float8
+    ${cause === 'idle' ? sql`, 'idleTimeoutSeconds', j.idle_timeout_s, 'lastOutputAt', ${isoSql(sql`j.last_output_at`)}` : sql``})`;
+  // One statement — the move, its audit row and its webhook outbox rows — so one round trip and
+  // an implicit transaction: between the deadline and the SIGTERM this is the only write.
+  const rows = await d.ctx.db.execute<MovedRow>(sql`
+    with u as ${update /* drizzle writes a builder in parentheses */}, ${auditCtes(sql`u`, event, details)}
+    select u.container_id,
+      ${msSql(sql`u.deadline_at`)} as deadline_ms, ${msSql(sql`u.terminate_requested_at`)} as terminate_requested_ms,
+      ${msSql(sql`u.sigterm_at`)} as sigterm_ms, ${msSql(sql`u.sigkill_at`)} as sigkill_ms,
+      ${msSql(sql`u.next_attempt_at`)} as next_attempt_ms, u.side_effect_failures
+    from u`);
+  const row = rows[0];
+  if (!row) return null;
+  const sigtermMs = row.sigterm_ms;
+  return {
+    ...j,
+    status: 'terminating',
+    containerId: row.container_id,
+    deadlineAt: dateOf(row.deadline_ms),
+    terminateRequestedAt: dateOf(row.terminate_requested_ms),
+    terminateKind: 'timeout',
+    terminateForce: false,
+    sigtermAt: dateOf(sigtermMs),
+    sigkillAt: dateOf(row.sigkill_ms),
+    sideEffectFailures: row.side_effect_failures,
+    nextAttemptAt: dateOf(row.next_attempt_ms),
+    ...(o.claimSigterm && sigtermMs === now.getTime() ? { sigtermClaimedAt: now } : {}),
+  };
 }
+
+/** The columns beginTimeout's statement returns (timestamps as epoch milliseconds). */
+interface MovedRow extends Record<string, unknown> {
+  container_id: string | null;
+  deadline_ms: number | null;
+  terminate_requested_ms: number | null;
+  sigterm_ms: number | null;
+  sigkill_ms: number | null;
+  next_attempt_ms: number | null;
+  side_effect_failures: number;
+}
+
+const msSql = (col: SQL) => sql`(extract(epoch from ${col}) * 1000)::float8`;
+/** A timestamptz as JavaScript's toISOString() writes it (UTC, milliseconds, Z). */
+const isoSql = (col: SQL) => sql`to_char(${col} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+const dateOf = (ms: number | null) => (ms == null ? null : new Date(ms));
 
 /** Runs one escalation step; failures are audited and counted in the tally, never thrown for Docker errors. */
 export async function runEscalationStep(d: EscalationDeps, step: EscalationStep, j: TerminatingJob, tally: Tally): Promise<void> {

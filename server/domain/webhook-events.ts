@@ -63,6 +63,7 @@ export function webhookEventFor(e: AuditLike): MappedEvent | null {
       return { ...base, type: 'job.warning', data: { deadlineAt, secondsLeft } };
     }
     case 'job.timeout':
+    case 'job.idle_timeout': // an idle timeout is a timeout (terminate_kind 'timeout'); its reason says idle
       return { ...base, type: 'job.terminating', data: { kind: 'timeout', reason: e.reason ?? null } };
     case 'job.kill':
       if (d.upgrade) return null;
