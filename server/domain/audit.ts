@@ -22,20 +22,23 @@ export interface AuditInput {
  */
 export async function audit(db: DbOrTx, ...events: AuditInput[]): Promise<void> {
   if (events.length === 0) return;
-  await db.insert(auditEvents).values(
-    events.map((e) => ({
-      at: e.at,
-      actor: typeof e.actor === 'string' ? e.actor : actorLabel(e.actor),
-      action: e.action,
-      targetType: e.targetType,
-      targetId: e.targetId ?? null,
-      reason: e.reason ?? null,
-      success: e.success ?? true,
-      error: e.error ?? null,
-      details: e.details ?? {},
-    })),
-  );
+  await db.insert(auditEvents).values(events.map(auditRow));
   await enqueueWebhookEvents(db, events);
+}
+
+/** The audit_events row of one event: audit() and auditCtes() write the same columns. */
+function auditRow(e: AuditInput) {
+  return {
+    at: e.at,
+    actor: typeof e.actor === 'string' ? e.actor : actorLabel(e.actor),
+    action: e.action,
+    targetType: e.targetType,
+    targetId: e.targetId ?? null,
+    reason: e.reason ?? null,
+    success: e.success ?? true,
+    error: e.error ?? null,
+    details: e.details ?? {},
+  };
 }
 
 /**
@@ -46,11 +49,11 @@ export async function audit(db: DbOrTx, ...events: AuditInput[]): Promise<void> 
  * SQL over that row (alias j) merged over e.details — the webhook mapping sees e.details only.
  */
 export function auditCtes(src: SQL, e: AuditInput, details?: SQL): SQL {
-  const actor = typeof e.actor === 'string' ? e.actor : actorLabel(e.actor);
+  const r = auditRow(e);
   const row = sql`audit_row as (
     insert into ${auditEvents} (at, actor, action, target_type, target_id, reason, success, error, details)
-    select ${e.at.toISOString()}::timestamptz, ${actor}, ${e.action}, ${e.targetType}, ${e.targetId ?? null}, ${e.reason ?? null},
-      ${e.success ?? true}, ${e.error ?? null}, ${JSON.stringify(e.details ?? {})}::jsonb${details ? sql` || ${details}` : sql``}
+    select ${r.at.toISOString()}::timestamptz, ${r.actor}, ${r.action}, ${r.targetType}, ${r.targetId}, ${r.reason},
+      ${r.success}, ${r.error}, ${JSON.stringify(r.details)}::jsonb${details ? sql` || ${details}` : sql``}
     from ${src} j
   )`;
   const outbox = webhookOutboxCtes([e], src);

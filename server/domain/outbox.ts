@@ -44,7 +44,7 @@ export function webhookOutboxCtes(events: AuditLike[], src: SQL): SQL | null {
   );
   return sql`
     ob_x as (
-      select x.ord, x.type, x.job_id, x.at, x.data, j.user_id, to_jsonb(j) - 'env' - 'log_tail' as job
+      select x.ord, x.type, x.job_id, x.at, x.data, to_jsonb(j) - 'env' - 'log_tail' as job
       from jsonb_to_recordset(${rows}::jsonb)
         as x(ord int, type text, job_id uuid, at timestamptz, data jsonb, require_status text)
       join ${src} j on j.id = x.job_id
@@ -58,7 +58,7 @@ export function webhookOutboxCtes(events: AuditLike[], src: SQL): SQL | null {
       insert into webhook_deliveries (webhook_id, event_seq, job_id, next_attempt_at, give_up_at, created_at, updated_at)
       select w.id, ev.seq, ev.job_id, ev.at, ev.at + ${WEBHOOK_RETRY_WINDOW_MS} * interval '1 millisecond', ev.at, ev.at
       from ob_ev ev
-      join (select distinct job_id, user_id from ob_x) j on j.job_id = ev.job_id
+      join ${src} j on j.id = ev.job_id
       join webhooks w on (w.user_id is null or w.user_id = j.user_id) and ev.type = any(w.events)
       order by ev.seq, w.id
     )`;

@@ -230,7 +230,7 @@ export async function beginTimeout(
   const rows = await d.ctx.db.execute<MovedRow>(sql`
     with u as ${update /* drizzle writes a builder in parentheses */}, ${auditCtes(sql`u`, event, details)}
     select u.container_id,
-      ${msSql(sql`u.deadline_at`)} as deadline_ms, ${msSql(sql`u.terminate_requested_at`)} as terminate_requested_ms,
+      ${msSql(sql`u.deadline_at`)} as deadline_ms,
       ${msSql(sql`u.sigterm_at`)} as sigterm_ms, ${msSql(sql`u.sigkill_at`)} as sigkill_ms,
       ${msSql(sql`u.next_attempt_at`)} as next_attempt_ms, u.side_effect_failures
     from u`);
@@ -242,7 +242,7 @@ export async function beginTimeout(
     status: 'terminating',
     containerId: row.container_id,
     deadlineAt: dateOf(row.deadline_ms),
-    terminateRequestedAt: dateOf(row.terminate_requested_ms),
+    terminateRequestedAt: now,
     terminateKind: 'timeout',
     terminateForce: false,
     sigtermAt: dateOf(sigtermMs),
@@ -257,7 +257,6 @@ export async function beginTimeout(
 interface MovedRow extends Record<string, unknown> {
   container_id: string | null;
   deadline_ms: number | null;
-  terminate_requested_ms: number | null;
   sigterm_ms: number | null;
   sigkill_ms: number | null;
   next_attempt_ms: number | null;
