@@ -163,15 +163,15 @@ function engineMessage(err: unknown): string {
  * reach a job's reason: dockerd copies a registry's response body into its error ("error parsing
  * HTTP 404 response body: invalid character '<' …" followed by the whole HTML page), and a user
  * who points an image at a service on the host's network would read that service's pages there.
- * Only a cause and an HTTP status are kept; an unknown message keeps at most its first words,
- * cut before any quote, bracket or brace.
+ * Only a cause and an HTTP status are kept; the engine's own message goes to the worker's log.
  */
 export function classifyPullError(message: string): { failure: PullFailure; why: string } {
   const m = message;
-  if (/connection refused/i.test(m)) return { failure: 'refused', why: 'the registry refused the connection' };
-  if (/dial tcp: lookup |no such host|server misbehaving|name resolution/i.test(m)) return { failure: 'unresolvable', why: "the registry's name does not resolve" };
+  // First: after these words comes the body, which may say anything ("connection refused" too).
   const parsing = /error parsing HTTP (\d{3}) response body/i.exec(m);
   if (parsing) return { failure: 'http_error', why: `the registry answered HTTP ${parsing[1]} with something that is not a registry's answer` };
+  if (/connection refused/i.test(m)) return { failure: 'refused', why: 'the registry refused the connection' };
+  if (/dial tcp: lookup |no such host|server misbehaving|name resolution/i.test(m)) return { failure: 'unresolvable', why: "the registry's name does not resolve" };
   if (/toomanyrequests|too many requests/i.test(m)) return { failure: 'http_error', why: 'the registry is limiting pulls (too many requests)' };
   const status = /unexpected (?:HTTP )?status(?: code)?:? (\d{3})/i.exec(m);
   if (status) return { failure: 'http_error', why: `the registry answered HTTP ${status[1]}` };
@@ -179,9 +179,9 @@ export function classifyPullError(message: string): { failure: PullFailure; why:
   if (/unauthorized|authentication required|access.*denied|denied|forbidden/i.test(m)) return { failure: 'denied', why: 'the registry refused access (authentication required or denied)' };
   if (/server gave HTTP response to HTTPS client/i.test(m)) return { failure: 'other', why: "the registry speaks plain HTTP and the engine pulls from it over HTTPS only (the engine's insecure-registries setting)" };
   if (/x509|certificate/i.test(m)) return { failure: 'other', why: "the engine does not trust the registry's TLS certificate" };
-  if (/i\/o timeout|timeout|connection reset|EOF|no route to host|network is unreachable/i.test(m)) return { failure: 'no_answer', why: 'the registry did not answer (timeout, reset or unreachable)' };
-  const words = m.split(/["'<{\[\n\r]/)[0]!.replace(/[\u0000-\u001f\u007f]/g, ' ').replace(/[:\s]+$/, '').trim().slice(0, 100);
-  return { failure: 'other', why: words ? `the engine could not pull it (${words})` : 'the engine could not pull it' };
+  if (/i\/o timeout|timeout|deadline exceeded|connection reset|EOF|no route to host|network is unreachable/i.test(m)) return { failure: 'no_answer', why: 'the registry did not answer (timeout, reset or unreachable)' };
+  // Anything else: no words of the engine's at all (they may quote the registry); the worker's log has them.
+  return { failure: 'other', why: "the engine could not pull it (its error is in the worker's log)" };
 }
 
 const ZERO_DATE = new Date(0);

@@ -20,6 +20,14 @@ export function isIpLiteral(s: string): boolean {
 /** Is this IP address reserved (anything but a public unicast address)? Not an IP at all: reserved. */
 export function isReservedAddress(ip: string): boolean {
   if (!ipaddr.isValid(ip)) return true;
+  // ipaddr.js reads "::8.8.8.8" as ::ffff:8.8.8.8 (mapped); the WHATWG parser writes it canonically (::808:808).
+  if (ip.includes(':') && ip.includes('.')) {
+    try {
+      ip = new URL(`http://[${ip}]`).hostname.slice(1, -1);
+    } catch {
+      return true;
+    }
+  }
   const parsed = ipaddr.parse(ip);
   if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).parts.slice(0, 6).every((p) => p === 0)) return true;
   return ipaddr.process(ip).range() !== 'unicast';
