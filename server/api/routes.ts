@@ -82,7 +82,7 @@ export const API_ROUTES: ApiRoute[] = [
     method: 'post',
     path: '/api/v1/jobs',
     summary: 'Submit a job',
-    description: 'A user key submits for itself; an operator key (operator role) for `?user=<user id>`. Limits and caps are checked first (422 naming the cap; 429 when the queue is full).',
+    description: 'A user key submits for itself; an operator key (operator role) for `?user=<user id>`. Limits and caps are checked first (422 naming the cap; 429 when the queue is full). The image\'s registry must pass the registry policy (`WARDEN_REGISTRIES`; unset: no IP literals, local names or names resolving to private addresses): else 422 `registry_not_allowed` on `image`, naming the registry and the setting.',
     access: 'user',
     query: z.object({ user: z.uuid().optional().meta({ description: 'Operators: the user to submit for' }) }),
     body: submitJobSchema,
