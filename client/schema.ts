@@ -585,7 +585,208 @@ export type paths = {
         trace?: never;
     };
 };
-export type webhooks = Record<string, never>;
+export type webhooks = {
+    "job.started": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * job.started delivery
+         * @description Every delivery is a POST with `Content-Type: application/json` and three headers: `Warden-Event` (the event type), `Warden-Delivery` (the delivery id: the same on every retry, so receivers can drop duplicates) and `Warden-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`, where `secret` is the one returned when the subscription was created. Check the signature over the raw bytes of the body and refuse a `t` more than 5 minutes old. Any 2xx within 10 s is delivered; anything else is retried with backoff for 24 h (at least once, per-job order by `sequence`).
+         */
+        post: operations["webhookJobStarted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "job.warning": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * job.warning delivery
+         * @description Every delivery is a POST with `Content-Type: application/json` and three headers: `Warden-Event` (the event type), `Warden-Delivery` (the delivery id: the same on every retry, so receivers can drop duplicates) and `Warden-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`, where `secret` is the one returned when the subscription was created. Check the signature over the raw bytes of the body and refuse a `t` more than 5 minutes old. Any 2xx within 10 s is delivered; anything else is retried with backoff for 24 h (at least once, per-job order by `sequence`).
+         */
+        post: operations["webhookJobWarning"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "job.terminating": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * job.terminating delivery
+         * @description Every delivery is a POST with `Content-Type: application/json` and three headers: `Warden-Event` (the event type), `Warden-Delivery` (the delivery id: the same on every retry, so receivers can drop duplicates) and `Warden-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`, where `secret` is the one returned when the subscription was created. Check the signature over the raw bytes of the body and refuse a `t` more than 5 minutes old. Any 2xx within 10 s is delivered; anything else is retried with backoff for 24 h (at least once, per-job order by `sequence`).
+         */
+        post: operations["webhookJobTerminating"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "job.timed_out": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * job.timed_out delivery
+         * @description Every delivery is a POST with `Content-Type: application/json` and three headers: `Warden-Event` (the event type), `Warden-Delivery` (the delivery id: the same on every retry, so receivers can drop duplicates) and `Warden-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`, where `secret` is the one returned when the subscription was created. Check the signature over the raw bytes of the body and refuse a `t` more than 5 minutes old. Any 2xx within 10 s is delivered; anything else is retried with backoff for 24 h (at least once, per-job order by `sequence`).
+         */
+        post: operations["webhookJobTimedOut"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "job.killed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * job.killed delivery
+         * @description Every delivery is a POST with `Content-Type: application/json` and three headers: `Warden-Event` (the event type), `Warden-Delivery` (the delivery id: the same on every retry, so receivers can drop duplicates) and `Warden-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`, where `secret` is the one returned when the subscription was created. Check the signature over the raw bytes of the body and refuse a `t` more than 5 minutes old. Any 2xx within 10 s is delivered; anything else is retried with backoff for 24 h (at least once, per-job order by `sequence`).
+         */
+        post: operations["webhookJobKilled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "job.succeeded": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * job.succeeded delivery
+         * @description Every delivery is a POST with `Content-Type: application/json` and three headers: `Warden-Event` (the event type), `Warden-Delivery` (the delivery id: the same on every retry, so receivers can drop duplicates) and `Warden-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`, where `secret` is the one returned when the subscription was created. Check the signature over the raw bytes of the body and refuse a `t` more than 5 minutes old. Any 2xx within 10 s is delivered; anything else is retried with backoff for 24 h (at least once, per-job order by `sequence`).
+         */
+        post: operations["webhookJobSucceeded"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "job.failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * job.failed delivery
+         * @description Every delivery is a POST with `Content-Type: application/json` and three headers: `Warden-Event` (the event type), `Warden-Delivery` (the delivery id: the same on every retry, so receivers can drop duplicates) and `Warden-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`, where `secret` is the one returned when the subscription was created. Check the signature over the raw bytes of the body and refuse a `t` more than 5 minutes old. Any 2xx within 10 s is delivered; anything else is retried with backoff for 24 h (at least once, per-job order by `sequence`).
+         */
+        post: operations["webhookJobFailed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "job.lost": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * job.lost delivery
+         * @description Every delivery is a POST with `Content-Type: application/json` and three headers: `Warden-Event` (the event type), `Warden-Delivery` (the delivery id: the same on every retry, so receivers can drop duplicates) and `Warden-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`, where `secret` is the one returned when the subscription was created. Check the signature over the raw bytes of the body and refuse a `t` more than 5 minutes old. Any 2xx within 10 s is delivered; anything else is retried with backoff for 24 h (at least once, per-job order by `sequence`).
+         */
+        post: operations["webhookJobLost"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "job.retried": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * job.retried delivery
+         * @description Every delivery is a POST with `Content-Type: application/json` and three headers: `Warden-Event` (the event type), `Warden-Delivery` (the delivery id: the same on every retry, so receivers can drop duplicates) and `Warden-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`, where `secret` is the one returned when the subscription was created. Check the signature over the raw bytes of the body and refuse a `t` more than 5 minutes old. Any 2xx within 10 s is delivered; anything else is retried with backoff for 24 h (at least once, per-job order by `sequence`).
+         */
+        post: operations["webhookJobRetried"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "job.cancelled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * job.cancelled delivery
+         * @description Every delivery is a POST with `Content-Type: application/json` and three headers: `Warden-Event` (the event type), `Warden-Delivery` (the delivery id: the same on every retry, so receivers can drop duplicates) and `Warden-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`, where `secret` is the one returned when the subscription was created. Check the signature over the raw bytes of the body and refuse a `t` more than 5 minutes old. Any 2xx within 10 s is delivered; anything else is retried with backoff for 24 h (at least once, per-job order by `sequence`).
+         */
+        post: operations["webhookJobCancelled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+};
 export type components = {
     schemas: {
         Job: {
@@ -596,14 +797,13 @@ export type components = {
             name: string | null;
             image: string;
             command: string[] | null;
-            /** @enum {string} */
-            status: "queued" | "starting" | "running" | "terminating" | "succeeded" | "failed" | "timed_out" | "killed" | "lost" | "cancelled";
+            status: components["schemas"]["JobStatus"];
             /** @description -1 for timed_out */
             exitCode: number | null;
             reason: string | null;
             /** @description Why a queued job is not running yet, as a sentence */
             waitReason: string | null;
-            waitCode: ("user_limit" | "quota" | "engine_down" | "engine_error" | "pulling_image" | "queued_behind") | null;
+            waitCode: components["schemas"]["WaitCode"] | null;
             /** @description 1 = the next of this user's queued jobs to start */
             queuePosition: number | null;
             attempt: number;
@@ -642,6 +842,16 @@ export type components = {
             resultsTruncated: boolean;
             resultsNote: string | null;
         };
+        /**
+         * @description queued → starting → running → terminating → one of the final states: succeeded, failed, timed_out, killed, lost, cancelled
+         * @enum {string}
+         */
+        JobStatus: "queued" | "starting" | "running" | "terminating" | "succeeded" | "failed" | "timed_out" | "killed" | "lost" | "cancelled";
+        /**
+         * @description Why a queued job is not running yet (waitReason says it as a sentence)
+         * @enum {string}
+         */
+        WaitCode: "user_limit" | "quota" | "engine_down" | "engine_error" | "pulling_image" | "queued_behind";
         /** @description Every 4xx/5xx: this shape, never a stack trace */
         Error: {
             error: {
@@ -928,7 +1138,7 @@ export type components = {
             /** Format: uuid */
             id: string;
             url: string;
-            events: ("job.started" | "job.warning" | "job.terminating" | "job.timed_out" | "job.killed" | "job.succeeded" | "job.failed" | "job.lost" | "job.retried" | "job.cancelled")[];
+            events: components["schemas"]["WebhookEvent"][];
             /** @description The user whose jobs it covers; null: every user's (operator subscriptions) */
             userId: string | null;
             createdBy: string;
@@ -937,6 +1147,11 @@ export type components = {
             /** @description Signs every delivery; shown once */
             secret: string;
         };
+        /**
+         * @description A job event a webhook subscription may ask for
+         * @enum {string}
+         */
+        WebhookEvent: "job.started" | "job.warning" | "job.terminating" | "job.timed_out" | "job.killed" | "job.succeeded" | "job.failed" | "job.lost" | "job.retried" | "job.cancelled";
         WebhookList: {
             webhooks: components["schemas"]["Webhook"][];
         };
@@ -944,7 +1159,7 @@ export type components = {
             /** Format: uuid */
             id: string;
             url: string;
-            events: ("job.started" | "job.warning" | "job.terminating" | "job.timed_out" | "job.killed" | "job.succeeded" | "job.failed" | "job.lost" | "job.retried" | "job.cancelled")[];
+            events: components["schemas"]["WebhookEvent"][];
             /** @description The user whose jobs it covers; null: every user's (operator subscriptions) */
             userId: string | null;
             createdBy: string;
@@ -961,15 +1176,13 @@ export type components = {
              * @description The Warden-Delivery header: the same on every retry
              */
             id: string;
-            /** @enum {string} */
-            event: "job.started" | "job.warning" | "job.terminating" | "job.timed_out" | "job.killed" | "job.succeeded" | "job.failed" | "job.lost" | "job.retried" | "job.cancelled";
+            event: components["schemas"]["WebhookEvent"];
             eventId: string;
             /** Format: date-time */
             eventAt: string;
             /** Format: uuid */
             jobId: string;
-            /** @enum {string} */
-            status: "pending" | "delivered" | "failed";
+            status: components["schemas"]["DeliveryStatus"];
             attempts: number;
             lastError: string | null;
             lastStatus: number | null;
@@ -978,6 +1191,11 @@ export type components = {
             /** Format: date-time */
             createdAt: string;
         };
+        /**
+         * @description pending (being tried), delivered (a 2xx), failed (gave up after 24 h)
+         * @enum {string}
+         */
+        DeliveryStatus: "pending" | "delivered" | "failed";
         /** @description What the orphan sweeper sees now: orphaned containers, lost jobs, orphaned children (see the dashboard’s Orphans view) */
         OrphanReport: {
             [key: string]: unknown;
@@ -1004,6 +1222,39 @@ export type components = {
         OpenApiDocument: {
             /** @constant */
             openapi: "3.1.0";
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description A delivery body. Fields not listed here may be added; receivers should ignore them. */
+        WebhookPayload: {
+            /** @description The event id: the same on every retry and for every subscription */
+            id: string;
+            type: components["schemas"]["WebhookEvent"];
+            /**
+             * Format: date-time
+             * @description When it happened
+             */
+            at: string;
+            job: components["schemas"]["Job"];
+            /** @description Per-job order of events, for receivers that must apply them in order */
+            sequence?: number;
+            /**
+             * Format: date-time
+             * @description job.warning: the deadline
+             */
+            deadlineAt?: string;
+            /** @description job.warning: seconds until the deadline */
+            secondsLeft?: number;
+            /** @description job.terminating: timeout | kill | other */
+            kind?: string;
+            /** @description job.terminating (kill): the grace period was skipped */
+            force?: boolean;
+            /** @description Final and terminating events: why */
+            reason?: string | null;
+            /** @description job.lost: whether it will be retried */
+            retry?: boolean;
+            /** @description job.lost, job.retried: the attempt number */
+            attempt?: number | null;
         } & {
             [key: string]: unknown;
         };
@@ -1039,7 +1290,7 @@ export interface operations {
                     "application/json": components["schemas"]["JobList"];
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1057,7 +1308,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input; `field` names it */
+            /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1121,7 +1372,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1157,7 +1408,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input; `field` names it */
+            /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1166,7 +1417,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Queue full */
+            /** @description Queue full, or too many log follows (`Retry-After`) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1198,7 +1449,7 @@ export interface operations {
                     "application/json": components["schemas"]["Job"];
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1250,7 +1501,7 @@ export interface operations {
                     "text/plain": string;
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1277,7 +1528,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input; `field` names it */
+            /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1309,7 +1560,7 @@ export interface operations {
                     "application/x-tar": string;
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1359,7 +1610,7 @@ export interface operations {
                     "application/json": components["schemas"]["Job"];
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1434,7 +1685,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1470,7 +1721,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input; `field` names it */
+            /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1519,7 +1770,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1555,7 +1806,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input; `field` names it */
+            /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1603,7 +1854,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1639,7 +1890,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input; `field` names it */
+            /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1668,7 +1919,7 @@ export interface operations {
                     "application/json": components["schemas"]["ClassList"];
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1709,7 +1960,7 @@ export interface operations {
                     "application/json": components["schemas"]["JobClass"];
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1794,7 +2045,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1821,7 +2072,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input; `field` names it */
+            /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1853,7 +2104,7 @@ export interface operations {
                     "application/json": components["schemas"]["JobClass"];
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1900,7 +2151,7 @@ export interface operations {
                     "application/json": components["schemas"]["PlanList"];
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1941,7 +2192,7 @@ export interface operations {
                     "application/json": components["schemas"]["Plan"];
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2041,7 +2292,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2068,7 +2319,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input; `field` names it */
+            /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2097,7 +2348,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserList"];
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2151,7 +2402,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2178,7 +2429,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input; `field` names it */
+            /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2210,7 +2461,7 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2289,7 +2540,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2316,7 +2567,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input; `field` names it */
+            /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2348,7 +2599,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKeyList"];
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2414,7 +2665,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2441,7 +2692,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input; `field` names it */
+            /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2475,7 +2726,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKey"];
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2531,7 +2782,7 @@ export interface operations {
                     "application/json": components["schemas"]["OperatorList"];
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2572,7 +2823,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKeyList"];
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2638,7 +2889,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2665,7 +2916,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input; `field` names it */
+            /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2699,7 +2950,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKey"];
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2755,7 +3006,7 @@ export interface operations {
                     "application/json": components["schemas"]["Me"];
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2784,7 +3035,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookList"];
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2841,7 +3092,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2868,7 +3119,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input; `field` names it */
+            /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2877,7 +3128,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Queue full */
+            /** @description Queue full, or too many log follows (`Retry-After`) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2909,7 +3160,7 @@ export interface operations {
                     "application/json": components["schemas"]["Webhook"];
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2957,7 +3208,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3011,7 +3262,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookDeliveryList"];
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3038,7 +3289,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input; `field` names it */
+            /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3067,7 +3318,7 @@ export interface operations {
                     "application/json": components["schemas"]["OrphanReport"];
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3114,7 +3365,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuditList"];
                 };
             };
-            /** @description Missing or unknown key */
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3132,7 +3383,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input; `field` names it */
+            /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3160,6 +3411,296 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["OpenApiDocument"];
                 };
+            };
+        };
+    };
+    webhookJobStarted: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event type */
+                "warden-event": "job.started";
+                /** @description The delivery id, the same on every retry */
+                "warden-delivery": string;
+                /** @description t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")> */
+                "warden-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookPayload"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx: delivered. Anything else, or no answer within 10 s: retried */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhookJobWarning: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event type */
+                "warden-event": "job.warning";
+                /** @description The delivery id, the same on every retry */
+                "warden-delivery": string;
+                /** @description t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")> */
+                "warden-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookPayload"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx: delivered. Anything else, or no answer within 10 s: retried */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhookJobTerminating: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event type */
+                "warden-event": "job.terminating";
+                /** @description The delivery id, the same on every retry */
+                "warden-delivery": string;
+                /** @description t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")> */
+                "warden-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookPayload"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx: delivered. Anything else, or no answer within 10 s: retried */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhookJobTimedOut: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event type */
+                "warden-event": "job.timed_out";
+                /** @description The delivery id, the same on every retry */
+                "warden-delivery": string;
+                /** @description t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")> */
+                "warden-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookPayload"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx: delivered. Anything else, or no answer within 10 s: retried */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhookJobKilled: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event type */
+                "warden-event": "job.killed";
+                /** @description The delivery id, the same on every retry */
+                "warden-delivery": string;
+                /** @description t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")> */
+                "warden-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookPayload"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx: delivered. Anything else, or no answer within 10 s: retried */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhookJobSucceeded: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event type */
+                "warden-event": "job.succeeded";
+                /** @description The delivery id, the same on every retry */
+                "warden-delivery": string;
+                /** @description t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")> */
+                "warden-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookPayload"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx: delivered. Anything else, or no answer within 10 s: retried */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhookJobFailed: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event type */
+                "warden-event": "job.failed";
+                /** @description The delivery id, the same on every retry */
+                "warden-delivery": string;
+                /** @description t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")> */
+                "warden-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookPayload"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx: delivered. Anything else, or no answer within 10 s: retried */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhookJobLost: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event type */
+                "warden-event": "job.lost";
+                /** @description The delivery id, the same on every retry */
+                "warden-delivery": string;
+                /** @description t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")> */
+                "warden-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookPayload"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx: delivered. Anything else, or no answer within 10 s: retried */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhookJobRetried: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event type */
+                "warden-event": "job.retried";
+                /** @description The delivery id, the same on every retry */
+                "warden-delivery": string;
+                /** @description t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")> */
+                "warden-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookPayload"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx: delivered. Anything else, or no answer within 10 s: retried */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhookJobCancelled: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event type */
+                "warden-event": "job.cancelled";
+                /** @description The delivery id, the same on every retry */
+                "warden-delivery": string;
+                /** @description t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")> */
+                "warden-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookPayload"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx: delivered. Anything else, or no answer within 10 s: retried */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
