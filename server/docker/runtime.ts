@@ -280,6 +280,18 @@ class DockerodeRuntime implements DockerRuntime {
     }
   }
 
+  async engineInfo(): Promise<{ id: string; cpus: number; memoryBytes: number }> {
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), PING_TIMEOUT_MS * 2);
+    try {
+      const info = (await this.call(() => (this.docker.info as unknown as (o: { abortSignal: AbortSignal }) => Promise<unknown>).call(this.docker, { abortSignal: ac.signal }))) as { ID?: string; NCPU?: number; MemTotal?: number };
+      if (!info.ID) throw new Error(`Docker engine (${this.where}) reported no ID`);
+      return { id: info.ID, cpus: Number(info.NCPU ?? 1), memoryBytes: Number(info.MemTotal ?? 0) };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async hasImage(image: string): Promise<boolean> {
     if (this.knownImages.has(image)) return true;
     try {

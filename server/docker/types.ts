@@ -73,6 +73,8 @@ export interface DockerRuntime {
   lastError(): string | null;
   /** The engine's own ID (`docker info` → ID): by default a node's id. Throws when unreachable. */
   engineId(): Promise<string>;
+  /** The engine's ID, CPU count and total memory (`docker info` ID, NCPU, MemTotal): a node's default capacity. Throws when unreachable. */
+  engineInfo(): Promise<{ id: string; cpus: number; memoryBytes: number }>;
   /** Is the image present on the engine? (Cached once seen; never pulls.) */
   hasImage(image: string): Promise<boolean>;
   /**

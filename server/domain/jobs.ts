@@ -4,6 +4,8 @@
  * is short; how a job *ends* is termination.ts, its state changes lifecycle.ts.)
  */
 import { and, desc, eq, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
+import { nodeCapacities } from './nodes';
+import { neverFits } from './placement';
 import { dispatchSignal, notifyDispatch } from './dispatch-signal';
 import { config } from '../config';
 import type { Ctx } from '../context';
@@ -139,6 +141,9 @@ export async function submitJob(ctx: Ctx, actor: Actor, raw: unknown, opts: { us
         throw conflict(`Parent job ${input.parentId} has already ended (${parent.status})`, 'parent_ended');
       }
     }
+    // A job bigger than every live node could never start: refused now, not queued for ever.
+    const never = neverFits({ cpus: u.plan.cpus, memoryMb: u.plan.memoryMb, selector: cls?.nodeSelector ?? null }, await nodeCapacities(tx, now));
+    if (never) throw invalid(`Job cannot run on any node: ${never}`, cls?.nodeSelector ? 'class' : undefined, 'no_node_fits');
     const [q] = await tx
       .select({ n: sql<number>`count(*)::int` })
       .from(jobs)
