@@ -88,7 +88,7 @@ describe.skipIf(!dockerAvailable())('dispatcher + completion on the real engine'
         const rows = await Promise.all(ids.map(row));
         return rows.every((r) => FINAL.includes(r.status));
       },
-      { timeoutMs: opts.timeoutMs ?? 60_000, intervalMs: 50, what: 'jobs to finish' },
+      { timeoutMs: opts.timeoutMs ?? 120_000, intervalMs: 50, what: 'jobs to finish' },
     );
     return maxActive;
   }
@@ -115,7 +115,7 @@ describe.skipIf(!dockerAvailable())('dispatcher + completion on the real engine'
     const filled = await waitFor(async () => {
       const rows = await step();
       return rows.filter((r) => r.status === 'running').length === 2 ? rows : null;
-    }, { timeoutMs: 60_000, intervalMs: 50, what: 'two jobs running' });
+    }, { timeoutMs: 120_000, intervalMs: 50, what: 'two jobs running' });
     expect(filled.map((r) => r.status)).toEqual(['running', 'running', 'queued']);
     expect((await step())[2]!.status).toBe('queued');
     // Let each go once it runs; the third starts only when a slot frees.
@@ -129,7 +129,7 @@ describe.skipIf(!dockerAvailable())('dispatcher + completion on the real engine'
         }
       }
       return rows.every((r) => FINAL.includes(r.status));
-    }, { timeoutMs: 60_000, intervalMs: 50, what: 'jobs to finish' });
+    }, { timeoutMs: 120_000, intervalMs: 50, what: 'jobs to finish' });
     expect(maxActive).toBe(2); // both slots were used, never more
 
     const done = await Promise.all(ids.map(row));
@@ -191,7 +191,7 @@ describe.skipIf(!dockerAvailable())('dispatcher + completion on the real engine'
         expect(await activeCount(b.user.id)).toBeLessThanOrEqual(1);
         return (await Promise.all(ids.map(row))).every((r) => FINAL.includes(r.status));
       },
-      { timeoutMs: 30_000, intervalMs: 50, what: 'both users finishing' },
+      { timeoutMs: 120_000, intervalMs: 50, what: 'both users finishing' },
     );
     const rows = await Promise.all(ids.map(row));
     expect(rows.every((r) => r.status === 'succeeded')).toBe(true);

@@ -101,7 +101,7 @@ describe.skipIf(!dockerAvailable())('sweepers across worker processes (real Dock
       rows = await waitFor(async () => {
         const r = await rig.db.select().from(jobs).where(inArray(jobs.id, ids));
         return r.every((j) => j.status === 'timed_out' && j.cleanedAt) ? r : null;
-      }, { what: 'every job timed out and cleaned', timeoutMs: 90_000, intervalMs: 250 });
+      }, { what: 'every job timed out and cleaned', timeoutMs: 180_000, intervalMs: 250 });
     } catch (e) {
       throw new Error(`${String(e)}\nworker A:\n${a.out.join('').slice(-3000)}\nworker B:\n${b.out.join('').slice(-3000)}`);
     }
@@ -143,7 +143,7 @@ describe.skipIf(!dockerAvailable())('sweepers across worker processes (real Dock
       }
     }
     expect(pidsOf(runs)).toEqual(new Set([a.proc.pid, b.proc.pid]));
-  });
+  }, 300_000);
 
   it('kill -9 a worker mid-escalation: its successor finishes the job, with no repeated step', async () => {
     // A 15 s grace: the first worker is killed right after its SIGTERM, long before its SIGKILL is due.
@@ -151,7 +151,7 @@ describe.skipIf(!dockerAvailable())('sweepers across worker processes (real Dock
     const a = startWorker();
     await waitFor(async () => (await byAction([j.id], 'container.sigterm')).some((e) => e.success), {
       what: 'the first worker to send SIGTERM',
-      timeoutMs: 60_000,
+      timeoutMs: 120_000,
       intervalMs: 100,
     });
     a.proc.kill('SIGKILL');
@@ -166,7 +166,7 @@ describe.skipIf(!dockerAvailable())('sweepers across worker processes (real Dock
     const done = await waitFor(async () => {
       const r = await rig.job(j.id);
       return r.status === 'timed_out' && r.cleanedAt ? r : null;
-    }, { what: 'the job to end timed_out and be cleaned', timeoutMs: 60_000, intervalMs: 200 });
+    }, { what: 'the job to end timed_out and be cleaned', timeoutMs: 120_000, intervalMs: 200 });
     expect(done).toMatchObject({ exitCode: -1, reason: 'Timeout: exceeded 2s (job request)' });
     expect(await rig.docker.inspect(done.containerId!)).toBeNull();
     const ok = async (action: string) => (await byAction([j.id], action)).filter((e) => e.success).length;
@@ -178,7 +178,7 @@ describe.skipIf(!dockerAvailable())('sweepers across worker processes (real Dock
     const [term] = await byAction([j.id], 'container.sigterm');
     const [kill] = await byAction([j.id], 'container.sigkill');
     expect(kill!.at.getTime() - term!.at.getTime()).toBeGreaterThanOrEqual(15_000);
-  });
+  }, 300_000);
   it('SIGTERM: the worker exits cleanly, leaves its running container alone, and a new worker finishes the job', async () => {
     // It runs until the test lets it finish (a file in the container), not for a fixed time.
     const long = await submit(['sh', '-c', 'echo started; while [ ! -e /tmp/finish ]; do sleep 0.1; done; echo finished'], 120, 5);
@@ -186,7 +186,7 @@ describe.skipIf(!dockerAvailable())('sweepers across worker processes (real Dock
     const running = await waitFor(async () => {
       const r = await rig.job(long.id);
       return r.status === 'running' && r.containerId ? r : null;
-    }, { what: 'the job to run', timeoutMs: 60_000, intervalMs: 100 });
+    }, { what: 'the job to run', timeoutMs: 120_000, intervalMs: 100 });
     const exited = new Promise<number | null>((r) => a.proc.once('exit', (code) => r(code)));
     a.proc.kill('SIGTERM');
     expect(await exited).toBe(0);
@@ -202,9 +202,9 @@ describe.skipIf(!dockerAvailable())('sweepers across worker processes (real Dock
     const done = await waitFor(async () => {
       const [x, y] = await Promise.all([rig.job(long.id), rig.job(later.id)]);
       return x.status === 'succeeded' && y.status === 'succeeded' ? [x, y] : null;
-    }, { what: 'both jobs to succeed under the new worker', timeoutMs: 60_000, intervalMs: 200 });
+    }, { what: 'both jobs to succeed under the new worker', timeoutMs: 120_000, intervalMs: 200 });
     expect(done[0]!).toMatchObject({ exitCode: 0, containerId: running.containerId, attempt: 1 });
     expect(done[0]!.logTail).toBe('started\nfinished\n');
     expect(done[1]!.logTail).toBe('later\n');
-  });
+  }, 300_000);
 });
