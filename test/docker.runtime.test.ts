@@ -21,7 +21,7 @@ import { dockerAvailable, TEST_IMAGE } from './helpers/docker';
 async function waitFor<T>(
   what: string,
   fn: () => Promise<T | null | undefined | false> | T | null | undefined | false,
-  timeoutMs = 15_000,
+  timeoutMs = 60_000,
   intervalMs = 50,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -241,7 +241,7 @@ describe.skipIf(!dockerAvailable())('DockerRuntime against the real engine', () 
     ...extra,
   });
 
-  const waitExited = (id: string, timeoutMs = 15_000) =>
+  const waitExited = (id: string, timeoutMs = 60_000) =>
     waitFor(`container ${id.slice(0, 12)} to exit`, async () => {
       const i = await rt.inspect(id);
       return i && !i.running && i.finishedAt ? i : null;
@@ -269,17 +269,16 @@ describe.skipIf(!dockerAvailable())('DockerRuntime against the real engine', () 
 
   it('runs a container with labels and Init; SIGTERM stops a `sh -c` job promptly (143)', async () => {
     const l = labels();
-    const id = await rt.run({ image: TEST_IMAGE, command: ['sh', '-c', 'sleep 30'], labels: l });
+    const id = await rt.run({ image: TEST_IMAGE, command: ['sh', '-c', 'sleep 600'], labels: l });
     const running = await rt.inspect(id);
     expect(running).toMatchObject({ id, running: true, status: 'running', exitCode: null, oomKilled: false, finishedAt: null });
     expect(running!.labels).toMatchObject(l);
     expect(running!.startedAt).toBeInstanceOf(Date);
 
-    const t0 = Date.now();
     expect(await rt.kill(id, 'SIGTERM')).toBe(true);
-    const done = await waitExited(id, 5_000);
-    // Without Init, sh as PID 1 ignores SIGTERM and this would take the full 30 s.
-    expect(Date.now() - t0).toBeLessThan(5_000);
+    // Without Init, sh as PID 1 ignores SIGTERM: it would run its full 10 minutes, this wait
+    // would time out, and the exit code would not be 143 (128 + SIGTERM).
+    const done = await waitExited(id, 60_000);
     expect(done.exitCode).toBe(143);
     expect(done.status).toBe('exited');
     expect(done.finishedAt!.getTime()).toBeGreaterThanOrEqual(done.startedAt!.getTime());
@@ -469,16 +468,15 @@ describe('DockerRuntime with no engine', () => {
     expect(rt.lastError()).toMatch(/ENOENT|ECONNREFUSED/);
   });
 
-  it('ping gives up after ~2 s on an engine that accepts but never answers', async () => {
+  it('ping gives up (false, "did not answer") on an engine that accepts but never answers', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-hung-docker-'));
     const sock = path.join(dir, 'docker.sock');
     const server = http.createServer(() => {}); // never responds
     await new Promise<void>((r) => server.listen(sock, r));
     try {
       const rt = createDockerRuntime({ dockerHost: `unix://${sock}` });
-      const t0 = Date.now();
+      // It returns at all (its own ~2 s limit; the test's timeout is the generous bound), and says why.
       expect(await rt.ping()).toBe(false);
-      expect(Date.now() - t0).toBeLessThan(4_000);
       expect(rt.lastError()).toMatch(/did not answer/);
     } finally {
       server.closeAllConnections();
