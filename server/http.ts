@@ -106,7 +106,25 @@ export async function readJson(req: Request, opts: { optional?: boolean; limit?:
     throw new AppError(400, 'invalid_json', `Request body is not valid JSON: ${m.slice(0, 200)}`);
   }
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new AppError(400, 'invalid_json', 'Request body must be a JSON object');
+  const proto = protoKeyPath(v);
+  if (proto) throw new AppError(422, 'validation_failed', `The key "__proto__" is not allowed (at ${proto})`, proto.split('.')[0]);
   return v;
+}
+
+/**
+ * Where a parsed body has an own `__proto__` key (JSON.parse makes it an ordinary property), or
+ * null. zod's record parser skips such a key, so `labels: {"__proto__": "x"}` would otherwise be
+ * dropped without a word; every JSON body is refused with it instead (docs/SECURITY.md).
+ */
+export function protoKeyPath(v: unknown, path = ''): string | null {
+  if (v === null || typeof v !== 'object') return null;
+  for (const k of Object.keys(v)) {
+    const here = path ? `${path}.${k}` : k;
+    if (k === '__proto__') return here;
+    const inner = protoKeyPath((v as Record<string, unknown>)[k], here);
+    if (inner) return inner;
+  }
+  return null;
 }
 
 /** Runs a handler with the app context and the bearer-key actor; maps errors to the error shape. */

@@ -11,7 +11,7 @@ import { jobClasses, jobs, plans, users, type Job, type JobStatus } from '../db/
 import { type Actor, actorLabel, hasRole, requireRole } from './actor';
 import { audit } from './audit';
 import { AppError, conflict, invalid, notFound, parseInput } from './errors';
-import { checkSubmitCaps, submitCaps } from './caps';
+import { checkIdleTimeoutCap, checkSubmitCaps, submitCaps } from './caps';
 import { effectiveLimits, effectiveTimeout, type Limits } from './limits';
 import { finishJob, transition } from './lifecycle';
 import { escalateNow } from './termination';
@@ -122,6 +122,7 @@ export async function submitJob(ctx: Ctx, actor: Actor, raw: unknown, opts: { us
     });
     if (!t.ok) throw invalid(t.message, t.field, t.field === 'class' ? 'class_exceeds_cap' : 'timeout_exceeds_cap');
     checkSubmitCaps(input, submitCaps(u.plan));
+    checkIdleTimeoutCap(input, limits);
     if (input.maxRetries !== undefined && input.maxRetries > limits.maxRetries) {
       throw invalid(`maxRetries ${input.maxRetries} exceeds the maximum of ${limits.maxRetries} allowed by plan ${u.plan.name}`, 'maxRetries');
     }
