@@ -91,6 +91,8 @@ export const envSchema = z.object({
   WARDEN_DRY_RUN: flag(false),
   /** Webhook URLs may point at loopback, link-local and private addresses (off: refused, so webhooks cannot probe the host's network). */
   WARDEN_WEBHOOK_ALLOW_PRIVATE: flag(false),
+  /** `GET /api/v1/jobs/:id/logs?follow=true` streams open at once in this server process (each holds an engine socket); 4 per user besides. */
+  WARDEN_MAX_LOG_FOLLOWS: seconds(200, 1, 100_000, 'streams'),
   WARDEN_CONTAINER_LOG_MAX_SIZE: z
     .string()
     .optional()

@@ -2,7 +2,7 @@ import { getAppContext } from './app';
 import type { Ctx } from './context';
 import { authenticateBearer } from './domain/auth';
 import type { Actor } from './domain/actor';
-import { AppError } from './domain/errors';
+import { AppError, RetryLaterError } from './domain/errors';
 import { log } from './log';
 
 /** Thin shells for route handlers: JSON bodies, auth, and the one error shape. */
@@ -70,6 +70,7 @@ function sqlState(e: unknown): string | undefined {
 }
 
 export function errorResponse(e: unknown): Response {
+  if (e instanceof RetryLaterError) return json(e.toJSON(), e.status, { 'retry-after': String(e.retryAfterS) });
   if (e instanceof AppError) return json(e.toJSON(), e.status);
   // Safety net for input that slipped past validation into SQL (a malformed id, a number out of
   // the column's range): the client's fault, so a 4xx in the usual shape, never a 500.

@@ -5,6 +5,7 @@
  */
 import { and, desc, eq, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
 import { dispatchSignal, notifyDispatch } from './dispatch-signal';
+import { config } from '../config';
 import type { Ctx } from '../context';
 import type { DbOrTx } from '../db/client';
 import { jobClasses, jobs, plans, users, type Job, type JobStatus } from '../db/schema';
@@ -14,6 +15,7 @@ import { AppError, conflict, invalid, notFound, parseInput } from './errors';
 import { checkIdleTimeoutCap, checkSubmitCaps, submitCaps } from './caps';
 import { effectiveLimits, effectiveTimeout, type Limits } from './limits';
 import { finishJob, transition } from './lifecycle';
+import { followSlots, type FollowSlots } from './log-follows';
 import { escalateNow } from './termination';
 import { getClassByName } from './classes';
 import { planForUser } from './plans';
@@ -411,17 +413,31 @@ export async function suspendJobTimeout(ctx: Ctx, actor: Actor, id: string, susp
 
 /**
  * Following a job's output: a live stream while its container runs and this process can reach
- * its engine (it ends when the container stops), else the saved or live tail as text.
+ * its engine (it ends when the container stops), else the saved or live tail as text. A live
+ * stream takes one of the actor's and the server's follow slots (log-follows.ts; 429 with
+ * Retry-After when none is free), given back when the stream closes.
  */
-export async function followJobLogs(ctx: Ctx, actor: Actor, id: string): Promise<{ stream: NodeJS.ReadableStream } | { text: string }> {
+export async function followJobLogs(
+  ctx: Ctx,
+  actor: Actor,
+  id: string,
+  slots: FollowSlots = followSlots(config().WARDEN_MAX_LOG_FOLLOWS),
+): Promise<{ stream: NodeJS.ReadableStream } | { text: string }> {
   const job = await getJob(ctx, actor, id);
   if (job.containerId && (job.status === 'running' || job.status === 'terminating') && ctx.docker) {
+    const release = slots.acquire(actor);
     try {
       const stream = await ctx.docker.followLogs(job.containerId, 2000);
-      if (stream) return { stream };
+      if (stream) {
+        stream.once('close', release);
+        stream.once('end', release);
+        stream.once('error', release);
+        return { stream };
+      }
     } catch {
       /* engine not reachable from here: the tail below */
     }
+    release();
   }
   return { text: await getJobLogs(ctx, actor, id) };
 }
