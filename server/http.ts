@@ -153,12 +153,13 @@ export function queryObject(req: Request): Record<string, string> {
 }
 
 /** A job's results tar as a download (the API route and the dashboard's share it). */
-export function resultsTarResponse(r: { job: { id: string }; results: { tar: Buffer; truncated: boolean; files: number } }): Response {
-  return new Response(new Uint8Array(r.results.tar), {
+export function resultsTarResponse(r: { job: { id: string }; results: { bytes: number; truncated: boolean; files: number }; body: ReadableStream<Uint8Array> }): Response {
+  // Streamed from the database chunk by chunk (domain/results.ts resultsBody), never whole.
+  return new Response(r.body, {
     status: 200,
     headers: {
       'content-type': 'application/x-tar',
-      'content-length': String(r.results.tar.length),
+      'content-length': String(r.results.bytes),
       'content-disposition': `attachment; filename="job-${r.job.id}-results.tar"`,
       'cache-control': 'no-store',
       'x-content-type-options': 'nosniff',

@@ -77,6 +77,8 @@ export const plans = pgTable('plans', {
   resultsPath: text('results_path'),
   /** Cap on a job's saved results archive, MiB. */
   maxResultsMb: integer('max_results_mb').notNull().default(50),
+  /** Cap on all of a user's saved results together, MiB: a job that would go past it keeps none. */
+  maxResultsTotalMb: integer('max_results_total_mb').notNull().default(500),
   createdAt: ts('created_at').notNull().defaultNow(),
   updatedAt: ts('updated_at').notNull().defaultNow(),
 });

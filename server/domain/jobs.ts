@@ -20,7 +20,7 @@ import { escalateNow } from './termination';
 import { getClassByName } from './classes';
 import { planForUser } from './plans';
 import { describeWait, queueInfo, type QueueInfo } from './queue';
-import { noResultsMessage, readResults } from './results';
+import { noResultsMessage, readResultsMeta, resultsBody } from './results';
 import { extendJobSchema, isUuid, killJobSchema, listJobsQuerySchema, submitJobSchema, suspendJobSchema } from './schemas';
 import { isFinal } from './status';
 
@@ -459,7 +459,7 @@ export async function getJobLogs(ctx: Ctx, actor: Actor, id: string): Promise<st
 /** GET /api/v1/jobs/:id/results — the job's saved tar, for whoever may read the job; 404 in the error shape when there is none. */
 export async function getJobResults(ctx: Ctx, actor: Actor, id: string) {
   const job = await getJob(ctx, actor, id);
-  const results = await readResults(ctx.db, job.id);
+  const results = await readResultsMeta(ctx.db, job.id);
   if (!results) throw new AppError(404, 'no_results', noResultsMessage(job));
-  return { job, results };
+  return { job, results, body: resultsBody(ctx.db, job.id, results.attempt, results.bytes) };
 }

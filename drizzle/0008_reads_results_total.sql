@@ -1,0 +1,1 @@
+ALTER TABLE "plans" ADD COLUMN "max_results_total_mb" integer DEFAULT 500 NOT NULL;
