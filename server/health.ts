@@ -2,30 +2,7 @@ import { sql } from 'drizzle-orm';
 import { appDocker, getAppContext } from './app';
 import { config } from './config';
 import { getDatabase } from './db/client';
-import { requestActor } from './auth/session';
-import { authenticateBearer } from './domain/auth';
 import { listNodes } from './domain/nodes';
-import type { Actor } from './domain/actor';
-
-/**
- * GET /api/health for this request: the full report for a signed-in operator or an operator
- * key, else only `{status}`. The details (DOCKER_HOST, node and engine ids, raw database and
- * engine errors) tell an outsider where the engine is and what runs behind Warden; a load
- * balancer needs only the status (and the 200/503). A key or cookie that does not check out
- * (or a database that cannot check it) gets the public answer, never a 401: the route is open.
- */
-export async function healthForRequest(req: Request): Promise<{ status: 'ok' | 'degraded' | 'down' } & Partial<Awaited<ReturnType<typeof healthReport>>>> {
-  const report = await healthReport();
-  const actor = report.db.ok ? await healthReader(req).catch(() => null) : null;
-  return actor ? report : { status: report.status };
-}
-
-async function healthReader(req: Request): Promise<Actor | null> {
-  const ctx = await getAppContext();
-  const header = req.headers.get('authorization');
-  const actor = header ? await authenticateBearer(ctx.db, header, ctx.clock.now()) : await requestActor(req, ctx);
-  return actor?.kind === 'operator' ? actor : null;
-}
 
 /** GET /api/health: database, Docker engine, worker heartbeats and each sweeper's last run. */
 export async function healthReport() {

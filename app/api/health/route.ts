@@ -1,4 +1,4 @@
-import { healthForRequest } from '@/server/health';
+import { healthForRequest } from '@/server/auth/health-access';
 import { json } from '@/server/http';
 
 export const dynamic = 'force-dynamic';

@@ -1,0 +1,3 @@
+DROP INDEX "webhook_deliveries_pending_job_idx";--> statement-breakpoint
+ALTER TABLE "webhook_events" ADD COLUMN "sequence" integer;--> statement-breakpoint
+CREATE INDEX "webhook_events_job_seq_idx" ON "webhook_events" USING btree ("job_id","sequence");
