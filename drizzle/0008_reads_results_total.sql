@@ -1,1 +1,0 @@
-ALTER TABLE "plans" ADD COLUMN "max_results_total_mb" integer DEFAULT 500 NOT NULL;
