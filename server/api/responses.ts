@@ -138,6 +138,7 @@ export const classSchema = z
     ttlKilledSeconds: seconds().nullable(),
     ttlLostSeconds: seconds().nullable(),
     resultsPath: z.string().nullable(),
+    nodeSelector: z.record(z.string(), z.string()).nullable().describe('labels a node must carry for these jobs (WARDEN_NODE_LABELS)'),
     createdAt: at(),
     updatedAt: at(),
   })
