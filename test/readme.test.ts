@@ -98,7 +98,6 @@ describe.skipIf(!hasDocker)('the README, run against a real server', () => {
     }, 300_000, 500);
     const test = spawnSync('npm', ['test', '--', 'test/status.test.ts'], { cwd: REPO, encoding: 'utf8', env: cleanEnv({}) });
     expect(test.status, test.stdout + test.stderr).toBe(0);
-    // eslint-disable-next-line no-control-regex
     expect(test.stdout.replace(/\u001b\[[0-9;]*m/g, '')).toMatch(/Tests\s+\d+ passed/);
   }, 600_000);
 
