@@ -116,8 +116,8 @@ describe.skipIf(!hasDocker)('the README, run against a real server', () => {
     expect(r.stderr).toMatch(/warden: job \S+ running/);
     expect(r.stderr).toMatch(/warden: job \S+ timed out after 5s/);
     expect(out).toContain('exit code 124');
-    // The extended job: 30 + 60 s, then killed; the audit shows both, with their reasons.
-    expect(out).toMatch(/nightly\s+running\s+-\s+\S+\s+(1m\d*s?|\d+s)/);
+    // The extended job: 120 + 60 s, then killed; the audit shows both, with their reasons.
+    expect(out).toMatch(/nightly\s+running\s+-\s+\S+\s+(\d+m\d*s?|\d+s)\s+180s \(job\)/);
     expect(out).toMatch(/job\.extend\s+needs a minute more/);
     expect(out).toMatch(/job\.kill\s+done with the tour/);
     // The mistake, explained.
