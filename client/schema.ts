@@ -851,7 +851,7 @@ export type components = {
          * @description Why a queued job is not running yet (waitReason says it as a sentence)
          * @enum {string}
          */
-        WaitCode: "user_limit" | "quota" | "engine_down" | "engine_error" | "pulling_image" | "queued_behind";
+        WaitCode: "user_limit" | "quota" | "engine_down" | "engine_error" | "pulling_image" | "queued_behind" | "no_capacity" | "no_matching_node";
         /** @description Every 4xx/5xx: this shape, never a stack trace */
         Error: {
             error: {
@@ -885,6 +885,10 @@ export type components = {
             ttlKilledSeconds: number | null;
             ttlLostSeconds: number | null;
             resultsPath: string | null;
+            /** @description labels a node must carry for these jobs (WARDEN_NODE_LABELS) */
+            nodeSelector: {
+                [key: string]: string;
+            } | null;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
@@ -2014,6 +2018,9 @@ export interface operations {
                     ttlKilledSeconds?: number | null;
                     ttlLostSeconds?: number | null;
                     resultsPath?: string | null;
+                    nodeSelector?: {
+                        [key: string]: string;
+                    } | null;
                 };
             };
         };
