@@ -58,9 +58,10 @@ export interface Engine {
   close(): Promise<void>;
 }
 
-export async function startEngine(tag: string, o: { images?: string[] } = {}): Promise<Engine> {
+/** `prefix`: the directory's name starts with it (fleet tests use their own, /tmp/fleet-*). */
+export async function startEngine(tag: string, o: { images?: string[]; prefix?: string } = {}): Promise<Engine> {
   requireHostPrerequisites();
-  const dir = path.join(os.tmpdir(), `warden-hosts-${tag}-${process.pid}`);
+  const dir = path.join(os.tmpdir(), `${o.prefix ?? 'warden-hosts'}-${tag}-${process.pid}`);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(path.join(dir, 'etc'), { recursive: true });
   const host = `unix://${dir}/docker.sock`;
@@ -198,6 +199,18 @@ export function spawnWorker(o: WorkerOptions): WorkerProc {
 }
 
 /** Removes every container of this installation on the engine (a test's own, by label). */
+/** Several engines at once (started one after another: each dockerd start is CPU-heavy). */
+export async function startEngines(n: number, o: { images?: string[]; prefix?: string } = {}): Promise<Engine[]> {
+  const out: Engine[] = [];
+  try {
+    for (let i = 0; i < n; i++) out.push(await startEngine(`e${i}`, o));
+  } catch (e) {
+    for (const en of out) await en.close().catch(() => {});
+    throw e;
+  }
+  return out;
+}
+
 export async function removeInstallationContainers(docker: DockerRuntime, installation: string): Promise<void> {
   for (const c of await docker.list({ 'warden.installation': installation })) await docker.remove(c.id);
 }
