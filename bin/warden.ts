@@ -5,6 +5,7 @@
  *   operator create --email E --role R [--password P]    → {id, email, role, password?}
  *   operator key --email E                               → {apiKey}
  *   jobs …                                               the user CLI over HTTP (./jobs-cli.ts)
+ *   nodes list|drain|resume …                            worker nodes over HTTP (./nodes-cli.ts)
  *   user key list|create|revoke …, operator key list|create|revoke …  (bin/cli-keys.ts)
  *
  * Uses the same settings as the server. With the embedded database it connects to the server
@@ -21,6 +22,7 @@ import { databaseNow, ensureInstallation } from '../server/domain/installation';
 import { seedDefaultPlans } from '../server/domain/plans';
 import { createUser, userToJson } from '../server/domain/users';
 import { runJobsCli } from './jobs-cli';
+import { runNodesCli } from './nodes-cli';
 import { KEYS_USAGE, runKeyCommand } from './cli-keys';
 
 const USAGE = `usage: npm run warden -- <command>
@@ -28,6 +30,7 @@ const USAGE = `usage: npm run warden -- <command>
   operator create --email <email> --role viewer|operator|admin [--password <password>]
   operator key --email <email>
   jobs submit|list|get|logs|cancel|kill|extend|results …   (npm run warden -- jobs help)
+  nodes list|drain|resume …                                 (npm run warden -- nodes help)
 ${KEYS_USAGE}`;
 
 const CLI: Actor = { kind: 'system', name: 'cli' };
@@ -85,6 +88,7 @@ async function run(argv: string[], ctx: Ctx): Promise<unknown> {
 async function main() {
   const argv = process.argv.slice(2);
   if (argv[0] === 'jobs') return runJobsCli(argv.slice(1));
+  if (argv[0] === 'nodes') return runNodesCli(argv.slice(1));
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === 'help') {
     console.log(USAGE);
     return 0;

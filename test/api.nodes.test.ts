@@ -3,6 +3,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditEvents, nodes, plans } from '../server/db/schema';
 import { writeHeartbeat } from '../server/domain/nodes';
+import { runNodesCli } from '../bin/nodes-cli';
 import { call, counts, expectError, setupApi, type ApiHarness, type Handler } from './helpers/api';
 
 /**
@@ -124,5 +125,52 @@ describe('placement at submit and class nodeSelector', () => {
     const r = await put({ defaultTimeoutSeconds: 60, nodeSelector: { gpu: 'true' } });
     expect(r.status).toBe(201);
     expect(r.json.nodeSelector).toEqual({ gpu: 'true' });
+  });
+});
+
+describe('warden nodes list|drain|resume (bin/nodes-cli.ts against the real handlers)', () => {
+  /** fetch answered in-process by the route handlers (the CLI's own HTTP code runs unchanged). */
+  const fetchImpl = (async (input: URL | string, init?: RequestInit) => {
+    const url = new URL(String(input));
+    const m = url.pathname.match(/^\/api\/v1\/nodes(?:\/([^/]+)\/(drain|resume))?$/);
+    if (!m) return new Response('not found', { status: 404 });
+    const req = new Request(url, init);
+    const handler = !m[1] ? listRoute.GET : m[2] === 'drain' ? drainRoute.POST : resumeRoute.POST;
+    const params: Record<string, string> = m[1] ? { id: decodeURIComponent(m[1]) } : {};
+    return handler(req, { params: Promise.resolve(params) });
+  }) as typeof fetch;
+  const cli = async (key: string | undefined, ...argv: string[]) => {
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    const code = await runNodesCli(argv, { fetchImpl, env: (key ? { WARDEN_API_KEY: key } : {}) as NodeJS.ProcessEnv, out: { stdout: (s) => stdout.push(s), stderr: (s) => stderr.push(s) } });
+    return { code, stdout: stdout.join('\n'), stderr: stderr.join('\n') };
+  };
+
+  it('list prints JSON (or a table with -o table); drain and resume print the node; errors exit 1 (server) or 2 (usage)', async () => {
+    const l = await cli(h.viewer, 'list');
+    expect(l.code).toBe(0);
+    expect(JSON.parse(l.stdout).nodes.map((n: { id: string }) => n.id).sort()).toEqual([A, B].sort());
+    const t = await cli(h.viewer, 'list', '-o', 'table');
+    expect(t.stdout.split('\n')[0]).toMatch(/^ID\s+NAME\s+STATE\s+RUNNING\s+CPUS\s+MEMORY\s+JOBS\s+LABELS\s+DRAIN$/);
+    expect(t.stdout).toMatch(/web-2 fleeta\s+active\s+0\s+0\/4\s+0M\/8192M\s+0\/∞\s+gpu=true/);
+
+    const d = await cli(h.operator, 'drain', B, '--reason', 'rack move', '--deadline', '120');
+    expect(d.code).toBe(0);
+    expect(JSON.parse(d.stdout)).toMatchObject({ id: B, state: 'drained', drain: { reason: 'rack move' } });
+    const r = await cli(h.operator, 'resume', B, '--reason', 'moved');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ id: B, state: 'active' });
+
+    const denied = await cli(h.viewer, 'drain', B, '--reason', 'x');
+    expect(denied.code).toBe(1);
+    expect(JSON.parse(denied.stderr).error.code).toBe('forbidden');
+    expect((await cli(h.operator, 'resume', B)).code).toBe(1);
+    for (const bad of [['drain', B], ['drain', '--reason', 'x'], ['drain', B, '--reason', 'x', '--deadline', 'soon'], ['frobnicate'], ['list', '-o', 'yaml']]) {
+      const u = await cli(h.operator, ...bad);
+      expect(u.code, bad.join(' ')).toBe(2);
+      expect(JSON.parse(u.stderr).error.code).toBe('usage');
+    }
+    expect((await cli(undefined, 'list')).code).toBe(2);
+    expect((await h.db.select().from(nodes).where(eq(nodes.id, B)))[0]!.state).toBe('active');
   });
 });
