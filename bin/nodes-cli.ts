@@ -17,10 +17,17 @@ const USAGE = `usage: npm run warden -- nodes <command> [options]
   drain ID --reason R [--deadline S]     take no new work; with --deadline, kill what still runs after S seconds
   resume ID [--reason R]                 take work again
 options: --key KEY (or WARDEN_API_KEY), --url URL (or WARDEN_URL, default http://localhost:3000),
--o json|table (default json)
+-o json|table|wide (default json; wide is table)
 exit codes: 0 ok, 1 refused by the server, 2 usage, 3 server unreachable`;
 
 const EXIT = { ok: 0, refused: 1, usage: 2, unreachable: 3 } as const;
+
+/** Subcommands and their options (shell completion, bin/completion.ts). */
+export const NODES_OPTIONS = {
+  list: {},
+  drain: { reason: { type: 'string' }, deadline: { type: 'string' } },
+  resume: { reason: { type: 'string' } },
+} as const;
 
 interface NodeJson {
   id: string;
@@ -71,7 +78,7 @@ export async function runNodesCli(argv: string[], o: { fetchImpl?: typeof fetch;
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { key: { type: 'string' }, url: { type: 'string' }, o: { type: 'string', short: 'o' }, reason: { type: 'string' }, deadline: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: { key: { type: 'string' }, url: { type: 'string' }, output: { type: 'string', short: 'o' }, reason: { type: 'string' }, deadline: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     });
   } catch (e) {
     out.stderr(fail('usage', `${(e as Error).message}\n${USAGE}`));
@@ -88,8 +95,8 @@ export async function runNodesCli(argv: string[], o: { fetchImpl?: typeof fetch;
     return EXIT.usage;
   };
   if (extra.length > 0) return usage(`unexpected argument "${extra[0]}"`);
-  const format = v.o ?? 'json';
-  if (format !== 'json' && format !== 'table') return usage(`-o takes json or table (got "${format}")`);
+  const format = v.output === 'wide' ? 'table' : (v.output ?? 'json');
+  if (format !== 'json' && format !== 'table') return usage(`-o takes json, table or wide (got "${format}")`);
   const key = v.key ?? env.WARDEN_API_KEY;
   if (!key) return usage('an API key is needed: --key or WARDEN_API_KEY');
   const base = v.url ?? env.WARDEN_URL ?? 'http://localhost:3000';

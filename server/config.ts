@@ -2,6 +2,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { FENCE_DEFAULTS } from './docker/host-config';
+import { parseRegistryRules } from './domain/registry-policy';
 
 /**
  * Every setting Warden reads, validated once at start-up for web, worker and CLI alike.
@@ -135,6 +136,22 @@ export const envSchema = z.object({
   WARDEN_DRY_RUN: flag(false),
   /** Webhook URLs may point at loopback, link-local and private addresses (off: refused, so webhooks cannot probe the host's network). */
   WARDEN_WEBHOOK_ALLOW_PRIVATE: flag(false),
+  /**
+   * Registries images may be pulled from (domain/registry-policy.ts): host[:port] entries, `*.x.com`,
+   * `docker.io`, `*`. Unset: Docker Hub and public names; IP literals, local names and names that
+   * resolve to loopback/private/link-local addresses are refused.
+   */
+  WARDEN_REGISTRIES: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      try {
+        return parseRegistryRules(v);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        return z.NEVER;
+      }
+    }),
   WARDEN_CONTAINER_LOG_MAX_SIZE: z
     .string()
     .optional()

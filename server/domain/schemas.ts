@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { unknownStatusMessage } from './status';
 import { WEBHOOK_EVENTS } from './webhook-events';
 import { forbiddenNetwork } from '../docker/host-config';
 
@@ -259,7 +260,7 @@ export const listJobsQuerySchema = z.strictObject({
     .string()
     .optional()
     .transform((s) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : undefined))
-    .pipe(z.array(z.enum(JOB_STATUS_VALUES, { error: 'unknown status' })).optional()),
+    .pipe(z.array(z.enum(JOB_STATUS_VALUES, { error: (i) => unknownStatusMessage(String(i.input)) })).optional()),
   user: z.string().max(100).optional(),
   limit: z.coerce.number({ error: 'limit must be a number' }).int('limit must be a whole number').min(1, 'limit must be at least 1').max(500, 'limit must be at most 500').optional(),
   cursor: z.string().max(200).optional(),
