@@ -33,7 +33,7 @@ describe.skipIf(!dockerAvailable())('a fleet of three real Docker engines', () =
     (workers[i] = spawnWorker({
       databaseUrl: tdb.url,
       dockerHost: engines[i]!.host,
-      env: { WARDEN_NODE_CPUS: '8', WARDEN_NODE_MAX_JOBS: '6', ...(i === 2 ? { WARDEN_NODE_LABELS: 'gpu=true,zone=b' } : {}) },
+      env: { WARDEN_NODE_CPUS: '8', WARDEN_NODE_CPU_OVERCOMMIT: '1', WARDEN_NODE_MAX_JOBS: '6', ...(i === 2 ? { WARDEN_NODE_LABELS: 'gpu=true,zone=b' } : {}) },
     }));
 
   beforeAll(async () => {

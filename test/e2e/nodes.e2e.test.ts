@@ -50,7 +50,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('Nodes page in a browser', () => {
   const theNode = async () => (await api<{ nodes: NodeJson[] }>('GET', '/api/v1/nodes')).body.nodes[0]!;
 
   beforeAll(async () => {
-    warden = await startWarden('nodes', { admin: ADMIN, env: { WARDEN_NODE_CPUS: '6', WARDEN_NODE_MAX_JOBS: '8', WARDEN_NODE_LABELS: 'zone=e2e' } });
+    warden = await startWarden('nodes', { admin: ADMIN, env: { WARDEN_NODE_CPUS: '6', WARDEN_NODE_CPU_OVERCOMMIT: '1', WARDEN_NODE_MAX_JOBS: '8', WARDEN_NODE_LABELS: 'zone=e2e' } });
     base = warden.base;
     opKey = (await createOperatorKey({ db: warden.db().db, clock: systemClock, node: 'e2e', installation: await ensureInstallation(warden.db().db), docker: null }, { kind: 'system', name: 'cli' }, ADMIN.email)).apiKey;
     const u = await api<{ id: string; apiKey: string }>('POST', '/api/v1/users', { name: `nodes-${crypto.randomBytes(3).toString('hex')}`, plan: 'pro' });

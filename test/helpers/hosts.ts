@@ -169,6 +169,10 @@ export function spawnWorker(o: WorkerOptions): WorkerProc {
     WARDEN_ADMIN_EMAIL: 'admin@hosts.test',
     WARDEN_ADMIN_PASSWORD: 'hosts-password',
     LOG_LEVEL: 'warn',
+    // Node capacity defaults to the engine's CPU count, and the plans' cpus caps (1, 2, 4) would
+    // let a 2-core test machine run one or two jobs at a time: tests that are not about capacity
+    // overcommit (the fleet test sets its own).
+    WARDEN_NODE_CPU_OVERCOMMIT: '16',
     ...(o.dockerHost ? { DOCKER_HOST: o.dockerHost } : {}),
     ...(o.nodeId ? { WARDEN_NODE_ID: o.nodeId } : {}),
     ...(o.faketime ? { LD_PRELOAD: FAKETIME_LIB, FAKETIME: o.faketime, FAKETIME_DONT_FAKE_MONOTONIC: '1', FAKETIME_NO_CACHE: '1' } : {}),
