@@ -1,3 +1,4 @@
+import { drainNodeSchema, resumeNodeSchema } from '../domain/nodes';
 import { z } from 'zod';
 import { auditQuerySchema } from '../domain/audit-queries';
 import {
@@ -28,6 +29,7 @@ import {
   meSchema,
   newKeySchema,
   operatorSchema,
+  nodeSchema,
   orphansSchema,
   planSchema,
   userListSchema,
@@ -77,6 +79,7 @@ const operatorId = z.object({ id: z.uuid().meta({ description: 'Operator id' }) 
 const keyPath = (owner: string) => z.object({ id: z.uuid().meta({ description: owner }), keyId: z.uuid().meta({ description: 'Key id' }) });
 const webhookId = z.object({ id: z.uuid().meta({ description: 'Subscription id' }) });
 const AUTH = [401, 403];
+const nodeId = z.object({ id: z.string().meta({ description: 'Node id (GET /api/v1/nodes lists them)' }) });
 
 export const API_ROUTES: ApiRoute[] = [
   // Jobs
@@ -243,6 +246,30 @@ export const API_ROUTES: ApiRoute[] = [
     query: listDeliveriesQuerySchema,
     ok: { status: 200, description: 'A page of deliveries', json: deliveryListSchema },
     errors: [...AUTH, 404, 422],
+  },
+  // Nodes
+  { method: 'get', path: '/api/v1/nodes', summary: 'Every worker node: state, capacity, allocation, running jobs', access: 'viewer', ok: { status: 200, description: 'The nodes, newest heartbeat first', json: z.object({ nodes: z.array(nodeSchema) }).meta({ id: 'NodeList' }) }, errors: AUTH },
+  {
+    method: 'post',
+    path: '/api/v1/nodes/{id}/drain',
+    summary: 'Drain a node: it takes no new work',
+    description: 'Its running jobs run on to their own end; with deadlineSeconds, those still running then get the kill escalation (SIGTERM, grace, SIGKILL). The node shows `drained` once empty. Kept across worker restarts. Audited with the reason.',
+    access: 'operator',
+    params: nodeId,
+    body: drainNodeSchema,
+    bodyRequired: true,
+    ok: { status: 200, description: 'The node', json: nodeSchema },
+    errors: [400, ...AUTH, 404, 422],
+  },
+  {
+    method: 'post',
+    path: '/api/v1/nodes/{id}/resume',
+    summary: 'Resume a drained or draining node: it takes work again',
+    access: 'operator',
+    params: nodeId,
+    body: resumeNodeSchema,
+    ok: { status: 200, description: 'The node', json: nodeSchema },
+    errors: [400, ...AUTH, 404, 409, 422],
   },
   // Operations
   { method: 'get', path: '/api/v1/orphans', summary: 'What the orphan sweeper sees now', access: 'viewer', ok: { status: 200, description: 'The report', json: orphansSchema }, errors: AUTH },
