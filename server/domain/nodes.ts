@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { desc } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client';
 import { nodes } from '../db/schema';
-import type { DockerRuntime } from '../docker/types';
+import type { Runtime } from '../runtime/types';
 
 /**
  * Worker nodes and their heartbeats. A node is stale — its live jobs are declared lost by another
@@ -45,7 +45,7 @@ export async function listNodes(db: DbOrTx, now: Date, limit = 50) {
  * does not answer; `cancelled` stops the wait (returns null).
  */
 export async function resolveNodeId(
-  docker: Pick<DockerRuntime, 'engineId'>,
+  docker: Pick<Runtime, 'engineId'>,
   override: string | undefined,
   o: { retryMs?: number; cancelled?: () => boolean; onWait?: (err: string) => void } = {},
 ): Promise<string | null> {

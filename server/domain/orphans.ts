@@ -3,7 +3,7 @@ import type { Ctx } from '../context';
 import type { DbOrTx } from '../db/client';
 import { jobs } from '../db/schema';
 import { isOurs, LABEL, ownership, sameIdentity } from '../docker/labels';
-import type { ContainerInspect, DockerRuntime } from '../docker/types';
+import type { ContainerInspect, Runtime } from '../runtime/types';
 import { type Actor, requireRole } from './actor';
 import { audit } from './audit';
 import { AppError, conflict, invalid, notFound } from './errors';
@@ -83,7 +83,7 @@ export type Recheck =
  */
 export async function recheckOrphan(
   ctx: Ctx,
-  docker: DockerRuntime,
+  docker: Runtime,
   containerId: string,
   expected?: Record<string, string>,
   adoptedNodes: ReadonlySet<string> = new Set(),
