@@ -42,7 +42,7 @@ describe('labelSafe', () => {
 
 describe('podFor', () => {
   it('one Pod per attempt: never restarted, fenced, limits = requests, backstop = longest timeout + grace + margin', () => {
-    const p = podFor(spec, { namespace: 'warden-jobs', keeperImage: 'busybox', maxTimeoutSeconds: 600 });
+    const p = podFor({ ...spec, maxTimeoutSeconds: 600 }, { namespace: 'warden-jobs', keeperImage: 'busybox' });
     expect(p.metadata?.namespace).toBe('warden-jobs');
     expect(p.metadata?.labels).toEqual({
       'warden.managed': 'true',

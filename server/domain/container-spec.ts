@@ -19,7 +19,7 @@ export interface FenceSettings {
  */
 export function containerSpec(
   job: Pick<Job, 'id' | 'userId' | 'attempt' | 'labels' | 'image' | 'command' | 'env'> & Partial<Pick<Job, 'timeoutS' | 'gracePeriodS' | 'resultsPath'>> & { claimId?: string | null },
-  plan: Pick<Plan, 'cpus' | 'memoryMb' | 'pidsLimit' | 'network' | 'runtime'>,
+  plan: Pick<Plan, 'cpus' | 'memoryMb' | 'pidsLimit' | 'network' | 'runtime'> & Partial<Pick<Plan, 'maxTimeoutS'>>,
   s: FenceSettings,
 ): ContainerSpec {
   return {
@@ -36,6 +36,7 @@ export function containerSpec(
     logMaxSize: s.logMaxSize,
     logMaxFiles: s.logMaxFiles,
     timeoutSeconds: job.timeoutS ?? null,
+    maxTimeoutSeconds: plan.maxTimeoutS ?? null,
     gracePeriodSeconds: job.gracePeriodS ?? null,
     resultsPath: job.resultsPath ?? null,
   };

@@ -121,15 +121,13 @@ export function keeperContainer(image: string, resultsPath: string) {
 export interface PodSettings {
   namespace: string;
   keeperImage: string;
-  /** The plan's cap on timeouts (an extend can go that far): the backstop covers it. */
-  maxTimeoutSeconds?: number | null;
 }
 
 /** The Pod of one job attempt. */
 export function podFor(spec: ContainerSpec, s: PodSettings): V1Pod {
   if (!spec.name) throw new Error('a Pod needs a name (the job and attempt)');
   const grace = Math.max(0, spec.gracePeriodSeconds ?? 30);
-  const longest = Math.max(spec.timeoutSeconds ?? 0, s.maxTimeoutSeconds ?? 0);
+  const longest = Math.max(spec.timeoutSeconds ?? 0, spec.maxTimeoutSeconds ?? 0);
   const resources: { limits: Record<string, string>; requests: Record<string, string> } = { limits: {}, requests: {} };
   if (spec.cpus) resources.limits.cpu = resources.requests.cpu = cpuQty(spec.cpus);
   if (spec.memoryMb) resources.limits.memory = resources.requests.memory = memQty(spec.memoryMb);
@@ -147,6 +145,9 @@ export function podFor(spec: ContainerSpec, s: PodSettings): V1Pod {
       restartPolicy: 'Never',
       automountServiceAccountToken: false,
       enableServiceLinks: false,
+      // The Pod's pause process is PID 1, as Docker's init (Init: true) is for Warden's containers:
+      // the job's process then dies of SIGTERM by default instead of ignoring it as a PID 1 would.
+      shareProcessNamespace: true,
       terminationGracePeriodSeconds: grace,
       ...(longest > 0 ? { activeDeadlineSeconds: longest + grace + BACKSTOP_MARGIN_S } : {}),
       securityContext: { seccompProfile: { type: 'RuntimeDefault' } },

@@ -12,6 +12,7 @@
  * 410 Gone relists and calls onReconnect so the worker reconciles) and are turned into the same
  * die / kill / destroy events the Docker runtime sends.
  */
+import { randomBytes } from 'node:crypto';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import path from 'node:path';
 import {
@@ -180,14 +181,16 @@ class KubernetesRuntime implements Runtime {
 
   async run(spec: ContainerSpec): Promise<string> {
     await this.ensureNamespace();
-    const pod = podFor(spec, { namespace: this.ns, keeperImage: this.keeperImage });
+    // Jobs' Pods are named per job and attempt; an unnamed spec (tests, tools) gets a fresh name.
+    const name = spec.name ?? `warden-${randomBytes(6).toString('hex')}`;
+    const pod = podFor({ ...spec, name }, { namespace: this.ns, keeperImage: this.keeperImage });
     try {
       await this.call(() => this.core.createNamespacedPod({ namespace: this.ns, body: pod }));
     } catch (e) {
-      if (statusOf(e) === 409) throw new ContainerNameInUseError(spec.name!);
+      if (statusOf(e) === 409) throw new ContainerNameInUseError(name);
       throw e;
     }
-    return spec.name!;
+    return name;
   }
 
   /** A Pod starts itself once scheduled. */
@@ -573,7 +576,7 @@ class PodWatch implements EventSubscription {
       s.lastPullReason = null;
     }
     if (type === 'DELETED') {
-      if (!s.die && !s.destroy) this.emit(p, 'destroy');
+      if (!s.die && !s.destroy) this.emit(p, 'destroy', { reason: ours ? `Pod ${name} deleted by Warden before its container reported an exit` : null });
       this.done(name);
     }
   }

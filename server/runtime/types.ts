@@ -39,6 +39,8 @@ export interface ContainerSpec {
    * at the results path). Docker ignores them: Warden sends its signals itself.
    */
   timeoutSeconds?: number | null;
+  /** The plan's cap on timeouts: how far an extend may take the job (Kubernetes' backstop covers it). */
+  maxTimeoutSeconds?: number | null;
   gracePeriodSeconds?: number | null;
   resultsPath?: string | null;
 }
