@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
 import {
   BACKSTOP_MARGIN_S,
+  cpusOf,
+  memoryMbOf,
   evictionReason,
   KEEPER,
   labelSafe,
@@ -99,4 +101,18 @@ describe('status', () => {
   ])('eviction in words: %s', (message, want) => {
     expect(evictionReason(pod({ phase: 'Failed', reason: 'Evicted', message }))).toBe(want);
   });
+});
+
+describe('quantities', () => {
+  it.each([
+    ['2', 2],
+    ['1500m', 1.5],
+    ['x', null],
+  ])('cpu %s → %s', (q, want) => expect(cpusOf(q)).toBe(want));
+  it.each([
+    ['8010948Ki', 7823],
+    ['512Mi', 512],
+    ['1G', 953],
+    ['nope', null],
+  ])('memory %s → %s MB', (q, want) => expect(memoryMbOf(q)).toBe(want));
 });

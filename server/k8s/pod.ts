@@ -231,3 +231,21 @@ export function podState(pod: V1Pod): 'created' | 'running' | 'exited' {
   if (st?.running) return 'running';
   return 'created';
 }
+
+/** A Kubernetes cpu quantity ("2", "1500m") as cpus; null when absent or unreadable. */
+export function cpusOf(q: string | undefined): number | null {
+  if (!q) return null;
+  const m = /^(\d+(?:\.\d+)?)(m?)$/.exec(q.trim());
+  if (!m) return null;
+  return m[2] === 'm' ? Number(m[1]) / 1000 : Number(m[1]);
+}
+
+const MEM_UNITS: Record<string, number> = { '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4 };
+
+/** A Kubernetes memory quantity ("8010948Ki", "512Mi", "1G") in MB (MiB); null when unreadable. */
+export function memoryMbOf(q: string | undefined): number | null {
+  if (!q) return null;
+  const m = /^(\d+(?:\.\d+)?)(k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(q.trim());
+  if (!m) return null;
+  return Math.floor((Number(m[1]) * MEM_UNITS[m[2] ?? '']!) / 1024 ** 2);
+}

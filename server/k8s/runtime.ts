@@ -29,6 +29,7 @@ import {
   ContainerNameInUseError,
   DockerUnavailableError,
   LOG_TAIL_BYTES,
+  type ClusterNode,
   type ContainerEvent,
   type ContainerInspect,
   type ContainerSpec,
@@ -44,6 +45,8 @@ import {
   labelsOf,
   MAIN,
   mainExit,
+  cpusOf,
+  memoryMbOf,
   matches,
   podFor,
   podState,
@@ -397,6 +400,24 @@ class KubernetesRuntime implements Runtime {
 
   events(onEvent: (e: ContainerEvent) => void, onReconnect?: () => void): EventSubscription {
     return new PodWatch(this, onEvent, onReconnect);
+  }
+
+  /** The cluster's nodes (read-only: needs `list nodes`), with Warden's live Pods on each. */
+  async clusterNodes(): Promise<ClusterNode[]> {
+    const [nodes, pods] = await Promise.all([this.call(() => this.core.listNode({})), this.listManaged()]);
+    const per = new Map<string, number>();
+    for (const p of pods.items) {
+      const n = p.spec?.nodeName;
+      if (n && podState(p) !== 'exited') per.set(n, (per.get(n) ?? 0) + 1);
+    }
+    return nodes.items.map((n) => ({
+      name: n.metadata?.name ?? '',
+      ready: (n.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
+      unschedulable: !!n.spec?.unschedulable,
+      allocatableCpus: cpusOf(n.status?.allocatable?.cpu),
+      allocatableMemoryMb: memoryMbOf(n.status?.allocatable?.memory),
+      wardenPods: per.get(n.metadata?.name ?? '') ?? 0,
+    }));
   }
 
   // -- for PodWatch --------------------------------------------------------------------------

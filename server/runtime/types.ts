@@ -84,6 +84,18 @@ export interface ContainerEvent {
   reason?: string | null;
 }
 
+/** A machine the runtime schedules on, as it reports it (Kubernetes: the cluster's nodes, read-only). */
+export interface ClusterNode {
+  name: string;
+  ready: boolean;
+  unschedulable: boolean;
+  /** Allocatable cpus and memory (MB) as the node reports them. */
+  allocatableCpus: number | null;
+  allocatableMemoryMb: number | null;
+  /** Warden's Pods (this runtime's namespace) on the node, not yet ended. */
+  wardenPods: number;
+}
+
 export interface EventSubscription {
   close(): void;
 }
@@ -160,6 +172,11 @@ export interface Runtime {
    * after an engine restart (calling onReconnect so callers can reconcile missed events).
    */
   events(onEvent: (e: ContainerEvent) => void, onReconnect?: () => void): EventSubscription;
+  /**
+   * Runtimes that place work themselves (Kubernetes' scheduler) list their machines here, for
+   * display only: Warden never drains or labels them. Docker has none (the engine is the node).
+   */
+  clusterNodes?(): Promise<ClusterNode[]>;
 }
 
 export class ImageUnavailableError extends Error {

@@ -65,6 +65,18 @@ describe.skipIf(!kubernetesAvailable())('job lifecycle on Kubernetes (real clust
     await end(started);
   });
 
+  it('the cluster\'s nodes, read-only, with allocatable and Warden\'s live Pods on each', async () => {
+    const j = await rig.start(PLAIN, { timeoutSeconds: 60, waitFor: 'started' });
+    const nodes = await rig.docker.clusterNodes!();
+    const on = (await rig.pod(j.containerId!))!.spec!.nodeName;
+    expect(nodes.map((n) => n.name)).toContain(on);
+    const n = nodes.find((x) => x.name === on)!;
+    expect(n).toMatchObject({ ready: true, unschedulable: false, wardenPods: 1 });
+    expect(n.allocatableCpus).toBeGreaterThan(0);
+    expect(n.allocatableMemoryMb).toBeGreaterThan(0);
+    await end(j);
+  });
+
   it('timeout: TERM (a delete with the job\'s grace), the trapped TERM runs, KILL after the grace; timed_out with exit −1 and the reason', async () => {
     const j = await rig.start(TRAP_TERM, { timeoutSeconds: 3, gracePeriodSeconds: 2, waitFor: 'started' });
     const pod = await rig.pod(j.containerId!);
