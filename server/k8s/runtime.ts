@@ -157,6 +157,8 @@ class KubernetesRuntime implements Runtime {
   async ping(): Promise<boolean> {
     try {
       await this.ensureNamespace();
+      // One cheap read each time: the namespace being known once says nothing about now.
+      await this.call(() => this.core.readNamespace({ name: this.ns }));
       return true;
     } catch (e) {
       this.lastErr = e instanceof Error ? e.message : String(e);
@@ -404,7 +406,15 @@ class KubernetesRuntime implements Runtime {
 
   /** The cluster's nodes (read-only: needs `list nodes`), with Warden's live Pods on each. */
   async clusterNodes(): Promise<ClusterNode[]> {
-    const [nodes, pods] = await Promise.all([this.call(() => this.core.listNode({})), this.listManaged()]);
+    let nodes;
+    try {
+      nodes = await this.call(() => this.core.listNode({}));
+    } catch (e) {
+      // Not granted (the ClusterRole is optional): no nodes to show, nothing else changes.
+      if (statusOf(e) === 403) return [];
+      throw e;
+    }
+    const pods = await this.listManaged();
     const per = new Map<string, number>();
     for (const p of pods.items) {
       const n = p.spec?.nodeName;
