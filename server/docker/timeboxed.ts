@@ -14,6 +14,7 @@ export function timeboxed(docker: Runtime, ms = DOCKER_CALL_TIMEOUT_MS): Runtime
     (...a: A): Promise<R> =>
       deadline(fn(...a), ms, () => new Error(`Docker ${name} did not answer within ${ms / 1000} s`));
   return {
+    kind: docker.kind,
     ping: () => docker.ping(),
     lastError: () => docker.lastError(),
     engineId: box('info', () => docker.engineId()),
@@ -37,6 +38,7 @@ export function timeboxed(docker: Runtime, ms = DOCKER_CALL_TIMEOUT_MS): Runtime
     followLogs: box('logs', (id: string, tail: number) => docker.followLogs(id, tail)),
     archive: box('archive', (id: string, p: string, max: number) => docker.archive(id, p, max)),
     events: (onEvent, onReconnect) => docker.events(onEvent, onReconnect),
+    ...(docker.clusterNodes ? { clusterNodes: box('node list', () => docker.clusterNodes!()) } : {}),
   };
 }
 
