@@ -18,6 +18,7 @@ export function timeboxed(docker: Runtime, ms = DOCKER_CALL_TIMEOUT_MS): Runtime
     ping: () => docker.ping(),
     lastError: () => docker.lastError(),
     engineId: box('info', () => docker.engineId()),
+    engineInfo: box('info', () => docker.engineInfo()),
     hasImage: box('image check', (i: string) => docker.hasImage(i)),
     // Pulls carry their own deadline (WARDEN_PULL_TIMEOUT_S).
     pullImage: (i, ms) => docker.pullImage(i, ms),

@@ -177,6 +177,22 @@ class KubernetesRuntime implements Runtime {
     return `k8s.${this.ns}.${(ns.metadata?.uid ?? 'unknown').slice(0, 8)}`.slice(0, 63);
   }
 
+  /**
+   * The "engine's" capacity is the cluster's: allocatable cpus and memory summed over its ready,
+   * schedulable nodes (the scheduler places each Pod; this only bounds what Warden starts at once
+   * unless WARDEN_NODE_CPUS / WARDEN_NODE_MEMORY_MB say otherwise). Without the optional
+   * permission to list nodes, the capacity is unbounded (1024 cpus, 4 TiB) and the cluster's
+   * quota, if any, is the limit.
+   */
+  async engineInfo(): Promise<{ id: string; cpus: number; memoryBytes: number }> {
+    const id = await this.engineId();
+    const nodes = (await this.clusterNodes()).filter((n) => n.ready && !n.unschedulable);
+    if (nodes.length === 0) return { id, cpus: 1024, memoryBytes: 4 * 1024 ** 4 };
+    const cpus = nodes.reduce((s, n) => s + (n.allocatableCpus ?? 0), 0);
+    const memoryBytes = nodes.reduce((s, n) => s + (n.allocatableMemoryMb ?? 0), 0) * 1024 * 1024;
+    return { id, cpus, memoryBytes };
+  }
+
   /** The kubelet pulls; Warden never does (pull failures end the attempt from the watch). */
   async hasImage(): Promise<boolean> {
     return true;
