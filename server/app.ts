@@ -2,17 +2,17 @@ import { DbClock } from './clock';
 import { config } from './config';
 import type { Ctx } from './context';
 import { getDatabase } from './db/client';
-import { createDockerRuntime } from './docker/runtime';
-import type { DockerRuntime } from './docker/types';
+import { createRuntime } from './runtime';
+import type { Runtime } from './runtime/types';
 import { databaseNow, ensureInstallation } from './domain/installation';
 import { nodeIdFromEngineId } from './domain/nodes';
 import { ensureSeeded } from './seed';
 
-const g = globalThis as unknown as { __wardenApp?: Promise<Ctx>; __wardenDocker?: DockerRuntime };
+const g = globalThis as unknown as { __wardenApp?: Promise<Ctx>; __wardenDocker?: Runtime };
 
-/** The docker runtime of this process (web side: health, live log tails). */
-export function appDocker(): DockerRuntime {
-  if (!g.__wardenDocker) g.__wardenDocker = createDockerRuntime({ dockerHost: config().DOCKER_HOST });
+/** The runtime (Docker or Kubernetes, WARDEN_RUNTIME) of this process (web side: health, live log tails). */
+export function appDocker(): Runtime {
+  if (!g.__wardenDocker) g.__wardenDocker = createRuntime(config());
   return g.__wardenDocker;
 }
 

@@ -104,6 +104,20 @@ export const envSchema = z.object({
     .refine((v) => v === undefined || /^postgres(ql)?:\/\//.test(v), 'expected a postgres:// URL'),
   WARDEN_DATA_DIR: z.string().optional().transform((v) => path.resolve(v && v.trim() ? v : './.data')),
   DOCKER_HOST: z.string().optional().transform((v) => (v && v.trim() ? v.trim() : undefined)),
+  /** What runs job containers: a Docker engine (DOCKER_HOST) or a Kubernetes namespace (KUBECONFIG or in-cluster). */
+  WARDEN_RUNTIME: z
+    .string()
+    .optional()
+    .transform((v) => (v && v.trim() ? v.trim().toLowerCase() : 'docker'))
+    .refine((v): v is 'docker' | 'kubernetes' => v === 'docker' || v === 'kubernetes', 'expected docker or kubernetes'),
+  /** The one namespace Warden creates Pods in, lists, deletes and watches (WARDEN_RUNTIME=kubernetes); created if missing. */
+  WARDEN_K8S_NAMESPACE: z
+    .string()
+    .optional()
+    .transform((v) => (v && v.trim() ? v.trim() : 'warden-jobs'))
+    .refine((v) => /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(v), 'expected a Kubernetes namespace name (lower-case letters, digits and -, at most 63)'),
+  /** Image of the results keeper container beside a job with a resultsPath (Kubernetes): needs sh, tar, sleep, touch. */
+  WARDEN_K8S_KEEPER_IMAGE: z.string().optional().transform((v) => (v && v.trim() ? v.trim() : 'busybox:latest')),
   WARDEN_WORKER: flag(true),
   // Unset: the node id is the Docker engine's own ID (server/docker/node-id.ts), so a worker
   // restarted or renamed on the same engine is the same node and finds its containers.

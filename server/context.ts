@@ -1,6 +1,6 @@
 import type { Clock } from './clock';
 import type { Db } from './db/client';
-import type { DockerRuntime } from './docker/types';
+import type { Runtime } from './runtime/types';
 
 /**
  * What every domain function and sweeper needs: the database, the clock (the database's, see
@@ -13,5 +13,5 @@ export interface Ctx {
   clock: Clock;
   node: string;
   installation: string;
-  docker: DockerRuntime | null;
+  docker: Runtime | null;
 }

@@ -1,7 +1,7 @@
 'use server';
 
 import { z } from 'zod';
-import { removeOrphanContainer } from '../domain/orphans';
+import { CONTAINER_ID_RE, removeOrphanContainer } from '../domain/orphans';
 import { isSweeperName, setSweeperDryRun, type SweeperName } from '../domain/sweeper-settings';
 import { runSweeperNow } from '../sweepers/runner';
 import { action, formBool } from './action';
@@ -23,7 +23,7 @@ export const runSweeperNowAction = action(z.object({ name: sweeper }), 'operator
 
 /** Operator: remove one orphaned managed container now. */
 export const removeOrphanAction = action(
-  z.object({ containerId: z.string().regex(/^[0-9a-f]{12,64}$/i, 'containerId must be a container id') }),
+  z.object({ containerId: z.string().regex(CONTAINER_ID_RE, 'containerId must be a container id') }),
   'operator',
   async (i, { ctx, actor }) => {
     await removeOrphanContainer(ctx, actor, i.containerId);

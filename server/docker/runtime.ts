@@ -1,6 +1,6 @@
 /**
  * The one module that talks to Docker (through dockerode). Everything else sees the small
- * DockerRuntime interface from ./types, so the worker and the web app never depend on
+ * Runtime interface from ./types, so the worker and the web app never depend on
  * dockerode's shapes or error conventions.
  *
  * Conventions enforced here, so callers can stay simple:
@@ -41,9 +41,9 @@ import {
   type ContainerInspect,
   type ContainerSpec,
   type ContainerSummary,
-  type DockerRuntime,
+  type Runtime,
   type EventSubscription,
-} from './types';
+} from '../runtime/types';
 
 // ---------------------------------------------------------------------------------------------
 // Pure helpers (exported for unit tests)
@@ -208,7 +208,8 @@ type PingWithSignal = (opts: { abortSignal: AbortSignal }) => Promise<unknown>;
 // The runtime
 // ---------------------------------------------------------------------------------------------
 
-class DockerodeRuntime implements DockerRuntime {
+class DockerodeRuntime implements Runtime {
+  readonly kind = 'docker' as const;
   private readonly docker: Docker;
   /** Human-readable engine address, used in error messages. */
   private readonly where: string;
@@ -763,6 +764,6 @@ class DockerodeRuntime implements DockerRuntime {
  * The Docker runtime for DOCKER_HOST (or opts.dockerHost), defaulting to the local socket.
  * Construction never touches the engine, so it succeeds while Docker is down.
  */
-export function createDockerRuntime(opts?: { dockerHost?: string }): DockerRuntime {
+export function createDockerRuntime(opts?: { dockerHost?: string }): Runtime {
   return new DockerodeRuntime(opts?.dockerHost ?? process.env.DOCKER_HOST);
 }

@@ -1,5 +1,5 @@
 import type { TailMeter } from './frames';
-import type { DockerRuntime } from './types';
+import type { Runtime } from '../runtime/types';
 
 /**
  * Docker calls made by sweepers get a deadline: dockerode has none, and a wedged engine would
@@ -9,12 +9,13 @@ import type { DockerRuntime } from './types';
  */
 export const DOCKER_CALL_TIMEOUT_MS = 30_000;
 
-export function timeboxed(docker: DockerRuntime, ms = DOCKER_CALL_TIMEOUT_MS): DockerRuntime {
+export function timeboxed(docker: Runtime, ms = DOCKER_CALL_TIMEOUT_MS): Runtime {
   const box =
     <A extends unknown[], R>(name: string, fn: (...a: A) => Promise<R>) =>
     (...a: A): Promise<R> =>
       deadline(fn(...a), ms, () => new Error(`Docker ${name} did not answer within ${ms / 1000} s`));
   return {
+    kind: docker.kind,
     ping: () => docker.ping(),
     lastError: () => docker.lastError(),
     engineId: box('info', () => docker.engineId()),
@@ -39,6 +40,7 @@ export function timeboxed(docker: DockerRuntime, ms = DOCKER_CALL_TIMEOUT_MS): D
     followLogs: box('logs', (id: string, tail: number) => docker.followLogs(id, tail)),
     archive: box('archive', (id: string, p: string, max: number) => docker.archive(id, p, max)),
     events: (onEvent, onReconnect) => docker.events(onEvent, onReconnect),
+    ...(docker.clusterNodes ? { clusterNodes: box('node list', () => docker.clusterNodes!()) } : {}),
   };
 }
 

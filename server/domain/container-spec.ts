@@ -1,6 +1,6 @@
 import type { Job, Plan } from '../db/schema';
 import { containerLabels, containerName, type ContainerOwner } from '../docker/labels';
-import type { ContainerSpec } from '../docker/types';
+import type { ContainerSpec } from '../runtime/types';
 
 /** Settings of the fence that are the operator's, not the plan's (server/config.ts). */
 export interface FenceSettings {
@@ -18,8 +18,8 @@ export interface FenceSettings {
  * this into Docker's HostConfig (capabilities, no-new-privileges, log rotation).
  */
 export function containerSpec(
-  job: Pick<Job, 'id' | 'userId' | 'attempt' | 'labels' | 'image' | 'command' | 'env'> & { claimId?: string | null },
-  plan: Pick<Plan, 'cpus' | 'memoryMb' | 'pidsLimit' | 'network' | 'runtime'>,
+  job: Pick<Job, 'id' | 'userId' | 'attempt' | 'labels' | 'image' | 'command' | 'env'> & Partial<Pick<Job, 'timeoutS' | 'gracePeriodS' | 'resultsPath'>> & { claimId?: string | null },
+  plan: Pick<Plan, 'cpus' | 'memoryMb' | 'pidsLimit' | 'network' | 'runtime'> & Partial<Pick<Plan, 'maxTimeoutS'>>,
   s: FenceSettings,
 ): ContainerSpec {
   return {
@@ -35,5 +35,9 @@ export function containerSpec(
     runtime: plan.runtime,
     logMaxSize: s.logMaxSize,
     logMaxFiles: s.logMaxFiles,
+    timeoutSeconds: job.timeoutS ?? null,
+    maxTimeoutSeconds: plan.maxTimeoutS ?? null,
+    gracePeriodSeconds: job.gracePeriodS ?? null,
+    resultsPath: job.resultsPath ?? null,
   };
 }

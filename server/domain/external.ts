@@ -1,7 +1,7 @@
 import os from 'node:os';
 import type { DbOrTx } from '../db/client';
 import type { Job, Plan } from '../db/schema';
-import type { DockerRuntime } from '../docker/types';
+import type { Runtime } from '../runtime/types';
 import { loseJob } from './lifecycle';
 
 /**
@@ -40,7 +40,7 @@ const short = (id: string) => id.slice(0, 12);
  * `unobserved`: nobody saw it end live (reconcile), so ask the engine's log.
  */
 export async function externalStop(
-  docker: DockerRuntime | null,
+  docker: Runtime | null,
   job: Pick<Job, 'externalSignal'>,
   containerId: string,
   exitCode: number | null,
@@ -49,7 +49,7 @@ export async function externalStop(
   const code = exitCode == null ? '' : `, exit ${exitCode}`;
   if (job.externalSignal) return `container ${short(containerId)} was stopped by someone other than Warden (${job.externalSignal}${code})`;
   if (!unobserved || !docker) return null;
-  let h: Awaited<ReturnType<DockerRuntime['killEvents']>>;
+  let h: Awaited<ReturnType<Runtime['killEvents']>>;
   try {
     const ins = await docker.inspect(containerId);
     if (!ins?.startedAt) return null;

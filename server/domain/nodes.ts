@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { Ctx } from '../context';
 import type { DbOrTx } from '../db/client';
 import { jobs, nodes, type NodeRow } from '../db/schema';
-import type { DockerRuntime } from '../docker/types';
+import type { Runtime } from '../runtime/types';
 import { type Actor, actorLabel, requireRole } from './actor';
 import { audit } from './audit';
 import { AppError, notFound, parseInput } from './errors';
@@ -270,7 +270,7 @@ export async function listNodes(db: DbOrTx, now: Date, limit = 50) {
  * does not answer; `cancelled` stops the wait (returns null).
  */
 export async function resolveNodeId(
-  docker: Pick<DockerRuntime, 'engineId'>,
+  docker: Pick<Runtime, 'engineId'>,
   override: string | undefined,
   o: { retryMs?: number; cancelled?: () => boolean; onWait?: (err: string) => void } = {},
 ): Promise<string | null> {

@@ -3,7 +3,7 @@ import type { Ctx } from '../context';
 import type { DbOrTx } from '../db/client';
 import { jobs } from '../db/schema';
 import { isOurs, LABEL, ownership, sameIdentity } from '../docker/labels';
-import type { ContainerInspect, DockerRuntime } from '../docker/types';
+import type { ContainerInspect, Runtime } from '../runtime/types';
 import { type Actor, requireRole } from './actor';
 import { audit } from './audit';
 import { AppError, conflict, invalid, notFound } from './errors';
@@ -83,7 +83,7 @@ export type Recheck =
  */
 export async function recheckOrphan(
   ctx: Ctx,
-  docker: DockerRuntime,
+  docker: Runtime,
   containerId: string,
   expected?: Record<string, string>,
   adoptedNodes: ReadonlySet<string> = new Set(),
@@ -104,9 +104,12 @@ export async function recheckOrphan(
  * Operator or above: remove one orphaned managed container now. Refused, naming why, for a
  * container Warden does not manage, one of another node, and one whose job still owns it.
  */
+/** A Docker container id (12-64 hex) or, on Kubernetes, a Pod name (DNS label). */
+export const CONTAINER_ID_RE = /^(?:[0-9a-f]{12,64}|[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)$/i;
+
 export async function removeOrphanContainer(ctx: Ctx, actor: Actor, containerId: string): Promise<void> {
   requireRole(actor, 'operator');
-  if (!/^[0-9a-f]{12,64}$/i.test(containerId)) throw invalid('containerId must be a Docker container id (12-64 hex characters)', 'containerId');
+  if (!CONTAINER_ID_RE.test(containerId)) throw invalid('containerId must be a Docker container id (12-64 hex characters) or a Kubernetes Pod name', 'containerId');
   const docker = ctx.docker;
   if (!docker || !(await docker.ping())) throw new AppError(503, 'docker_unavailable', 'The Docker engine is not reachable from this node');
   const r = await recheckOrphan(ctx, docker, containerId);

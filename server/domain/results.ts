@@ -2,7 +2,7 @@ import { and, eq, ne, sql } from 'drizzle-orm';
 import type { Ctx } from '../context';
 import type { DbOrTx } from '../db/client';
 import { jobResults, jobs, type Job, type Plan } from '../db/schema';
-import type { DockerRuntime } from '../docker/types';
+import type { Runtime } from '../runtime/types';
 import { log } from '../log';
 import type { Actor } from './actor';
 import { audit } from './audit';
@@ -103,7 +103,7 @@ export function resultsBody(db: DbOrTx, jobId: string, attempt: number, total: n
  */
 export async function saveResults(
   ctx: Ctx,
-  docker: DockerRuntime,
+  docker: Runtime,
   job: Pick<Job, 'id' | 'userId' | 'attempt' | 'resultsPath'>,
   containerId: string,
   plan: Pick<Plan, 'name' | 'maxResultsMb' | 'maxResultsTotalMb'>,

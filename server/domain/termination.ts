@@ -4,7 +4,7 @@ import type { DbOrTx } from '../db/client';
 import { jobs, plans, settings, users, type Job, type Plan } from '../db/schema';
 import { describeIdentity, labelsMatchJob, mayActOn } from '../docker/labels';
 import { timeboxed } from '../docker/timeboxed';
-import type { ContainerInspect, DockerRuntime } from '../docker/types';
+import type { ContainerInspect, Runtime } from '../runtime/types';
 import { log } from '../log';
 import { metrics } from '../metrics';
 import { audit, auditCtes, type AuditInput } from './audit';
@@ -161,7 +161,7 @@ export function nextEscalationStep(j: TerminatingJob, now: Date): EscalationStep
 /** Who runs a step: the context, a live Docker runtime (null: database-only steps) and the actor. */
 export interface EscalationDeps {
   ctx: Ctx;
-  docker: DockerRuntime | null;
+  docker: Runtime | null;
   actor: string;
 }
 
@@ -283,7 +283,7 @@ export async function runEscalationStep(d: EscalationDeps, step: EscalationStep,
   }
 }
 
-function requireDocker(d: EscalationDeps): DockerRuntime {
+function requireDocker(d: EscalationDeps): Runtime {
   if (!d.docker) throw new Error('Docker runtime not available in this process');
   return d.docker;
 }
@@ -519,13 +519,13 @@ function signalAudit(d: EscalationDeps, j: TerminatingJob, action: string, at: D
  */
 export async function completeJob(
   ctx: Ctx,
-  docker: DockerRuntime | null,
+  docker: Runtime | null,
   jobId: string,
   containerId: string,
   exitCode: number | null,
   at: Date,
   actor = 'dispatcher',
-  opts: { unobserved?: boolean } = {},
+  opts: { unobserved?: boolean; failReason?: string } = {},
 ): Promise<Job | null> {
   const [job] = await ctx.db.select().from(jobs).where(eq(jobs.id, jobId));
   if (!job || job.containerId !== containerId) return null;
@@ -564,11 +564,12 @@ export async function completeJob(
     });
   }
   const failReason =
-    exitCode == null
+    opts.failReason ??
+    (exitCode == null
       ? 'Container exited (exit code unknown)'
       : oom
         ? `Out of memory: killed at the memory cap${plan.memoryMb ? ` of ${plan.memoryMb} MB (plan ${plan.name})` : ''} (exit code ${exitCode})`
-        : `Exited with code ${exitCode}`;
+        : `Exited with code ${exitCode}`);
   return ctx.db.transaction(async (tx) => {
     const endTerminating = (row: Job) =>
       finishTerminating(tx, row, plan, { at, exitCode, logTail, actor, details: { containerId, containerExitCode: exitCode } });

@@ -2,7 +2,7 @@ import type { Ctx } from '../context';
 import { NODE_STALE_MS } from '../domain/nodes';
 import type { Tally } from '../domain/side-effects';
 import { DOCKER_CALL_TIMEOUT_MS } from '../docker/timeboxed';
-import type { DockerRuntime } from '../docker/types';
+import type { Runtime } from '../runtime/types';
 
 /** Shared types and helpers of the three sweepers (timeout.ts, ttl.ts, orphans.ts). */
 
@@ -40,7 +40,7 @@ export const DEFAULT_SETTINGS: SweepSettings = {
 /** What apply() gets: the context, a live Docker runtime (null: Docker-free parts only) and who acts. */
 export interface ApplyDeps {
   ctx: Ctx;
-  docker: DockerRuntime | null;
+  docker: Runtime | null;
   actor: string;
   settings: SweepSettings;
 }

@@ -3,7 +3,7 @@ import { config } from '../config';
 import type { Ctx } from '../context';
 import { jobs, nodes } from '../db/schema';
 import { isOurs, LABEL, labelsMatchJob, MANAGED } from '../docker/labels';
-import type { ContainerSummary } from '../docker/types';
+import type { ContainerSummary } from '../runtime/types';
 import { type Actor, requireRole } from '../domain/actor';
 import { audit } from '../domain/audit';
 import { lockJobWithPlan, loseJob, stopChildren } from '../domain/lifecycle';

@@ -2,7 +2,7 @@ import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Ctx } from '../context';
 import { jobs, type Job } from '../db/schema';
 import { LABEL, mayActOn } from '../docker/labels';
-import type { ContainerEvent, DockerRuntime } from '../docker/types';
+import type { ContainerEvent, Runtime } from '../runtime/types';
 import { audit } from '../domain/audit';
 import { isUuid } from '../domain/schemas';
 import { RUNNING_STATUSES } from '../domain/status';
@@ -32,7 +32,7 @@ const g = globalThis as unknown as { __wardenEventChains?: Map<string, Promise<v
 const chains: Map<string, Promise<void>> = (g.__wardenEventChains ??= new Map());
 
 /** Handles one Docker event for a managed container (kill, die, destroy); others are ignored. */
-export function onContainerEvent(ctx: Ctx, docker: DockerRuntime, e: ContainerEvent): Promise<void> {
+export function onContainerEvent(ctx: Ctx, docker: Runtime, e: ContainerEvent): Promise<void> {
   if (e.action !== 'die' && e.action !== 'kill' && e.action !== 'destroy') return Promise.resolve();
   const jobId = e.labels[LABEL.job];
   if (!jobId || !isUuid(jobId) || !mayActOn(e.labels, ctx.installation)) return Promise.resolve();
@@ -64,7 +64,7 @@ async function recordedRow(ctx: Ctx, jobId: string, e: ContainerEvent): Promise<
   }
 }
 
-async function handle(ctx: Ctx, docker: DockerRuntime, e: ContainerEvent): Promise<void> {
+async function handle(ctx: Ctx, docker: Runtime, e: ContainerEvent): Promise<void> {
   const jobId = e.labels[LABEL.job]!;
   const row = await recordedRow(ctx, jobId, e);
   if (!row) return;
@@ -83,13 +83,13 @@ async function handle(ctx: Ctx, docker: DockerRuntime, e: ContainerEvent): Promi
     return;
   }
   if (e.action === 'die') {
-    await completeJob(ctx, docker, jobId, e.id, e.exitCode, e.at);
+    await completeJob(ctx, docker, jobId, e.id, e.exitCode, e.at, 'dispatcher', { failReason: e.reason ?? undefined });
     return;
   }
   // destroy: normally its die already ended the job; if it is still live, its container was
   // removed from under it.
   if (row.status === 'running' || row.status === 'terminating') {
-    await loseRemoved(ctx, jobId, e.id, `container ${e.id.slice(0, 12)} was removed by someone other than Warden`);
+    await loseRemoved(ctx, jobId, e.id, e.reason ?? `container ${e.id.slice(0, 12)} was removed by someone other than Warden`);
   }
 }
 
@@ -122,7 +122,7 @@ export const START_LEASE_MS = 20_000;
  */
 export async function reconcile(
   ctx: Ctx,
-  docker: DockerRuntime,
+  docker: Runtime,
   opts: { startingStaleMs?: number } = {},
 ): Promise<{ completed: number; requeued: number; adopted: number; removed: number }> {
   const out = { completed: 0, requeued: 0, adopted: 0, removed: 0 };
@@ -165,7 +165,7 @@ export async function reconcile(
   return out;
 }
 
-async function settleStart(ctx: Ctx, docker: DockerRuntime, j: Job, out: { requeued: number; adopted: number; removed: number }): Promise<void> {
+async function settleStart(ctx: Ctx, docker: Runtime, j: Job, out: { requeued: number; adopted: number; removed: number }): Promise<void> {
   const found = (await docker.list({ [LABEL.job]: j.id, [LABEL.attempt]: String(j.attempt) })).filter((c) => mayActOn(c.labels, ctx.installation));
   let mine: string | null = null;
   for (const c of found) {
