@@ -524,6 +524,68 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/nodes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every worker node: state, capacity, allocation, running jobs
+         * @description Operator keys, viewer role and up.
+         */
+        get: operations["getNodes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/nodes/{id}/drain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Drain a node: it takes no new work
+         * @description Its running jobs run on to their own end; with deadlineSeconds, those still running then get the kill escalation (SIGTERM, grace, SIGKILL). The node shows `drained` once empty. Kept across worker restarts. Audited with the reason.
+         *
+         *     Operator keys, operator role and up.
+         */
+        post: operations["postNodesByIdDrain"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/nodes/{id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume a drained or draining node: it takes work again
+         * @description Operator keys, operator role and up.
+         */
+        post: operations["postNodesByIdResume"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/orphans": {
         parameters: {
             query?: never;
@@ -851,7 +913,7 @@ export type components = {
          * @description Why a queued job is not running yet (waitReason says it as a sentence)
          * @enum {string}
          */
-        WaitCode: "user_limit" | "quota" | "engine_down" | "engine_error" | "pulling_image" | "queued_behind";
+        WaitCode: "user_limit" | "quota" | "engine_down" | "engine_error" | "pulling_image" | "queued_behind" | "no_capacity" | "no_matching_node";
         /** @description Every 4xx/5xx: this shape, never a stack trace */
         Error: {
             error: {
@@ -885,6 +947,10 @@ export type components = {
             ttlKilledSeconds: number | null;
             ttlLostSeconds: number | null;
             resultsPath: string | null;
+            /** @description labels a node must carry for these jobs (WARDEN_NODE_LABELS) */
+            nodeSelector: {
+                [key: string]: string;
+            } | null;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
@@ -1196,6 +1262,51 @@ export type components = {
          * @enum {string}
          */
         DeliveryStatus: "pending" | "delivered" | "failed";
+        NodeList: {
+            nodes: components["schemas"]["Node"][];
+        };
+        /** @description A worker node (one Docker engine): capacity, allocation and state */
+        Node: {
+            /** @description the node id (its engine's ID, or WARDEN_NODE_ID) */
+            id: string;
+            /** @description host name plus short engine id */
+            name: string;
+            /**
+             * @description drained: draining with nothing left on it; down: heartbeat older than 60 s
+             * @enum {string}
+             */
+            state: "active" | "draining" | "drained" | "down";
+            /** Format: date-time */
+            heartbeatAt: string;
+            /** Format: date-time */
+            startedAt: string;
+            dockerOk: boolean;
+            dockerError: string | null;
+            version: string | null;
+            labels: {
+                [key: string]: string;
+            };
+            /** @description null: unlimited (or not recorded) */
+            capacity: {
+                cpus: number | null;
+                memoryMb: number | null;
+                maxJobs: number | null;
+            };
+            /** @description held by its starting, running and terminating jobs */
+            allocated: {
+                cpus: number;
+                memoryMb: number;
+                jobs: number;
+            };
+            /** @description jobs running or terminating on it */
+            running: number;
+            drain: {
+                reason: string;
+                by: string;
+                startedAt: string | null;
+                deadlineAt: string | null;
+            } | null;
+        };
         /** @description What the orphan sweeper sees now: orphaned containers, lost jobs, orphaned children (see the dashboard’s Orphans view) */
         OrphanReport: {
             [key: string]: unknown;
@@ -2014,6 +2125,9 @@ export interface operations {
                     ttlKilledSeconds?: number | null;
                     ttlLostSeconds?: number | null;
                     resultsPath?: string | null;
+                    nodeSelector?: {
+                        [key: string]: string;
+                    } | null;
                 };
             };
         };
@@ -3282,6 +3396,202 @@ export interface operations {
             };
             /** @description Not found (or not yours) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getNodes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The nodes, newest heartbeat first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeList"];
+                };
+            };
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postNodesByIdDrain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Node id (GET /api/v1/nodes lists them) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    reason: string;
+                    deadlineSeconds?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description The node */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Node"];
+                };
+            };
+            /** @description Malformed or oversized body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postNodesByIdResume: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Node id (GET /api/v1/nodes lists them) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    reason?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The node */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Node"];
+                };
+            };
+            /** @description Malformed or oversized body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

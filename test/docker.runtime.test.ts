@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mapDockerEvent } from '../server/docker/events';
-import { demuxDockerFrames, demuxDockerLogs, splitJsonLines, utf8Tail } from '../server/docker/frames';
+import { demuxDockerFrames, demuxDockerLogs, splitJsonLines, TailReader, utf8Tail, type TailMeter } from '../server/docker/frames';
 import { createDockerRuntime, dockerOptionsFromHost, parseDockerTime } from '../server/docker/runtime';
 import {
   DockerUnavailableError,
@@ -86,6 +86,27 @@ describe('runtime helpers', () => {
     // Non-multiplexed (TTY) output passes through untouched.
     expect(demuxDockerLogs(Buffer.from('hello tty\n')).toString()).toBe('hello tty\n');
     expect(demuxDockerLogs(Buffer.alloc(0)).length).toBe(0);
+  });
+
+  it('TailReader: the same tail as demux + utf8Tail for every chunk split, holding at most maxBytes + a header', () => {
+    const stream = Buffer.concat([frame(1, 'first line\n'), frame(2, 'é'.repeat(40) + '\n'), frame(1, 'x'.repeat(300)), frame(1, 'last\n')]);
+    for (const max of [1, 7, 64, 200, 10_000]) {
+      const want = utf8Tail(demuxDockerFrames(stream).payload, max);
+      for (const size of [1, 3, 8, 9, 50, stream.length]) {
+        const meter: TailMeter = { streamedBytes: 0, peakHeldBytes: 0 };
+        const r = new TailReader(max, meter);
+        for (let i = 0; i < stream.length; i += size) r.write(stream.subarray(i, i + size));
+        expect(r.text(), `max ${max}, chunks of ${size}`).toBe(want);
+        expect(r.frames).toBe(4);
+        expect(meter.streamedBytes).toBe(stream.length);
+        expect(meter.peakHeldBytes).toBeLessThanOrEqual(max + 8);
+      }
+    }
+    // A TTY container's raw output is kept as is.
+    const raw = new TailReader(4);
+    raw.write(Buffer.from('hello '));
+    raw.write(Buffer.from('tty\n'));
+    expect(raw.text()).toBe('tty\n');
   });
 
   it('utf8Tail keeps the last bytes without a broken leading character', () => {
@@ -371,6 +392,26 @@ describe.skipIf(!dockerAvailable())('DockerRuntime against the real engine', () 
     await waitExited(utf);
     expect(await rt.logsTail(utf, 6)).toBe('éé\n'); // 6 bytes = "\xa9" + "éé\n" → dropped byte
     expect(await rt.logsTail('no-such-container-for-logs')).toBe('');
+  });
+
+  it('logsTail of 12 KB lines: the last 64 KiB, read through a fixed buffer (the reader never holds more than 64 KiB + a header)', async () => {
+    // 400 lines of 12,006 bytes: 4.8 MB of log. The old read loaded `--tail 2000` whole.
+    const wide = await rt.run({
+      image: TEST_IMAGE,
+      command: ['sh', '-c', 'i=0; while [ $i -lt 400 ]; do printf "%05d" $i; head -c 12000 /dev/zero | tr "\\0" x; echo; i=$((i+1)); done; echo END'],
+      labels: labels(),
+    });
+    await waitExited(wide);
+    const meter: TailMeter = { streamedBytes: 0, peakHeldBytes: 0 };
+    const tail = await rt.logsTail(wide, LOG_TAIL_BYTES, meter);
+    expect(Buffer.byteLength(tail)).toBe(LOG_TAIL_BYTES);
+    expect(tail.endsWith(`00399${'x'.repeat(12000)}\nEND\n`)).toBe(true);
+    expect(tail).not.toContain('00393');
+    // The bytes went through the reader (more than it returns) while it held at most the tail.
+    expect(meter.streamedBytes).toBeGreaterThan(2 * LOG_TAIL_BYTES);
+    expect(meter.peakHeldBytes).toBeLessThanOrEqual(LOG_TAIL_BYTES + 8);
+    // And it did not fetch the 2000-line tail: a few lines were enough.
+    expect(meter.streamedBytes).toBeLessThan(1024 * 1024);
   });
 
   it('ensureImage on a missing image throws ImageUnavailableError naming it; run never pulls and creates nothing', async () => {
