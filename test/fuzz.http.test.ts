@@ -190,12 +190,18 @@ function caseArb(t: Target): fc.Arbitrary<Case> {
   if (dims.length === 0) dims.push('auth', 'query');
   const auth = t.operatorOnly ? fc.oneof(badAuthorization, fc.constant('USERKEY')) : badAuthorization;
   const params = fc.record(Object.fromEntries(t.params.map((p) => [p, badId])) as Record<string, fc.Arbitrary<string>>);
-  const body = t.bodyFields ? fc.oneof({ weight: 4, arbitrary: objectBody(t.bodyFields) }, { weight: 1, arbitrary: brokenBody(t.bodyLimit) }) : fc.constant(null);
+  // Bodies within the route's limit: an oversized one is answered 413 before it is read and the
+  // socket closed, which a client still writing sees as a reset (test/http.hostile.test.ts
+  // streams those and reads the 413; test/fuzz.api.test.ts sends them in-process).
+  const within = (b: fc.Arbitrary<string>) => b.filter((x) => Buffer.byteLength(x) <= t.bodyLimit);
+  const body = t.bodyFields ? fc.oneof({ weight: 4, arbitrary: within(objectBody(t.bodyFields)) }, { weight: 1, arbitrary: within(brokenBody(t.bodyLimit)) }) : fc.constant(null);
   return fc.record({
     dim: fc.constantFrom(...dims),
     auth,
     params,
-    query: badQuery(t.queryKeys.length ? t.queryKeys : ['bogus', 'limit']),
+    // Under Node's 16 KiB header limit: a longer request line is refused by Node's parser before
+    // bin/server.mjs sees it, with a reset instead of an answer (see the report of issue 19).
+    query: badQuery(t.queryKeys.length ? t.queryKeys : ['bogus', 'limit']).filter((q) => q.length <= 8 * 1024),
     body,
     contentType: fc.oneof({ weight: 6, arbitrary: fc.constant('application/json') }, { weight: 1, arbitrary: fc.constantFrom(null, 'text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=latin1') }),
   });
