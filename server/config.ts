@@ -91,6 +91,8 @@ export const envSchema = z.object({
   WARDEN_DRY_RUN: flag(false),
   /** Webhook URLs may point at loopback, link-local and private addresses (off: refused, so webhooks cannot probe the host's network). */
   WARDEN_WEBHOOK_ALLOW_PRIVATE: flag(false),
+  /** Dashboard browsers on the live stream (GET /api/ui/events) per server process; more get 429 and poll. */
+  WARDEN_LIVE_MAX_CLIENTS: seconds(500, 0, 100_000, 'clients'),
   WARDEN_CONTAINER_LOG_MAX_SIZE: z
     .string()
     .optional()
