@@ -5,6 +5,8 @@ import Link from 'next/link';
 import type { ReactNode } from 'react';
 import type { JobDetailData } from '@/server/dashboard/loaders';
 import { isLive } from '@/server/domain/status';
+import { actionInWords, actorInWords, waitInWords } from '@/server/domain/vocabulary';
+import { Term } from '../ui/term';
 import { getJson } from '../lib/fetch-json';
 import { formatAbsolute, formatLimit } from '../lib/format';
 import { useViewQuery } from '../lib/use-view-query';
@@ -83,7 +85,7 @@ export function JobDetail({ id, initial, initialError }: { id: string; initial: 
         <p className="mb-4 rounded-lg bg-amber-50 px-4 py-3 text-sm text-amber-900 ring-1 ring-amber-200" data-wait-code={j.waitCode ?? undefined}>
           <span className="font-medium">Why it waits: </span>
           {j.waitReason}
-          {j.waitCode ? <code className="ml-2 rounded bg-amber-100 px-1 py-0.5 text-[11px]">{j.waitCode}</code> : null}
+          {j.waitCode ? <Term code={j.waitCode} words={waitInWords(j.waitCode)} className="ml-2 rounded bg-amber-100 px-1.5 py-0.5 text-xs font-medium" /> : null}
           {j.queuePosition != null ? <span className="ml-2 text-amber-800">· #{j.queuePosition} in this user&apos;s queue (1 = next to start)</span> : null}
         </p>
       ) : null}
@@ -215,8 +217,8 @@ export function JobDetail({ id, initial, initialError }: { id: string; initial: 
                   <span aria-hidden className={`mt-1.5 size-2 shrink-0 rounded-full ${e.success ? 'bg-indigo-500' : 'bg-red-500'}`} />
                   <div className="min-w-0 flex-1">
                     <div className="flex flex-wrap items-baseline gap-x-2">
-                      <span className="font-medium text-zinc-900">{e.action}</span>
-                      <span className="text-xs text-zinc-500">{e.actor}</span>
+                      <Term code={e.action} words={actionInWords(e.action)} className="font-medium text-zinc-900" />
+                      <Term code={e.actor} words={actorInWords(e.actor)} className="text-xs text-zinc-500" />
                       <RelTime iso={e.at} className="ml-auto text-xs text-zinc-500" />
                     </div>
                     {e.reason ? <p className="mt-0.5 break-words text-zinc-700">{e.reason}</p> : null}
