@@ -1,5 +1,6 @@
 import type { ReactNode } from 'react';
 import { HealthBanner } from '@/components/health-banner';
+import { ExtendDialogHost } from '@/components/jobs/extend-dialog';
 import { LiveProvider } from '@/components/lib/live';
 import { MeProvider } from '@/components/lib/me';
 import { NowProvider } from '@/components/lib/use-now';
@@ -24,7 +25,7 @@ export default async function DashboardLayout({ children }: { children: ReactNod
         <Nav />
         <HealthBanner />
         <main id="main" className="mx-auto w-full max-w-[1600px] px-4 py-6 sm:px-6 lg:px-8">
-          {children}
+          <ExtendDialogHost>{children}</ExtendDialogHost>
         </main>
         </LiveProvider>
       </NowProvider>

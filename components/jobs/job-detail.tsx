@@ -71,7 +71,7 @@ export function JobDetail({ id, initial, initialError }: { id: string; initial: 
         actions={
           <>
             <LiveDot ok={!q.isError} />
-            <JobActions job={j} size="md" showSuspend maxTimeoutSeconds={d.limits?.maxTimeoutSeconds} />
+            <JobActions job={j} size="md" showSuspend />
           </>
         }
       />

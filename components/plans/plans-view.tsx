@@ -226,7 +226,7 @@ function PlanEditor({ plan, editable }: { plan: Plan; editable: boolean }) {
           ))}
         </div>
         <FormError error={err} fields={FIELDS.map((f) => f.key)} className="mt-3" />
-        {editable && dirty && preview ? (
+        {editable && dirty && preview && !(preview.error && err) ? (
           <div aria-live="polite" data-testid="plan-preview" className="mt-4 rounded-lg bg-indigo-50 px-4 py-3 text-sm text-indigo-950 ring-1 ring-inset ring-indigo-200">
             <p className="font-medium">
               {preview.error

@@ -152,6 +152,157 @@ describe.skipIf(!hasBrowser || !hasDocker)('the operator dashboard (issue 23)', 
     });
   });
 
+  describe.each(SIZES)('operators\' words at $name px', (size) => {
+    it('plan form errors use the form\'s labels and show once; the preview drops an old error on Discard; the audit diff and the timeline speak in words', async () => {
+      const { context, page } = await openPage(size);
+      try {
+        const plan = `words-${size.name}`;
+        expect((await api('PUT', `/api/v1/plans/${plan}`, { defaultTimeoutSeconds: 60, maxTimeoutSeconds: 120, maxConcurrentJobs: 1 })).status).toBe(201);
+        await page.goto(`${base}/plans`);
+        const form = page.getByRole('form', { name: `Plan ${plan}` });
+        const card = page.locator('section', { has: form });
+        await form.getByLabel('Default timeout (s)').fill('500');
+        const msg = 'Default timeout (500 s) must not exceed Maximum timeout (120 s)';
+        // The preview says it first, in the same words.
+        await card.getByTestId('plan-preview').getByText(msg).waitFor();
+        await card.getByRole('button', { name: 'Save' }).click();
+        // One error: on the field, not also in the preview box or a toast.
+        await expect.poll(() => card.getByTestId('plan-preview').count()).toBe(0);
+        await form.getByText(msg).waitFor();
+        expect(await page.getByText(msg).count()).toBe(1);
+        await shot(page, `words-plan-error-${size.name}`);
+        await card.getByRole('button', { name: 'Discard' }).click();
+        await expect.poll(() => card.getByTestId('plan-preview').count()).toBe(0);
+        await form.getByLabel('Max concurrent jobs').fill('2');
+        await card.getByTestId('plan-preview').getByText(/If you save/).waitFor();
+        expect(await card.getByText(msg).count()).toBe(0);
+        await card.getByRole('button', { name: 'Save' }).click();
+        await page.getByText(`Plan ${plan} saved`).waitFor();
+
+        // The audit diff names the field as the form does.
+        await page.goto(`${base}/audit?action=plan.update`);
+        const row = page.getByRole('table', { name: 'Audit events' }).locator('tr', { hasText: plan }).first();
+        await row.getByRole('table', { name: 'Details' }).getByText('Max concurrent jobs').waitFor();
+        await row.getByText('1 → 2').waitFor();
+        await row.locator('[data-code="plan.update"]', { hasText: 'Plan edited' }).waitFor();
+        await row.locator('[data-code^="operator:"]', { hasText: `Operator ${ADMIN.email}` }).waitFor();
+        await shot(page, `words-audit-${size.name}`);
+      } finally {
+        await context.close();
+      }
+    });
+
+    it('wait codes and the timeline in words, the code in a tooltip; the lost jobs\' tab is Lost', async () => {
+      const { context, page } = await openPage(size);
+      try {
+        const plan = `wait-${size.name}`;
+        expect((await api('PUT', `/api/v1/plans/${plan}`, { defaultTimeoutSeconds: 600, maxTimeoutSeconds: 900, maxConcurrentJobs: 1 })).status).toBe(201);
+        const u = await api<{ id: string; apiKey: string }>('POST', '/api/v1/users', { name: `wait-${size.name}-${crypto.randomBytes(2).toString('hex')}`, plan });
+        const first = await api<JobJson>('POST', '/api/v1/jobs', { image: TEST_IMAGE, command: ['sleep', '600'], name: 'holds-the-slot' }, u.body.apiKey);
+        const second = await api<JobJson>('POST', '/api/v1/jobs', { image: TEST_IMAGE, command: ['sleep', '600'], name: 'waits' }, u.body.apiKey);
+        await page.goto(`${base}/jobs/${second.body.id}`);
+        await page.locator('[data-code="user_limit"]', { hasText: 'Waiting: plan limit reached' }).waitFor({ timeout: 30_000 });
+        expect(await page.locator('[data-code="user_limit"]').getAttribute('title')).toBe('user_limit');
+        await page.locator('[data-code="job.submit"]', { hasText: 'Submitted' }).waitFor();
+        await shot(page, `words-wait-${size.name}`);
+        await page.goto(`${base}/jobs?tab=lost`);
+        await page.getByRole('tab', { name: 'Lost', exact: true }).waitFor();
+        expect(await page.getByRole('tab', { name: 'Lost', exact: true }).getAttribute('aria-selected')).toBe('true');
+        for (const j of [first.body.id, second.body.id]) await api('POST', `/api/v1/jobs/${j}/kill`, { force: true, reason: 'e2e cleanup' });
+      } finally {
+        await context.close();
+      }
+    });
+  });
+
+  describe.each(SIZES)('Extend knows the cap at $name px', (size) => {
+    it('presets above what the cap leaves are disabled, it says how much is left, one error, the reason cleared after success, and a job that ends keeps the dialog and the reason', async () => {
+      const { context, page } = await openPage(size);
+      try {
+        const plan = `cap-${size.name}`;
+        expect((await api('PUT', `/api/v1/plans/${plan}`, { defaultTimeoutSeconds: 200, maxTimeoutSeconds: 300, maxConcurrentJobs: 5 })).status).toBe(201);
+        const u = await api<{ id: string; apiKey: string }>('POST', '/api/v1/users', { name: `cap-${size.name}-${crypto.randomBytes(2).toString('hex')}`, plan });
+        const j = await api<JobJson>('POST', '/api/v1/jobs', { image: TEST_IMAGE, command: ['sleep', '600'], name: `capped-${size.name}` }, u.body.apiKey);
+        expect(j.body.timeoutSeconds).toBe(200);
+        await until('the capped job to run', async () => (await api<JobJson>('GET', `/api/v1/jobs/${j.body.id}`)).body.status === 'running', 60_000);
+        await page.goto(`${base}/jobs?tab=running`);
+        const row = page.locator(`[data-job-id="${j.body.id}"]`).first();
+        await row.getByRole('button', { name: 'Extend' }).click();
+        const dialog = page.getByRole('dialog');
+        await dialog.getByTestId('extend-cap').getByText(`You can add at most 1m 40s (cap 5m from plan ${plan}).`).waitFor();
+        const presets = dialog.getByRole('group', { name: 'Presets' });
+        expect(await presets.getByRole('button', { name: '+1m', exact: true }).isEnabled()).toBe(true);
+        for (const p of ['+5m', '+15m', '+1h']) expect(await presets.getByRole('button', { name: p, exact: true }).isDisabled(), p).toBe(true);
+        expect(await dialog.getByLabel('Add seconds').inputValue()).toBe('100');
+        await shot(page, `extend-cap-${size.name}`);
+
+        // Past the cap as an admin without a reason: the server's one error, inline only.
+        await dialog.getByLabel('Add seconds').fill('500');
+        await dialog.getByLabel('Override the cap (admin; a reason is required)').check();
+        await dialog.getByRole('button', { name: 'Extend deadline' }).click();
+        await dialog.getByText('A reason is required to extend past the cap').waitFor();
+        expect(await page.getByText('A reason is required to extend past the cap').count()).toBe(1);
+        await dialog.getByLabel('Override the cap (admin; a reason is required)').uncheck();
+
+        // Within the cap: saved, the dialog closes, and the next opening starts with no reason.
+        await presets.getByRole('button', { name: '+1m', exact: true }).click();
+        await dialog.getByLabel('Reason (recorded in the audit log)').fill('e2e: one more minute');
+        await dialog.getByRole('button', { name: 'Extend deadline' }).click();
+        await page.getByText('Deadline extended by 60s').waitFor();
+        await dialog.waitFor({ state: 'hidden' });
+        await row.getByRole('button', { name: 'Extend' }).click();
+        await dialog.getByTestId('extend-cap').getByText('You can add at most 40s').waitFor();
+        expect(await dialog.getByLabel('Reason (recorded in the audit log)').inputValue()).toBe('');
+
+        // The job ends while the dialog is open: it stays, says so, and keeps the reason.
+        await dialog.getByLabel('Reason (recorded in the audit log)').fill('typed before it ended');
+        expect((await api('POST', `/api/v1/jobs/${j.body.id}/kill`, { force: true, reason: 'ended under the dialog' })).status).toBe(200);
+        await dialog.getByTestId('extend-ended').waitFor({ timeout: 30_000 });
+        expect(await dialog.getByLabel('Reason (recorded in the audit log)').inputValue()).toBe('typed before it ended');
+        expect(await dialog.getByRole('button', { name: 'Extend deadline' }).isDisabled()).toBe(true);
+        await shot(page, `extend-ended-${size.name}`);
+        await page.keyboard.press('Escape');
+        await dialog.waitFor({ state: 'hidden' });
+      } finally {
+        await context.close();
+      }
+    });
+  });
+
+  describe.each(SIZES)('short ids at $name px', (size) => {
+    it('a short job URL redirects to the full one; Jobs search and the audit job filter find a job by its short id', async () => {
+      const { context, page } = await openPage(size);
+      try {
+        const id = await submit({ command: ['sleep', '600'], name: `short-${size.name}`, timeoutSeconds: 600 });
+        const short = id.slice(0, 8);
+        await page.goto(`${base}/jobs/${short}`);
+        await page.waitForURL(new RegExp(`/jobs/${id}$`));
+        await page.getByRole('heading', { name: `short-${size.name}` }).waitFor();
+        await page.goto(`${base}/jobs?tab=queued`);
+        await page.getByLabel('Search name, image or id').fill(short);
+        await page.getByLabel('Search name, image or id').press('Enter');
+        await page.waitForURL(new RegExp(`q=${short}`));
+        // Queued or already running: look in whichever tab it is, by the short id.
+        await page.goto(`${base}/jobs?tab=running&q=${short}`);
+        const inRunning = page.locator(`[data-job-id="${id}"]`).first();
+        await until('the job to show under its short id', async () => {
+          if (await inRunning.count()) return true;
+          await page.goto(`${base}/jobs?tab=${(await api<JobJson>('GET', `/api/v1/jobs/${short}`)).body.status === 'queued' ? 'queued' : 'running'}&q=${short}`);
+          return (await page.locator(`[data-job-id="${id}"]`).count()) > 0;
+        }, 30_000, 1000);
+        await shot(page, `short-id-search-${size.name}`);
+        await page.goto(`${base}/audit`);
+        await page.getByLabel('Job id').fill(short);
+        await page.getByRole('button', { name: 'Filter' }).click();
+        await page.getByRole('table', { name: 'Audit events' }).locator('[data-code="job.submit"]').first().waitFor();
+        await shot(page, `short-id-audit-${size.name}`);
+        await api('POST', `/api/v1/jobs/${short}/kill`, { force: true, reason: 'e2e cleanup' });
+      } finally {
+        await context.close();
+      }
+    });
+  });
+
   it('left no page errors', () => {
     expect(pageErrors, pageErrors.join('\n')).toEqual([]);
   });
