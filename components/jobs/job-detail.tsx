@@ -1,13 +1,11 @@
 'use client';
 
-import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import type { ReactNode } from 'react';
 import type { JobDetailData } from '@/server/dashboard/loaders';
 import { isLive } from '@/server/domain/status';
 import { actionInWords, actorInWords, waitInWords } from '@/server/domain/vocabulary';
 import { Term } from '../ui/term';
-import { getJson } from '../lib/fetch-json';
 import { formatAbsolute, formatLimit } from '../lib/format';
 import { useViewQuery } from '../lib/use-view-query';
 import { Card, PageHeader } from '../ui/card';
@@ -15,6 +13,7 @@ import { EmptyState, ErrorState, LiveDot } from '../ui/states';
 import { Badge, StatusChip } from '../ui/status';
 import { Countdown, Elapsed, RelTime } from '../ui/time';
 import { JobActions } from './job-actions';
+import { LogViewer } from './log-viewer';
 import { Labels } from './labels';
 
 const SOURCE_TEXT: Record<string, string> = {
@@ -229,7 +228,7 @@ export function JobDetail({ id, initial, initialError }: { id: string; initial: 
             </ol>
           )}
         </Card>
-        <LogTail id={j.id} live={live} />
+        <LogViewer id={j.id} live={live} />
       </div>
     </div>
   );
@@ -261,29 +260,4 @@ function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
-}
-
-function LogTail({ id, live }: { id: string; live: boolean }) {
-  const q = useQuery({
-    queryKey: ['job-logs', id],
-    queryFn: ({ signal }) => getJson<{ text: string }>(`/api/ui/jobs/${id}/logs`, signal),
-    refetchInterval: live ? 3000 : false,
-  });
-  return (
-    <Card title="Log tail" actions={<span className="text-xs text-zinc-500">last 64 KiB{live ? ' · live' : ''}</span>} bodyClassName="p-0">
-      {q.isError ? (
-        <div className="p-4">
-          <ErrorState message={(q.error as Error).message} onRetry={() => void q.refetch()} />
-        </div>
-      ) : !q.data ? (
-        <p className="p-4 text-sm text-zinc-500">Loading logs…</p>
-      ) : q.data.text ? (
-        <pre data-testid="log-tail" className="max-h-[28rem] overflow-auto rounded-b-xl bg-zinc-950 p-4 font-mono text-xs leading-relaxed whitespace-pre-wrap text-zinc-100">
-          {q.data.text}
-        </pre>
-      ) : (
-        <EmptyState inset title="No output yet" />
-      )}
-    </Card>
-  );
 }

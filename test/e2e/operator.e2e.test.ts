@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { systemClock } from '../../server/clock';
 import { ensureInstallation } from '../../server/domain/installation';
 import { createOperatorKey } from '../../server/domain/operators';
@@ -15,6 +15,9 @@ import { startWarden, until, type Warden } from '../helpers/warden-server';
  * against `next start` on a fresh embedded database and the real Docker engine, at 1440 px and at
  * 390 px, light and dark where colour matters. Screenshots go to docs/screenshots/.
  */
+// Browser tests on a shared 2-core box: generous, since every wait inside is on a condition.
+vi.setConfig({ testTimeout: 300_000 });
+
 const CHROMIUM = '/usr/bin/chromium';
 const REPO = path.resolve(__dirname, '../..');
 const SHOTS = path.join(REPO, 'docs/screenshots');
@@ -297,6 +300,49 @@ describe.skipIf(!hasBrowser || !hasDocker)('the operator dashboard (issue 23)', 
         await page.getByRole('table', { name: 'Audit events' }).locator('[data-code="job.submit"]').first().waitFor();
         await shot(page, `short-id-audit-${size.name}`);
         await api('POST', `/api/v1/jobs/${short}/kill`, { force: true, reason: 'e2e cleanup' });
+      } finally {
+        await context.close();
+      }
+    });
+  });
+
+  describe.each(SIZES)('logs at $name px', (size) => {
+    it('a job whose container was docker-killed is lost and its page still shows its output; the viewer searches with highlight, wraps, jumps to the end and downloads the whole log', async () => {
+      const { context, page } = await openPage(size);
+      try {
+        const marker = `needle-${size.name}`;
+        const id = await submit({ command: ['sh', '-c', `for i in 1 2 3; do echo line-$i ${marker}; done; echo oops >&2; sleep 600`], name: `logs-${size.name}`, timeoutSeconds: 600, maxRetries: 0 });
+        const j = await until('the job to run with a container', async () => {
+          const r = await api<JobJson>('GET', `/api/v1/jobs/${id}`);
+          return r.body.status === 'running' && r.body.containerId ? r.body : null;
+        }, 60_000);
+        await until('its output', async () => ((await api<string>('GET', `/api/v1/jobs/${id}/logs`)).body ?? '').includes('oops'), 30_000);
+        execFileSync('docker', ['kill', j.containerId!], { stdio: 'ignore' });
+        await until('the job to be lost', async () => (await api<JobJson>('GET', `/api/v1/jobs/${id}`)).body.status === 'lost', 60_000);
+        execFileSync('docker', ['rm', '-f', j.containerId!], { stdio: 'ignore' });
+        const logs = await api<string>('GET', `/api/v1/jobs/${id}/logs`);
+        expect(logs.status).toBe(200);
+        expect(logs.body).toContain(`line-3 ${marker}`);
+
+        await page.goto(`${base}/jobs/${id}`);
+        const log = page.getByTestId('log-tail');
+        await log.getByText(`line-1 ${marker}`, { exact: false }).waitFor();
+        await page.getByLabel('Search the log').fill(marker);
+        await expect.poll(() => log.locator('mark').count()).toBe(3);
+        expect(await page.getByTestId('log-matches').textContent()).toBe('3 matches');
+        expect(await log.getAttribute('data-wrap')).toBe('on');
+        await page.getByLabel('Wrap').uncheck();
+        expect(await log.getAttribute('data-wrap')).toBe('off');
+        await page.getByRole('button', { name: 'Jump to end' }).click();
+        const dl = await page.evaluate(async (href) => {
+          const r = await fetch(href);
+          return { status: r.status, disposition: r.headers.get('content-disposition'), text: await r.text() };
+        }, (await page.getByRole('link', { name: 'Download' }).getAttribute('href'))!);
+        expect(dl.status).toBe(200);
+        expect(dl.disposition).toContain('attachment');
+        expect(dl.text).toContain(`line-1 ${marker}`);
+        expect(dl.text).toContain('oops');
+        await shot(page, `logs-lost-${size.name}`);
       } finally {
         await context.close();
       }
