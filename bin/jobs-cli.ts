@@ -1,80 +1,76 @@
 /**
- * `npm run warden -- jobs …`: the user CLI, a thin HTTP client of a running Warden's /api/v1
- * (unlike the bootstrap commands in ./warden.ts, it never touches the database).
+ * `warden jobs …`: the user CLI, a thin client of a running Warden's /api/v1 through the typed
+ * client (client/), so it cannot drift from the API. It never touches the database.
  *
- *   jobs submit --image IMG [options] [--wait] [-- command args…]
- *   jobs list [--status s,…] [--user U] [--limit N] [--cursor C]
+ *   jobs submit --image IMG [options] [--wait | --attach] [-- command args…]
+ *   jobs list [--status s,…] [--user U] [--limit N] [--cursor C] [--watch]
  *   jobs get ID · jobs logs ID [--follow] · jobs cancel ID
  *   jobs kill ID [--force] [--reason R] · jobs extend ID --seconds N [--reason R]
- *   jobs results ID [--output FILE]
+ *   jobs results ID [--file FILE]
  *
  * Key: --key or WARDEN_API_KEY. Server: --url or WARDEN_URL (default http://localhost:3000).
- * Output: one line of JSON on stdout (errors as the API's error JSON on stderr); --table prints
- * a readable table instead. Exit codes are in EXIT below (and the README).
+ * Output: -o json|table|wide (a table on a terminal, one line of JSON when piped); errors are the
+ * API's error JSON on stderr. Exit codes: EXIT in ./cli-common.ts (and docs/CLI.md).
+ * IDs are passed to the server as given: it accepts unique prefixes of 6 or more characters.
  */
 import fs from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { Job } from '../client';
+import { ALL_STATUSES, isFinal, unknownStatusMessage } from '../server/domain/status';
+import { COMMON_OPTIONS, CliError, connect, duration, EXIT, localTime, outputFormat, sleep, table, unwrap, usageError, type Conn, type Format } from './cli-common';
 
-/** Exit codes scripts can rely on. With `submit --wait` the job's own outcome decides. */
-export const EXIT = {
-  ok: 0,
-  /** The server refused the request (4xx/5xx; its error JSON is on stderr). */
-  refused: 1,
-  usage: 2,
-  /** No server answered at WARDEN_URL. */
-  unreachable: 3,
-  /** submit --wait: the job timed out (as timeout(1) does). */
-  timedOut: 124,
-  /** submit --wait: the job failed before its command could run (no exit code), or was lost. */
-  noExitCode: 125,
-  /** submit --wait: the job was cancelled while queued. */
-  cancelled: 130,
-  /** submit --wait: the job was killed (128 + SIGKILL). */
-  killed: 137,
-} as const;
+export { EXIT } from './cli-common';
 
-const USAGE = `usage: npm run warden -- jobs <command> [options]
+const HELP = 'warden jobs --help';
+const usage = (why: string) => usageError(why, HELP);
+
+export const JOBS_USAGE = `usage: warden jobs <command> [options]
   submit --image IMG [--name N] [--class C] [--timeout S] [--idle-timeout S] [--grace S] [--ttl S]
          [--retries N] [--results-path /out] [--env K=V]… [--label K=V]… [--parent ID] [--user ID]
-         [--wait] [-- command args…]
-  list [--status running,queued,…] [--user U] [--limit N] [--cursor C]
+         [--wait | --attach] [-- command args…]
+         --wait: report the id and each state change on stderr, exit with the job's outcome
+         --attach: the same, streaming the job's output; Ctrl-C detaches (the job goes on)
+  list [--status running,queued,…] [--user U] [--limit N] [--cursor C] [--watch]
   get ID
   logs ID [--follow]
   cancel ID
   kill ID [--force] [--reason R]
   extend ID --seconds N [--reason R] [--override-cap]
-  results ID [--output FILE]      (the job's results tar; stdout when no --output)
+  results ID [--file FILE]       (the job's results tar; stdout when no --file)
+IDs may be shortened to a unique prefix of 6 or more characters.
 options for every command: --key KEY (or WARDEN_API_KEY), --url URL (or WARDEN_URL, default
-http://localhost:3000), --table (a readable table instead of JSON)
+http://localhost:3000), -o json|table|wide (default: table on a terminal, JSON when piped)
+statuses: ${ALL_STATUSES.join(', ')}
 exit codes: 0 ok, 1 refused by the server, 2 usage, 3 server unreachable; submit --wait exits
-with the job's exit code, 124 timed out, 125 no exit code (start failed, lost), 130 cancelled, 137 killed`;
+with the job's exit code, 124 timed out, 125 no exit code (start failed, lost), 130 cancelled
+or detached with Ctrl-C, 137 killed`;
 
-class CliError extends Error {
-  constructor(
-    readonly exit: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-/** Usage errors print like every other error: the API's error JSON, on stderr. */
-const usage = (why: string) => new CliError(EXIT.usage, JSON.stringify({ error: { code: 'usage', message: `${why} (npm run warden -- jobs help)` } }));
-
-interface Job {
-  id: string;
-  name: string | null;
-  status: string;
-  exitCode: number | null;
-  reason: string | null;
-  timeoutSeconds: number;
-  timeoutSource: string;
-  class: string | null;
-  queuedAt: string;
-  deadlineAt: string | null;
-  image: string;
-}
-
-const FINAL = new Set(['succeeded', 'failed', 'timed_out', 'killed', 'lost', 'cancelled']);
+export const JOBS_OPTIONS = {
+  submit: {
+    image: { type: 'string' },
+    name: { type: 'string' },
+    class: { type: 'string' },
+    timeout: { type: 'string' },
+    'idle-timeout': { type: 'string' },
+    grace: { type: 'string' },
+    ttl: { type: 'string' },
+    retries: { type: 'string' },
+    'results-path': { type: 'string' },
+    env: { type: 'string', multiple: true },
+    label: { type: 'string', multiple: true },
+    parent: { type: 'string' },
+    user: { type: 'string' },
+    wait: { type: 'boolean' },
+    attach: { type: 'boolean' },
+  },
+  list: { status: { type: 'string' }, user: { type: 'string' }, limit: { type: 'string' }, cursor: { type: 'string' }, watch: { type: 'boolean', short: 'w' } },
+  get: {},
+  logs: { follow: { type: 'boolean', short: 'f' } },
+  cancel: {},
+  kill: { force: { type: 'boolean' }, reason: { type: 'string' } },
+  extend: { seconds: { type: 'string' }, reason: { type: 'string' }, 'override-cap': { type: 'boolean' } },
+  results: { file: { type: 'string' } },
+} as const;
 
 /** The exit code `submit --wait` ends with for a finished job. */
 export function exitCodeFor(j: Pick<Job, 'status' | 'exitCode'>): number {
@@ -94,129 +90,87 @@ export function exitCodeFor(j: Pick<Job, 'status' | 'exitCode'>): number {
   }
 }
 
-class Client {
-  constructor(
-    private readonly base: string,
-    private readonly key: string,
-  ) {}
-
-  async request(method: string, path: string, body?: unknown): Promise<Response> {
-    let res: Response;
-    try {
-      res = await fetch(new URL(path, this.base), {
-        method,
-        headers: { authorization: `Bearer ${this.key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-        body: body !== undefined ? JSON.stringify(body) : undefined,
-      });
-    } catch (e) {
-      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      throw new CliError(EXIT.unreachable, JSON.stringify({ error: { code: 'unreachable', message: `No Warden answered at ${this.base}: ${cause?.code ?? cause?.message ?? (e as Error).message}` } }));
-    }
-    if (!res.ok) {
-      const text = await res.text();
-      let out = text;
-      try {
-        JSON.parse(text);
-      } catch {
-        out = JSON.stringify({ error: { code: `http_${res.status}`, message: text.slice(0, 500) || res.statusText } });
-      }
-      throw new CliError(EXIT.refused, out);
-    }
-    return res;
-  }
-
-  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
-    return (await (await this.request(method, path, body)).json()) as T;
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Output
 // ---------------------------------------------------------------------------------------------
 
-function table(rows: Record<string, unknown>[], cols: string[]): string {
-  const cell = (v: unknown) => (v == null ? '-' : String(v).replace(/\s+/g, ' '));
-  const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => Math.min(60, cell(r[c]).length))));
-  const line = (vals: string[]) => vals.map((v, i) => (v.length > 60 ? `${v.slice(0, 59)}…` : v).padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(cols.map((c) => c.toUpperCase())), ...rows.map((r) => line(cols.map((c) => cell(r[c]))))].join('\n');
+/** TIME LEFT: until the deadline while it runs; "suspended"; "-" when not running. */
+function timeLeft(j: Job, now: number): string | null {
+  if (j.status !== 'running' && j.status !== 'terminating') return null;
+  if (j.timeoutSuspended) return 'suspended';
+  if (!j.deadlineAt) return null;
+  const ms = Date.parse(j.deadlineAt) - now;
+  return ms >= 0 ? duration(ms) : `overdue ${duration(-ms)}`;
 }
 
-function jobRows(jobs: Job[]) {
+export function jobRows(jobs: Job[], now = Date.now()) {
   return jobs.map((j) => ({
     id: j.id,
     name: j.name,
     status: j.status,
     exit: j.exitCode,
+    age: duration(now - Date.parse(j.queuedAt)),
+    'time left': timeLeft(j, now),
     timeout: `${j.timeoutSeconds}s (${j.timeoutSource})`,
     class: j.class,
-    queued: j.queuedAt.replace('T', ' ').slice(0, 19),
-    reason: j.reason,
+    node: j.node,
+    image: j.image,
+    queued: localTime(j.queuedAt),
+    deadline: localTime(j.deadlineAt),
+    reason: j.reason ?? j.waitReason,
   }));
 }
-const JOB_COLS = ['id', 'name', 'status', 'exit', 'timeout', 'class', 'queued', 'reason'];
+const JOB_COLS: Record<Exclude<Format, 'json'>, string[]> = {
+  table: ['id', 'name', 'status', 'exit', 'age', 'time left', 'reason'],
+  wide: ['id', 'name', 'status', 'exit', 'age', 'time left', 'timeout', 'class', 'node', 'image', 'queued', 'deadline', 'reason'],
+};
 
-function print(v: unknown, asTable: boolean): void {
-  if (!asTable) {
-    console.log(JSON.stringify(v));
-    return;
+export function renderJobs(v: { jobs: Job[]; nextCursor?: string | null } | Job, format: Format): string {
+  if (format === 'json') return JSON.stringify(v);
+  const list = 'jobs' in v ? v.jobs : [v];
+  const out = list.length ? table(jobRows(list), JOB_COLS[format]) : 'no jobs';
+  return 'jobs' in v && v.nextCursor ? `${out}\nmore: --cursor ${v.nextCursor}` : out;
+}
+
+/** One state of a job as a user reads it on stderr while waiting. */
+export function describeState(j: Job): string {
+  switch (j.status) {
+    case 'queued': {
+      const why = j.waitReason?.replace(/^Waiting:\s*/, '');
+      return `queued${j.queuePosition != null || why ? ` (${[j.queuePosition != null ? `#${j.queuePosition}` : null, why].filter(Boolean).join(': ')})` : ''}`;
+    }
+    case 'running':
+      return `running${j.node ? ` on ${j.node}` : ''}${j.deadlineAt ? `, deadline ${localTime(j.deadlineAt)}` : ''}`;
+    case 'terminating':
+      return `terminating${j.reason ? ` (${j.reason})` : ''}`;
+    case 'succeeded':
+      return `succeeded${j.startedAt && j.finishedAt ? ` after ${duration(Date.parse(j.finishedAt) - Date.parse(j.startedAt))}` : ''}`;
+    case 'failed':
+      return `failed${j.exitCode != null && j.exitCode >= 0 ? ` with exit code ${j.exitCode}` : ''}${j.reason ? `: ${j.reason}` : ''}`;
+    case 'timed_out':
+      return `timed out after ${j.timeoutSeconds + j.extendedSeconds}s`;
+    default:
+      return `${j.status.replace('_', ' ')}${j.reason ? `: ${j.reason}` : ''}`;
   }
-  const o = v as { jobs?: Job[]; nextCursor?: string | null; id?: string };
-  if (o.jobs) {
-    console.log(o.jobs.length ? table(jobRows(o.jobs), JOB_COLS) : 'no jobs');
-    if (o.nextCursor) console.log(`more: --cursor ${o.nextCursor}`);
-  } else if (o.id) console.log(table(jobRows([v as Job]), JOB_COLS));
-  else console.log(JSON.stringify(v, null, 2));
 }
 
 // ---------------------------------------------------------------------------------------------
 // Commands
 // ---------------------------------------------------------------------------------------------
 
-const COMMON: ParseArgsConfig['options'] = {
-  key: { type: 'string' },
-  url: { type: 'string' },
-  table: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-};
-
-const OPTIONS: Record<string, ParseArgsConfig['options']> = {
-  submit: {
-    image: { type: 'string' },
-    name: { type: 'string' },
-    class: { type: 'string' },
-    timeout: { type: 'string' },
-    'idle-timeout': { type: 'string' },
-    grace: { type: 'string' },
-    ttl: { type: 'string' },
-    retries: { type: 'string' },
-    'results-path': { type: 'string' },
-    env: { type: 'string', multiple: true },
-    label: { type: 'string', multiple: true },
-    parent: { type: 'string' },
-    user: { type: 'string' },
-    wait: { type: 'boolean' },
-  },
-  list: { status: { type: 'string' }, user: { type: 'string' }, limit: { type: 'string' }, cursor: { type: 'string' } },
-  get: {},
-  logs: { follow: { type: 'boolean', short: 'f' } },
-  cancel: {},
-  kill: { force: { type: 'boolean' }, reason: { type: 'string' } },
-  extend: { seconds: { type: 'string' }, reason: { type: 'string' }, 'override-cap': { type: 'boolean' } },
-  results: { output: { type: 'string', short: 'o' } },
-};
-
-function int(flag: string, v: string | undefined): number | undefined {
+function int(flag: string, v: unknown): number | undefined {
   if (v === undefined) return undefined;
   // Sent as a number; the server's rules (and messages) decide what is allowed.
   const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n)) throw usage(`--${flag} must be a number (got "${v}")`);
+  if (String(v).trim() === '' || !Number.isFinite(n)) throw usage(`--${flag} must be a number (got "${String(v)}")`);
   return n;
 }
 
-function pairs(flag: string, vals: string[] | undefined): Record<string, string> | undefined {
-  if (!vals?.length) return undefined;
+function pairs(flag: string, vals: unknown): Record<string, string> | undefined {
+  const list = vals as string[] | undefined;
+  if (!list?.length) return undefined;
   const out: Record<string, string> = {};
-  for (const v of vals) {
+  for (const v of list) {
     const i = v.indexOf('=');
     if (i <= 0) throw usage(`--${flag} takes KEY=VALUE (got "${v}")`);
     out[v.slice(0, i)] = v.slice(i + 1);
@@ -224,130 +178,184 @@ function pairs(flag: string, vals: string[] | undefined): Record<string, string>
   return out;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function getJob(c: Conn, id: string): Promise<Job> {
+  return unwrap(await c.client.GET('/api/v1/jobs/{id}', { params: { path: { id } } }));
+}
 
-/** Polls the job until it is final (0.5 s, then up to every 2 s). */
-async function waitFinal(c: Client, id: string): Promise<Job> {
-  let delay = 500;
-  for (;;) {
-    const j = await c.json<Job>('GET', `/api/v1/jobs/${id}`);
-    if (FINAL.has(j.status)) return j;
+/**
+ * Polls the job until it is final (0.5 s, backing off to 2 s), telling each change of state on
+ * stderr as it is seen ("job 76ea… queued (#2: …)" → "running on node-a" → "timed out after 60s").
+ */
+async function watchUntilFinal(c: Conn, first: Job, say: boolean): Promise<Job> {
+  let last = '';
+  let j = first;
+  for (let delay = 500; ; delay = Math.min(2000, delay * 1.5)) {
+    const key = `${j.status}|${j.queuePosition}|${j.waitCode}|${j.node}`;
+    if (say && key !== last) process.stderr.write(`warden: job ${j.id} ${describeState(j)}\n`);
+    if (key !== last) delay = 500;
+    last = key;
+    if (isFinal(j.status)) return j;
     await sleep(delay);
-    delay = Math.min(2000, delay * 1.5);
+    j = await getJob(c, j.id);
   }
 }
 
-async function followLogs(c: Client, id: string): Promise<void> {
-  // A queued job has nothing to follow yet: wait until it runs (or ends).
+/** Streams the job's output to stdout once it runs, until its container stops. */
+async function followLogs(c: Conn, id: string): Promise<void> {
   for (let delay = 500; ; delay = Math.min(2000, delay * 1.5)) {
-    const j = await c.json<Job>('GET', `/api/v1/jobs/${id}`);
-    if (!['queued', 'starting'].includes(j.status)) break;
+    const j = await getJob(c, id);
+    if (j.status !== 'queued' && j.status !== 'starting') break;
     await sleep(delay);
   }
-  const res = await c.request('GET', `/api/v1/jobs/${id}/logs?follow=true`);
-  if (!res.body) return;
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) process.stdout.write(chunk);
+  const r = await c.client.GET('/api/v1/jobs/{id}/logs', { params: { path: { id }, query: { follow: 'true' } }, parseAs: 'stream' });
+  const body = unwrap(r) as ReadableStream<Uint8Array> | null;
+  if (!body) return;
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) process.stdout.write(chunk);
+}
+
+/** Ctrl-C while waiting: the job goes on; say how to come back, exit 130. */
+function detachOnInterrupt(id: string): () => void {
+  const onInt = () => {
+    process.stderr.write(`\nwarden: detached; job ${id} goes on (it was not cancelled). Reattach: warden jobs logs ${id} --follow\n`);
+    process.exit(EXIT.cancelled);
+  };
+  process.on('SIGINT', onInt);
+  return () => process.off('SIGINT', onInt);
+}
+
+function statusList(s: unknown): string | undefined {
+  if (typeof s !== 'string') return undefined;
+  for (const x of s.split(',').map((t) => t.trim()).filter(Boolean)) if (!(ALL_STATUSES as readonly string[]).includes(x)) throw usage(unknownStatusMessage(x));
+  return s;
+}
+
+async function list(c: Conn, v: Record<string, unknown>, format: Format): Promise<number> {
+  const query = { status: statusList(v.status), user: v.user as string | undefined, limit: v.limit as string | undefined, cursor: v.cursor as string | undefined };
+  const once = async () => unwrap(await c.client.GET('/api/v1/jobs', { params: { query: query as never } }));
+  if (!v.watch) {
+    console.log(renderJobs(await once(), format));
+    return EXIT.ok;
+  }
+  // --watch: redraw when the rendered page changes (polled every 2 s; ages and time left tick,
+  // so a table redraws each time a second-resolution column moves). Ctrl-C ends it.
+  process.on('SIGINT', () => process.exit(EXIT.ok));
+  const tty = !!process.stdout.isTTY;
+  let shown = '';
+  for (;;) {
+    const page = await once();
+    const text = renderJobs(page, format);
+    // JSON (piped): a line per change of the jobs themselves, not of the clock.
+    const key = format === 'json' ? text : text;
+    if (key !== shown) {
+      if (tty) process.stdout.write(`\x1b[H\x1b[2J${localTime(new Date().toISOString())}  warden jobs list --watch (Ctrl-C to stop)\n\n`);
+      console.log(text);
+      shown = key;
+    }
+    await sleep(2000);
+  }
 }
 
 export async function run(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
-    console.log(USAGE);
+    console.log(JOBS_USAGE);
     return EXIT.ok;
   }
-  const opts = OPTIONS[cmd];
-  if (!opts) throw usage(`unknown command "jobs ${cmd}"`);
-  let parsed: ReturnType<typeof parseArgs>;
+  const opts = JOBS_OPTIONS[cmd as keyof typeof JOBS_OPTIONS];
+  if (!opts) throw usage(`unknown command "jobs ${cmd}": use ${Object.keys(JOBS_OPTIONS).join(', ')}`);
+  let parsed: { values: Record<string, unknown>; positionals: string[] };
   try {
-    parsed = parseArgs({ args: rest, options: { ...COMMON, ...opts }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: rest, options: { ...COMMON_OPTIONS, ...opts } as NonNullable<ParseArgsConfig['options']>, allowPositionals: true, strict: true });
   } catch (e) {
     throw usage((e as Error).message);
   }
-  const v = parsed.values as Record<string, string | boolean | string[] | undefined>;
+  const v = parsed.values as Record<string, unknown>;
   const pos = parsed.positionals;
   if (v.help) {
-    console.log(USAGE);
+    console.log(JOBS_USAGE);
     return EXIT.ok;
   }
-  const key = (v.key as string | undefined) ?? process.env.WARDEN_API_KEY;
-  if (!key) throw usage('no API key: pass --key or set WARDEN_API_KEY');
-  const base = (v.url as string | undefined) ?? process.env.WARDEN_URL ?? 'http://localhost:3000';
-  try {
-    new URL(base);
-  } catch {
-    throw usage(`--url / WARDEN_URL is not a URL: "${base}"`);
+  // `results --output FILE` (before -o meant the output format) still names a file.
+  if (cmd === 'results' && typeof v.output === 'string' && !['json', 'table', 'wide'].includes(v.output)) {
+    v.file ??= v.output;
+    delete v.output;
   }
-  const c = new Client(base, key);
-  const asTable = !!v.table;
+  const format = outputFormat(v.output, v.table);
+  const c = connect(v, HELP);
   const one = (): string => {
     if (pos.length !== 1) throw usage(`jobs ${cmd} takes one job id${pos.length ? ` (got ${pos.length} arguments)` : ''}`);
-    return encodeURIComponent(pos[0]!);
+    return pos[0]!;
   };
+  const print = (j: Job | { jobs: Job[]; nextCursor: string | null }) => console.log(renderJobs(j, format));
 
   switch (cmd) {
     case 'submit': {
       if (!v.image) throw usage('jobs submit needs --image');
+      if (v.wait && v.attach) throw usage('use --wait or --attach, not both');
       const body: Record<string, unknown> = {
         image: v.image,
         ...(pos.length ? { command: pos } : {}),
         name: v.name,
         class: v.class,
-        timeoutSeconds: int('timeout', v.timeout as string | undefined),
-        idleTimeoutSeconds: int('idle-timeout', v['idle-timeout'] as string | undefined),
-        gracePeriodSeconds: int('grace', v.grace as string | undefined),
-        ttlSecondsAfterFinished: int('ttl', v.ttl as string | undefined),
-        maxRetries: int('retries', v.retries as string | undefined),
+        timeoutSeconds: int('timeout', v.timeout),
+        idleTimeoutSeconds: int('idle-timeout', v['idle-timeout']),
+        gracePeriodSeconds: int('grace', v.grace),
+        ttlSecondsAfterFinished: int('ttl', v.ttl),
+        maxRetries: int('retries', v.retries),
         resultsPath: v['results-path'],
-        env: pairs('env', v.env as string[] | undefined),
-        labels: pairs('label', v.label as string[] | undefined),
+        env: pairs('env', v.env),
+        labels: pairs('label', v.label),
         parentId: v.parent,
       };
       for (const k of Object.keys(body)) if (body[k] === undefined) delete body[k];
-      const q = v.user ? `?user=${encodeURIComponent(v.user as string)}` : '';
-      const job = await c.json<Job>('POST', `/api/v1/jobs${q}`, body);
-      if (!v.wait) {
-        print(job, asTable);
+      const job = unwrap(
+        await c.client.POST('/api/v1/jobs', { params: { query: v.user ? { user: v.user as string } : {} }, body: body as { image: string } }),
+      );
+      if (!v.wait && !v.attach) {
+        print(job);
         return EXIT.ok;
       }
-      const done = await waitFinal(c, job.id);
-      print(done, asTable);
+      const stop = detachOnInterrupt(job.id);
+      const logs = v.attach ? followLogs(c, job.id) : Promise.resolve();
+      const done = await watchUntilFinal(c, job, true);
+      // The log stream ends with the container; the job's row may say "final" a moment before.
+      await logs;
+      stop();
+      if (!v.attach) print(done);
+      else if (format === 'json') process.stderr.write(`${JSON.stringify(done)}\n`);
       return exitCodeFor(done);
     }
-    case 'list': {
-      const q = new URLSearchParams();
-      for (const k of ['status', 'user', 'limit', 'cursor'] as const) if (typeof v[k] === 'string') q.set(k, v[k] as string);
+    case 'list':
       if (pos.length) throw usage('jobs list takes no arguments');
-      print(await c.json('GET', `/api/v1/jobs${q.size ? `?${q}` : ''}`), asTable);
-      return EXIT.ok;
-    }
+      return list(c, v, format);
     case 'get':
-      print(await c.json('GET', `/api/v1/jobs/${one()}`), asTable);
+      print(await getJob(c, one()));
       return EXIT.ok;
     case 'logs': {
       const id = one();
       if (v.follow) await followLogs(c, id);
-      else process.stdout.write(await (await c.request('GET', `/api/v1/jobs/${id}/logs`)).text());
+      else process.stdout.write(unwrap(await c.client.GET('/api/v1/jobs/{id}/logs', { params: { path: { id } }, parseAs: 'text' })) as string);
       return EXIT.ok;
     }
     case 'cancel':
-      print(await c.json('POST', `/api/v1/jobs/${one()}/cancel`), asTable);
+      print(unwrap(await c.client.POST('/api/v1/jobs/{id}/cancel', { params: { path: { id: one() } } })));
       return EXIT.ok;
     case 'kill':
-      print(await c.json('POST', `/api/v1/jobs/${one()}/kill`, { ...(v.force ? { force: true } : {}), ...(v.reason ? { reason: v.reason } : {}) }), asTable);
+      print(unwrap(await c.client.POST('/api/v1/jobs/{id}/kill', { params: { path: { id: one() } }, body: { ...(v.force ? { force: true } : {}), ...(v.reason ? { reason: v.reason as string } : {}) } })));
       return EXIT.ok;
     case 'extend': {
       const id = one();
-      const seconds = int('seconds', v.seconds as string | undefined);
+      const seconds = int('seconds', v.seconds);
       if (seconds === undefined) throw usage('jobs extend needs --seconds N');
-      print(await c.json('POST', `/api/v1/jobs/${id}/extend`, { seconds, ...(v.reason ? { reason: v.reason } : {}), ...(v['override-cap'] ? { overrideCap: true } : {}) }), asTable);
+      print(unwrap(await c.client.POST('/api/v1/jobs/{id}/extend', { params: { path: { id } }, body: { seconds, ...(v.reason ? { reason: v.reason as string } : {}), ...(v['override-cap'] ? { overrideCap: true } : {}) } })));
       return EXIT.ok;
     }
     case 'results': {
-      const res = await c.request('GET', `/api/v1/jobs/${one()}/results`);
-      const buf = Buffer.from(await res.arrayBuffer());
-      if (typeof v.output === 'string') {
-        fs.writeFileSync(v.output, buf);
-        console.log(JSON.stringify({ output: v.output, bytes: buf.length, truncated: res.headers.get('warden-results-truncated') === 'true' }));
+      const r = await c.client.GET('/api/v1/jobs/{id}/results', { params: { path: { id: one() } }, parseAs: 'arrayBuffer' });
+      const buf = Buffer.from(unwrap(r) as ArrayBuffer);
+      if (typeof v.file === 'string') {
+        fs.writeFileSync(v.file, buf);
+        console.log(JSON.stringify({ output: v.file, bytes: buf.length, truncated: r.response.headers.get('warden-results-truncated') === 'true' }));
       } else process.stdout.write(buf);
       return EXIT.ok;
     }
@@ -355,10 +363,10 @@ export async function run(argv: string[]): Promise<number> {
   throw usage(`unknown command "jobs ${cmd}"`);
 }
 
-/** Entry from bin/warden.ts: runs the command, prints errors, returns the exit code. */
-export async function runJobsCli(argv: string[]): Promise<number> {
+/** Runs a command, prints errors, returns the exit code. */
+export async function runCli(fn: () => Promise<number>): Promise<number> {
   try {
-    return await run(argv);
+    return await fn();
   } catch (e) {
     if (e instanceof CliError) {
       console.error(e.message);
@@ -368,3 +376,5 @@ export async function runJobsCli(argv: string[]): Promise<number> {
     return EXIT.refused;
   }
 }
+
+export const runJobsCli = (argv: string[]) => runCli(() => run(argv));

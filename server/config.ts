@@ -2,6 +2,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { FENCE_DEFAULTS } from './docker/host-config';
+import { parseRegistryRules } from './domain/registry-policy';
 
 /**
  * Every setting Warden reads, validated once at start-up for web, worker and CLI alike.
@@ -60,6 +61,40 @@ const cidrList = z
     return { list, entries };
   });
 
+/** Unset/empty → undefined; else a number in [min, max] (decimals allowed when `decimals`). */
+const optNumber = (min: number, max: number, what: string, decimals = false) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return undefined;
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < min || n > max || (!decimals && !Number.isInteger(n))) {
+        ctx.addIssue({ code: 'custom', message: `expected ${decimals ? 'a number' : 'a whole number'} of ${what} from ${min} to ${max} (got "${v}")` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+/** `k=v,k2=v2` → labels (keys and values as a class's nodeSelector takes them). */
+const nodeLabels = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    const out: Record<string, string> = {};
+    for (const raw of (v ?? '').split(',').map((x) => x.trim()).filter(Boolean)) {
+      const eq = raw.indexOf('=');
+      const k = eq < 0 ? raw : raw.slice(0, eq).trim();
+      const val = eq < 0 ? '' : raw.slice(eq + 1).trim();
+      if (eq < 0 || !/^[A-Za-z0-9][A-Za-z0-9_./-]{0,62}$/.test(k) || !/^[A-Za-z0-9_./-]{0,63}$/.test(val)) {
+        ctx.addIssue({ code: 'custom', message: `expected key=value pairs separated by commas, like gpu=true,zone=a (got "${raw}")` });
+        return z.NEVER;
+      }
+      out[k] = val;
+    }
+    return out;
+  });
+
 export const envSchema = z.object({
   PORT: seconds(3000, 1, 65535, 'port'),
   DATABASE_URL: z
@@ -77,6 +112,16 @@ export const envSchema = z.object({
     .optional()
     .transform((v) => (v && v.trim() ? v.trim() : undefined))
     .refine((v) => v === undefined || NODE_ID_RE.test(v), 'expected 1-63 characters of letters, digits, _ . : -'),
+  /** Jobs this node runs at once (starting, running, terminating); unset = unlimited. */
+  WARDEN_NODE_MAX_JOBS: optNumber(1, 1_000_000, 'jobs'),
+  /** CPUs jobs may reserve on this node (sum of their plans' cpus caps); unset = the engine's CPU count. */
+  WARDEN_NODE_CPUS: optNumber(0.01, 100_000, 'CPUs', true),
+  /** WARDEN_NODE_CPUS is multiplied by this (2 = twice as many CPUs reserved as there are). */
+  WARDEN_NODE_CPU_OVERCOMMIT: optNumber(0.01, 1000, 'times', true).transform((v) => v ?? 1),
+  /** Memory jobs may reserve on this node (sum of their plans' memory caps); unset = the engine's memory − 10%. */
+  WARDEN_NODE_MEMORY_MB: optNumber(1, 1_000_000_000, 'MiB'),
+  /** This node's labels, `gpu=true,zone=a`: a class's nodeSelector sends its jobs only to nodes carrying its labels. */
+  WARDEN_NODE_LABELS: nodeLabels,
   /** Deadline of one image pull; a job whose pull passes it fails naming the image. */
   WARDEN_PULL_TIMEOUT_S: seconds(300, 1, 86400),
   /** The dispatcher's backstop tick; 0 = none (it still drains on every wake-up). */
@@ -93,6 +138,22 @@ export const envSchema = z.object({
   WARDEN_WEBHOOK_ALLOW_PRIVATE: flag(false),
   /** Dashboard browsers on the live stream (GET /api/ui/events) per server process; more get 429 and poll. */
   WARDEN_LIVE_MAX_CLIENTS: seconds(500, 0, 100_000, 'clients'),
+  /**
+   * Registries images may be pulled from (domain/registry-policy.ts): host[:port] entries, `*.x.com`,
+   * `docker.io`, `*`. Unset: Docker Hub and public names; IP literals, local names and names that
+   * resolve to loopback/private/link-local addresses are refused.
+   */
+  WARDEN_REGISTRIES: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      try {
+        return parseRegistryRules(v);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        return z.NEVER;
+      }
+    }),
   WARDEN_CONTAINER_LOG_MAX_SIZE: z
     .string()
     .optional()

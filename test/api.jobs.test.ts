@@ -250,20 +250,22 @@ describe('queue limit', () => {
 });
 
 describe('authentication and authorisation', () => {
-  const authCases: { name: string; headers: Record<string, string> }[] = [
+  // A well-formed key that matches nothing says so (unknown_key: get a new key); a malformed
+  // header stays `unauthorized` (fix the header).
+  const authCases: { name: string; headers: Record<string, string>; code?: string }[] = [
     { name: 'no Authorization header', headers: {} },
     { name: 'empty bearer', headers: { authorization: 'Bearer ' } },
     { name: 'Basic scheme', headers: { authorization: 'Basic YWRtaW46YWRtaW4=' } },
-    { name: 'unknown key', headers: { authorization: `Bearer wd_u_${crypto.randomBytes(32).toString('base64url')}` } },
+    { name: 'unknown key', headers: { authorization: `Bearer wd_u_${crypto.randomBytes(32).toString('base64url')}` }, code: 'unknown_key' },
     { name: 'key too long', headers: { authorization: `Bearer ${'k'.repeat(5000)}` } },
   ];
   for (const c of authCases) {
     it(`${c.name} → 401 on every route, nothing written`, async () => {
       const before = await counts(h.db);
-      expectError(await call(jobsRoute.POST, 'POST', '/api/v1/jobs', { headers: c.headers, body: { image: 'alpine' } }), 401, 'unauthorized');
-      expectError(await call(jobsRoute.GET, 'GET', '/api/v1/jobs', { headers: c.headers }), 401, 'unauthorized');
-      expectError(await call(jobRoute.GET, 'GET', `/api/v1/jobs/${aliceJob}`, { headers: c.headers, params: { id: aliceJob } }), 401, 'unauthorized');
-      expectError(await call(cancelRoute.POST, 'POST', `/api/v1/jobs/${aliceJob}/cancel`, { headers: c.headers, params: { id: aliceJob } }), 401, 'unauthorized');
+      expectError(await call(jobsRoute.POST, 'POST', '/api/v1/jobs', { headers: c.headers, body: { image: 'alpine' } }), 401, c.code ?? 'unauthorized');
+      expectError(await call(jobsRoute.GET, 'GET', '/api/v1/jobs', { headers: c.headers }), 401, c.code ?? 'unauthorized');
+      expectError(await call(jobRoute.GET, 'GET', `/api/v1/jobs/${aliceJob}`, { headers: c.headers, params: { id: aliceJob } }), 401, c.code ?? 'unauthorized');
+      expectError(await call(cancelRoute.POST, 'POST', `/api/v1/jobs/${aliceJob}/cancel`, { headers: c.headers, params: { id: aliceJob } }), 401, c.code ?? 'unauthorized');
       expect(await counts(h.db)).toEqual(before);
     });
   }

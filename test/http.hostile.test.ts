@@ -205,7 +205,7 @@ describe('keys over HTTP', () => {
     expect(del.json.revokedAt).not.toBeNull();
     const refused = await api('GET', `/api/v1/jobs/00000000-0000-4000-8000-000000000000`, leaked);
     expect(refused.status).toBe(401);
-    expect(refused.json).toEqual({ error: { code: 'unauthorized', message: 'Invalid or revoked API key' } });
+    expect(refused.json).toEqual({ error: { code: 'unknown_key', message: 'This API key is not valid: it may have been revoked' } });
     expect((await api('DELETE', `/api/v1/users/${u.json.id}/keys/${k.id}`, opKey)).status).toBe(409);
     const audit = await api('GET', `/api/v1/audit?action=user.key.revoke`, opKey);
     expect(audit.json.events.map((e: { targetId: string }) => e.targetId)).toContain(u.json.id);

@@ -74,7 +74,7 @@ describe('user keys', () => {
     const r = await revoke(u.id, first.id, h.admin);
     expect(r.status).toBe(200);
     expect(r.json.revokedAt).not.toBeNull();
-    expectError(await probe(u.key), 401, 'unauthorized');
+    expectError(await probe(u.key), 401, 'unknown_key');
     expect((await probe(other)).status).toBe(404);
     expect((await counts(h.db)).audit).toBe(before.audit + 1);
     const [a] = await h.db.select().from(auditEvents).where(and(eq(auditEvents.action, 'user.key.revoke'), eq(auditEvents.targetId, u.id)));
@@ -169,7 +169,7 @@ describe('operator keys', () => {
     expect((await call(plans.GET, 'GET', '/api/v1/plans', { key: made.json.apiKey })).status).toBe(200);
     const del = await call(opKey.DELETE, 'DELETE', `/api/v1/operators/${viewer.id}/keys/${made.json.id}`, { key: h.viewer, params: { id: viewer.id, keyId: made.json.id } });
     expect(del.status).toBe(200);
-    expectError(await call(plans.GET, 'GET', '/api/v1/plans', { key: made.json.apiKey }), 401, 'unauthorized');
+    expectError(await call(plans.GET, 'GET', '/api/v1/plans', { key: made.json.apiKey }), 401, 'unknown_key');
     const rows = await h.db.select().from(auditEvents).where(eq(auditEvents.targetId, 'viewer@test.local'));
     expect(rows.map((a) => a.action)).toEqual(expect.arrayContaining(['operator.key.create', 'operator.key.revoke']));
     expectError(await call(opKeys.GET, 'GET', `/api/v1/operators/${NO_JOB}/keys`, { key: h.admin, params: { id: NO_JOB } }), 404, 'not_found');

@@ -3,6 +3,10 @@ import path from 'node:path';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildOpenApiDocument } from '../server/api/openapi';
+import { API_ROUTES } from '../server/api/routes';
+import { WAIT_CODES } from '../server/domain/waits';
+import { WEBHOOK_EVENTS } from '../server/domain/webhook-events';
+import { ALL_STATUSES } from '../server/domain/status';
 import { auditListSchema, classSchema, jobListSchema, jobSchema, planSchema, userSchema, userWithKeySchema } from '../server/api/responses';
 import { call, setupApi, type ApiHarness, type Handler } from './helpers/api';
 
@@ -64,6 +68,103 @@ describe('the OpenAPI document', () => {
     const classes = JSON.stringify(doc.paths!['/api/v1/classes/{name}']);
     expect(classes).toContain('defaultTimeoutSeconds');
     expect(Object.keys(doc.components?.schemas ?? {})).toEqual(expect.arrayContaining(['Job', 'Plan', 'JobClass', 'Error', 'User', 'AuditEvent']));
+  });
+});
+
+type Schema = Record<string, unknown>;
+const components = (doc.components?.schemas ?? {}) as Record<string, Schema>;
+/** Schemas that say on purpose that they are open (a report whose rows vary; the document itself). */
+const OPEN = new Set(['OrphanReport', 'OpenApiDocument', 'WebhookPayload']);
+
+/**
+ * Every object reachable from `schema` (through $ref, properties, items, unions, records): each
+ * declares its properties and refuses others (additionalProperties: false), or is a record
+ * (additionalProperties: a schema), or is one of OPEN. Returns what is wrong, with its path.
+ */
+function looseObjects(schema: Schema | undefined, where: string, seen = new Set<string>()): string[] {
+  if (!schema || typeof schema !== 'object') return [];
+  const ref = schema.$ref as string | undefined;
+  if (ref) {
+    const name = ref.replace('#/components/schemas/', '');
+    if (seen.has(name) || OPEN.has(name)) return [];
+    seen.add(name);
+    return looseObjects(components[name], `${where}→${name}`, seen);
+  }
+  const out: string[] = [];
+  const props = schema.properties as Record<string, Schema> | undefined;
+  const ap = schema.additionalProperties;
+  if (schema.type === 'object' || props) {
+    const isRecord = typeof ap === 'object' && ap !== null;
+    if (!isRecord && !Object.keys(props ?? {}).length) out.push(`${where}: an object with no properties`);
+    if (!isRecord && ap !== false) out.push(`${where}: an object that does not refuse unknown fields`);
+    if (isRecord) out.push(...looseObjects(ap as Schema, `${where}{}`, seen));
+  }
+  for (const [k, v] of Object.entries(props ?? {})) out.push(...looseObjects(v, `${where}.${k}`, seen));
+  if (schema.items) out.push(...looseObjects(schema.items as Schema, `${where}[]`, seen));
+  for (const k of ['anyOf', 'oneOf', 'allOf']) for (const [i, v] of ((schema[k] as Schema[]) ?? []).entries()) out.push(...looseObjects(v, `${where}|${i}`, seen));
+  return out;
+}
+
+describe('the route registry and the document', () => {
+  it('every registry route is in the document, with its request and response schemas, nested objects included', () => {
+    const problems: string[] = [];
+    for (const r of API_ROUTES) {
+      const name = `${r.method.toUpperCase()} ${r.path}`;
+      const op = (doc.paths?.[r.path] as Record<string, Schema> | undefined)?.[r.method] as
+        | { requestBody?: { content?: Record<string, { schema?: Schema }> }; responses?: Record<string, { content?: Record<string, { schema?: Schema }> }>; parameters?: Schema[] }
+        | undefined;
+      if (!op) {
+        problems.push(`${name}: not in the document`);
+        continue;
+      }
+      if (r.body) {
+        const body = op.requestBody?.content?.['application/json']?.schema;
+        if (!body) problems.push(`${name}: no request body schema`);
+        problems.push(...looseObjects(body, `${name} body`));
+      }
+      const params = (op.parameters ?? []) as { in: string; name: string }[];
+      for (const p of Object.keys(r.params?.shape ?? {})) if (!params.some((x) => x.in === 'path' && x.name === p)) problems.push(`${name}: path parameter ${p} missing`);
+      for (const q of Object.keys(r.query?.shape ?? {})) if (!params.some((x) => x.in === 'query' && x.name === q)) problems.push(`${name}: query parameter ${q} missing`);
+      const ok = op.responses?.[String(r.ok.status)];
+      if (!ok) problems.push(`${name}: no ${r.ok.status} response`);
+      else if (r.ok.json) {
+        const schema = ok.content?.['application/json']?.schema;
+        if (!schema) problems.push(`${name}: no response schema`);
+        problems.push(...looseObjects(schema, `${name} ${r.ok.status}`));
+      }
+      for (const e of r.errors) if (!op.responses?.[String(e)]?.content?.['application/json']?.schema) problems.push(`${name}: ${e} has no Error schema`);
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('names every vocabulary: statuses, wait codes, webhook events', () => {
+    expect(components.JobStatus!.enum).toEqual([...ALL_STATUSES]);
+    expect(components.WaitCode!.enum).toEqual([...WAIT_CODES]);
+    expect(components.WebhookEvent!.enum).toEqual([...WEBHOOK_EVENTS]);
+    expect((components.Job!.properties as Record<string, Schema>).status).toEqual({ $ref: '#/components/schemas/JobStatus' });
+  });
+
+  it('describes webhook deliveries under `webhooks` (3.1), one per event, with the signature scheme', () => {
+    const hooks = (doc as { webhooks?: Record<string, { post: { description: string; requestBody: { content: Record<string, { schema: Schema }> }; parameters: { name: string }[] } }> }).webhooks ?? {};
+    expect(Object.keys(hooks).sort()).toEqual([...WEBHOOK_EVENTS].sort());
+    for (const h of Object.values(hooks)) {
+      expect(h.post.description).toMatch(/Warden-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256\(secret, "<t>\.<raw body>"\)>/);
+      expect(h.post.parameters.map((p) => p.name).sort()).toEqual(['warden-delivery', 'warden-event', 'warden-signature']);
+      expect(h.post.requestBody.content['application/json']!.schema).toEqual({ $ref: '#/components/schemas/WebhookPayload' });
+    }
+    const payload = components.WebhookPayload!.properties as Record<string, Schema>;
+    expect(payload.job).toEqual({ $ref: '#/components/schemas/Job' });
+    expect(payload.type).toEqual({ $ref: '#/components/schemas/WebhookEvent' });
+  });
+
+  it('has examples for submit, extend and kill that the routes accept', async () => {
+    for (const [p, m] of [['/api/v1/jobs', 'post'], ['/api/v1/jobs/{id}/extend', 'post'], ['/api/v1/jobs/{id}/kill', 'post']] as const) {
+      const route = API_ROUTES.find((r) => r.path === p && r.method === m)!;
+      const content = ((doc.paths![p] as Record<string, { requestBody: { content: Record<string, { examples?: Record<string, { value: unknown }> }> } }>)[m]!).requestBody.content['application/json']!;
+      const examples = Object.values(content.examples ?? {});
+      expect(examples.length, p).toBeGreaterThanOrEqual(2);
+      for (const e of examples) expect(route.body!.safeParse(e.value).success, `${p}: ${JSON.stringify(e.value)}`).toBe(true);
+    }
   });
 });
 

@@ -1,11 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { JOB_STATUSES } from '../server/db/schema';
-import { ACTIVE_STATUSES, FINAL_STATUSES, isActive, isFinal, isLive, LIVE_STATUSES, RUNNING_STATUSES, sqlList } from '../server/domain/status';
+import { ACTIVE_STATUSES, ALL_STATUSES, FINAL_STATUSES, isActive, isFinal, isLive, LIVE_STATUSES, RUNNING_STATUSES, sqlList, unknownStatusMessage } from '../server/domain/status';
 
 describe('job status vocabulary', () => {
   it('final and live partition every status of the enum', () => {
     expect([...FINAL_STATUSES, ...LIVE_STATUSES].sort()).toEqual([...JOB_STATUSES].sort());
     for (const s of JOB_STATUSES) expect(isFinal(s)).toBe(!isLive(s));
+  });
+
+  it('ALL_STATUSES is the enum in its order, and a bad name is told the valid ones', () => {
+    expect([...ALL_STATUSES]).toEqual([...JOB_STATUSES]);
+    expect(unknownStatusMessage('bogus')).toBe('unknown status bogus: use queued, starting, running, terminating, succeeded, failed, timed_out, killed, lost, cancelled');
   });
 
   it('active and running are the nested live subsets the indexes are built on', () => {

@@ -7,6 +7,7 @@ import { isLive } from '@/server/domain/status';
 import { actionInWords, actorInWords, waitInWords } from '@/server/domain/vocabulary';
 import { Term } from '../ui/term';
 import { formatAbsolute, formatLimit } from '../lib/format';
+import { collapseTimeline } from '../lib/timeline';
 import { useViewQuery } from '../lib/use-view-query';
 import { Card, PageHeader } from '../ui/card';
 import { EmptyState, ErrorState, LiveDot } from '../ui/states';
@@ -211,12 +212,17 @@ export function JobDetail({ id, initial, initialError }: { id: string; initial: 
             <EmptyState inset title="No audit events for this job" />
           ) : (
             <ol className="divide-y divide-zinc-100" aria-label="Timeline">
-              {d.timeline.map((e) => (
+              {collapseTimeline(d.timeline).flatMap((g) => g.events.map((e, k) => (
                 <li key={e.id} className="flex gap-3 px-4 py-2.5 text-sm">
                   <span aria-hidden className={`mt-1.5 size-2 shrink-0 rounded-full ${e.success ? 'bg-indigo-500' : 'bg-red-500'}`} />
                   <div className="min-w-0 flex-1">
                     <div className="flex flex-wrap items-baseline gap-x-2">
                       <Term code={e.action} words={actionInWords(e.action)} className="font-medium text-zinc-900" />
+                      {g.count > 1 && k === 0 ? (
+                        <span className="rounded bg-zinc-100 px-1.5 text-xs text-zinc-700" title={g.events.length > 1 ? `these ${g.events.length} events, ${g.count} times in a row` : `${g.count} times in a row`}>
+                          ×{g.count}
+                        </span>
+                      ) : null}
                       <Term code={e.actor} words={actorInWords(e.actor)} className="text-xs text-zinc-500" />
                       <RelTime iso={e.at} className="ml-auto text-xs text-zinc-500" />
                     </div>
@@ -224,7 +230,7 @@ export function JobDetail({ id, initial, initialError }: { id: string; initial: 
                     {e.error ? <p className="mt-0.5 break-words text-red-700">{e.error}</p> : null}
                   </div>
                 </li>
-              ))}
+              )))}
             </ol>
           )}
         </Card>

@@ -6,7 +6,7 @@ import { runtimeOverrides } from '../auth/runtime';
 import type { Ctx } from '../context';
 import type { Role } from '../db/schema';
 import { type Actor, hasRole } from '../domain/actor';
-import { AppError } from '../domain/errors';
+import { AppError, describeIssue } from '../domain/errors';
 import { log } from '../log';
 
 /**
@@ -68,9 +68,9 @@ export function action<S extends z.ZodType, T = undefined>(
       const input = raw instanceof FormData ? formDataToObject(raw) : raw;
       const parsed = schema.safeParse(input);
       if (!parsed.success) {
-        const i = parsed.error.issues[0]!;
-        const field = i.path.map(String).join('.') || undefined;
-        return fail('validation_failed', field && !i.message.includes(field) ? `${field}: ${i.message}` : i.message, field);
+        const i = parsed.error.issues.find((x) => x.code === 'unrecognized_keys') ?? parsed.error.issues[0]!;
+        const { message, field } = describeIssue(schema, i);
+        return fail('validation_failed', field && !message.includes(field) ? `${field}: ${message}` : message, field);
       }
       const ctx = await (o.getCtx ?? getAppContext)();
       const r = await fn(parsed.data, { ctx, actor: actor ?? { kind: 'system', name: 'system' } });

@@ -21,11 +21,21 @@ import type { deliveryToJson, webhookToJson } from '../domain/webhooks';
  */
 
 const at = () => z.iso.datetime({ offset: true });
+
+// The vocabularies, as named enums in the document (each says its values once, here from the
+// module that owns it).
+export const jobStatusSchema = z.enum(JOB_STATUS_VALUES).meta({
+  id: 'JobStatus',
+  description: 'queued → starting → running → terminating → one of the final states: succeeded, failed, timed_out, killed, lost, cancelled',
+});
+export const waitCodeSchema = z.enum(WAIT_CODES).meta({ id: 'WaitCode', description: 'Why a queued job is not running yet (waitReason says it as a sentence)' });
+export const webhookEventSchema = z.enum(WEBHOOK_EVENTS).meta({ id: 'WebhookEvent', description: 'A job event a webhook subscription may ask for' });
+export const deliveryStatusSchema = z.enum(DELIVERY_STATUSES).meta({ id: 'DeliveryStatus', description: 'pending (being tried), delivered (a 2xx), failed (gave up after 24 h)' });
 const seconds = () => z.number().int();
 
 export const errorSchema = z
   .object({
-    error: z.object({
+    error: z.strictObject({
       code: z.string().meta({ description: 'Machine-readable, e.g. validation_failed, timeout_exceeds_cap, not_found, forbidden' }),
       message: z.string().meta({ description: 'What went wrong, naming the limit or field' }),
       field: z.string().optional().meta({ description: 'The input field at fault' }),
@@ -40,11 +50,11 @@ export const jobSchema = z
     name: z.string().nullable(),
     image: z.string(),
     command: z.array(z.string()).nullable(),
-    status: z.enum(JOB_STATUS_VALUES),
+    status: jobStatusSchema,
     exitCode: z.number().int().nullable().meta({ description: '-1 for timed_out' }),
     reason: z.string().nullable(),
     waitReason: z.string().nullable().meta({ description: 'Why a queued job is not running yet, as a sentence' }),
-    waitCode: z.enum(WAIT_CODES).nullable(),
+    waitCode: waitCodeSchema.nullable(),
     queuePosition: z.number().int().nullable().meta({ description: "1 = the next of this user's queued jobs to start" }),
     attempt: z.number().int(),
     maxRetries: z.number().int(),
@@ -76,7 +86,7 @@ export const jobSchema = z
   })
   .meta({ id: 'Job' });
 
-export const jobListSchema = z.object({ jobs: z.array(jobSchema), nextCursor: z.string().nullable() }).meta({ id: 'JobList' });
+export const jobListSchema = z.strictObject({ jobs: z.array(jobSchema), nextCursor: z.string().nullable() }).meta({ id: 'JobList' });
 
 export const planSchema = z
   .object({
@@ -128,12 +138,13 @@ export const classSchema = z
     ttlKilledSeconds: seconds().nullable(),
     ttlLostSeconds: seconds().nullable(),
     resultsPath: z.string().nullable(),
+    nodeSelector: z.record(z.string(), z.string()).nullable().describe('labels a node must carry for these jobs (WARDEN_NODE_LABELS)'),
     createdAt: at(),
     updatedAt: at(),
   })
   .meta({ id: 'JobClass', description: 'null fields fall through to the plan' });
 
-const userLimits = z.object({
+const userLimits = z.strictObject({
   defaultTimeoutSeconds: seconds().nullable(),
   maxTimeoutSeconds: seconds().nullable(),
   maxConcurrentJobs: z.number().int().nullable(),
@@ -164,7 +175,7 @@ export const keySchema = z
     expiresAt: at().nullable(),
   })
   .meta({ id: 'ApiKey' });
-export const keyListSchema = z.object({ keys: z.array(keySchema) }).meta({ id: 'ApiKeyList' });
+export const keyListSchema = z.strictObject({ keys: z.array(keySchema) }).meta({ id: 'ApiKeyList' });
 export const newKeySchema = keySchema.extend({ apiKey: z.string().meta({ description: 'The key itself: shown once' }) }).meta({ id: 'NewApiKey' });
 
 export const operatorSchema = z
@@ -185,29 +196,29 @@ export const auditEventSchema = z
     details: z.record(z.string(), z.unknown()),
   })
   .meta({ id: 'AuditEvent' });
-export const auditListSchema = z.object({ events: z.array(auditEventSchema), nextCursor: z.string().nullable() }).meta({ id: 'AuditList' });
+export const auditListSchema = z.strictObject({ events: z.array(auditEventSchema), nextCursor: z.string().nullable() }).meta({ id: 'AuditList' });
 
 export const webhookSchema = z
   .object({
     id: z.uuid(),
     url: z.string(),
-    events: z.array(z.enum(WEBHOOK_EVENTS)),
+    events: z.array(webhookEventSchema),
     userId: z.uuid().nullable().meta({ description: "The user whose jobs it covers; null: every user's (operator subscriptions)" }),
     createdBy: z.string(),
     createdAt: at(),
   })
   .meta({ id: 'Webhook' });
 export const webhookCreatedSchema = webhookSchema.extend({ secret: z.string().meta({ description: 'Signs every delivery; shown once' }) }).meta({ id: 'WebhookCreated' });
-export const webhookListSchema = z.object({ webhooks: z.array(webhookSchema) }).meta({ id: 'WebhookList' });
+export const webhookListSchema = z.strictObject({ webhooks: z.array(webhookSchema) }).meta({ id: 'WebhookList' });
 
 export const deliverySchema = z
   .object({
     id: z.uuid().meta({ description: 'The Warden-Delivery header: the same on every retry' }),
-    event: z.enum(WEBHOOK_EVENTS),
+    event: webhookEventSchema,
     eventId: z.string(),
     eventAt: at(),
     jobId: z.uuid(),
-    status: z.enum(DELIVERY_STATUSES),
+    status: deliveryStatusSchema,
     attempts: z.number().int(),
     lastError: z.string().nullable(),
     lastStatus: z.number().int().nullable(),
@@ -216,15 +227,36 @@ export const deliverySchema = z
     createdAt: at(),
   })
   .meta({ id: 'WebhookDelivery' });
-export const deliveryListSchema = z.object({ deliveries: z.array(deliverySchema), nextCursor: z.string().nullable() }).meta({ id: 'WebhookDeliveryList' });
+export const deliveryListSchema = z.strictObject({ deliveries: z.array(deliverySchema), nextCursor: z.string().nullable() }).meta({ id: 'WebhookDeliveryList' });
 
-const limit = <T extends z.ZodType>(v: T) => z.object({ value: v, source: z.enum(['user', 'plan']) });
+/**
+ * The body of a webhook delivery (POST to the subscriber's URL): the event, the job as it was when
+ * the event happened, and the event's own fields. Documented under the OpenAPI `webhooks`.
+ */
+export const webhookPayloadSchema = z
+  .looseObject({
+    id: z.string().meta({ description: 'The event id: the same on every retry and for every subscription' }),
+    type: webhookEventSchema,
+    at: at().meta({ description: 'When it happened' }),
+    job: jobSchema,
+    sequence: z.number().int().optional().meta({ description: 'Per-job order of events, for receivers that must apply them in order' }),
+    deadlineAt: at().optional().meta({ description: 'job.warning: the deadline' }),
+    secondsLeft: z.number().int().optional().meta({ description: 'job.warning: seconds until the deadline' }),
+    kind: z.string().optional().meta({ description: 'job.terminating: timeout | kill | other' }),
+    force: z.boolean().optional().meta({ description: 'job.terminating (kill): the grace period was skipped' }),
+    reason: z.string().nullable().optional().meta({ description: 'Final and terminating events: why' }),
+    retry: z.boolean().optional().meta({ description: 'job.lost: whether it will be retried' }),
+    attempt: z.number().int().nullable().optional().meta({ description: 'job.lost, job.retried: the attempt number' }),
+  })
+  .meta({ id: 'WebhookPayload', unusedIO: 'output', description: 'A delivery body. Fields not listed here may be added; receivers should ignore them.' });
+
+const limit = <T extends z.ZodType>(v: T) => z.strictObject({ value: v, source: z.enum(['user', 'plan']) });
 export const meSchema = z
   .union([
-    z.object({
-      user: z.object({ id: z.uuid(), name: z.string(), createdAt: at() }),
+    z.strictObject({
+      user: z.strictObject({ id: z.uuid(), name: z.string(), createdAt: at() }),
       plan: z.string(),
-      limits: z.object({
+      limits: z.strictObject({
         defaultTimeoutSeconds: limit(seconds().nullable()),
         maxTimeoutSeconds: limit(seconds()),
         maxConcurrentJobs: limit(z.number().int()),
@@ -238,7 +270,7 @@ export const meSchema = z
       }),
       running: z.number().int(),
       queued: z.number().int(),
-      usage: z.object({
+      usage: z.strictObject({
         month: z.string(),
         seconds: z.number(),
         jobs: z.number().int(),
@@ -249,7 +281,7 @@ export const meSchema = z
         secondsUntilReset: seconds(),
       }),
     }),
-    z.object({ operator: z.object({ id: z.uuid(), email: z.string(), role: z.enum(['viewer', 'operator', 'admin']) }) }),
+    z.strictObject({ operator: z.strictObject({ id: z.uuid(), email: z.string(), role: z.enum(['viewer', 'operator', 'admin']) }) }),
   ])
   .meta({ id: 'Me', description: 'A user key: its plan, effective limits (and which rule set each), counts and usage vs quota. An operator key: who it is.' });
 

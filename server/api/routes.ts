@@ -65,6 +65,8 @@ export interface ApiRoute {
   ok: { status: 200 | 201 | 204; description: string; json?: z.ZodType; text?: true; tar?: true };
   /** Error statuses it can answer with (always in the Error shape). */
   errors: number[];
+  /** Example request bodies (name → summary and value), shown in the reference. */
+  examples?: Record<string, { summary: string; value: unknown }>;
 }
 
 const jobId = z.object({
@@ -92,6 +94,13 @@ export const API_ROUTES: ApiRoute[] = [
     query: z.object({ user: z.uuid().optional().meta({ description: 'Operators: the user to submit for' }) }),
     body: submitJobSchema,
     bodyRequired: true,
+    examples: {
+      minimal: { summary: 'An image and a command; the plan sets the timeout', value: { image: 'busybox:1.36', command: ['sh', '-c', 'echo hello'] } },
+      full: {
+        summary: 'A named job with a timeout, grace, TTL, env and labels',
+        value: { image: 'busybox:1.36', command: ['sleep', '120'], name: 'nightly-report', timeoutSeconds: 60, gracePeriodSeconds: 5, ttlSecondsAfterFinished: 600, env: { MODE: 'fast' }, labels: { team: 'data' } },
+      },
+    },
     ok: { status: 201, description: 'The queued job', json: jobSchema },
     errors: [400, ...AUTH, 404, 409, 422, 429],
   },
@@ -136,6 +145,10 @@ export const API_ROUTES: ApiRoute[] = [
     access: 'user',
     params: jobId,
     body: killJobSchema,
+    examples: {
+      graceful: { summary: 'SIGTERM, the grace period, then SIGKILL', value: { reason: 'stuck on a lock' } },
+      force: { summary: 'SIGKILL at once', value: { force: true, reason: 'runaway memory' } },
+    },
     ok: { status: 200, description: 'The job (terminating, then killed)', json: jobSchema },
     errors: [400, ...AUTH, 404, 409, 422],
   },
@@ -148,6 +161,10 @@ export const API_ROUTES: ApiRoute[] = [
     params: jobId,
     body: extendJobSchema,
     bodyRequired: true,
+    examples: {
+      tenMinutes: { summary: 'Ten more minutes, within the cap', value: { seconds: 600, reason: 'the backfill is almost done' } },
+      overCap: { summary: 'Past the cap (admins only, with a reason)', value: { seconds: 7200, reason: 'incident 4711', overrideCap: true } },
+    },
     ok: { status: 200, description: 'The job', json: jobSchema },
     errors: [400, ...AUTH, 404, 409, 422],
   },

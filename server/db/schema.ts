@@ -101,6 +101,8 @@ export const jobClasses = pgTable('job_classes', {
   ttlKilledS: integer('ttl_killed_s'),
   ttlLostS: integer('ttl_lost_s'),
   resultsPath: text('results_path'),
+  /** Node labels its jobs require (every key=value must match the node's WARDEN_NODE_LABELS); NULL: any node. */
+  nodeSelector: jsonb('node_selector').$type<Record<string, string> | null>(),
   createdAt: ts('created_at').notNull().defaultNow(),
   updatedAt: ts('updated_at').notNull().defaultNow(),
 });
@@ -254,6 +256,13 @@ export const jobs = pgTable(
     cleanedAt: ts('cleaned_at'),
     containerId: text('container_id'),
     node: text('node'),
+    /**
+     * What the job holds on its node while active (starting, running, terminating): its plan's
+     * cpus and memory caps, stamped by the claim. Node allocation is the sum over its active jobs
+     * (jobs_node_active_idx), so it can never drift from the jobs themselves.
+     */
+    cpus: real('cpus'),
+    memoryMb: integer('memory_mb'),
     exitCode: integer('exit_code'),
     reason: text('reason'),
     /** Why a queued job is not starting (quota, engine down); NULL when nothing holds it. */
@@ -306,6 +315,10 @@ export const jobs = pgTable(
     index('jobs_container_idx')
       .on(t.containerId)
       .where(sql`container_id is not null`),
+    // Placement: active jobs per node (allocation = their sum).
+    index('jobs_node_active_idx')
+      .on(t.node)
+      .where(sql`status in ('starting', 'running', 'terminating')`),
     // Timeout sweeper: running jobs whose idle probe is due.
     index('jobs_idle_deadline_idx')
       .on(t.idleDeadlineAt)
@@ -395,6 +408,24 @@ export const nodes = pgTable('nodes', {
   dockerOk: boolean('docker_ok').notNull().default(false),
   dockerError: text('docker_error'),
   version: text('version'),
+  /** Host name plus short engine id, for people (the id is the engine's full ID). */
+  name: text('name'),
+  /**
+   * Capacity the worker recorded at start (WARDEN_NODE_*): CPUs already multiplied by the
+   * overcommit; NULL max_jobs = unlimited. NULL cpus/memory: never recorded (a worker of an older
+   * version, or a test's bare heartbeat) = unlimited.
+   */
+  cpus: real('cpus'),
+  memoryMb: integer('memory_mb'),
+  maxJobs: integer('max_jobs'),
+  labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
+  /** active | draining (set by an operator; kept across worker restarts). `drained`/`down` are read-time. */
+  state: text('state').notNull().default('active'),
+  drainReason: text('drain_reason'),
+  drainedBy: text('drained_by'),
+  drainStartedAt: ts('drain_started_at'),
+  /** With a drain deadline: when the node's still-running jobs get the kill escalation. */
+  drainDeadlineAt: ts('drain_deadline_at'),
 });
 
 /** Runtime settings changed from the dashboard (e.g. per-sweeper dry-run). */

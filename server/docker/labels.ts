@@ -25,6 +25,22 @@ export const LABEL_PREFIX = 'warden.';
  */
 export const USER_LABEL_PREFIX = 'warden.label.';
 
+/**
+ * Label prefixes a job's container may carry only as Warden writes them: its own (`warden.`) and
+ * those other tools act on — a proxy routing traffic (traefik, caddy-docker-proxy), Compose and
+ * Swarm, the kubelet, a scheduler that runs commands in labelled containers (ofelia), an updater
+ * (watchtower). User labels are moved under `warden.label.`; an image whose own labels (which the
+ * engine copies onto every container made from it) start with one of these is refused before a
+ * container is created (docker/runtime.ts). docs/SECURITY.md lists them; this is the one list.
+ */
+export const RESERVED_LABEL_PREFIXES = ['warden.', 'traefik.', 'com.docker.', 'io.kubernetes.', 'caddy', 'ofelia.', 'com.centurylinklabs.watchtower.'] as const;
+
+/** The first label key under a reserved prefix (sorted, so the answer is stable), or null. */
+export function reservedLabel(labels: Record<string, string> | null | undefined): string | null {
+  const keys = Object.keys(labels ?? {}).sort();
+  return keys.find((k) => RESERVED_LABEL_PREFIXES.some((p) => k.toLowerCase().startsWith(p))) ?? null;
+}
+
 /** Label filter for every container Warden manages. */
 export const MANAGED = { [LABEL.managed]: 'true' } as const;
 

@@ -26,15 +26,17 @@ import { mapDockerEvent, subscribeEvents, type RawDockerEvent } from './events';
 import { ensureFence } from './fence';
 import { hostConfig, MANAGED_NETWORK } from './host-config';
 import { demuxDockerFrames, utf8Tail } from './frames';
-import { LABEL } from './labels';
+import { LABEL, RESERVED_LABEL_PREFIXES, reservedLabel } from './labels';
 import {
   ContainerNameInUseError,
   ContainerNotStartedError,
   type CappedArchive,
   DockerUnavailableError,
+  FenceUnavailableError,
   ImageNotPresentError,
   ImageUnavailableError,
   LOG_TAIL_BYTES,
+  type PullFailure,
   type ContainerEvent,
   type ContainerInspect,
   type ContainerSpec,
@@ -156,6 +158,32 @@ function engineMessage(err: unknown): string {
   return m.startsWith('(HTTP code') && i >= 0 ? m.slice(i + 3).trim() : m;
 }
 
+/**
+ * Why a pull failed, from the engine's message, in Warden's own words. The registry's words never
+ * reach a job's reason: dockerd copies a registry's response body into its error ("error parsing
+ * HTTP 404 response body: invalid character '<' …" followed by the whole HTML page), and a user
+ * who points an image at a service on the host's network would read that service's pages there.
+ * Only a cause and an HTTP status are kept; the engine's own message goes to the worker's log.
+ */
+export function classifyPullError(message: string): { failure: PullFailure; why: string } {
+  const m = message;
+  // First: after these words comes the body, which may say anything ("connection refused" too).
+  const parsing = /error parsing HTTP (\d{3}) response body/i.exec(m);
+  if (parsing) return { failure: 'http_error', why: `the registry answered HTTP ${parsing[1]} with something that is not a registry's answer` };
+  if (/connection refused/i.test(m)) return { failure: 'refused', why: 'the registry refused the connection' };
+  if (/dial tcp: lookup |no such host|server misbehaving|name resolution/i.test(m)) return { failure: 'unresolvable', why: "the registry's name does not resolve" };
+  if (/toomanyrequests|too many requests/i.test(m)) return { failure: 'http_error', why: 'the registry is limiting pulls (too many requests)' };
+  const status = /unexpected (?:HTTP )?status(?: code)?:? (\d{3})/i.exec(m);
+  if (status) return { failure: 'http_error', why: `the registry answered HTTP ${status[1]}` };
+  if (/manifest unknown|not found|does not exist|no such image/i.test(m)) return { failure: 'not_found', why: 'the registry has no such image (not found)' };
+  if (/unauthorized|authentication required|access.*denied|denied|forbidden/i.test(m)) return { failure: 'denied', why: 'the registry refused access (authentication required or denied)' };
+  if (/server gave HTTP response to HTTPS client/i.test(m)) return { failure: 'other', why: "the registry speaks plain HTTP and the engine pulls from it over HTTPS only (the engine's insecure-registries setting)" };
+  if (/x509|certificate/i.test(m)) return { failure: 'other', why: "the engine does not trust the registry's TLS certificate" };
+  if (/i\/o timeout|timeout|deadline exceeded|connection reset|EOF|no route to host|network is unreachable/i.test(m)) return { failure: 'no_answer', why: 'the registry did not answer (timeout, reset or unreachable)' };
+  // Anything else: no words of the engine's at all (they may quote the registry); the worker's log has them.
+  return { failure: 'other', why: "the engine could not pull it (its error is in the worker's log)" };
+}
+
 const ZERO_DATE = new Date(0);
 
 /** A start refused because of a stale endpoint left in the engine's network store, if it was one. */
@@ -252,6 +280,18 @@ class DockerodeRuntime implements DockerRuntime {
     }
   }
 
+  async engineInfo(): Promise<{ id: string; cpus: number; memoryBytes: number }> {
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), PING_TIMEOUT_MS * 2);
+    try {
+      const info = (await this.call(() => (this.docker.info as unknown as (o: { abortSignal: AbortSignal }) => Promise<unknown>).call(this.docker, { abortSignal: ac.signal }))) as { ID?: string; NCPU?: number; MemTotal?: number };
+      if (!info.ID) throw new Error(`Docker engine (${this.where}) reported no ID`);
+      return { id: info.ID, cpus: Number(info.NCPU ?? 1), memoryBytes: Number(info.MemTotal ?? 0) };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async hasImage(image: string): Promise<boolean> {
     if (this.knownImages.has(image)) return true;
     try {
@@ -304,21 +344,52 @@ class DockerodeRuntime implements DockerRuntime {
         });
       });
     } catch (err) {
-      if (timedOut) throw new ImageUnavailableError(image, `the pull did not finish within ${Math.round(timeoutMs / 1000)} s (WARDEN_PULL_TIMEOUT_S)`);
+      if (timedOut) throw new ImageUnavailableError(image, `the pull did not finish within ${Math.round(timeoutMs / 1000)} s (WARDEN_PULL_TIMEOUT_S)`, 'deadline');
       const translated = this.translate(err);
-      // Engine gone mid-pull is an availability problem (retry later), not a bad image.
+      // Engine gone mid-pull (its own socket failed) is an availability problem (retry later), not a bad image.
       if (translated instanceof DockerUnavailableError) throw translated;
-      throw new ImageUnavailableError(image, engineMessage(err));
+      const raw = engineMessage(err);
+      const c = classifyPullError(raw);
+      // The engine's words (which may hold a registry's response body) go to the operator's log only.
+      log.warn({ image, failure: c.failure, err: raw.slice(0, 1000) }, 'docker: pull failed');
+      throw new ImageUnavailableError(image, c.why, c.failure);
     } finally {
       clearTimeout(timer);
     }
     this.knownImages.add(image);
   }
 
+  /**
+   * The image a container is made from, inspected just before create: one whose own labels fall
+   * under a reserved prefix (docker/labels.ts) is refused, since the engine copies them onto the
+   * container. Returns the image's id, which create then uses, so the container is made from
+   * exactly the image that was checked even if the tag moves meanwhile.
+   */
+  private async checkedImage(image: string): Promise<string> {
+    let info: Docker.ImageInspectInfo;
+    try {
+      info = await this.call(() => this.docker.getImage(image).inspect());
+    } catch (err) {
+      if (statusOf(err) === 404) {
+        this.knownImages.delete(image);
+        throw new ImageNotPresentError(image);
+      }
+      throw err;
+    }
+    const bad = reservedLabel(info.Config?.Labels);
+    if (bad) {
+      throw new FenceUnavailableError(
+        `image ${image} carries the label ${bad.slice(0, 100)}, which images may not set (reserved: ${RESERVED_LABEL_PREFIXES.map((p) => `${p}*`).join(', ')})`,
+      );
+    }
+    return info.Id;
+  }
+
   async run(spec: ContainerSpec): Promise<string> {
     await this.ensureFence(spec);
+    const imageId = await this.checkedImage(spec.image);
     const options: Docker.ContainerCreateOptions = {
-      Image: spec.image,
+      Image: imageId,
       Labels: spec.labels,
       Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
       HostConfig: hostConfig(spec),

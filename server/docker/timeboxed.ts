@@ -17,6 +17,7 @@ export function timeboxed(docker: DockerRuntime, ms = DOCKER_CALL_TIMEOUT_MS): D
     ping: () => docker.ping(),
     lastError: () => docker.lastError(),
     engineId: box('info', () => docker.engineId()),
+    engineInfo: box('info', () => docker.engineInfo()),
     hasImage: box('image check', (i: string) => docker.hasImage(i)),
     // Pulls carry their own deadline (WARDEN_PULL_TIMEOUT_S).
     pullImage: (i, ms) => docker.pullImage(i, ms),

@@ -73,6 +73,8 @@ export interface DockerRuntime {
   lastError(): string | null;
   /** The engine's own ID (`docker info` → ID): by default a node's id. Throws when unreachable. */
   engineId(): Promise<string>;
+  /** The engine's ID, CPU count and total memory (`docker info` ID, NCPU, MemTotal): a node's default capacity. Throws when unreachable. */
+  engineInfo(): Promise<{ id: string; cpus: number; memoryBytes: number }>;
   /** Is the image present on the engine? (Cached once seen; never pulls.) */
   hasImage(image: string): Promise<boolean>;
   /**
@@ -138,12 +140,25 @@ export interface DockerRuntime {
   events(onEvent: (e: ContainerEvent) => void, onReconnect?: () => void): EventSubscription;
 }
 
+/**
+ * Why a pull failed, by cause (never the registry's own words: they may carry a response body).
+ * `refused`, `unresolvable`, `http_error` and `no_answer` may pass: the start tries again, a few
+ * times with backoff. The others will not.
+ */
+export type PullFailure = 'refused' | 'unresolvable' | 'http_error' | 'no_answer' | 'not_found' | 'denied' | 'deadline' | 'policy' | 'other';
+
+/** Reasons stay short (≤ 300 characters): a long image name is shortened in them. */
+export const PULL_REASON_MAX = 300;
+
 export class ImageUnavailableError extends Error {
   constructor(
     public readonly image: string,
-    cause: string,
+    /** A short sentence of Warden's own ("the registry refused the connection"). */
+    public readonly why: string,
+    public readonly failure: PullFailure = 'other',
   ) {
-    super(`Image "${image}" is not available locally and could not be pulled: ${cause}`);
+    const shown = image.length > 120 ? `${image.slice(0, 117)}...` : image;
+    super(`image ${shown} could not be pulled: ${why}`.slice(0, PULL_REASON_MAX));
   }
 }
 

@@ -9,6 +9,12 @@ import { sha256 } from './secrets';
 export const LAST_USED_RESOLUTION_MS = 60_000;
 
 /**
+ * A well-formed key that matches no live key: never issued, revoked, or its owner deleted. Its own
+ * code, so a client can tell "fix the header" (unauthorized) from "get a new key" (unknown_key).
+ */
+const unknownKey = () => new AppError(401, 'unknown_key', 'This API key is not valid: it may have been revoked');
+
+/**
  * Resolves `Authorization: Bearer <key>` to an actor; 401 for a missing, malformed, unknown,
  * revoked or expired key. The key row is read on every request (no cache), so a revocation is
  * refused from the next request on.
@@ -24,7 +30,7 @@ export async function authenticateBearer(db: DbOrTx, header: string | null, now:
     .leftJoin(users, eq(users.id, apiKeys.userId))
     .leftJoin(operators, eq(operators.id, apiKeys.operatorId))
     .where(and(eq(apiKeys.keyHash, hash), isNull(apiKeys.revokedAt)));
-  if (!row) throw new AppError(401, 'unauthorized', 'Invalid or revoked API key');
+  if (!row) throw unknownKey();
   if (row.key.expiresAt && row.key.expiresAt <= now) {
     throw new AppError(401, 'unauthorized', `This API key expired at ${row.key.expiresAt.toISOString()}`);
   }
@@ -41,5 +47,5 @@ export async function authenticateBearer(db: DbOrTx, header: string | null, now:
     return { kind: 'operator', id: row.operator.id, email: row.operator.email, role: row.operator.role };
   }
   if (row.user) return { kind: 'user', id: row.user.id, name: row.user.name };
-  throw new AppError(401, 'unauthorized', 'Invalid or revoked API key');
+  throw unknownKey();
 }

@@ -31,6 +31,7 @@ export function classToJson(c: JobClass) {
     ttlKilledSeconds: c.ttlKilledS,
     ttlLostSeconds: c.ttlLostS,
     resultsPath: c.resultsPath,
+    nodeSelector: c.nodeSelector ?? null,
     createdAt: c.createdAt.toISOString(),
     updatedAt: c.updatedAt.toISOString(),
   };
@@ -50,6 +51,7 @@ const FIELD_MAP = {
   ttlKilledSeconds: 'ttlKilledS',
   ttlLostSeconds: 'ttlLostS',
   resultsPath: 'resultsPath',
+  nodeSelector: 'nodeSelector',
 } as const satisfies Record<keyof ClassFieldsInput, keyof NewJobClass>;
 
 /** PUT replaces: every optional field the body leaves out is cleared (falls through to the plan). */

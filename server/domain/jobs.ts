@@ -4,7 +4,10 @@
  * is short; how a job *ends* is termination.ts, its state changes lifecycle.ts.)
  */
 import { and, desc, eq, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
+import { nodeCapacities } from './nodes';
+import { neverFits } from './placement';
 import { dispatchSignal, notifyDispatch } from './dispatch-signal';
+import { config } from '../config';
 import type { Ctx } from '../context';
 import type { DbOrTx } from '../db/client';
 import { jobClasses, jobs, plans, users, type Job, type JobStatus } from '../db/schema';
@@ -13,11 +16,11 @@ import { audit } from './audit';
 import { AppError, conflict, invalid, notFound, parseInput } from './errors';
 import { checkSubmitCaps, submitCaps } from './caps';
 import { effectiveLimits, effectiveTimeout, type Limits } from './limits';
-import { finishJob, transition } from './lifecycle';
+import { finishJob, lockJobWithPlan, transition } from './lifecycle';
 import { escalateNow } from './termination';
 import { getClassByName } from './classes';
-import { planForUser } from './plans';
 import { describeWait, queueInfo, type QueueInfo } from './queue';
+import { checkImageRegistry } from './registry-policy';
 import { noResultsMessage, readResults } from './results';
 import { extendJobSchema, isUuid, killJobSchema, listJobsQuerySchema, submitJobSchema, suspendJobSchema } from './schemas';
 import { isFinal } from './status';
@@ -100,6 +103,8 @@ export async function submitJob(ctx: Ctx, actor: Actor, raw: unknown, opts: { us
     if (!isUuid(opts.userId)) throw invalid('user must be a user id (UUID)', 'user');
     userId = opts.userId;
   }
+  // Before the transaction: it may wait for DNS (bounded), and must not hold the user's lock meanwhile.
+  await checkImageRegistry(input.image, { rules: config().WARDEN_REGISTRIES });
   const now = ctx.clock.now();
   const job = await ctx.db.transaction(async (tx) => {
     // Lock the user row: serialises submits per user so max_queued_jobs holds under concurrency.
@@ -136,6 +141,9 @@ export async function submitJob(ctx: Ctx, actor: Actor, raw: unknown, opts: { us
         throw conflict(`Parent job ${input.parentId} has already ended (${parent.status})`, 'parent_ended');
       }
     }
+    // A job bigger than every live node could never start: refused now, not queued for ever.
+    const never = neverFits({ cpus: u.plan.cpus, memoryMb: u.plan.memoryMb, selector: cls?.nodeSelector ?? null }, await nodeCapacities(tx, now));
+    if (never) throw invalid(`Job cannot run on any node: ${never}`, cls?.nodeSelector ? 'class' : undefined, 'no_node_fits');
     const [q] = await tx
       .select({ n: sql<number>`count(*)::int` })
       .from(jobs)
@@ -236,31 +244,46 @@ export async function listJobs(ctx: Ctx, actor: Actor, rawQuery: Record<string, 
  * Kill (operator, or owner via cancel): a queued job is cancelled; a starting/running job goes to
  * `terminating` and the timeout sweeper's escalation (SIGTERM, grace, SIGKILL) ends it as `killed`.
  * `force` skips the grace. A terminating job may be upgraded to force.
+ *
+ * A `starting` job with no container yet (its image is being pulled, or its start is backing off
+ * between tries) has nothing to signal: it ends at once — `cancelled` for a cancel, `killed` for a
+ * kill — whatever its start is doing. That start finds its claim gone before it creates anything
+ * (worker/start.ts), and a container it made meanwhile is never recorded and is removed.
+ * The row is locked first, so a job moving between queued and starting never makes the kill
+ * miss both (it used to answer 409 "already ended (queued)").
  */
-export async function killJob(ctx: Ctx, actor: Actor, id: string, raw: unknown = {}): Promise<Job> {
+export async function killJob(ctx: Ctx, actor: Actor, id: string, raw: unknown = {}, o: { cancel?: boolean } = {}): Promise<Job> {
   if (actor.kind !== 'user') requireRole(actor, 'operator');
   const p = parseInput(killJobSchema, raw ?? {});
-  const job = await getJob(ctx, actor, id);
+  await getJob(ctx, actor, id);
   const now = ctx.clock.now();
   const who = actorLabel(actor);
   const reason = `Killed by ${who}${p.reason ? `: ${p.reason}` : ''}`;
   const row = await ctx.db.transaction(async (tx) => {
-    if (job.status === 'queued') {
-      const plan = await planForUser(tx, job.userId);
+    const locked = await lockJobWithPlan(tx, id);
+    if (!locked) throw notFound('Job', id);
+    const { job, plan } = locked;
+    const noContainer = job.status === 'starting' && !job.containerId;
+    if (job.status === 'queued' || (noContainer && o.cancel)) {
       const done = await finishJob(tx, {
         job,
         plan,
-        from: ['queued'],
+        from: [job.status],
         status: 'cancelled',
         at: now,
-        reason: `Cancelled by ${who}${p.reason ? `: ${p.reason}` : ''}`,
+        reason: `Cancelled by ${who}${p.reason && p.reason !== 'cancelled' ? `: ${p.reason}` : ''}`,
         actor,
         action: 'job.cancel',
         cleaned: true,
+        details: { from: job.status },
       });
       if (done) return done;
     }
-    if (job.status === 'starting' || job.status === 'running' || job.status === 'queued') {
+    if (noContainer) {
+      const done = await finishJob(tx, { job, plan, from: ['starting'], status: 'killed', at: now, reason, actor, action: 'job.killed', cleaned: true, details: { from: 'starting', force: p.force ?? false } });
+      if (done) return done;
+    }
+    if (job.status === 'starting' || job.status === 'running') {
       const row = await transition(
         tx,
         id,
@@ -280,9 +303,8 @@ export async function killJob(ctx: Ctx, actor: Actor, id: string, raw: unknown =
         return row;
       }
     }
-    const [cur] = await tx.select().from(jobs).where(eq(jobs.id, id));
-    if (cur?.status === 'terminating') {
-      if (p.force && !cur.terminateForce) {
+    if (job.status === 'terminating') {
+      if (p.force && !job.terminateForce) {
         const row = await transition(tx, id, ['terminating'], { terminateForce: true }, now);
         if (row) {
           await audit(tx, { actor, action: 'job.kill', targetType: 'job', targetId: id, reason: p.reason ?? null, at: now, details: { force: true, upgrade: true } });
@@ -291,7 +313,7 @@ export async function killJob(ctx: Ctx, actor: Actor, id: string, raw: unknown =
       }
       throw conflict(`Job ${id} is already terminating`, 'already_terminating');
     }
-    throw conflict(`Job ${id} has already ended (${cur?.status ?? 'gone'})`, 'already_final');
+    throw conflict(`Job ${id} has already ended (${job.status})`, 'already_final');
   });
   return kickTermination(ctx, row);
 }
@@ -318,7 +340,7 @@ async function kickTermination(ctx: Ctx, row: Job): Promise<Job> {
 export async function cancelJob(ctx: Ctx, actor: Actor, id: string): Promise<Job> {
   const job = await getJob(ctx, actor, id);
   if (isFinal(job.status)) throw conflict(`Job ${id} has already ended (${job.status})`, 'already_final');
-  return killJob(ctx, actor, id, { reason: 'cancelled' });
+  return killJob(ctx, actor, id, { reason: 'cancelled' }, { cancel: true });
 }
 
 /**

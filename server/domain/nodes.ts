@@ -1,8 +1,16 @@
 import { createHash } from 'node:crypto';
-import { desc } from 'drizzle-orm';
+import os from 'node:os';
+import { and, desc, eq, inArray, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import type { Ctx } from '../context';
 import type { DbOrTx } from '../db/client';
-import { nodes } from '../db/schema';
+import { jobs, nodes, type NodeRow } from '../db/schema';
 import type { DockerRuntime } from '../docker/types';
+import { type Actor, actorLabel, requireRole } from './actor';
+import { audit } from './audit';
+import { AppError, notFound, parseInput } from './errors';
+import type { PlacementNode } from './placement';
+import { ACTIVE_STATUSES, RUNNING_STATUSES, sqlList } from './status';
 
 /**
  * Worker nodes and their heartbeats. A node is stale — its live jobs are declared lost by another
@@ -17,14 +25,231 @@ export function isStale(heartbeatAt: Date, now: Date): boolean {
   return now.getTime() - heartbeatAt.getTime() > NODE_STALE_MS;
 }
 
-/** Records this node's heartbeat and its engine's state. */
-export async function writeHeartbeat(db: DbOrTx, o: { node: string; at: Date; dockerOk: boolean; dockerError: string | null }): Promise<void> {
-  await db
-    .insert(nodes)
-    .values({ id: o.node, heartbeatAt: o.at, startedAt: o.at, dockerOk: o.dockerOk, dockerError: o.dockerError, version: process.env.npm_package_version ?? null })
-    .onConflictDoUpdate({ target: nodes.id, set: { heartbeatAt: o.at, dockerOk: o.dockerOk, dockerError: o.dockerError } });
+/**
+ * A node that would claim now: its heartbeat is at most this old. Tighter than NODE_STALE_MS so a
+ * worker that died is no longer weighed as "the emptiest node" (placement.ts) after 3 missed beats,
+ * long before its jobs are declared lost.
+ */
+export const NODE_TAKES_WORK_MS = 3 * HEARTBEAT_EVERY_MS;
+
+/** What a worker records about its node: capacity (WARDEN_NODE_*), labels and a name for people. */
+export interface NodeFacts {
+  name: string;
+  cpus: number | null;
+  memoryMb: number | null;
+  maxJobs: number | null;
+  labels: Record<string, string>;
 }
 
+/**
+ * This node's capacity from the settings and the engine (`docker info` NCPU, MemTotal): CPUs
+ * default to the engine's count times WARDEN_NODE_CPU_OVERCOMMIT, memory to the engine's total
+ * less 10% (for the engine, the OS and the worker itself); jobs unlimited unless set.
+ */
+export function nodeFacts(
+  cfg: { WARDEN_NODE_MAX_JOBS?: number; WARDEN_NODE_CPUS?: number; WARDEN_NODE_CPU_OVERCOMMIT: number; WARDEN_NODE_MEMORY_MB?: number; WARDEN_NODE_LABELS: Record<string, string> },
+  engine: { id: string; cpus: number; memoryBytes: number; name?: string | null },
+  host = os.hostname(),
+): NodeFacts {
+  const cpus = (cfg.WARDEN_NODE_CPUS ?? engine.cpus) * cfg.WARDEN_NODE_CPU_OVERCOMMIT;
+  const memoryMb = cfg.WARDEN_NODE_MEMORY_MB ?? Math.floor((engine.memoryBytes / 1024 / 1024) * 0.9);
+  return {
+    name: `${host} ${engine.id.replace(/[^A-Za-z0-9]/g, '').slice(0, 6).toLowerCase()}`,
+    cpus: Math.round(cpus * 100) / 100,
+    memoryMb,
+    maxJobs: cfg.WARDEN_NODE_MAX_JOBS ?? null,
+    labels: cfg.WARDEN_NODE_LABELS,
+  };
+}
+
+/**
+ * Records this node's heartbeat and its engine's state (and, when given, its capacity, labels and
+ * name: the worker passes them at every beat, so a restart with new settings shows at once). The
+ * drain state is never written here: an operator's drain survives worker restarts.
+ */
+export async function writeHeartbeat(db: DbOrTx, o: { node: string; at: Date; dockerOk: boolean; dockerError: string | null; facts?: NodeFacts }): Promise<void> {
+  const facts = o.facts ? { name: o.facts.name, cpus: o.facts.cpus, memoryMb: o.facts.memoryMb, maxJobs: o.facts.maxJobs, labels: o.facts.labels } : {};
+  await db
+    .insert(nodes)
+    .values({ id: o.node, heartbeatAt: o.at, startedAt: o.at, dockerOk: o.dockerOk, dockerError: o.dockerError, version: process.env.npm_package_version ?? null, ...facts })
+    .onConflictDoUpdate({ target: nodes.id, set: { heartbeatAt: o.at, dockerOk: o.dockerOk, dockerError: o.dockerError, ...facts } });
+}
+
+const ACTIVE = sql.raw(sqlList(ACTIVE_STATUSES));
+const RUNNING = sql.raw(sqlList(RUNNING_STATUSES));
+
+export type NodeState = 'active' | 'draining' | 'drained' | 'down';
+
+export interface NodeWithAllocation {
+  row: NodeRow;
+  allocated: { cpus: number; memoryMb: number; jobs: number };
+  /** Jobs running (running or terminating) on it now. */
+  running: number;
+}
+
+/** Every node row with the sum of its active jobs (one statement; a handful of nodes). */
+export async function nodesWithAllocation(db: DbOrTx): Promise<NodeWithAllocation[]> {
+  const rows = await db.select().from(nodes).orderBy(nodes.id);
+  if (rows.length === 0) return [];
+  const alloc = await db.execute<{ node: string; cpus: number | null; mem: number | null; jobs: number; running: number }>(sql`
+    select j.node, sum(j.cpus)::float8 as cpus, sum(j.memory_mb)::float8 as mem, count(*)::int as jobs,
+      count(*) filter (where j.status in ${RUNNING})::int as running
+    from jobs j where j.status in ${ACTIVE} and j.node is not null group by j.node`);
+  const by = new Map(alloc.map((a) => [a.node, a]));
+  return rows.map((row) => {
+    const a = by.get(row.id);
+    return { row, allocated: { cpus: Number(a?.cpus ?? 0), memoryMb: Number(a?.mem ?? 0), jobs: Number(a?.jobs ?? 0) }, running: Number(a?.running ?? 0) };
+  });
+}
+
+/** The state people see: draining turns drained once nothing is active on it; a stale heartbeat is down. */
+export function nodeState(n: Pick<NodeRow, 'state' | 'heartbeatAt'>, activeJobs: number, now: Date): NodeState {
+  if (isStale(n.heartbeatAt, now)) return 'down';
+  if (n.state === 'draining') return activeJobs === 0 ? 'drained' : 'draining';
+  return 'active';
+}
+
+/** A node row as placement.ts weighs it. */
+export function toPlacementNode(n: NodeWithAllocation, now: Date): PlacementNode {
+  const age = now.getTime() - n.row.heartbeatAt.getTime();
+  return {
+    id: n.row.id,
+    name: n.row.name ?? n.row.id,
+    capacity: { cpus: n.row.cpus, memoryMb: n.row.memoryMb, maxJobs: n.row.maxJobs },
+    allocated: n.allocated,
+    labels: n.row.labels ?? {},
+    takesWork: n.row.state === 'active' && n.row.dockerOk && age <= NODE_TAKES_WORK_MS,
+    live: !isStale(n.row.heartbeatAt, now),
+  };
+}
+
+/** Nodes with capacity only (allocation zero): what the submit check weighs (one small read). */
+export async function nodeCapacities(db: DbOrTx, now: Date): Promise<PlacementNode[]> {
+  const rows = await db.select().from(nodes);
+  return rows.map((row) => toPlacementNode({ row, allocated: { cpus: 0, memoryMb: 0, jobs: 0 }, running: 0 }, now));
+}
+
+/** Nodes for placement (waits, the claim). */
+export async function placementNodes(db: DbOrTx, now: Date): Promise<PlacementNode[]> {
+  return (await nodesWithAllocation(db)).map((n) => toPlacementNode(n, now));
+}
+
+export function nodeToJson(n: NodeWithAllocation, now: Date) {
+  const r = n.row;
+  return {
+    id: r.id,
+    name: r.name ?? r.id,
+    state: nodeState(r, n.allocated.jobs, now),
+    heartbeatAt: r.heartbeatAt.toISOString(),
+    startedAt: r.startedAt.toISOString(),
+    dockerOk: r.dockerOk,
+    dockerError: r.dockerError,
+    version: r.version,
+    labels: r.labels ?? {},
+    capacity: { cpus: r.cpus, memoryMb: r.memoryMb, maxJobs: r.maxJobs },
+    allocated: n.allocated,
+    running: n.running,
+    drain:
+      r.state === 'draining'
+        ? { reason: r.drainReason ?? '', by: r.drainedBy ?? '', startedAt: r.drainStartedAt?.toISOString() ?? null, deadlineAt: r.drainDeadlineAt?.toISOString() ?? null }
+        : null,
+  };
+}
+export type NodeJson = ReturnType<typeof nodeToJson>;
+
+/** GET /api/v1/nodes: every node, newest heartbeat first. Viewers and up. */
+export async function listNodeDetails(ctx: Ctx, actor: Actor): Promise<NodeJson[]> {
+  requireRole(actor, 'viewer');
+  const now = ctx.clock.now();
+  const all = await nodesWithAllocation(ctx.db);
+  return all.sort((a, b) => b.row.heartbeatAt.getTime() - a.row.heartbeatAt.getTime() || a.row.id.localeCompare(b.row.id)).map((n) => nodeToJson(n, now));
+}
+
+export const drainNodeSchema = z.strictObject({
+  reason: z
+    .string({ error: (i) => (i.input === undefined ? 'reason is required: say why the node is drained' : 'reason must be a string') })
+    .trim()
+    .min(1, 'reason is required: say why the node is drained')
+    .max(500, 'reason must be at most 500 characters'),
+  deadlineSeconds: z
+    .number({ error: 'deadlineSeconds must be a whole number of seconds' })
+    .int('deadlineSeconds must be a whole number of seconds')
+    .min(0, 'deadlineSeconds must be 0 or more')
+    .max(30 * 86400, 'deadlineSeconds must be at most 30 days')
+    .optional(),
+});
+export const resumeNodeSchema = z.strictObject({
+  reason: z.string({ error: 'reason must be a string' }).trim().max(500, 'reason must be at most 500 characters').optional(),
+});
+
+async function nodeDetail(ctx: Ctx, db: DbOrTx, id: string): Promise<NodeJson> {
+  const n = (await nodesWithAllocation(db)).find((x) => x.row.id === id);
+  if (!n) throw notFound('Node', id);
+  return nodeToJson(n, ctx.clock.now());
+}
+
+/**
+ * Drains a node: it takes no new work (its worker's claim checks the row under a lock, so no
+ * claim commits after this does). Its running jobs run on to their own end; with a deadline, the
+ * ones still running when it passes get the normal kill escalation (SIGTERM, grace, SIGKILL) from
+ * the node's worker (enforceDrainDeadline). Draining a draining node replaces reason and
+ * deadline. Operator role; audited with the reason.
+ */
+export async function drainNode(ctx: Ctx, actor: Actor, id: string, raw: unknown): Promise<NodeJson> {
+  requireRole(actor, 'operator');
+  const p = parseInput(drainNodeSchema, raw ?? {});
+  const now = ctx.clock.now();
+  const deadline = p.deadlineSeconds != null ? new Date(now.getTime() + p.deadlineSeconds * 1000) : null;
+  return ctx.db.transaction(async (tx) => {
+    const [cur] = await tx.select().from(nodes).where(eq(nodes.id, id)).for('update');
+    if (!cur) throw notFound('Node', id);
+    const who = actorLabel(actor);
+    await tx
+      .update(nodes)
+      .set({ state: 'draining', drainReason: p.reason, drainedBy: who, drainStartedAt: cur.state === 'draining' ? cur.drainStartedAt : now, drainDeadlineAt: deadline })
+      .where(eq(nodes.id, id));
+    const [{ n } = { n: 0 }] = await tx.execute<{ n: number }>(sql`select count(*)::int as n from jobs where node = ${id} and status in ${ACTIVE}`);
+    await audit(tx, { actor, action: 'node.drain', targetType: 'node', targetId: id, reason: p.reason, at: now, details: { deadlineSeconds: p.deadlineSeconds ?? null, activeJobs: Number(n), previousState: cur.state } });
+    return nodeDetail(ctx, tx, id);
+  });
+}
+
+/** Resumes a drained or draining node: it takes work again. Operator role; audited. */
+export async function resumeNode(ctx: Ctx, actor: Actor, id: string, raw: unknown): Promise<NodeJson> {
+  requireRole(actor, 'operator');
+  const p = parseInput(resumeNodeSchema, raw ?? {});
+  const now = ctx.clock.now();
+  return ctx.db.transaction(async (tx) => {
+    const [cur] = await tx.select().from(nodes).where(eq(nodes.id, id)).for('update');
+    if (!cur) throw notFound('Node', id);
+    if (cur.state !== 'draining') throw new AppError(409, 'not_draining', `Node ${cur.name ?? id} is not drained or draining: it takes work already`);
+    await tx.update(nodes).set({ state: 'active', drainReason: null, drainedBy: null, drainStartedAt: null, drainDeadlineAt: null }).where(eq(nodes.id, id));
+    await audit(tx, { actor, action: 'node.resume', targetType: 'node', targetId: id, reason: p.reason ?? null, at: now, details: { drainReason: cur.drainReason } });
+    return nodeDetail(ctx, tx, id);
+  });
+}
+
+/**
+ * The drain deadline of this node: once it has passed, its jobs still starting or running get the
+ * kill escalation (status terminating; the timeout sweeper sends SIGTERM, then SIGKILL after the
+ * grace). Run by the node's own worker with its heartbeat (every 5 s). Returns the jobs killed.
+ */
+export async function enforceDrainDeadline(ctx: Ctx, kill: (ctx: Ctx, actor: Actor, id: string, body: { reason: string }) => Promise<unknown>): Promise<number> {
+  const now = ctx.clock.now();
+  const [n] = await ctx.db.select().from(nodes).where(eq(nodes.id, ctx.node));
+  if (!n || n.state !== 'draining' || !n.drainDeadlineAt || n.drainDeadlineAt > now) return 0;
+  const live = await ctx.db.select({ id: jobs.id }).from(jobs).where(and(eq(jobs.node, ctx.node), inArray(jobs.status, ['starting', 'running'])));
+  let killed = 0;
+  for (const j of live) {
+    try {
+      await kill(ctx, { kind: 'system', name: 'system' }, j.id, { reason: `node ${n.name ?? n.id} drained and its deadline passed (${n.drainReason ?? 'no reason given'})`.slice(0, 500) });
+      killed++;
+    } catch {
+      /* ended meanwhile (409): nothing to do */
+    }
+  }
+  return killed;
+}
 /** The most recently seen nodes with their staleness at `now` (a handful of rows). */
 export async function listNodes(db: DbOrTx, now: Date, limit = 50) {
   const rows = await db.select().from(nodes).orderBy(desc(nodes.heartbeatAt)).limit(limit);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { unknownStatusMessage } from './status';
 import { WEBHOOK_EVENTS } from './webhook-events';
 import { forbiddenNetwork } from '../docker/host-config';
 
@@ -181,6 +182,18 @@ export const planFieldsSchema = z.strictObject({
 export type PlanFieldsInput = z.infer<typeof planFieldsSchema>;
 
 /** PUT /api/v1/classes/:name replaces the class: an omitted optional field is cleared (falls through to the plan). */
+/** Node label keys and values (WARDEN_NODE_LABELS, a class's nodeSelector): short, plain words. */
+export const NODE_LABEL_KEY_RE = /^[A-Za-z0-9][A-Za-z0-9_.\/-]{0,62}$/;
+export const NODE_LABEL_VALUE_RE = /^[A-Za-z0-9_.\/-]{0,63}$/;
+/** A class's nodeSelector: labels a node must carry for the class's jobs to go there (at most 16). */
+export const nodeSelectorSchema = z
+  .record(
+    z.string().regex(NODE_LABEL_KEY_RE, 'nodeSelector keys are 1-63 letters, digits, _ . / - (like gpu or zone)'),
+    z.string({ error: 'nodeSelector values must be strings (like "true")' }).regex(NODE_LABEL_VALUE_RE, 'nodeSelector values are up to 63 letters, digits, _ . / -'),
+    { error: 'nodeSelector must be an object of label: value, like {"gpu": "true"}' },
+  )
+  .refine((r) => Object.keys(r).length <= 16, 'nodeSelector takes at most 16 labels');
+
 export const classFieldsSchema = z.strictObject({
   description: optNull(z.string({ error: 'description must be a string' }).trim().max(500, 'description must be at most 500 characters')),
   defaultTimeoutSeconds: int('defaultTimeoutSeconds', 1, 30 * DAY),
@@ -194,6 +207,7 @@ export const classFieldsSchema = z.strictObject({
   ttlKilledSeconds: optNull(int('ttlKilledSeconds', 0, 365 * DAY)),
   ttlLostSeconds: optNull(int('ttlLostSeconds', 0, 365 * DAY)),
   resultsPath: optNull(resultsPathSchema),
+  nodeSelector: optNull(nodeSelectorSchema),
 });
 export type ClassFieldsInput = z.infer<typeof classFieldsSchema>;
 
@@ -246,7 +260,7 @@ export const listJobsQuerySchema = z.strictObject({
     .string()
     .optional()
     .transform((s) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : undefined))
-    .pipe(z.array(z.enum(JOB_STATUS_VALUES, { error: 'unknown status' })).optional()),
+    .pipe(z.array(z.enum(JOB_STATUS_VALUES, { error: (i) => unknownStatusMessage(String(i.input)) })).optional()),
   user: z.string().max(100).optional(),
   limit: z.coerce.number({ error: 'limit must be a number' }).int('limit must be a whole number').min(1, 'limit must be at least 1').max(500, 'limit must be at most 500').optional(),
   cursor: z.string().max(200).optional(),

@@ -28,6 +28,15 @@ export const SIDE_EFFECT_BACKOFF: BackoffCurve = { baseMs: BACKOFF_BASE_MS, maxM
  */
 export const WEBHOOK_BACKOFF: BackoffCurve = { baseMs: 5_000, maxMs: 3_600_000, jitter: 0.2 };
 
+/**
+ * Image pulls that may pass (the registry refused the connection, its name did not resolve, it
+ * answered an HTTP error or nothing): PULL_TRIES tries, 10 s then 20 s apart (±20 %), so a job
+ * whose registry stays away fails within about a minute (two waits of at most 36 s in all, plus
+ * the tries), and the job holds its claim meanwhile — one audit row per try, never a requeue loop.
+ */
+export const PULL_BACKOFF: BackoffCurve = { baseMs: 10_000, maxMs: 20_000, jitter: 0.2 };
+export const PULL_TRIES = 3;
+
 /** Delay before the next attempt after `failures` consecutive failures (≥ 1) on `curve`; `random` in [0, 1). */
 export function backoffFor(curve: BackoffCurve, failures: number, random: () => number = Math.random): number {
   const d = Math.min(curve.maxMs, curve.baseMs * 2 ** Math.max(0, failures - 1));

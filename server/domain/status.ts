@@ -26,6 +26,12 @@ export type ActiveStatus = (typeof ACTIVE_STATUSES)[number];
 export const RUNNING_STATUSES = ['running', 'terminating'] as const satisfies readonly JobStatus[];
 export type RunningStatus = (typeof RUNNING_STATUSES)[number];
 
+/** Every status, in lifecycle order (the database enum's order; checked in test/status.test.ts). */
+export const ALL_STATUSES = [...LIVE_STATUSES, ...FINAL_STATUSES] as const;
+
+/** What a user is told for a status name that does not exist: the valid ones, in order. */
+export const unknownStatusMessage = (s: string): string => `unknown status ${s}: use ${ALL_STATUSES.join(', ')}`;
+
 export const isFinal = (s: string): s is FinalStatus => (FINAL_STATUSES as readonly string[]).includes(s);
 export const isLive = (s: string): s is LiveStatus => (LIVE_STATUSES as readonly string[]).includes(s);
 export const isActive = (s: string): s is ActiveStatus => (ACTIVE_STATUSES as readonly string[]).includes(s);

@@ -5,7 +5,7 @@
  * `user_limit` and `queued_behind` are never stored: they follow from the user's slots and the
  * job's place in its user's queue when the job is read (domain/queue.ts describeWait).
  */
-export const WAIT_CODES = ['user_limit', 'quota', 'engine_down', 'engine_error', 'pulling_image', 'queued_behind'] as const;
+export const WAIT_CODES = ['user_limit', 'quota', 'engine_down', 'engine_error', 'pulling_image', 'queued_behind', 'no_capacity', 'no_matching_node'] as const;
 export type WaitCode = (typeof WAIT_CODES)[number];
 
 export interface Wait {

@@ -1,6 +1,7 @@
 import dns from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import ipaddr from 'ipaddr.js';
+import { isPublicAddress } from './addresses';
 import { invalid } from './errors';
 
 /**
@@ -17,12 +18,8 @@ import { invalid } from './errors';
 
 export const WEBHOOK_URL_MAX = 2048;
 
-/** Is this IP address a public unicast address? (IPv4-mapped IPv6 is judged as its IPv4.) */
-export function isPublicAddress(ip: string): boolean {
-  if (!ipaddr.isValid(ip)) return false;
-  const a = ipaddr.process(ip);
-  return a.range() === 'unicast';
-}
+/** Is this IP address a public unicast address? One rule for webhooks and registries (./addresses). */
+export { isPublicAddress };
 
 /** The host of a URL as an IP literal (brackets of IPv6 removed), or null for a host name. */
 function ipLiteral(u: URL): string | null {

@@ -1,6 +1,6 @@
 import { inArray, sql, type SQL } from 'drizzle-orm';
 import type { Ctx } from '../context';
-import type { Db } from '../db/client';
+import type { Db, DbOrTx } from '../db/client';
 import { jobs, users, type Job } from '../db/schema';
 import { config } from '../config';
 import type { DockerRuntime } from '../docker/types';
@@ -8,6 +8,9 @@ import { audit } from '../domain/audit';
 import { monthKey } from '../domain/limits';
 import { ACTIVE_STATUSES, sqlList } from '../domain/status';
 import { waits } from '../domain/waits';
+import { nodesWithAllocation, placementNodes, toPlacementNode } from '../domain/nodes';
+import { capacityWait, placeForNode } from '../domain/placement';
+import { notifyDispatch } from '../domain/dispatch-signal';
 import { log } from '../log';
 import { metrics } from '../metrics';
 import { startJob, type StartOptions, type StartOutcome } from './start';
@@ -138,24 +141,40 @@ export async function claimJobs(db: Db, o: ClaimOptions): Promise<Job[]> {
       perUser,
     );
     if (plan.length === 0) return [];
-    // 3. Oldest queued jobs within each user's free slots.
-    const claimed = (await tx.execute(sql`
-      with want(user_id, n) as (
+    // 3. Oldest queued jobs within each user's free slots, locked, with what each would hold
+    //    (its plan's cpus and memory caps) and where it may go (its class's nodeSelector).
+    const picked = (await tx.execute(sql`
+      with want(user_id, n, ord) as (
         select * from unnest(${sql.raw(`array[${plan.map((p) => `'${p.userId}'`).join(',')}]::uuid[]`)},
-                             ${sql.raw(`array[${plan.map((p) => p.take).join(',')}]::int[]`)})
-      ), picked as (
-        select q.id from want w
-        cross join lateral (
-          select j.id from jobs j
-          where j.user_id = w.user_id and j.status = 'queued'
-          order by j.queued_at, j.id
-          limit w.n
-          for update skip locked
-        ) q
+                             ${sql.raw(`array[${plan.map((p) => p.take).join(',')}]::int[]`)},
+                             ${sql.raw(`array[${plan.map((_, i) => i).join(',') || '0'}]::int[]`)})
+      )
+      select q.id, q.class_name, pl.cpus::float8 as cpus, pl.memory_mb as memory_mb, c.node_selector
+      from want w
+      cross join lateral (
+        select j.id, j.class_name, j.queued_at from jobs j
+        where j.user_id = w.user_id and j.status = 'queued'
+        order by j.queued_at, j.id
+        limit w.n
+        for update skip locked
+      ) q
+      join users u on u.id = w.user_id
+      join plans pl on pl.id = u.plan_id
+      left join job_classes c on c.name = q.class_name
+      order by w.ord, q.queued_at, q.id`)) as unknown as PickedJob[];
+    if (picked.length === 0) return [];
+    // 4. Placement: which of them this node takes now (room, labels, and no emptier node with room).
+    const chosen = await placeOnThisNode(tx, o, picked);
+    if (chosen.length === 0) return [];
+    const claimed = (await tx.execute(sql`
+      with chosen(id, cpus, memory_mb) as (
+        select * from unnest(${sql.raw(`array[${chosen.map((c) => `'${c.id}'`).join(',')}]::uuid[]`)},
+                             ${sql.raw(`array[${chosen.map((c) => Number(c.cpus)).join(',')}]::real[]`)},
+                             ${sql.raw(`array[${chosen.map((c) => Math.round(Number(c.memory_mb))).join(',')}]::int[]`)})
       )
       update jobs set status = 'starting', claimed_at = ${nowIso}, claim_id = gen_random_uuid(), claim_seen_at = ${nowIso}, claim_owner = ${o.owner ?? null},
-        node = ${o.node}, wait_reason = null, wait_code = null, updated_at = ${nowIso}
-      from picked where jobs.id = picked.id
+        node = ${o.node}, cpus = chosen.cpus, memory_mb = chosen.memory_mb, wait_reason = null, wait_code = null, updated_at = ${nowIso}
+      from chosen where jobs.id = chosen.id and jobs.status = 'queued'
       returning jobs.id`)) as unknown as { id: string }[];
     if (claimed.length === 0) return [];
     const rows = await tx.select().from(jobs).where(inArray(jobs.id, claimed.map((c) => c.id)));
@@ -174,6 +193,38 @@ export async function claimJobs(db: Db, o: ClaimOptions): Promise<Job[]> {
     );
     return rows;
   });
+}
+
+interface PickedJob {
+  id: string;
+  class_name: string | null;
+  cpus: number;
+  memory_mb: number;
+  node_selector: Record<string, string> | null;
+}
+
+/**
+ * Step 4 of a claim: of the picked jobs (in fair order), the ones this node takes now
+ * (domain/placement.ts placeForNode). This node's row is locked first (FOR UPDATE), so a drain
+ * committed before it is seen and none commits during the claim, and this worker's own claims
+ * never interleave; the other nodes' allocation is read as committed (a claim racing on another
+ * node can tie with this one: the spread stays within a job per node). A draining node takes
+ * nothing. With no row for this node (a bare test context, or before its first heartbeat) there
+ * is nothing to weigh: it takes all. When it leaves jobs to an emptier node, it wakes the other
+ * dispatchers (NOTIFY on commit) so they need not wait for their tick.
+ */
+async function placeOnThisNode(tx: DbOrTx, o: ClaimOptions, picked: PickedJob[]): Promise<PickedJob[]> {
+  const [own] = await tx.execute<{ state: string }>(sql`select state from nodes where id = ${o.node} for update`);
+  if (!own) return picked;
+  if (own.state !== 'active') return [];
+  const nodes = (await nodesWithAllocation(tx)).map((n) => toPlacementNode(n, o.now));
+  const p = placeForNode(
+    o.node,
+    nodes,
+    picked.map((j) => ({ cpus: Number(j.cpus), memoryMb: Number(j.memory_mb), selector: j.node_selector, className: j.class_name })),
+  );
+  if (p.deferred > 0 && p.take.length > 0) await notifyDispatch(tx);
+  return p.take.map((i) => picked[i]!);
 }
 
 /** Marks queued jobs of users over their monthly quota with a reason the UI shows. */
@@ -205,10 +256,47 @@ async function markEngineWait(db: Db, now: Date, down: boolean): Promise<void> {
   }
 }
 
-/** The waits a dispatch pass keeps current: "engine unreachable" while it is, and quota waits. */
+const NODE_WAITS = sql.raw(`('no_capacity', 'no_matching_node')`);
+
+/**
+ * Marks queued jobs that no node can take now (placement.ts capacityWait): `no_capacity` naming
+ * the smallest gap, `no_matching_node` naming the class's nodeSelector; clears those marks where a
+ * node has room again. One pass per kind of job (plan caps × class), not per job. Other stored
+ * waits (quota, engine, pulls) are left alone. With no live node known, nothing is marked.
+ */
+export async function markCapacityWaits(db: Db, now: Date): Promise<number> {
+  const groups = await db.execute<{ cpus: number; memory_mb: number; class_name: string | null; node_selector: Record<string, string> | null; marked: boolean }>(sql`
+    select pl.cpus::float8 as cpus, pl.memory_mb, j.class_name, c.node_selector, bool_or(j.wait_code in ${NODE_WAITS}) as marked
+    from jobs j join users u on u.id = j.user_id join plans pl on pl.id = u.plan_id
+    left join job_classes c on c.name = j.class_name
+    where j.status = 'queued'
+    group by pl.cpus, pl.memory_mb, j.class_name, c.node_selector`);
+  if (groups.length === 0) return 0;
+  const nodes = await placementNodes(db, now);
+  let changed = 0;
+  const nowIso = now.toISOString();
+  for (const g of groups) {
+    const w = capacityWait({ cpus: Number(g.cpus), memoryMb: Number(g.memory_mb), selector: g.node_selector, className: g.class_name }, nodes);
+    if (!w && !g.marked) continue;
+    const match = sql`j.status = 'queued' and j.user_id = u.id and pl.id = u.plan_id and pl.cpus = ${Number(g.cpus)}::real and pl.memory_mb = ${Number(g.memory_mb)}
+      and j.class_name is not distinct from ${g.class_name}`;
+    const r = w
+      ? await db.execute(sql`update jobs j set wait_code = ${w.waitCode}, wait_reason = ${w.waitReason}, updated_at = ${nowIso}
+          from users u, plans pl where ${match} and (j.wait_code is null or j.wait_code in ${NODE_WAITS}) and j.wait_reason is distinct from ${w.waitReason}`)
+      : await db.execute(sql`update jobs j set wait_code = null, wait_reason = null, updated_at = ${nowIso}
+          from users u, plans pl where ${match} and j.wait_code in ${NODE_WAITS}`);
+    changed += r.count ?? 0;
+  }
+  return changed;
+}
+
+/** The waits a dispatch pass keeps current: "engine unreachable" while it is, quota waits, and nodes without room. */
 export async function markDispatchWaits(db: Db, now: Date, engineDown: boolean): Promise<void> {
   await markEngineWait(db, now, engineDown);
-  if (!engineDown) await markQuotaWaits(db, now);
+  if (!engineDown) {
+    await markQuotaWaits(db, now);
+    await markCapacityWaits(db, now);
+  }
 }
 
 export interface DispatchResult {

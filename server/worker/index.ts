@@ -7,7 +7,8 @@ import { bootDatabase, connect, type Database } from '../db/client';
 import { createDockerRuntime } from '../docker/runtime';
 import type { DockerRuntime, EventSubscription } from '../docker/types';
 import { databaseNow, ensureInstallation } from '../domain/installation';
-import { HEARTBEAT_EVERY_MS, resolveNodeId, writeHeartbeat } from '../domain/nodes';
+import { enforceDrainDeadline, HEARTBEAT_EVERY_MS, nodeFacts, resolveNodeId, writeHeartbeat, type NodeFacts } from '../domain/nodes';
+import { killJob } from '../domain/jobs';
 import { log } from '../log';
 import { startSweepers, type SweeperHandle } from '../sweepers';
 import { onContainerEvent, reconcile } from './completion';
@@ -77,11 +78,15 @@ async function doStart(): Promise<Worker> {
     if (!node || stopping) return null;
     const ctx: Ctx = { db: database.db, clock, node, installation, docker };
 
+    // Capacity and labels (WARDEN_NODE_*, defaults from `docker info`), learnt once the engine answers.
+    let facts: NodeFacts | undefined;
     const heartbeat = async () => {
       const ok = await docker.ping();
+      if (ok && !facts) facts = nodeFacts(cfg, await docker.engineInfo());
       await instanceLock.keep();
-      await writeHeartbeat(ctx.db, { node: ctx.node, at: ctx.clock.now(), dockerOk: ok, dockerError: ok ? null : docker.lastError() });
+      await writeHeartbeat(ctx.db, { node: ctx.node, at: ctx.clock.now(), dockerOk: ok, dockerError: ok ? null : docker.lastError(), facts });
       await renewStartLeases(ctx);
+      await enforceDrainDeadline(ctx, killJob);
     };
     await heartbeat().catch((e) => log.error({ err: String(e) }, 'heartbeat failed'));
 

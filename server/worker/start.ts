@@ -13,11 +13,13 @@ import {
   ImageUnavailableError,
   type ContainerSpec,
   type DockerRuntime,
+  type PullFailure,
 } from '../docker/types';
 import { audit } from '../domain/audit';
 import { containerSpec } from '../domain/container-spec';
 import { finishJob, lockJobWithPlan, transition } from '../domain/lifecycle';
-import { errMessage } from '../domain/side-effects';
+import { registryRefusal } from '../domain/registry-policy';
+import { backoffFor, errMessage, PULL_BACKOFF, PULL_TRIES, type BackoffCurve } from '../domain/side-effects';
 import { finishWithoutContainer } from '../domain/termination';
 import { NO_WAIT, waits } from '../domain/waits';
 import { log } from '../log';
@@ -29,8 +31,17 @@ import { log } from '../log';
  *
  *   claimed ──image present──▶ create + start ──▶ running (where node = this and claim_id = ours)
  *      │                                           └─ claim lost meanwhile: container removed, not recorded
- *      └─image absent──▶ wait `pulling_image` ──pull (background, ≤ WARDEN_PULL_TIMEOUT_S)──▶ create + start …
- *                                                 └─ registry error or deadline: failed, naming the image
+ *      └─image absent──▶ wait `pulling_image` ──registry policy, pull (background, ≤ WARDEN_PULL_TIMEOUT_S)──▶ create + start …
+ *                                                 ├─ refused/unresolvable/HTTP error: tried again, PULL_TRIES tries with backoff
+ *                                                 └─ policy refusal, not found, deadline, tries spent: failed, naming the image
+ *
+ * "The engine is unreachable" (the job is requeued, waiting `engine_down`) is decided only from the
+ * engine's own socket (DockerUnavailableError: a refused, reset or missing connection to DOCKER_HOST,
+ * as docker/runtime.ts classifies it by error code) — never from the text of an engine error: a
+ * registry refusing the engine's connection says "connect: connection refused" too, and reading it
+ * as the engine being down requeued such a job forever (1,598 audit rows in 90 s).
+ * A cancel or kill of a job still without a container ends it at once (domain/jobs.ts killJob); the
+ * start notices before it creates anything (stillOurs), and never records a container it made.
  *
  * A pull never holds the dispatcher tick or anyone else's start: the tick only launches it.
  * Every start of this process is listed in `inflightStarts`, so reconcile never requeues one and
@@ -45,6 +56,20 @@ export interface StartOptions {
   pullTimeoutMs: number;
   /** Deadline of create + start; past it the claim is left to lapse and reconcile settles the job. */
   runTimeoutMs?: number;
+  /** Tries of a pull that may pass, and the waits between them (default PULL_TRIES on PULL_BACKOFF). */
+  pullRetry?: { tries: number; curve: BackoffCurve };
+}
+
+/** Pull failures worth another try: the registry may be back in a moment. */
+const RETRYABLE_PULLS: ReadonlySet<PullFailure> = new Set(['refused', 'unresolvable', 'http_error', 'no_answer']);
+
+/**
+ * Pure: after failed try `tryNo` (1-based) of a pull, how long to wait before the next, or null
+ * when the job fails now (a failure that will not pass, the last try, or not a pull failure).
+ */
+export function pullRetryDelay(e: unknown, tryNo: number, retry: { tries: number; curve: BackoffCurve }, random: () => number = Math.random): number | null {
+  if (!(e instanceof ImageUnavailableError) || !RETRYABLE_PULLS.has(e.failure) || tryNo >= retry.tries) return null;
+  return backoffFor(retry.curve, tryNo, random);
 }
 
 /** Create + start normally take well under a second; a minute means the engine is wedged. */
@@ -128,12 +153,27 @@ async function pullInBackground(ctx: Ctx, docker: DockerRuntime, job: Job, o: St
     .update(jobs)
     .set({ ...w, updatedAt: now })
     .where(and(eq(jobs.id, job.id), eq(jobs.claimId, job.claimId!), inArray(jobs.status, ['starting', 'terminating'])));
+  const retry = o.pullRetry ?? { tries: PULL_TRIES, curve: PULL_BACKOFF };
   const p = (async (): Promise<StartOutcome> => {
-    try {
-      await docker.pullImage(job.image, o.pullTimeoutMs);
-    } catch (e) {
-      return startFailed(ctx, job, e);
+    for (let tryNo = 1; ; tryNo++) {
+      // Just before the pull, again: the name may resolve elsewhere than at submit.
+      const refused = await registryRefusal(job.image, { rules: config().WARDEN_REGISTRIES });
+      if (refused) return startFailed(ctx, job, new ImageUnavailableError(job.image, refused, 'policy'));
+      try {
+        await docker.pullImage(job.image, o.pullTimeoutMs);
+        break;
+      } catch (e) {
+        const delay = pullRetryDelay(e, tryNo, retry);
+        if (delay === null) return startFailed(ctx, job, e);
+        if (!(await notePullRetry(ctx, job, e as ImageUnavailableError, tryNo, retry.tries, delay))) {
+          await stoppedMeanwhile(ctx, job);
+          return 'gone';
+        }
+        await new Promise((r) => setTimeout(r, delay));
+      }
     }
+    const still = await stoppedMeanwhile(ctx, job);
+    if (still !== 'starting') return still;
     return createAndRecord(ctx, docker, job, o, true, onBackground);
   })().catch((e: unknown): StartOutcome => {
     // Left `starting` with a lapsing lease: reconcile settles it.
@@ -143,6 +183,49 @@ async function pullInBackground(ctx: Ctx, docker: DockerRuntime, job: Job, o: St
   inflightStarts.add(job.id, job.claimId!, p);
   onBackground(p);
   return 'pulling';
+}
+
+/**
+ * One failed try of a pull that may pass: the job says so (its wait) and one audit row records
+ * the try. Only while the claim stands and the job is still `starting`; false when it is not
+ * (cancelled or killed meanwhile).
+ */
+async function notePullRetry(ctx: Ctx, job: Job, e: ImageUnavailableError, tryNo: number, tries: number, delayMs: number): Promise<boolean> {
+  const now = ctx.clock.now();
+  const secs = Math.max(1, Math.round(delayMs / 1000));
+  return ctx.db.transaction(async (tx) => {
+    const [r] = await tx
+      .update(jobs)
+      .set({ waitCode: 'pulling_image', waitReason: `Pulling image ${job.image}: try ${tryNo} of ${tries} failed (${e.why}); trying again in ${secs} s`.slice(0, 500), updatedAt: now })
+      .where(and(eq(jobs.id, job.id), eq(jobs.claimId, job.claimId!), eq(jobs.status, 'starting')))
+      .returning({ id: jobs.id });
+    if (!r) return false;
+    await audit(tx, {
+      actor: 'dispatcher',
+      action: 'job.pull_retry',
+      targetType: 'job',
+      targetId: job.id,
+      at: now,
+      success: false,
+      error: e.message,
+      reason: `pull try ${tryNo} of ${tries} failed; next in ${secs} s`,
+      details: { image: job.image, failure: e.failure, try: tryNo, tries, delayMs, claimId: job.claimId },
+    });
+    return true;
+  });
+}
+
+/**
+ * Is the start still wanted, before it makes anything? `starting` under our claim: yes. Killed
+ * while starting with no container (`terminating`): it ends now, without one. Anything else
+ * (cancelled, killed, requeued, claimed elsewhere): 'gone'.
+ */
+async function stoppedMeanwhile(ctx: Ctx, job: Job): Promise<'starting' | 'gone'> {
+  const [cur] = await ctx.db.select({ status: jobs.status, claimId: jobs.claimId, containerId: jobs.containerId }).from(jobs).where(eq(jobs.id, job.id));
+  if (!cur || cur.claimId !== job.claimId) return 'gone';
+  if (cur.status === 'starting') return 'starting';
+  if (cur.status === 'terminating' && !cur.containerId) await finishWithoutContainer({ ctx, actor: 'dispatcher' }, job, 'stopped while its image was being pulled');
+  return 'gone';
 }
 
 interface StartContext {
@@ -238,7 +321,7 @@ async function takeOverName(ctx: Ctx, docker: DockerRuntime, job: Job): Promise<
       await docker.start(ins.id);
       return true;
     } catch (e) {
-      if (e instanceof DockerUnavailableError || isConnectionError(e)) throw e;
+      if (e instanceof DockerUnavailableError) throw e;
       await docker.remove(ins.id);
       await audit(ctx.db, { actor: 'dispatcher', action: 'container.remove', targetType: 'job', targetId: job.id, at, reason: 'a never-started container of this attempt would not start; replaced', details: { startError: errMessage(e).slice(0, 500), containerId: ins.id, claim: ins.labels[LABEL.claim] ?? null, attempt: job.attempt } });
       return false;
@@ -342,12 +425,6 @@ async function recordRunning(ctx: Ctx, docker: DockerRuntime, job: Job, containe
   return 'gone';
 }
 
-function isConnectionError(e: unknown): boolean {
-  const code = (e as NodeJS.ErrnoException)?.code;
-  const msg = String((e as Error)?.message ?? e);
-  return code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'ETIMEDOUT' || /connect|socket hang up|ECONNREFUSED/i.test(msg);
-}
-
 /**
  * An engine that answers 5xx while starting a container (seen right after an engine restart:
  * "failed to update store for object type *libnetwork.endpoint") is in trouble, not the job:
@@ -363,7 +440,9 @@ function engineStatus(e: unknown): number | undefined {
 
 /** What a failed start means for the job: requeued (engine away or in trouble), failed (image, refusal), or nothing (claim lost). */
 async function startFailed(ctx: Ctx, job: Job, e: unknown): Promise<StartOutcome> {
-  if (e instanceof DockerUnavailableError || isConnectionError(e) || e instanceof DeadlineError) {
+  // The engine's own socket failed (docker/runtime.ts decides that from the error code of our
+  // connection to DOCKER_HOST), or the engine did not answer an image check in time.
+  if (e instanceof DockerUnavailableError || e instanceof DeadlineError) {
     const r = await requeueStart(ctx, job, errMessage(e));
     return r === 'exhausted' ? 'requeued' : r;
   }
@@ -371,8 +450,9 @@ async function startFailed(ctx: Ctx, job: Job, e: unknown): Promise<StartOutcome
     const r = await requeueStart(ctx, job, errMessage(e), { engineError: true });
     if (r !== 'exhausted') return r;
   }
-  const reason = e instanceof ImageUnavailableError ? `Image unavailable: ${e.message}` : `Container failed to start: ${errMessage(e).slice(0, 500)}`;
-  const details = e instanceof ImageUnavailableError ? { image: job.image } : {};
+  // A pull failure's reason is Warden's own short sentence (≤ 300 characters, no registry body).
+  const reason = e instanceof ImageUnavailableError ? e.message : `Container failed to start: ${errMessage(e).slice(0, 500)}`;
+  const details = e instanceof ImageUnavailableError ? { image: job.image, failure: e.failure } : {};
   const now = ctx.clock.now();
   const out = await ctx.db.transaction(async (tx) => {
     const r = await lockJobWithPlan(tx, job.id);

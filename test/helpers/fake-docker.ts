@@ -30,6 +30,10 @@ export class FakeDocker implements DockerRuntime {
     this.check();
     return 'FAKE:ENGINE';
   }
+  async engineInfo() {
+    this.check();
+    return { id: 'FAKE:ENGINE', cpus: 4, memoryBytes: 8 * 1024 ** 3 };
+  }
   async hasImage() {
     return true;
   }
