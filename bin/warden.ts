@@ -3,6 +3,7 @@
  *
  *   jobs …       the user CLI over HTTP (./jobs-cli.ts)
  *   webhooks …   subscriptions and deliveries over HTTP (./webhooks-cli.ts)
+ *   nodes …      worker nodes: list, drain, resume over HTTP (./nodes-cli.ts)
  *   completion bash|zsh
  *   user …, operator …   bootstrap commands on the database (./cli-admin.ts, loaded only for them)
  *
@@ -13,10 +14,12 @@ import { bashCompletion, zshCompletion, type CommandTree } from './completion';
 import { EXIT, usageError } from './cli-common';
 import { JOBS_OPTIONS, runCli, runJobsCli } from './jobs-cli';
 import { runWebhooks, WEBHOOKS_OPTIONS } from './webhooks-cli';
+import { NODES_OPTIONS, runNodesCli } from './nodes-cli';
 
 const USAGE = `usage: warden <command> [options]      (npm run -s warden -- …, or npx warden …)
   jobs submit|list|get|logs|cancel|kill|extend|results …    (warden jobs --help)
   webhooks list|create|delete|deliveries …                  (warden webhooks --help)
+  nodes list|drain|resume …                                 (warden nodes --help)
   completion bash|zsh       print a shell completion script: source <(warden completion bash)
 bootstrap (on the server's host, straight to its database):
   user create --name <name> --plan <plan>
@@ -28,6 +31,7 @@ const NO_OPTS = {};
 export const COMMANDS: CommandTree = {
   jobs: JOBS_OPTIONS,
   webhooks: WEBHOOKS_OPTIONS,
+  nodes: NODES_OPTIONS,
   completion: { bash: NO_OPTS, zsh: NO_OPTS },
 };
 
@@ -44,6 +48,8 @@ async function main(argv: string[]): Promise<number> {
       return runJobsCli(rest);
     case 'webhooks':
       return runCli(() => runWebhooks(rest));
+    case 'nodes':
+      return runNodesCli(rest);
     case 'completion':
       return runCli(async () => {
         if (rest[0] === 'bash') process.stdout.write(bashCompletion(COMMANDS));
@@ -60,7 +66,7 @@ async function main(argv: string[]): Promise<number> {
     }
     default:
       return runCli(async () => {
-        throw usageError(`unknown command "${noun}": use jobs, webhooks, completion, user or operator`);
+        throw usageError(`unknown command "${noun}": use jobs, webhooks, nodes, completion, user or operator`);
       });
   }
 }

@@ -17,7 +17,7 @@ export type paths = {
         put?: never;
         /**
          * Submit a job
-         * @description A user key submits for itself; an operator key (operator role) for `?user=<user id>`. Limits and caps are checked first (422 naming the cap; 429 when the queue is full).
+         * @description A user key submits for itself; an operator key (operator role) for `?user=<user id>`. Limits and caps are checked first (422 naming the cap; 429 when the queue is full). The image's registry must pass the registry policy (`WARDEN_REGISTRIES`; unset: no IP literals, local names or names resolving to private addresses): else 422 `registry_not_allowed` on `image`, naming the registry and the setting.
          *
          *     User keys (their own jobs only) and operator keys.
          */
@@ -57,7 +57,7 @@ export type paths = {
         };
         /**
          * A job's output
-         * @description The saved log tail (last 64 KiB), or the live tail while it runs. `follow=true` streams the live output until the container stops.
+         * @description The saved log tail (last 64 KiB), or the live tail while it runs. `follow=true` streams the live output until the container stops; at most 4 follows per user and `WARDEN_MAX_LOG_FOLLOWS` per server are open at once, past that a 429 `too_many_follows` with `Retry-After`.
          *
          *     User keys (their own jobs only) and operator keys.
          */
@@ -79,7 +79,7 @@ export type paths = {
         };
         /**
          * A job's results
-         * @description A tar of what the job left under its `resultsPath`, copied out when it ended and kept until its TTL. Header `Warden-Results-Truncated: true` when the plan's `maxResultsMb` cut it short.
+         * @description A tar of what the job left under its `resultsPath`, copied out when it ended and kept until its TTL. Header `Warden-Results-Truncated: true` when the plan's `maxResultsMb` cut it short. Streamed from the database. A job that would have gone past the plan's `maxResultsTotalMb` (all of a user's results together) keeps none: 404 saying so.
          *
          *     User keys (their own jobs only) and operator keys.
          */
@@ -524,6 +524,68 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/nodes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every worker node: state, capacity, allocation, running jobs
+         * @description Operator keys, viewer role and up.
+         */
+        get: operations["getNodes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/nodes/{id}/drain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Drain a node: it takes no new work
+         * @description Its running jobs run on to their own end; with deadlineSeconds, those still running then get the kill escalation (SIGTERM, grace, SIGKILL). The node shows `drained` once empty. Kept across worker restarts. Audited with the reason.
+         *
+         *     Operator keys, operator role and up.
+         */
+        post: operations["postNodesByIdDrain"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/nodes/{id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume a drained or draining node: it takes work again
+         * @description Operator keys, operator role and up.
+         */
+        post: operations["postNodesByIdResume"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/orphans": {
         parameters: {
             query?: never;
@@ -851,7 +913,7 @@ export type components = {
          * @description Why a queued job is not running yet (waitReason says it as a sentence)
          * @enum {string}
          */
-        WaitCode: "user_limit" | "quota" | "engine_down" | "engine_error" | "pulling_image" | "queued_behind";
+        WaitCode: "user_limit" | "quota" | "engine_down" | "engine_error" | "pulling_image" | "queued_behind" | "no_capacity" | "no_matching_node";
         /** @description Every 4xx/5xx: this shape, never a stack trace */
         Error: {
             error: {
@@ -885,6 +947,10 @@ export type components = {
             ttlKilledSeconds: number | null;
             ttlLostSeconds: number | null;
             resultsPath: string | null;
+            /** @description labels a node must carry for these jobs (WARDEN_NODE_LABELS) */
+            nodeSelector: {
+                [key: string]: string;
+            } | null;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
@@ -924,6 +990,8 @@ export type components = {
             idleTimeoutSeconds: number | null;
             resultsPath: string | null;
             maxResultsMb: number;
+            /** @description Cap on all of a user's saved results together (MiB); a job that would go past it keeps none and says so in resultsNote */
+            maxResultsTotalMb: number;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
@@ -1196,6 +1264,51 @@ export type components = {
          * @enum {string}
          */
         DeliveryStatus: "pending" | "delivered" | "failed";
+        NodeList: {
+            nodes: components["schemas"]["Node"][];
+        };
+        /** @description A worker node (one Docker engine): capacity, allocation and state */
+        Node: {
+            /** @description the node id (its engine's ID, or WARDEN_NODE_ID) */
+            id: string;
+            /** @description host name plus short engine id */
+            name: string;
+            /**
+             * @description drained: draining with nothing left on it; down: heartbeat older than 60 s
+             * @enum {string}
+             */
+            state: "active" | "draining" | "drained" | "down";
+            /** Format: date-time */
+            heartbeatAt: string;
+            /** Format: date-time */
+            startedAt: string;
+            dockerOk: boolean;
+            dockerError: string | null;
+            version: string | null;
+            labels: {
+                [key: string]: string;
+            };
+            /** @description null: unlimited (or not recorded) */
+            capacity: {
+                cpus: number | null;
+                memoryMb: number | null;
+                maxJobs: number | null;
+            };
+            /** @description held by its starting, running and terminating jobs */
+            allocated: {
+                cpus: number;
+                memoryMb: number;
+                jobs: number;
+            };
+            /** @description jobs running or terminating on it */
+            running: number;
+            drain: {
+                reason: string;
+                by: string;
+                startedAt: string | null;
+                deadlineAt: string | null;
+            } | null;
+        };
         /** @description What the orphan sweeper sees now: orphaned containers, lost jobs, orphaned children (see the dashboard’s Orphans view) */
         OrphanReport: {
             [key: string]: unknown;
@@ -1433,168 +1546,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Job id */
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The job */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Job"];
-                };
-            };
-            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The key’s role does not allow this */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not found (or not yours) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    getJobsByIdLogs: {
-        parameters: {
-            query?: {
-                follow?: "0" | "1" | "true" | "false";
-            };
-            header?: never;
-            path: {
-                /** @description Job id */
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description stdout and stderr as text */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "text/plain": string;
-                };
-            };
-            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The key’s role does not allow this */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not found (or not yours) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    getJobsByIdResults: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description Job id */
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The results archive */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/x-tar": string;
-                };
-            };
-            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The key’s role does not allow this */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not found (or not yours) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    postJobsByIdCancel: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description Job id */
+                /** @description Job id, or a unique prefix of it of at least 6 characters (409 ambiguous_id lists the matches; 422 id_too_short) */
                 id: string;
             };
             cookie?: never;
@@ -1646,6 +1598,232 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getJobsByIdLogs: {
+        parameters: {
+            query?: {
+                follow?: "0" | "1" | "true" | "false";
+            };
+            header?: never;
+            path: {
+                /** @description Job id, or a unique prefix of it of at least 6 characters (409 ambiguous_id lists the matches; 422 id_too_short) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description stdout and stderr as text */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Queue full, or too many log follows (`Retry-After`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before opening another follow */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getJobsByIdResults: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Job id, or a unique prefix of it of at least 6 characters (409 ambiguous_id lists the matches; 422 id_too_short) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The results archive */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-tar": string;
+                };
+            };
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postJobsByIdCancel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Job id, or a unique prefix of it of at least 6 characters (409 ambiguous_id lists the matches; 422 id_too_short) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     postJobsByIdKill: {
@@ -1653,7 +1831,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Job id */
+                /** @description Job id, or a unique prefix of it of at least 6 characters (409 ambiguous_id lists the matches; 422 id_too_short) */
                 id: string;
             };
             cookie?: never;
@@ -1737,7 +1915,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Job id */
+                /** @description Job id, or a unique prefix of it of at least 6 characters (409 ambiguous_id lists the matches; 422 id_too_short) */
                 id: string;
             };
             cookie?: never;
@@ -1822,7 +2000,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Job id */
+                /** @description Job id, or a unique prefix of it of at least 6 characters (409 ambiguous_id lists the matches; 422 id_too_short) */
                 id: string;
             };
             cookie?: never;
@@ -2014,6 +2192,9 @@ export interface operations {
                     ttlKilledSeconds?: number | null;
                     ttlLostSeconds?: number | null;
                     resultsPath?: string | null;
+                    nodeSelector?: {
+                        [key: string]: string;
+                    } | null;
                 };
             };
         };
@@ -2255,6 +2436,7 @@ export interface operations {
                     idleTimeoutSeconds?: number | null;
                     resultsPath?: string | null;
                     maxResultsMb?: number;
+                    maxResultsTotalMb?: number;
                     maxEnvVars?: number;
                     maxEnvBytes?: number;
                     maxCommandArgs?: number;
@@ -3300,6 +3482,202 @@ export interface operations {
             };
         };
     };
+    getNodes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The nodes, newest heartbeat first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeList"];
+                };
+            };
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postNodesByIdDrain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Node id (GET /api/v1/nodes lists them) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    reason: string;
+                    deadlineSeconds?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description The node */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Node"];
+                };
+            };
+            /** @description Malformed or oversized body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postNodesByIdResume: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Node id (GET /api/v1/nodes lists them) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    reason?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The node */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Node"];
+                };
+            };
+            /** @description Malformed or oversized body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getOrphans: {
         parameters: {
             query?: never;
@@ -3346,6 +3724,7 @@ export interface operations {
                 targetType?: string;
                 targetId?: string;
                 job?: string;
+                jobName?: string;
                 q?: string;
                 limit?: number;
                 cursor?: number;

@@ -15,6 +15,7 @@ const LINKS = [
   { href: '/orphans', label: 'Orphans' },
   { href: '/audit', label: 'Audit' },
   { href: '/sweepers', label: 'Sweepers' },
+  { href: '/nodes', label: 'Nodes' },
   { href: '/webhooks', label: 'Webhooks' },
   { href: '/operators', label: 'Operators', admin: true },
 ];

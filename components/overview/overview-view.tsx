@@ -141,7 +141,15 @@ export function OverviewView({ initial, initialError }: { initial: OverviewData 
             })}
           </ul>
         </Card>
-        <Card title="Docker and workers" bodyClassName="p-0">
+        <Card
+          title="Docker and workers"
+          bodyClassName="p-0"
+          actions={
+            <Link href="/nodes" className="text-xs font-medium text-indigo-700 hover:underline">
+              Nodes: capacity, drain
+            </Link>
+          }
+        >
           <ul className="divide-y divide-zinc-100">
             <li className="flex items-center gap-3 px-4 py-2.5 text-sm">
               <span aria-hidden className={`size-2 rounded-full ${d.docker.ok ? 'bg-emerald-500' : 'bg-red-500'}`} />

@@ -74,6 +74,7 @@ const GROUPS: { title: string; fields: { key: keyof Plan & string; label: string
     fields: [
       { key: 'idleTimeoutSeconds', label: fieldLabel('idleTimeoutSeconds'), unit: 's', nullable: true },
       { key: 'maxResultsMb', label: fieldLabel('maxResultsMb'), unit: 'MB' },
+      { key: 'maxResultsTotalMb', label: 'Max results per user, total (MB)', unit: 'MB' },
       { key: 'resultsPath', label: fieldLabel('resultsPath'), nullable: true, text: true },
     ],
   },

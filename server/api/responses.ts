@@ -1,3 +1,4 @@
+import { nodeToJson } from '../domain/nodes';
 import { z } from 'zod';
 import type { AuditEvent, Job, JobClass, Plan, User } from '../db/schema';
 import type { auditToJson } from '../domain/audit-queries';
@@ -118,6 +119,7 @@ export const planSchema = z
     idleTimeoutSeconds: seconds().nullable(),
     resultsPath: z.string().nullable(),
     maxResultsMb: z.number().int(),
+    maxResultsTotalMb: z.number().int().meta({ description: "Cap on all of a user's saved results together (MiB); a job that would go past it keeps none and says so in resultsNote" }),
     createdAt: at(),
     updatedAt: at(),
   })
@@ -285,6 +287,24 @@ export const meSchema = z
   ])
   .meta({ id: 'Me', description: 'A user key: its plan, effective limits (and which rule set each), counts and usage vs quota. An operator key: who it is.' });
 
+export const nodeSchema = z
+  .object({
+    id: z.string().describe("the node id (its engine's ID, or WARDEN_NODE_ID)"),
+    name: z.string().describe('host name plus short engine id'),
+    state: z.enum(['active', 'draining', 'drained', 'down']).describe('drained: draining with nothing left on it; down: heartbeat older than 60 s'),
+    heartbeatAt: at(),
+    startedAt: at(),
+    dockerOk: z.boolean(),
+    dockerError: z.string().nullable(),
+    version: z.string().nullable(),
+    labels: z.record(z.string(), z.string()),
+    capacity: z.object({ cpus: z.number().nullable(), memoryMb: z.number().int().nullable(), maxJobs: z.number().int().nullable() }).describe('null: unlimited (or not recorded)'),
+    allocated: z.object({ cpus: z.number(), memoryMb: z.number(), jobs: z.number().int() }).describe('held by its starting, running and terminating jobs'),
+    running: z.number().int().describe('jobs running or terminating on it'),
+    drain: z.object({ reason: z.string(), by: z.string(), startedAt: at().nullable(), deadlineAt: at().nullable() }).nullable(),
+  })
+  .meta({ id: 'Node', description: 'A worker node (one Docker engine): capacity, allocation and state' });
+
 export const orphansSchema = z
   .looseObject({})
   .meta({ id: 'OrphanReport', description: 'What the orphan sweeper sees now: orphaned containers, lost jobs, orphaned children (see the dashboard’s Orphans view)' });
@@ -309,7 +329,8 @@ export const sameShapes: [
   Mutual<z.output<typeof meSchema>, Awaited<Json<typeof getMe>>>,
   Same<z.output<typeof keySchema>, Json<typeof keyToJson>>,
   Same<z.output<typeof operatorSchema>, Json<typeof operatorToJson>>,
-] = [true, true, true, true, true, true, true, true, true, true];
+  Same<z.output<typeof nodeSchema>, Json<typeof nodeToJson>>,
+] = [true, true, true, true, true, true, true, true, true, true, true];
 
 // Keep the row types referenced so a schema change shows up here first.
 export type _Rows = [Job, Plan, JobClass, User, AuditEvent];

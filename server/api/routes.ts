@@ -1,3 +1,4 @@
+import { drainNodeSchema, resumeNodeSchema } from '../domain/nodes';
 import { z } from 'zod';
 import { auditQuerySchema } from '../domain/audit-queries';
 import {
@@ -28,6 +29,7 @@ import {
   meSchema,
   newKeySchema,
   operatorSchema,
+  nodeSchema,
   orphansSchema,
   planSchema,
   userListSchema,
@@ -82,6 +84,7 @@ const operatorId = z.object({ id: z.uuid().meta({ description: 'Operator id' }) 
 const keyPath = (owner: string) => z.object({ id: z.uuid().meta({ description: owner }), keyId: z.uuid().meta({ description: 'Key id' }) });
 const webhookId = z.object({ id: z.uuid().meta({ description: 'Subscription id' }) });
 const AUTH = [401, 403];
+const nodeId = z.object({ id: z.string().meta({ description: 'Node id (GET /api/v1/nodes lists them)' }) });
 
 export const API_ROUTES: ApiRoute[] = [
   // Jobs
@@ -89,7 +92,7 @@ export const API_ROUTES: ApiRoute[] = [
     method: 'post',
     path: '/api/v1/jobs',
     summary: 'Submit a job',
-    description: 'A user key submits for itself; an operator key (operator role) for `?user=<user id>`. Limits and caps are checked first (422 naming the cap; 429 when the queue is full).',
+    description: 'A user key submits for itself; an operator key (operator role) for `?user=<user id>`. Limits and caps are checked first (422 naming the cap; 429 when the queue is full). The image\'s registry must pass the registry policy (`WARDEN_REGISTRIES`; unset: no IP literals, local names or names resolving to private addresses): else 422 `registry_not_allowed` on `image`, naming the registry and the setting.',
     access: 'user',
     query: z.object({ user: z.uuid().optional().meta({ description: 'Operators: the user to submit for' }) }),
     body: submitJobSchema,
@@ -119,18 +122,19 @@ export const API_ROUTES: ApiRoute[] = [
     method: 'get',
     path: '/api/v1/jobs/{id}/logs',
     summary: "A job's output",
-    description: 'The saved log tail (last 64 KiB), or the live tail while it runs. `follow=true` streams the live output until the container stops.',
+    description:
+      'The saved log tail (last 64 KiB), or the live tail while it runs. `follow=true` streams the live output until the container stops; at most 4 follows per user and `WARDEN_MAX_LOG_FOLLOWS` per server are open at once, past that a 429 `too_many_follows` with `Retry-After`.',
     access: 'user',
     params: jobId,
     query: logsQuerySchema,
     ok: { status: 200, description: 'stdout and stderr as text', text: true },
-    errors: [...AUTH, 404, 409, 422],
+    errors: [...AUTH, 404, 409, 422, 429],
   },
   {
     method: 'get',
     path: '/api/v1/jobs/{id}/results',
     summary: "A job's results",
-    description: 'A tar of what the job left under its `resultsPath`, copied out when it ended and kept until its TTL. Header `Warden-Results-Truncated: true` when the plan\'s `maxResultsMb` cut it short.',
+    description: 'A tar of what the job left under its `resultsPath`, copied out when it ended and kept until its TTL. Header `Warden-Results-Truncated: true` when the plan\'s `maxResultsMb` cut it short. Streamed from the database. A job that would have gone past the plan\'s `maxResultsTotalMb` (all of a user\'s results together) keeps none: 404 saying so.',
     access: 'user',
     params: jobId,
     ok: { status: 200, description: 'The results archive', tar: true },
@@ -247,6 +251,30 @@ export const API_ROUTES: ApiRoute[] = [
     query: listDeliveriesQuerySchema,
     ok: { status: 200, description: 'A page of deliveries', json: deliveryListSchema },
     errors: [...AUTH, 404, 422],
+  },
+  // Nodes
+  { method: 'get', path: '/api/v1/nodes', summary: 'Every worker node: state, capacity, allocation, running jobs', access: 'viewer', ok: { status: 200, description: 'The nodes, newest heartbeat first', json: z.object({ nodes: z.array(nodeSchema) }).meta({ id: 'NodeList' }) }, errors: AUTH },
+  {
+    method: 'post',
+    path: '/api/v1/nodes/{id}/drain',
+    summary: 'Drain a node: it takes no new work',
+    description: 'Its running jobs run on to their own end; with deadlineSeconds, those still running then get the kill escalation (SIGTERM, grace, SIGKILL). The node shows `drained` once empty. Kept across worker restarts. Audited with the reason.',
+    access: 'operator',
+    params: nodeId,
+    body: drainNodeSchema,
+    bodyRequired: true,
+    ok: { status: 200, description: 'The node', json: nodeSchema },
+    errors: [400, ...AUTH, 404, 422],
+  },
+  {
+    method: 'post',
+    path: '/api/v1/nodes/{id}/resume',
+    summary: 'Resume a drained or draining node: it takes work again',
+    access: 'operator',
+    params: nodeId,
+    body: resumeNodeSchema,
+    ok: { status: 200, description: 'The node', json: nodeSchema },
+    errors: [400, ...AUTH, 404, 409, 422],
   },
   // Operations
   { method: 'get', path: '/api/v1/orphans', summary: 'What the orphan sweeper sees now', access: 'viewer', ok: { status: 200, description: 'The report', json: orphansSchema }, errors: AUTH },

@@ -5,7 +5,7 @@ import { log } from '../log';
  * The live dashboard's feed: ONE `LISTEN warden_live` connection per server process (the shared
  * pool's listener), fanned out to every browser on GET /api/ui/events as Server-Sent Events.
  *
- * What is announced comes from triggers (drizzle/0009_dashboard_live_notify.sql), so every code
+ * What is announced comes from triggers (drizzle/0011_dashboard_live_notify.sql), so every code
  * path is covered: `job:<id>:<status>` per job transition, `jobs` per insert statement, `node` per
  * heartbeat write, `sweeper` per sweeper-run write. Browsers only invalidate their queries on an
  * event and re-read through the ordinary read endpoints: an event carries no data a viewer could

@@ -121,11 +121,13 @@ export interface Placement {
 }
 
 /**
- * Which of `jobs` (in the dispatcher's fair order) the node `own` claims now. A job is taken when
- * it fits `own` (room now, labels match) and no other node that would take work and has room for
- * it is emptier by the job's dominant resource; each take adds to `own`'s allocation before the
- * next job is weighed. `nodes` is every node (own included); a node absent from it is not
- * weighed. Pure.
+ * Which of `jobs` (in the dispatcher's fair order) the node `own` claims now. Each job, in turn,
+ * goes (on paper) to the emptiest node by its dominant resource among those that would take work,
+ * have room and match its labels, `own` winning ties; its demand is added to that node before the
+ * next job is weighed. `own` takes the jobs that fell to it; the rest are left for the others'
+ * claims. Filling the whole batch this way (not stopping at the first job another node would get)
+ * lets a node take its share of a burst in one claim: 100 jobs on 2 nodes went from 100 claim
+ * transactions to a handful (bench/fleet.ts). `nodes` is every node (own included). Pure.
  */
 export function placeForNode(ownId: string, nodes: readonly PlacementNode[], jobs: readonly Demand[]): Placement {
   const state = nodes.map((n) => ({ ...n, allocated: { ...n.allocated } }));
@@ -136,16 +138,14 @@ export function placeForNode(ownId: string, nodes: readonly PlacementNode[], job
     if (!matchesSelector(own.labels, d.selector) || !fitsNow(own, d)) return;
     const room = state.filter((n) => (n.id === ownId || n.takesWork) && matchesSelector(n.labels, d.selector) && fitsNow(n, d));
     const r = dominantResource(d, room);
-    const mine = fullness(own, r);
-    const emptier = room.some((n) => n.id !== ownId && fullness(n, r) < mine - EPS);
-    if (emptier) {
-      out.deferred++;
-      return;
-    }
-    own.allocated.cpus += d.cpus;
-    own.allocated.memoryMb += d.memoryMb;
-    own.allocated.jobs += 1;
-    out.take.push(i);
+    // The emptiest node with room gets it; on a tie, this node (so a job never waits on a tie).
+    let target = own;
+    for (const n of room) if (fullness(n, r) < fullness(target, r) - EPS) target = n;
+    target.allocated.cpus += d.cpus;
+    target.allocated.memoryMb += d.memoryMb;
+    target.allocated.jobs += 1;
+    if (target === own) out.take.push(i);
+    else out.deferred++;
   });
   return out;
 }

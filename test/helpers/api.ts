@@ -111,6 +111,9 @@ export async function setupApi(env: Record<string, string> = {}): Promise<ApiHar
   process.env.WARDEN_ADMIN_EMAIL = 'boot@test.local';
   process.env.WARDEN_ADMIN_PASSWORD = 'boot-password-1';
   process.env.DOCKER_HOST ??= 'unix:///tmp/warden-nonexistent.sock';
+  // Node capacity defaults to the engine's CPU count; with the plans' cpus caps (1, 2, 4) a 2-core
+  // test machine would run one or two jobs at a time. Tests about capacity set their own.
+  process.env.WARDEN_NODE_CPU_OVERCOMMIT ??= '16';
   Object.assign(process.env, env);
   const { getAppContext } = await import('../../server/app');
   const { createOperator, createOperatorKey } = await import('../../server/domain/operators');

@@ -58,9 +58,10 @@ export interface Engine {
   close(): Promise<void>;
 }
 
-export async function startEngine(tag: string, o: { images?: string[] } = {}): Promise<Engine> {
+/** `prefix`: the directory's name starts with it (fleet tests use their own, /tmp/fleet-*). */
+export async function startEngine(tag: string, o: { images?: string[]; prefix?: string } = {}): Promise<Engine> {
   requireHostPrerequisites();
-  const dir = path.join(os.tmpdir(), `warden-hosts-${tag}-${process.pid}`);
+  const dir = path.join(os.tmpdir(), `${o.prefix ?? 'warden-hosts'}-${tag}-${process.pid}`);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(path.join(dir, 'etc'), { recursive: true });
   const host = `unix://${dir}/docker.sock`;
@@ -168,6 +169,10 @@ export function spawnWorker(o: WorkerOptions): WorkerProc {
     WARDEN_ADMIN_EMAIL: 'admin@hosts.test',
     WARDEN_ADMIN_PASSWORD: 'hosts-password',
     LOG_LEVEL: 'warn',
+    // Node capacity defaults to the engine's CPU count, and the plans' cpus caps (1, 2, 4) would
+    // let a 2-core test machine run one or two jobs at a time: tests that are not about capacity
+    // overcommit (the fleet test sets its own).
+    WARDEN_NODE_CPU_OVERCOMMIT: '16',
     ...(o.dockerHost ? { DOCKER_HOST: o.dockerHost } : {}),
     ...(o.nodeId ? { WARDEN_NODE_ID: o.nodeId } : {}),
     ...(o.faketime ? { LD_PRELOAD: FAKETIME_LIB, FAKETIME: o.faketime, FAKETIME_DONT_FAKE_MONOTONIC: '1', FAKETIME_NO_CACHE: '1' } : {}),
@@ -198,6 +203,18 @@ export function spawnWorker(o: WorkerOptions): WorkerProc {
 }
 
 /** Removes every container of this installation on the engine (a test's own, by label). */
+/** Several engines at once (started one after another: each dockerd start is CPU-heavy). */
+export async function startEngines(n: number, o: { images?: string[]; prefix?: string } = {}): Promise<Engine[]> {
+  const out: Engine[] = [];
+  try {
+    for (let i = 0; i < n; i++) out.push(await startEngine(`e${i}`, o));
+  } catch (e) {
+    for (const en of out) await en.close().catch(() => {});
+    throw e;
+  }
+  return out;
+}
+
 export async function removeInstallationContainers(docker: DockerRuntime, installation: string): Promise<void> {
   for (const c of await docker.list({ 'warden.installation': installation })) await docker.remove(c.id);
 }

@@ -36,6 +36,8 @@ export async function startServer(name: string, env: Record<string, string>): Pr
   Object.assign(childEnv, {
     WARDEN_DATA_DIR: dataDir,
     WARDEN_NODE_ID: `${name}-${crypto.randomBytes(3).toString('hex')}`,
+    // Capacity defaults to the engine's CPUs: overcommit so a 2-core test machine runs more than 1-2 jobs.
+    WARDEN_NODE_CPU_OVERCOMMIT: '16',
     LOG_LEVEL: 'warn',
     NEXT_TELEMETRY_DISABLED: '1',
     ...env,

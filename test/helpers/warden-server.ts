@@ -124,6 +124,9 @@ export async function startWarden(name: string, o: { admin: { email: string; pas
     WARDEN_NODE_ID: `e2e-${crypto.randomBytes(3).toString('hex')}`,
     LOG_LEVEL: 'warn',
     NEXT_TELEMETRY_DISABLED: '1',
+    // Node capacity defaults to the engine's CPU count; the plans' cpus caps (1, 2, 4) would let a
+    // 2-core test machine run one or two jobs at a time (tests about capacity set their own).
+    WARDEN_NODE_CPU_OVERCOMMIT: '16',
     ...extraEnv,
   });
   delete env.DATABASE_URL;

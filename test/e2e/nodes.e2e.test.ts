@@ -1,0 +1,126 @@
+import crypto from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../server/clock';
+import { ensureInstallation } from '../../server/domain/installation';
+import { createOperatorKey } from '../../server/domain/operators';
+import { dockerAvailable, TEST_IMAGE } from '../helpers/docker';
+import { startWarden, until, type Warden } from '../helpers/warden-server';
+
+/**
+ * The Nodes page in a real browser (Debian's Chromium via playwright-core) against `next start`
+ * with its worker on the real Docker engine: the Overview's worker card links to it; it shows the
+ * node's state, running count and capacity bars; Drain asks for a reason and says how many jobs
+ * keep running; Resume takes the node back. Same harness as dashboard.e2e.test.ts.
+ */
+const CHROMIUM = '/usr/bin/chromium';
+const hasBrowser = fs.existsSync(CHROMIUM);
+const hasDocker = dockerAvailable();
+const ADMIN = { email: 'admin@nodes-e2e.test', password: 'admin-pass-nodes-1' };
+const BROWSER_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+interface NodeJson {
+  id: string;
+  name: string;
+  state: string;
+  running: number;
+  drain: { reason: string } | null;
+}
+
+describe.skipIf(!hasBrowser || !hasDocker)('Nodes page in a browser', () => {
+  let warden: Warden | null = null;
+  let base = '';
+  let opKey = '';
+  let userId = '';
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  const api = async <T = unknown>(method: string, p: string, body?: unknown, key = opKey): Promise<{ status: number; body: T }> => {
+    const res = await fetch(`${base}${p}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
+  };
+  const theNode = async () => (await api<{ nodes: NodeJson[] }>('GET', '/api/v1/nodes')).body.nodes[0]!;
+
+  beforeAll(async () => {
+    warden = await startWarden('nodes', { admin: ADMIN, env: { WARDEN_NODE_CPUS: '6', WARDEN_NODE_CPU_OVERCOMMIT: '1', WARDEN_NODE_MAX_JOBS: '8', WARDEN_NODE_LABELS: 'zone=e2e' } });
+    base = warden.base;
+    opKey = (await createOperatorKey({ db: warden.db().db, clock: systemClock, node: 'e2e', installation: await ensureInstallation(warden.db().db), docker: null }, { kind: 'system', name: 'cli' }, ADMIN.email)).apiKey;
+    const u = await api<{ id: string; apiKey: string }>('POST', '/api/v1/users', { name: `nodes-${crypto.randomBytes(3).toString('hex')}`, plan: 'pro' });
+    expect(u.status).toBe(201);
+    userId = u.body.id;
+    for (let i = 0; i < 2; i++) {
+      const r = await api<{ id: string }>('POST', '/api/v1/jobs', { image: TEST_IMAGE, command: ['sleep', '600'], name: `nodes-e2e-${i}`, timeoutSeconds: 900 }, u.body.apiKey);
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+    }
+    await until('two jobs running on the node', async () => (await theNode())?.running === 2, 90_000);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
+    page = await (await browser.newContext({ viewport: { width: 1440, height: 900 } })).newPage();
+    page.on('pageerror', (e) => pageErrors.push(String(e)));
+  }, 900_000);
+
+  afterAll(async () => {
+    await browser?.close().catch(() => {});
+    if (userId) {
+      try {
+        const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=warden.user=${userId}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
+        if (ids.length) execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
+      } catch {
+        /* engine gone */
+      }
+    }
+    await warden?.stop();
+  }, 120_000);
+
+  it('from the Overview to Nodes; Drain with a reason, confirming how many jobs keep running; Resume', async () => {
+    await page.goto(`${base}/login`);
+    await page.getByLabel('Email').fill(ADMIN.email);
+    await page.getByLabel('Password').fill(ADMIN.password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.waitForURL(/\/overview$/, { timeout: 30_000 });
+    await page.getByRole('link', { name: 'Nodes: capacity, drain' }).click();
+    await page.waitForURL(/\/nodes$/);
+
+    const n = await theNode();
+    const row = page.locator(`tr[data-node="${n.id}"]`);
+    await row.waitFor();
+    await expect.poll(() => row.textContent()).toContain(n.name);
+    expect(await row.textContent()).toContain('active');
+    expect(await row.getByRole('meter', { name: 'CPUs allocated' }).getAttribute('aria-valuemax')).toBe('6');
+    expect(await row.getByRole('meter', { name: 'Jobs allocated' }).getAttribute('aria-valuenow')).toBe('2');
+    expect(await row.textContent()).toContain('zone=e2e');
+
+    await row.getByRole('button', { name: 'Drain' }).click();
+    const dialog = page.getByRole('dialog');
+    await expect.poll(() => dialog.textContent()).toContain('2 jobs keep running to their own end');
+    // No reason: refused, nothing changes.
+    await dialog.getByRole('button', { name: 'Drain node' }).click();
+    await expect.poll(() => dialog.getByRole('alert').textContent()).toContain('reason is required');
+    expect((await theNode()).state).toBe('active');
+    await dialog.getByLabel('Reason (audited)').fill('hardware check');
+    await dialog.getByRole('button', { name: 'Drain node' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await until('the node draining', async () => (await theNode()).state === 'draining', 30_000);
+    expect((await theNode()).drain?.reason).toBe('hardware check');
+    await expect.poll(() => row.textContent(), { timeout: 30_000 }).toContain('hardware check');
+    expect((await theNode()).running).toBe(2);
+
+    await row.getByRole('button', { name: 'Resume' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Resume node' }).click();
+    await until('the node active again', async () => (await theNode()).state === 'active', 30_000);
+    await expect.poll(() => row.getByRole('button', { name: 'Drain' }).isVisible(), { timeout: 30_000 }).toBe(true);
+    const audit = await api<{ events: { action: string; reason: string | null; actor: string }[] }>('GET', '/api/v1/audit?targetType=node');
+    expect(audit.body.events.map((e) => [e.action, e.reason, e.actor])).toEqual([
+      ['node.resume', null, `operator:${ADMIN.email}`],
+      ['node.drain', 'hardware check', `operator:${ADMIN.email}`],
+    ]);
+    expect(pageErrors).toEqual([]);
+  }, 300_000);
+});
