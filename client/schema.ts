@@ -1546,179 +1546,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Job id */
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The job */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Job"];
-                };
-            };
-            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The key’s role does not allow this */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not found (or not yours) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    getJobsByIdLogs: {
-        parameters: {
-            query?: {
-                follow?: "0" | "1" | "true" | "false";
-            };
-            header?: never;
-            path: {
-                /** @description Job id */
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description stdout and stderr as text */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "text/plain": string;
-                };
-            };
-            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The key’s role does not allow this */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not found (or not yours) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Queue full, or too many log follows (`Retry-After`) */
-            429: {
-                headers: {
-                    /** @description Seconds to wait before opening another follow */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    getJobsByIdResults: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description Job id */
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The results archive */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/x-tar": string;
-                };
-            };
-            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The key’s role does not allow this */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not found (or not yours) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    postJobsByIdCancel: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description Job id */
+                /** @description Job id, or a unique prefix of it of at least 6 characters (409 ambiguous_id lists the matches; 422 id_too_short) */
                 id: string;
             };
             cookie?: never;
@@ -1770,6 +1598,232 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getJobsByIdLogs: {
+        parameters: {
+            query?: {
+                follow?: "0" | "1" | "true" | "false";
+            };
+            header?: never;
+            path: {
+                /** @description Job id, or a unique prefix of it of at least 6 characters (409 ambiguous_id lists the matches; 422 id_too_short) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description stdout and stderr as text */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Queue full, or too many log follows (`Retry-After`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before opening another follow */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getJobsByIdResults: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Job id, or a unique prefix of it of at least 6 characters (409 ambiguous_id lists the matches; 422 id_too_short) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The results archive */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-tar": string;
+                };
+            };
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postJobsByIdCancel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Job id, or a unique prefix of it of at least 6 characters (409 ambiguous_id lists the matches; 422 id_too_short) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     postJobsByIdKill: {
@@ -1777,7 +1831,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Job id */
+                /** @description Job id, or a unique prefix of it of at least 6 characters (409 ambiguous_id lists the matches; 422 id_too_short) */
                 id: string;
             };
             cookie?: never;
@@ -1861,7 +1915,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Job id */
+                /** @description Job id, or a unique prefix of it of at least 6 characters (409 ambiguous_id lists the matches; 422 id_too_short) */
                 id: string;
             };
             cookie?: never;
@@ -1946,7 +2000,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Job id */
+                /** @description Job id, or a unique prefix of it of at least 6 characters (409 ambiguous_id lists the matches; 422 id_too_short) */
                 id: string;
             };
             cookie?: never;
@@ -3670,6 +3724,7 @@ export interface operations {
                 targetType?: string;
                 targetId?: string;
                 job?: string;
+                jobName?: string;
                 q?: string;
                 limit?: number;
                 cursor?: number;

@@ -150,6 +150,8 @@ export const envSchema = z.object({
   WARDEN_DRY_RUN: flag(false),
   /** Webhook URLs may point at loopback, link-local and private addresses (off: refused, so webhooks cannot probe the host's network). */
   WARDEN_WEBHOOK_ALLOW_PRIVATE: flag(false),
+  /** Dashboard browsers on the live stream (GET /api/ui/events) per server process; more get 429 and poll. */
+  WARDEN_LIVE_MAX_CLIENTS: seconds(500, 0, 100_000, 'clients'),
   /** `GET /api/v1/jobs/:id/logs?follow=true` streams open at once in this server process (each holds an engine socket); 4 per user besides. */
   WARDEN_MAX_LOG_FOLLOWS: seconds(200, 1, 100_000, 'streams'),
   /**

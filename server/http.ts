@@ -3,6 +3,7 @@ import type { Ctx } from './context';
 import { authenticateBearer } from './domain/auth';
 import type { Actor } from './domain/actor';
 import { AppError, RetryLaterError } from './domain/errors';
+import { resolveJobId } from './domain/job-ids';
 import { log } from './log';
 
 /** Thin shells for route handlers: JSON bodies, auth, and the one error shape. */
@@ -142,6 +143,16 @@ export function api<P = Record<string, never>>(
       return errorResponse(e);
     }
   };
+}
+
+/**
+ * api() for /api/v1/jobs/:id/…: `params.id` may be a unique prefix of the job id (≥ 6 characters);
+ * the handler gets the full id (domain/job-ids.ts: 404, 409 ambiguous_id, 422 id_too_short).
+ */
+export function jobApi(
+  fn: (a: { req: Request; ctx: Ctx; actor: Actor; params: { id: string } }) => Promise<Response>,
+): (req: Request, route: { params: Promise<{ id: string }> }) => Promise<Response> {
+  return api<{ id: string }>(async (a) => fn({ ...a, params: { ...a.params, id: await resolveJobId(a.ctx.db, a.actor, a.params.id) } }));
 }
 
 export function queryObject(req: Request): Record<string, string> {

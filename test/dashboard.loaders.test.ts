@@ -86,7 +86,11 @@ describe('dashboard read models', () => {
     expect(timedOut.rows.map((r) => r.name)).toEqual(['<img src=x onerror=alert(1)>']);
     const finished = await loadJobs(ctx, VIEWER, { tab: 'finished', status: 'succeeded' });
     expect(finished.rows.map((r) => r.name)).toEqual(['ok', 'ancient']);
+    const lost = await loadJobs(ctx, VIEWER, { tab: 'lost' });
+    expect(lost.rows.map((r) => r.name)).toEqual(['gone']);
+    // The tab's old name still works for old links.
     const orphaned = await loadJobs(ctx, VIEWER, { tab: 'orphaned' });
+    expect(orphaned.tab).toBe('lost');
     expect(orphaned.rows.map((r) => r.name)).toEqual(['gone']);
     const queued = await loadJobs(ctx, VIEWER, { tab: 'queued' });
     expect(queued.rows.map((r) => r.name)).toEqual(['waiting']);

@@ -1,5 +1,7 @@
 import type { ReactNode } from 'react';
 import { HealthBanner } from '@/components/health-banner';
+import { ExtendDialogHost } from '@/components/jobs/extend-dialog';
+import { LiveProvider } from '@/components/lib/live';
 import { MeProvider } from '@/components/lib/me';
 import { NowProvider } from '@/components/lib/use-now';
 import { Nav } from '@/components/nav';
@@ -16,14 +18,16 @@ export default async function DashboardLayout({ children }: { children: ReactNod
   return (
     <MeProvider me={{ email: me.email, role: me.role }}>
       <NowProvider serverNow={serverNow}>
+        <LiveProvider>
         <a href="#main" className="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:z-50 focus:rounded focus:bg-white focus:px-3 focus:py-2 focus:text-sm focus:shadow">
           Skip to content
         </a>
         <Nav />
         <HealthBanner />
         <main id="main" className="mx-auto w-full max-w-[1600px] px-4 py-6 sm:px-6 lg:px-8">
-          {children}
+          <ExtendDialogHost>{children}</ExtendDialogHost>
         </main>
+        </LiveProvider>
       </NowProvider>
     </MeProvider>
   );

@@ -2,18 +2,20 @@
 
 import Link from 'next/link';
 import { usePathname, useRouter, useSearchParams } from 'next/navigation';
-import { useId, useState } from 'react';
+import { useState } from 'react';
+import { actionInWords, actorInWords, fieldName, PLAN_FIELD_WORDS } from '@/server/domain/vocabulary';
 import type { AuditData } from '@/server/dashboard/loaders';
 import { formatAbsolute } from '../lib/format';
 import { useViewQuery } from '../lib/use-view-query';
 import { Button } from '../ui/button';
 import { Card, PageHeader, TBody, THead, Table, td } from '../ui/card';
-import { TextField } from '../ui/field';
+import { SelectField, TextField } from '../ui/field';
 import { EmptyState, LiveDot, QueryFallback } from '../ui/states';
 import { Badge } from '../ui/status';
+import { Term } from '../ui/term';
 import { RelTime } from '../ui/time';
 
-const KEYS = ['actor', 'action', 'job', 'q', 'cursor'] as const;
+const KEYS = ['actor', 'action', 'job', 'jobName', 'q', 'cursor'] as const;
 
 export function AuditView({ initial, initialError }: { initial: AuditData | null; initialError?: string | null }) {
   const sp = useSearchParams();
@@ -27,8 +29,10 @@ export function AuditView({ initial, initialError }: { initial: AuditData | null
   const qs = new URLSearchParams(params).toString();
   const q = useViewQuery(['audit', qs], `/api/ui/audit?${qs}`, initial, { refetchInterval: params.cursor ? false : 5000, keepPrevious: true });
   const d = q.data;
-  const [f, setF] = useState({ actor: params.actor ?? '', action: params.action ?? '', job: params.job ?? '', q: params.q ?? '' });
-  const listId = useId();
+  const [f, setF] = useState({ actor: params.actor ?? '', action: params.action ?? '', job: params.job ?? '', jobName: params.jobName ?? '', q: params.q ?? '' });
+  // Picker options from the data, plus the current filter (it may be older than what was sampled).
+  const actorOptions = [...new Set([...(d?.knownActors ?? []), ...(params.actor ? [params.actor] : [])])];
+  const actionOptions = [...new Set([...(d?.knownActions ?? []), ...(params.action ? [params.action] : [])])];
   const apply = (next: Record<string, string>) => {
     const clean = Object.fromEntries(Object.entries(next).filter(([, v]) => v.trim()).map(([k, v]) => [k, v.trim()]));
     router.push(`${pathname}?${new URLSearchParams(clean).toString()}`, { scroll: false });
@@ -44,10 +48,24 @@ export function AuditView({ initial, initialError }: { initial: AuditData | null
           apply(f);
         }}
       >
-        <TextField label="Actor" className="w-56" placeholder="operator:ann@example.com" value={f.actor} onChange={(e) => setF({ ...f, actor: e.target.value })} />
-        <TextField label="Action" className="w-48" placeholder="job.kill or job.*" list={listId} value={f.action} onChange={(e) => setF({ ...f, action: e.target.value })} />
-        <datalist id={listId}>{d?.knownActions.map((a) => <option key={a} value={a} />)}</datalist>
-        <TextField label="Job id" className="w-80" value={f.job} onChange={(e) => setF({ ...f, job: e.target.value })} />
+        <SelectField label="Actor" className="w-56" value={f.actor} onChange={(e) => setF({ ...f, actor: e.target.value })}>
+          <option value="">Anyone</option>
+          {actorOptions.map((a) => (
+            <option key={a} value={a}>
+              {actorInWords(a)}
+            </option>
+          ))}
+        </SelectField>
+        <SelectField label="Action" className="w-56" value={f.action} onChange={(e) => setF({ ...f, action: e.target.value })}>
+          <option value="">Any action</option>
+          {actionOptions.map((a) => (
+            <option key={a} value={a}>
+              {actionInWords(a)}
+            </option>
+          ))}
+        </SelectField>
+        <TextField label="Job id" className="w-64" placeholder="full id or its first 6+ characters" value={f.job} onChange={(e) => setF({ ...f, job: e.target.value })} />
+        <TextField label="Job name" className="w-48" value={f.jobName} onChange={(e) => setF({ ...f, jobName: e.target.value })} />
         <TextField label="Search reason, target, error" className="w-64" value={f.q} onChange={(e) => setF({ ...f, q: e.target.value })} />
         <Button type="submit" variant="primary">
           Filter
@@ -56,7 +74,7 @@ export function AuditView({ initial, initialError }: { initial: AuditData | null
           <Button
             variant="ghost"
             onClick={() => {
-              setF({ actor: '', action: '', job: '', q: '' });
+              setF({ actor: '', action: '', job: '', jobName: '', q: '' });
               apply({});
             }}
           >
@@ -79,13 +97,13 @@ export function AuditView({ initial, initialError }: { initial: AuditData | null
                     <RelTime iso={e.at} />
                     <div className="text-[11px] text-zinc-500">{formatAbsolute(e.at)}</div>
                   </td>
-                  <td className={`${td} max-w-[14rem] truncate text-xs`} title={e.actor}>
+                  <td className={`${td} max-w-[14rem] truncate text-xs`}>
                     <button type="button" className="rounded text-left hover:underline focus-visible:outline-2 focus-visible:outline-indigo-600" onClick={() => { setF({ ...f, actor: e.actor }); apply({ ...params, cursor: '', actor: e.actor }); }}>
-                      {e.actor}
+                      <Term code={e.actor} words={actorInWords(e.actor)} />
                     </button>
                   </td>
                   <td className={`${td} whitespace-nowrap`}>
-                    <span className="font-mono text-xs">{e.action}</span> {!e.success ? <Badge tone="red">failed</Badge> : null}
+                    <Term code={e.action} words={actionInWords(e.action)} className="text-sm" /> {!e.success ? <Badge tone="red">failed</Badge> : null}
                   </td>
                   <td className={`${td} whitespace-nowrap text-xs`}>
                     {e.targetType === 'job' && e.targetId ? (
@@ -103,12 +121,7 @@ export function AuditView({ initial, initialError }: { initial: AuditData | null
                     {e.error ? <p className="break-words text-red-700">{e.error}</p> : null}
                   </td>
                   <td className={`${td} text-xs`}>
-                    {Object.keys(e.details ?? {}).length ? (
-                      <details>
-                        <summary className="cursor-pointer rounded text-zinc-600 focus-visible:outline-2 focus-visible:outline-indigo-600">show</summary>
-                        <pre className="mt-1 max-w-md overflow-auto rounded bg-zinc-50 p-2 font-mono text-[11px] whitespace-pre-wrap">{JSON.stringify(e.details, null, 2)}</pre>
-                      </details>
-                    ) : null}
+                    <DetailsTable details={e.details} />
                   </td>
                 </tr>
               ))}
@@ -125,5 +138,45 @@ export function AuditView({ initial, initialError }: { initial: AuditData | null
         </Card>
       )}
     </div>
+  );
+}
+
+/** A value in a details table: units for plan fields, JSON only for nested values. */
+function showValue(key: string, v: unknown): string {
+  if (v === null || v === undefined) return 'none';
+  if (typeof v === 'object') return JSON.stringify(v);
+  const unit = PLAN_FIELD_WORDS[key]?.unit;
+  return unit && typeof v === 'number' ? `${v} ${unit}` : String(v);
+}
+
+/**
+ * An event's details as a table of fields. A plan (or class, user) edit's `changes` read as
+ * "Default timeout: 300 s → 600 s", named as the plan form names them.
+ */
+function DetailsTable({ details }: { details: Record<string, unknown> | null | undefined }) {
+  const entries = Object.entries(details ?? {});
+  if (entries.length === 0) return null;
+  const rows: { key: string; label: string; value: string }[] = [];
+  for (const [k, v] of entries) {
+    if ((k === 'changes' || k === 'fields') && v && typeof v === 'object' && !Array.isArray(v)) {
+      for (const [fk, fv] of Object.entries(v as Record<string, unknown>)) {
+        const change = fv && typeof fv === 'object' && 'from' in fv && 'to' in fv ? (fv as { from: unknown; to: unknown }) : null;
+        rows.push({ key: fk, label: fieldName(fk), value: change ? `${showValue(fk, change.from)} → ${showValue(fk, change.to)}` : showValue(fk, fv) });
+      }
+    } else rows.push({ key: k, label: fieldName(k), value: showValue(k, v) });
+  }
+  return (
+    <table className="max-w-md text-[11px]" aria-label="Details">
+      <tbody>
+        {rows.map((r) => (
+          <tr key={r.key} className="align-top">
+            <th scope="row" title={r.key} className="py-0.5 pr-2 text-left font-medium whitespace-nowrap text-zinc-600">
+              {r.label}
+            </th>
+            <td className="py-0.5 break-all text-zinc-800">{r.value}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }

@@ -1,11 +1,11 @@
 'use client';
 
-import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import type { ReactNode } from 'react';
 import type { JobDetailData } from '@/server/dashboard/loaders';
 import { isLive } from '@/server/domain/status';
-import { getJson } from '../lib/fetch-json';
+import { actionInWords, actorInWords, waitInWords } from '@/server/domain/vocabulary';
+import { Term } from '../ui/term';
 import { formatAbsolute, formatLimit } from '../lib/format';
 import { collapseTimeline } from '../lib/timeline';
 import { useViewQuery } from '../lib/use-view-query';
@@ -14,6 +14,7 @@ import { EmptyState, ErrorState, LiveDot } from '../ui/states';
 import { Badge, StatusChip } from '../ui/status';
 import { Countdown, Elapsed, RelTime } from '../ui/time';
 import { JobActions } from './job-actions';
+import { LogViewer } from './log-viewer';
 import { Labels } from './labels';
 
 const SOURCE_TEXT: Record<string, string> = {
@@ -70,7 +71,7 @@ export function JobDetail({ id, initial, initialError }: { id: string; initial: 
         actions={
           <>
             <LiveDot ok={!q.isError} />
-            <JobActions job={j} size="md" showSuspend maxTimeoutSeconds={d.limits?.maxTimeoutSeconds} />
+            <JobActions job={j} size="md" showSuspend />
           </>
         }
       />
@@ -84,7 +85,7 @@ export function JobDetail({ id, initial, initialError }: { id: string; initial: 
         <p className="mb-4 rounded-lg bg-amber-50 px-4 py-3 text-sm text-amber-900 ring-1 ring-amber-200" data-wait-code={j.waitCode ?? undefined}>
           <span className="font-medium">Why it waits: </span>
           {j.waitReason}
-          {j.waitCode ? <code className="ml-2 rounded bg-amber-100 px-1 py-0.5 text-[11px]">{j.waitCode}</code> : null}
+          {j.waitCode ? <Term code={j.waitCode} words={waitInWords(j.waitCode)} className="ml-2 rounded bg-amber-100 px-1.5 py-0.5 text-xs font-medium" /> : null}
           {j.queuePosition != null ? <span className="ml-2 text-amber-800">· #{j.queuePosition} in this user&apos;s queue (1 = next to start)</span> : null}
         </p>
       ) : null}
@@ -216,13 +217,13 @@ export function JobDetail({ id, initial, initialError }: { id: string; initial: 
                   <span aria-hidden className={`mt-1.5 size-2 shrink-0 rounded-full ${e.success ? 'bg-indigo-500' : 'bg-red-500'}`} />
                   <div className="min-w-0 flex-1">
                     <div className="flex flex-wrap items-baseline gap-x-2">
-                      <span className="font-medium text-zinc-900">{e.action}</span>
+                      <Term code={e.action} words={actionInWords(e.action)} className="font-medium text-zinc-900" />
                       {g.count > 1 && k === 0 ? (
                         <span className="rounded bg-zinc-100 px-1.5 text-xs text-zinc-700" title={g.events.length > 1 ? `these ${g.events.length} events, ${g.count} times in a row` : `${g.count} times in a row`}>
                           ×{g.count}
                         </span>
                       ) : null}
-                      <span className="text-xs text-zinc-500">{e.actor}</span>
+                      <Term code={e.actor} words={actorInWords(e.actor)} className="text-xs text-zinc-500" />
                       <RelTime iso={e.at} className="ml-auto text-xs text-zinc-500" />
                     </div>
                     {e.reason ? <p className="mt-0.5 break-words text-zinc-700">{e.reason}</p> : null}
@@ -233,7 +234,7 @@ export function JobDetail({ id, initial, initialError }: { id: string; initial: 
             </ol>
           )}
         </Card>
-        <LogTail id={j.id} live={live} />
+        <LogViewer id={j.id} live={live} />
       </div>
     </div>
   );
@@ -265,29 +266,4 @@ function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
-}
-
-function LogTail({ id, live }: { id: string; live: boolean }) {
-  const q = useQuery({
-    queryKey: ['job-logs', id],
-    queryFn: ({ signal }) => getJson<{ text: string }>(`/api/ui/jobs/${id}/logs`, signal),
-    refetchInterval: live ? 3000 : false,
-  });
-  return (
-    <Card title="Log tail" actions={<span className="text-xs text-zinc-500">last 64 KiB{live ? ' · live' : ''}</span>} bodyClassName="p-0">
-      {q.isError ? (
-        <div className="p-4">
-          <ErrorState message={(q.error as Error).message} onRetry={() => void q.refetch()} />
-        </div>
-      ) : !q.data ? (
-        <p className="p-4 text-sm text-zinc-500">Loading logs…</p>
-      ) : q.data.text ? (
-        <pre data-testid="log-tail" className="max-h-[28rem] overflow-auto rounded-b-xl bg-zinc-950 p-4 font-mono text-xs leading-relaxed whitespace-pre-wrap text-zinc-100">
-          {q.data.text}
-        </pre>
-      ) : (
-        <EmptyState inset title="No output yet" />
-      )}
-    </Card>
-  );
 }

@@ -6,6 +6,8 @@ import { useState } from 'react';
 import type { JobRow } from '@/server/dashboard/job-lists';
 import type { JobsData } from '@/server/dashboard/loaders';
 import { FINAL_STATUSES } from '@/server/domain/status';
+import { waitInWords } from '@/server/domain/vocabulary';
+import { Term } from '../ui/term';
 import { formatLimit, formatNumber } from '../lib/format';
 import { useViewQuery } from '../lib/use-view-query';
 import { Button } from '../ui/button';
@@ -21,7 +23,7 @@ const TABS = [
   { key: 'running', label: 'Running' },
   { key: 'queued', label: 'Queued' },
   { key: 'timed_out', label: 'Timed out' },
-  { key: 'orphaned', label: 'Orphaned' },
+  { key: 'lost', label: 'Lost' },
   { key: 'finished', label: 'Finished' },
 ] as const;
 type Tab = (typeof TABS)[number]['key'];
@@ -40,7 +42,7 @@ const SORTS: Record<Tab, { value: string; label: string }[]> = {
     { value: 'finished', label: 'Finished' },
     { value: 'queued', label: 'Queued' },
   ],
-  orphaned: [
+  lost: [
     { value: 'finished', label: 'Finished' },
     { value: 'queued', label: 'Queued' },
   ],
@@ -137,7 +139,7 @@ function emptyTitle(tab: Tab, p: Record<string, string>): string {
     running: 'No jobs are running',
     queued: 'The queue is empty',
     timed_out: 'No job has timed out',
-    orphaned: 'No orphaned jobs',
+    lost: 'No lost jobs',
     finished: 'No finished jobs yet',
   }[tab];
 }
@@ -235,7 +237,7 @@ const TAB_COLUMNS: Record<Tab, readonly string[]> = {
   running: ['Started', 'Time left', 'Timeout'],
   queued: ['Queued', 'Place', 'Waiting because', 'Timeout'],
   timed_out: ['Finished', 'Ran', 'Reason'],
-  orphaned: ['Finished', 'Ran', 'Reason'],
+  lost: ['Finished', 'Ran', 'Reason'],
   finished: ['Finished', 'Ran', 'Reason'],
 };
 
@@ -284,7 +286,7 @@ function JobsTable({ tab, rows }: { tab: Tab; rows: JobRow[] }) {
                   {r.queuePosition != null ? `#${r.queuePosition}` : '—'}
                 </td>
                 <td className={`${td} max-w-xs text-xs text-zinc-600`}>
-                  {r.waitCode ? <code className="mr-1.5 rounded bg-zinc-100 px-1 py-0.5 text-[11px] text-zinc-700">{r.waitCode}</code> : null}
+                  {r.waitCode ? <Term code={r.waitCode} words={waitInWords(r.waitCode)} className="mr-1.5 rounded bg-zinc-100 px-1.5 py-0.5 font-medium text-zinc-800" /> : null}
                   {r.waitReason ?? (r.status === 'starting' ? 'Container starting' : 'Waiting for a free slot')}
                 </td>
                 <td className={td}>

@@ -8,9 +8,10 @@ type Result<T> = { ok: true; message: string; data?: T } | { ok: false; error: {
 
 /**
  * Calls a server action, shows the server's message as a toast, and refreshes every live query
- * at once on success (no waiting for the next poll).
+ * at once on success (no waiting for the next poll). A form that shows `error` itself passes
+ * `errorToast: false`: one error on screen, not the same one inline and in a toast.
  */
-export function useServerAction<I, T>(fn: (input: I) => Promise<Result<T>>) {
+export function useServerAction<I, T>(fn: (input: I) => Promise<Result<T>>, o: { errorToast?: boolean } = {}) {
   const qc = useQueryClient();
   const [pending, startTransition] = useTransition();
   const [error, setError] = useState<{ code: string; message: string; field?: string } | null>(null);
@@ -31,7 +32,7 @@ export function useServerAction<I, T>(fn: (input: I) => Promise<Result<T>>) {
           opts.onOk?.(r.data, r.message);
         } else {
           setError(r.error);
-          toast.error(r.error.message);
+          if (o.errorToast !== false) toast.error(r.error.message);
           // A lost session is a full navigation on purpose: it drops every cached query of the old session.
           // eslint-disable-next-line @next/next/no-location-assign-relative-destination
           if (r.error.code === 'unauthorized') window.location.assign('/login');

@@ -2,11 +2,13 @@
 
 import { keepPreviousData, useQuery, type QueryKey } from '@tanstack/react-query';
 import { getJson } from './fetch-json';
+import { useLiveMode } from './live';
 
 /**
- * A dashboard view's live data: GET `url` every `refetchInterval`, starting from what the server
- * rendered (dated by its generatedAt, so it is not fetched again at once). With `keepPrevious` the
- * last data stays on screen while another filter or page loads.
+ * A dashboard view's live data: GET `url` again whenever the live stream says its key changed
+ * (components/lib/live.tsx); every `refetchInterval` only while the stream is down (the fallback).
+ * Starts from what the server rendered (dated by its generatedAt, so it is not fetched again at
+ * once). With `keepPrevious` the last data stays on screen while another filter or page loads.
  */
 export function useViewQuery<T extends { generatedAt: string }>(
   queryKey: QueryKey,
@@ -14,12 +16,13 @@ export function useViewQuery<T extends { generatedAt: string }>(
   initial: T | null,
   { refetchInterval, keepPrevious = false }: { refetchInterval: number | false; keepPrevious?: boolean },
 ) {
+  const live = useLiveMode() === 'live';
   return useQuery({
     queryKey,
     queryFn: ({ signal }) => getJson<T>(url, signal),
     initialData: initial ?? undefined,
     initialDataUpdatedAt: initial ? Date.parse(initial.generatedAt) : undefined,
     placeholderData: keepPrevious ? keepPreviousData : undefined,
-    refetchInterval,
+    refetchInterval: live ? false : refetchInterval,
   });
 }

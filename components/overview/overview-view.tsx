@@ -60,7 +60,7 @@ export function OverviewView({ initial, initialError }: { initial: OverviewData 
             {FINAL_CARDS.map((c) => (
               <Link
                 key={c.key}
-                href={c.key === 'timed_out' ? '/jobs?tab=timed_out' : c.key === 'lost' ? '/jobs?tab=orphaned' : `/jobs?tab=finished&status=${c.key}`}
+                href={c.key === 'timed_out' ? '/jobs?tab=timed_out' : c.key === 'lost' ? '/jobs?tab=lost' : `/jobs?tab=finished&status=${c.key}`}
                 className="rounded-xl bg-white px-4 py-3 shadow-sm ring-1 ring-zinc-200 hover:ring-indigo-300 focus-visible:outline-2 focus-visible:outline-indigo-600"
               >
                 <p className="truncate text-xs font-medium text-zinc-500">{c.label}</p>

@@ -4,6 +4,7 @@ import { useEffect, useState } from 'react';
 import { previewPlanAction, savePlanAction } from '@/server/actions/plans';
 import type { PlansData } from '@/server/dashboard/loaders';
 import { PLAN_NAME_RE, planFieldsSchema } from '@/server/domain/schemas';
+import { fieldsInWords, fieldLabel } from '@/server/domain/vocabulary';
 import { formatLimit } from '../lib/format';
 import { fromFormValues, toFormValues } from '../lib/limits-form';
 import { useMe } from '../lib/me';
@@ -22,59 +23,59 @@ const GROUPS: { title: string; fields: { key: keyof Plan & string; label: string
   {
     title: 'Timeouts',
     fields: [
-      { key: 'defaultTimeoutSeconds', label: 'Default timeout (s)', unit: 's' },
-      { key: 'maxTimeoutSeconds', label: 'Max timeout (s)', unit: 's' },
-      { key: 'gracePeriodSeconds', label: 'Grace period (s)', unit: 's' },
-      { key: 'warnBeforeSeconds', label: 'Warn before deadline (s)', unit: 's' },
+      { key: 'defaultTimeoutSeconds', label: fieldLabel('defaultTimeoutSeconds'), unit: 's' },
+      { key: 'maxTimeoutSeconds', label: fieldLabel('maxTimeoutSeconds'), unit: 's' },
+      { key: 'gracePeriodSeconds', label: fieldLabel('gracePeriodSeconds'), unit: 's' },
+      { key: 'warnBeforeSeconds', label: fieldLabel('warnBeforeSeconds'), unit: 's' },
     ],
   },
   {
     title: 'Concurrency and quota',
     fields: [
-      { key: 'maxConcurrentJobs', label: 'Max concurrent jobs', unit: '' },
-      { key: 'maxQueuedJobs', label: 'Max queued jobs', unit: '' },
-      { key: 'maxRetries', label: 'Max retries', unit: '' },
-      { key: 'monthlyQuotaSeconds', label: 'Monthly quota (s)', unit: 's', nullable: true },
+      { key: 'maxConcurrentJobs', label: fieldLabel('maxConcurrentJobs'), unit: '' },
+      { key: 'maxQueuedJobs', label: fieldLabel('maxQueuedJobs'), unit: '' },
+      { key: 'maxRetries', label: fieldLabel('maxRetries'), unit: '' },
+      { key: 'monthlyQuotaSeconds', label: fieldLabel('monthlyQuotaSeconds'), unit: 's', nullable: true },
     ],
   },
   {
     title: 'TTL after finish',
     fields: [
-      { key: 'ttlSucceededSeconds', label: 'Succeeded (s)', unit: 's' },
-      { key: 'ttlFailedSeconds', label: 'Failed (s)', unit: 's' },
-      { key: 'ttlTimedOutSeconds', label: 'Timed out (s)', unit: 's' },
-      { key: 'ttlKilledSeconds', label: 'Killed (s)', unit: 's' },
-      { key: 'ttlLostSeconds', label: 'Lost (s)', unit: 's' },
+      { key: 'ttlSucceededSeconds', label: fieldLabel('ttlSucceededSeconds'), unit: 's' },
+      { key: 'ttlFailedSeconds', label: fieldLabel('ttlFailedSeconds'), unit: 's' },
+      { key: 'ttlTimedOutSeconds', label: fieldLabel('ttlTimedOutSeconds'), unit: 's' },
+      { key: 'ttlKilledSeconds', label: fieldLabel('ttlKilledSeconds'), unit: 's' },
+      { key: 'ttlLostSeconds', label: fieldLabel('ttlLostSeconds'), unit: 's' },
     ],
   },
   {
     title: 'Container fence',
     fields: [
-      { key: 'cpus', label: 'CPUs', step: '0.1' },
-      { key: 'memoryMb', label: 'Memory (MB)', unit: 'MB' },
-      { key: 'pidsLimit', label: 'Max processes (pids)', unit: '' },
-      { key: 'network', label: 'Network', text: true, hint: '"warden" (isolated bridge), "none", or a network name' },
-      { key: 'runtime', label: 'OCI runtime', text: true, nullable: true, hint: 'blank = engine default; e.g. runsc' },
+      { key: 'cpus', label: fieldLabel('cpus'), step: '0.1' },
+      { key: 'memoryMb', label: fieldLabel('memoryMb'), unit: 'MB' },
+      { key: 'pidsLimit', label: fieldLabel('pidsLimit'), unit: '' },
+      { key: 'network', label: fieldLabel('network'), text: true, hint: '"warden" (isolated bridge), "none", or a network name' },
+      { key: 'runtime', label: fieldLabel('runtime'), text: true, nullable: true, hint: 'blank = engine default; e.g. runsc' },
     ],
   },
   {
     title: 'What a job may ask for',
     fields: [
-      { key: 'maxEnvVars', label: 'Env variables', unit: '' },
-      { key: 'maxEnvBytes', label: 'Env bytes', unit: '' },
-      { key: 'maxCommandArgs', label: 'Command arguments', unit: '' },
-      { key: 'maxCommandBytes', label: 'Command bytes', unit: '' },
-      { key: 'maxLabels', label: 'Labels', unit: '' },
-      { key: 'maxLabelBytes', label: 'Label bytes', unit: '' },
+      { key: 'maxEnvVars', label: fieldLabel('maxEnvVars'), unit: '' },
+      { key: 'maxEnvBytes', label: fieldLabel('maxEnvBytes'), unit: '' },
+      { key: 'maxCommandArgs', label: fieldLabel('maxCommandArgs'), unit: '' },
+      { key: 'maxCommandBytes', label: fieldLabel('maxCommandBytes'), unit: '' },
+      { key: 'maxLabels', label: fieldLabel('maxLabels'), unit: '' },
+      { key: 'maxLabelBytes', label: fieldLabel('maxLabelBytes'), unit: '' },
     ],
   },
   {
     title: 'Idle and results',
     fields: [
-      { key: 'idleTimeoutSeconds', label: 'Idle timeout (s)', unit: 's', nullable: true },
-      { key: 'maxResultsMb', label: 'Max results (MB)', unit: 'MB' },
+      { key: 'idleTimeoutSeconds', label: fieldLabel('idleTimeoutSeconds'), unit: 's', nullable: true },
+      { key: 'maxResultsMb', label: fieldLabel('maxResultsMb'), unit: 'MB' },
       { key: 'maxResultsTotalMb', label: 'Max results per user, total (MB)', unit: 'MB' },
-      { key: 'resultsPath', label: 'Default results path', nullable: true, text: true },
+      { key: 'resultsPath', label: fieldLabel('resultsPath'), nullable: true, text: true },
     ],
   },
 ];
@@ -82,7 +83,10 @@ const FIELDS = GROUPS.flatMap((g) => g.fields);
 
 const toForm = (p: Plan) => toFormValues(FIELDS, p);
 /** Form values → the PUT body, checked with the API's own schema. */
-const fromForm = (v: Record<string, string>) => fromFormValues(FIELDS, v, planFieldsSchema);
+const fromForm = (v: Record<string, string>) => {
+  const f = fromFormValues(FIELDS, v, planFieldsSchema);
+  return f.error ? { ...f, error: { ...f.error, message: fieldsInWords(f.error.message) } } : f;
+};
 
 export function PlansView({ initial, initialError }: { initial: PlansData | null; initialError?: string | null }) {
   const me = useMe();
@@ -117,8 +121,8 @@ function PlanEditor({ plan, editable }: { plan: Plan; editable: boolean }) {
   const [vals, setVals] = useState(() => toForm(plan));
   const [base, setBase] = useState(() => toForm(plan));
   const [clientErr, setClientErr] = useState<{ field: string; message: string } | null>(null);
-  const [preview, setPreview] = useState<{ notes: string[]; runningJobs: number; queuedJobs: number } | null>(null);
-  const save = useServerAction(savePlanAction);
+  const [preview, setPreview] = useState<{ notes: string[]; runningJobs: number; queuedJobs: number; error?: boolean } | null>(null);
+  const save = useServerAction(savePlanAction, { errorToast: false });
   const serverPlan = toForm(plan);
   const dirty = FIELDS.some((f) => vals[f.key] !== base[f.key]);
   // Someone else saved while we were not editing: take their values.
@@ -140,13 +144,14 @@ function PlanEditor({ plan, editable }: { plan: Plan; editable: boolean }) {
     if (f.error) return;
     const t = setTimeout(() => {
       previewPlanAction({ name: plan.name, fields: f.fields })
-        .then((r) => setPreview(r.ok && r.data ? r.data : r.ok ? null : { notes: [r.error.message], runningJobs: 0, queuedJobs: 0 }))
+        .then((r) => setPreview(r.ok && r.data ? r.data : r.ok ? null : { notes: [fieldsInWords(r.error.message)], runningJobs: 0, queuedJobs: 0, error: true }))
         .catch(() => {});
     }, 500);
     return () => clearTimeout(t);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [valsKey, dirty, plan.name]);
-  const err = clientErr ?? save.error;
+  const serverErr = save.error ? { ...save.error, message: fieldsInWords(save.error.message) } : null;
+  const err = clientErr ?? serverErr;
   const formId = `plan-${plan.name}`;
   return (
     <Card
@@ -162,7 +167,7 @@ function PlanEditor({ plan, editable }: { plan: Plan; editable: boolean }) {
         editable ? (
           <div className="flex gap-2">
             {dirty ? (
-              <Button size="sm" variant="ghost" onClick={() => { setVals(base); setClientErr(null); save.setError(null); }}>
+              <Button size="sm" variant="ghost" onClick={() => { setVals(base); setClientErr(null); save.setError(null); setPreview(null); }}>
                 Discard
               </Button>
             ) : null}
@@ -207,7 +212,11 @@ function PlanEditor({ plan, editable }: { plan: Plan; editable: boolean }) {
                       disabled={!editable}
                       value={v}
                       placeholder={f.nullable ? (f.text ? 'default' : 'none') : undefined}
-                      onChange={(e) => setVals({ ...vals, [f.key]: e.target.value })}
+                      onChange={(e) => {
+                        setVals({ ...vals, [f.key]: e.target.value });
+                        // An answer about the old values must not linger while the new one loads.
+                        setPreview(null);
+                      }}
                       error={fieldError(err, f.key)}
                       hint={hint}
                     />
@@ -218,10 +227,12 @@ function PlanEditor({ plan, editable }: { plan: Plan; editable: boolean }) {
           ))}
         </div>
         <FormError error={err} fields={FIELDS.map((f) => f.key)} className="mt-3" />
-        {editable && dirty && preview ? (
-          <div aria-live="polite" className="mt-4 rounded-lg bg-indigo-50 px-4 py-3 text-sm text-indigo-950 ring-1 ring-inset ring-indigo-200">
+        {editable && dirty && preview && !(preview.error && err) ? (
+          <div aria-live="polite" data-testid="plan-preview" className="mt-4 rounded-lg bg-indigo-50 px-4 py-3 text-sm text-indigo-950 ring-1 ring-inset ring-indigo-200">
             <p className="font-medium">
-              If you save: {preview.runningJobs} running and {preview.queuedJobs} queued job{preview.queuedJobs === 1 ? '' : 's'} on this plan
+              {preview.error
+                ? 'This change cannot be saved:'
+                : `If you save: ${preview.runningJobs} running and ${preview.queuedJobs} queued job${preview.queuedJobs === 1 ? '' : 's'} on this plan`}
             </p>
             <ul className="mt-1 list-disc pl-5 text-indigo-900">
               {preview.notes.map((n) => (

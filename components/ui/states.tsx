@@ -42,12 +42,4 @@ export function Loading({ label = 'Loading…' }: { label?: string }) {
   );
 }
 
-/** A small "live" dot: green while polling succeeds, amber when the last refresh failed. */
-export function LiveDot({ ok, label }: { ok: boolean; label?: string }) {
-  return (
-    <span className="inline-flex items-center gap-1.5 text-xs text-zinc-500" title={ok ? 'Refreshing live' : 'Last refresh failed; retrying'}>
-      <span aria-hidden className={`size-2 rounded-full ${ok ? 'bg-emerald-500' : 'bg-amber-500'}`} />
-      {label ?? (ok ? 'Live' : 'Reconnecting')}
-    </span>
-  );
-}
+export { LiveDot } from './live-dot';

@@ -71,7 +71,12 @@ export interface ApiRoute {
   examples?: Record<string, { summary: string; value: unknown }>;
 }
 
-const jobId = z.object({ id: z.uuid().meta({ description: 'Job id' }) });
+const jobId = z.object({
+  id: z
+    .string()
+    .regex(/^[0-9a-fA-F-]{6,36}$/)
+    .meta({ description: 'Job id, or a unique prefix of it of at least 6 characters (409 ambiguous_id lists the matches; 422 id_too_short)' }),
+});
 const userId = z.object({ id: z.uuid().meta({ description: 'User id' }) });
 const planName = z.object({ name: planNameSchema.meta({ description: 'Plan name' }) });
 const className = z.object({ name: classNameSchema.meta({ description: 'Class name' }) });
@@ -112,7 +117,7 @@ export const API_ROUTES: ApiRoute[] = [
     ok: { status: 200, description: 'A page of jobs', json: jobListSchema },
     errors: [...AUTH, 422],
   },
-  { method: 'get', path: '/api/v1/jobs/{id}', summary: 'A job', access: 'user', params: jobId, ok: { status: 200, description: 'The job', json: jobSchema }, errors: [...AUTH, 404] },
+  { method: 'get', path: '/api/v1/jobs/{id}', summary: 'A job', access: 'user', params: jobId, ok: { status: 200, description: 'The job', json: jobSchema }, errors: [...AUTH, 404, 409, 422] },
   {
     method: 'get',
     path: '/api/v1/jobs/{id}/logs',
@@ -123,7 +128,7 @@ export const API_ROUTES: ApiRoute[] = [
     params: jobId,
     query: logsQuerySchema,
     ok: { status: 200, description: 'stdout and stderr as text', text: true },
-    errors: [...AUTH, 404, 422, 429],
+    errors: [...AUTH, 404, 409, 422, 429],
   },
   {
     method: 'get',
@@ -133,9 +138,9 @@ export const API_ROUTES: ApiRoute[] = [
     access: 'user',
     params: jobId,
     ok: { status: 200, description: 'The results archive', tar: true },
-    errors: [...AUTH, 404],
+    errors: [...AUTH, 404, 409, 422],
   },
-  { method: 'post', path: '/api/v1/jobs/{id}/cancel', summary: 'Cancel a queued job, or kill a running one as its owner', access: 'user', params: jobId, ok: { status: 200, description: 'The job', json: jobSchema }, errors: [...AUTH, 404, 409] },
+  { method: 'post', path: '/api/v1/jobs/{id}/cancel', summary: 'Cancel a queued job, or kill a running one as its owner', access: 'user', params: jobId, ok: { status: 200, description: 'The job', json: jobSchema }, errors: [...AUTH, 404, 409, 422] },
   {
     method: 'post',
     path: '/api/v1/jobs/{id}/kill',

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { DbOrTx } from '../db/client';
 import { jobs, users, type JobStatus } from '../db/schema';
 import { describeWait, queueInfo, type QueueInfo } from '../domain/queue';
+import { jobIdPrefixCondition } from '../domain/job-ids';
 import { isUuid } from '../domain/schemas';
 import { FINAL_STATUSES, RUNNING_STATUSES, sqlList } from '../domain/status';
 
@@ -11,17 +12,17 @@ import { FINAL_STATUSES, RUNNING_STATUSES, sqlList } from '../domain/status';
  * the same with 1M jobs in history as with 100:
  *   running   status in (running, terminating) by deadline  → jobs_live_deadline_idx (partial)
  *   queued    status in (queued, starting) by queue age      → jobs_status_queued_at_idx
- *   timed out / orphaned (lost) / finished by finished_at    → jobs_finished_at_idx (backwards, filtered)
+ *   timed out / lost / finished by finished_at    → jobs_finished_at_idx (backwards, filtered)
  * Exact totals only for the live tabs (bounded by what runs now); history tabs show capped counts.
  */
-export const JOB_TABS = ['running', 'queued', 'timed_out', 'orphaned', 'finished'] as const;
+export const JOB_TABS = ['running', 'queued', 'timed_out', 'lost', 'finished'] as const;
 export type JobTab = (typeof JOB_TABS)[number];
 
 export const TAB_STATUSES: Record<JobTab, JobStatus[]> = {
   running: [...RUNNING_STATUSES],
   queued: ['queued', 'starting'],
   timed_out: ['timed_out'],
-  orphaned: ['lost'],
+  lost: ['lost'],
   finished: [...FINAL_STATUSES],
 };
 
@@ -31,7 +32,7 @@ const DEFAULT_SORT: Record<JobTab, { sort: JobSort; dir: 'asc' | 'desc' }> = {
   running: { sort: 'deadline', dir: 'asc' },
   queued: { sort: 'queued', dir: 'asc' },
   timed_out: { sort: 'finished', dir: 'desc' },
-  orphaned: { sort: 'finished', dir: 'desc' },
+  lost: { sort: 'finished', dir: 'desc' },
   finished: { sort: 'finished', dir: 'desc' },
 };
 /** Pages deeper than this are refused: use filters instead of paging through history. */
@@ -40,7 +41,8 @@ export const MAX_PAGE = 200;
 export const HISTORY_COUNT_CAP = 1000;
 
 export const jobListQuerySchema = z.object({
-  tab: z.enum(JOB_TABS, { error: 'unknown tab' }).catch('running'),
+  // `orphaned` is the Lost tab's old name (links and bookmarks made before it was renamed).
+  tab: z.preprocess((v) => (v === 'orphaned' ? 'lost' : v), z.enum(JOB_TABS, { error: 'unknown tab' })).catch('running'),
   q: z.string().trim().max(200, 'search must be at most 200 characters').optional(),
   user: z.string().trim().max(100, 'user must be at most 100 characters').optional(),
   status: z.enum(FINAL_STATUSES, { error: 'unknown status' }).optional().catch(undefined),
@@ -149,7 +151,7 @@ export async function jobTabCounts(db: DbOrTx): Promise<Record<JobTab, { n: numb
     select 'running' as k, count(*)::int as n from jobs where status in ${sql.raw(sqlList(TAB_STATUSES.running))}
     union all select 'queued', count(*)::int from jobs where status in ${sql.raw(sqlList(TAB_STATUSES.queued))}
     union all select 'timed_out', count(*)::int from (select 1 from jobs where status = 'timed_out' limit ${HISTORY_COUNT_CAP + 1}) x
-    union all select 'orphaned', count(*)::int from (select 1 from jobs where status = 'lost' limit ${HISTORY_COUNT_CAP + 1}) x
+    union all select 'lost', count(*)::int from (select 1 from jobs where status = 'lost' limit ${HISTORY_COUNT_CAP + 1}) x
     union all select 'finished', count(*)::int from (select 1 from jobs where status in ${sql.raw(sqlList(FINAL_STATUSES))} limit ${HISTORY_COUNT_CAP + 1}) x`);
   const out = {} as Record<JobTab, { n: number; capped: boolean }>;
   for (const t of JOB_TABS) out[t] = { n: 0, capped: false };
@@ -190,10 +192,15 @@ export async function listJobsForTab(db: DbOrTx, q: JobListQuery, now: Date): Pr
     const like = `%${escapeLike(q.q)}%`;
     const conds = [ilike(jobs.name, like), ilike(jobs.image, like)];
     if (isUuid(q.q)) conds.push(eq(jobs.id, q.q));
+    else {
+      // A short id as the dashboard shows it: a range on the primary key (index-friendly).
+      const prefix = jobIdPrefixCondition(q.q);
+      if (prefix) conds.push(prefix);
+    }
     where.push(or(...conds)!);
   }
   if (q.warned && q.tab === 'running') where.push(sql`${jobs.warnedAt} is not null`);
-  if (q.tab === 'timed_out' || q.tab === 'orphaned' || q.tab === 'finished') where.push(sql`${jobs.finishedAt} is not null`);
+  if (q.tab === 'timed_out' || q.tab === 'lost' || q.tab === 'finished') where.push(sql`${jobs.finishedAt} is not null`);
   const offset = (q.page - 1) * q.limit;
   const [rows, counts] = await Promise.all([
     selectJobRows(db)

@@ -165,16 +165,22 @@ export type OrphansData = Awaited<ReturnType<typeof loadOrphans>>;
 
 export async function loadAudit(ctx: Ctx, actor: Actor, raw: Record<string, string | undefined>) {
   const q: Record<string, string | undefined> = {};
-  for (const k of ['actor', 'action', 'job', 'q', 'cursor', 'targetType'] as const) if (raw[k]?.trim()) q[k] = raw[k]!.trim();
+  for (const k of ['actor', 'action', 'job', 'jobName', 'q', 'cursor', 'targetType'] as const) if (raw[k]?.trim()) q[k] = raw[k]!.trim();
   q.limit = '100';
   const r = await listAudit(ctx, actor, q);
-  const actions = await ctx.db.execute<{ action: string }>(sql`
-    select distinct action from (select action from ${auditEvents} order by id desc limit 2000) x order by action`);
+  // The pickers: actions and actors seen in the newest 2,000 events (bounded, index-only on the pk).
+  const [actions, actors] = await Promise.all([
+    ctx.db.execute<{ action: string }>(sql`
+      select distinct action from (select action from ${auditEvents} order by id desc limit 2000) x order by action`),
+    ctx.db.execute<{ actor: string }>(sql`
+      select distinct actor from (select actor from ${auditEvents} order by id desc limit 2000) x order by actor`),
+  ]);
   return {
     generatedAt: ctx.clock.now().toISOString(),
     events: r.events.map(auditToJson),
     nextCursor: r.nextCursor,
     knownActions: actions.map((a) => a.action),
+    knownActors: actors.map((a) => a.actor),
   };
 }
 export type AuditData = Awaited<ReturnType<typeof loadAudit>>;

@@ -1,9 +1,10 @@
-import { and, desc, eq, ilike, lt, or, type SQL } from 'drizzle-orm';
+import { and, desc, eq, ilike, lt, or, sql, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Ctx } from '../context';
-import { auditEvents } from '../db/schema';
+import { auditEvents, jobs } from '../db/schema';
 import { type Actor, requireRole } from './actor';
 import { parseInput } from './errors';
+import { resolveJobId } from './job-ids';
 
 export const auditQuerySchema = z.strictObject({
   actor: z.string().max(300).optional(),
@@ -11,6 +12,8 @@ export const auditQuerySchema = z.strictObject({
   targetType: z.string().max(50).optional(),
   targetId: z.string().max(100).optional(),
   job: z.string().max(100).optional(),
+  /** Events of jobs whose name contains this (of at most 500 such jobs). */
+  jobName: z.string().max(200).optional(),
   q: z.string().max(200).optional(),
   limit: z.coerce.number().int('limit must be a whole number').min(1, 'limit must be at least 1').max(500, 'limit must be at most 500').optional(),
   cursor: z.coerce.number().int().positive().optional(),
@@ -25,7 +28,16 @@ export async function listAudit(ctx: Ctx, actor: Actor, raw: Record<string, stri
   if (f.action) where.push(f.action.endsWith('*') ? ilike(auditEvents.action, `${escapeLike(f.action.slice(0, -1))}%`) : eq(auditEvents.action, f.action));
   if (f.targetType) where.push(eq(auditEvents.targetType, f.targetType));
   if (f.targetId) where.push(eq(auditEvents.targetId, f.targetId));
-  if (f.job) where.push(and(eq(auditEvents.targetType, 'job'), eq(auditEvents.targetId, f.job))!);
+  // A job id may be a unique prefix (≥ 6 characters), as the dashboard shows ids.
+  if (f.job) where.push(and(eq(auditEvents.targetType, 'job'), eq(auditEvents.targetId, await resolveJobId(ctx.db, actor, f.job)))!);
+  if (f.jobName) {
+    where.push(
+      and(
+        eq(auditEvents.targetType, 'job'),
+        sql`${auditEvents.targetId} in (select id::text from ${jobs} where ${jobs.name} ilike ${`%${escapeLike(f.jobName)}%`} limit 500)`,
+      )!,
+    );
+  }
   if (f.q) {
     const like = `%${escapeLike(f.q)}%`;
     where.push(or(ilike(auditEvents.reason, like), ilike(auditEvents.targetId, like), ilike(auditEvents.actor, like), ilike(auditEvents.action, like), ilike(auditEvents.error, like))!);

@@ -71,6 +71,6 @@ export async function externalStop(
 }
 
 /** A locked running job whose container someone else stopped or removed: lost (and retried). */
-export function loseInTx(tx: DbOrTx, job: Job, plan: Plan, at: Date, why: string, actor: string, details: Record<string, unknown> = {}) {
-  return loseJob(tx, { job, plan, at, why, actor, details: { external: true, ...details } });
+export function loseInTx(tx: DbOrTx, job: Job, plan: Plan, at: Date, why: string, actor: string, details: Record<string, unknown> = {}, logTail: string | null = null) {
+  return loseJob(tx, { job, plan, at, why, actor, details: { external: true, ...details }, logTail });
 }

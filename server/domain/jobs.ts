@@ -463,10 +463,14 @@ export async function followJobLogs(
   return { text: await getJobLogs(ctx, actor, id) };
 }
 
-/** Saved log tail, or the live tail while the container runs. */
+/**
+ * Saved log tail, or the live tail while the container runs. A job that ended with nothing saved
+ * (its end was seen without the engine, say) is read from its stopped container while that exists.
+ */
 export async function getJobLogs(ctx: Ctx, actor: Actor, id: string): Promise<string> {
   const job = await getJob(ctx, actor, id);
-  if (job.containerId && (job.status === 'running' || job.status === 'terminating') && ctx.docker) {
+  const live = job.status === 'running' || job.status === 'terminating';
+  if (job.containerId && ctx.docker && (live || !job.logTail)) {
     try {
       return await ctx.docker.logsTail(job.containerId);
     } catch {

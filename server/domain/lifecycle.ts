@@ -167,6 +167,8 @@ export interface LoseInput {
   why: string;
   actor: Actor | string;
   details?: Record<string, unknown>;
+  /** The lost attempt's output, read from the stopped container before anyone removes it. */
+  logTail?: string | null;
 }
 
 /**
@@ -208,6 +210,8 @@ export async function loseJob(tx: DbOrTx, l: LoseInput): Promise<{ outcome: 'req
         lastOutputAt: null,
         idleDeadlineAt: null,
         exitCode: null,
+        // The lost attempt's output stays readable until the next attempt saves its own.
+        ...(l.logTail != null ? { logTail: l.logTail } : {}),
         ...NO_WAIT,
         reason: `Lost (${tries}): ${l.why}; retrying`,
       },
@@ -245,6 +249,7 @@ export async function loseJob(tx: DbOrTx, l: LoseInput): Promise<{ outcome: 'req
     status: 'lost',
     at: l.at,
     exitCode: null,
+    logTail: l.logTail ?? null,
     reason: `Lost: ${l.why} (${tries}, no retries left)`,
     actor: l.actor,
     action: 'job.lost',

@@ -560,7 +560,9 @@ export async function completeJob(
     return ctx.db.transaction(async (tx) => {
       const r = await lockJobWithPlan(tx, jobId);
       if (!r || r.job.status !== 'running' || r.job.containerId !== containerId) return null;
-      return (await loseInTx(tx, r.job, r.plan, at, external, actor, { containerExitCode: exitCode }))?.row ?? null;
+      // The output read above from the stopped container is kept: the orphan or TTL sweeper may
+      // remove the container later, and `docker logs` with it.
+      return (await loseInTx(tx, r.job, r.plan, at, external, actor, { containerExitCode: exitCode }, logTail))?.row ?? null;
     });
   }
   const failReason =

@@ -184,7 +184,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
   it('shows a running job counting down, and Extend moves its deadline', async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Jobs', exact: true }).click();
     await page.waitForURL(/\/jobs/);
-    for (const t of ['Running', 'Queued', 'Timed out', 'Orphaned', 'Finished']) await page.getByRole('tab', { name: t, exact: true }).waitFor();
+    for (const t of ['Running', 'Queued', 'Timed out', 'Lost', 'Finished']) await page.getByRole('tab', { name: t, exact: true }).waitFor();
     const row = page.locator(`tr[data-job-id="${jobs.sleeper}"]`);
     await row.waitFor();
     const countdown = async () => parseCountdown((await row.getByTestId('countdown').textContent()) ?? '');
@@ -266,7 +266,8 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
       }
     })();
     expect(['false', 'gone']).toContain(running);
-    await page.getByText('job.kill').first().waitFor();
+    // The timeline speaks in words; the code stays in the tooltip.
+    await page.locator('[data-code="job.kill"]', { hasText: 'Kill requested' }).first().waitFor();
     await shot('job-killed');
   });
 
@@ -277,7 +278,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
     const card = page.locator('section', { has: form });
     await form.getByLabel('Default timeout (s)').fill(String(before.maxTimeoutSeconds + 1));
     await card.getByRole('button', { name: 'Save' }).click();
-    const msg = `must not exceed maxTimeoutSeconds (${before.maxTimeoutSeconds})`;
+    const msg = `Default timeout (${before.maxTimeoutSeconds + 1} s) must not exceed Maximum timeout (${before.maxTimeoutSeconds} s)`;
     await card.getByText(msg, { exact: false }).first().waitFor();
     await shot('plans-error');
     const unchanged = (await api<typeof before>('GET', '/api/v1/plans/pro')).body;
@@ -286,7 +287,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
     await form.getByLabel('Default timeout (s)').fill(String(before.defaultTimeoutSeconds));
     await form.getByLabel('Max concurrent jobs').fill('-3');
     await card.getByRole('button', { name: 'Save' }).click();
-    await card.getByText('maxConcurrentJobs must be at least 0').waitFor();
+    await card.getByText('Max concurrent jobs must be at least 0').waitFor();
     expect((await api<typeof before>('GET', '/api/v1/plans/pro')).body).toEqual(before);
     // A good value saves.
     await form.getByLabel('Max concurrent jobs').fill(String(before.maxConcurrentJobs + 2));
@@ -359,7 +360,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
     await page.goto(`${base}/audit`);
     await page.getByLabel('Job id').fill(jobs.sleeper);
     await page.getByRole('button', { name: 'Filter' }).click();
-    await page.getByRole('table', { name: 'Audit events' }).getByText('job.extend').waitFor();
+    await page.getByRole('table', { name: 'Audit events' }).getByText('Deadline extended').first().waitFor();
     await shot('audit');
     await page.goto(`${base}/sweepers`);
     await page.getByRole('heading', { name: 'Sweepers' }).waitFor();

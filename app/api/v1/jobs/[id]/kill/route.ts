@@ -1,5 +1,5 @@
 import { jobToJson, killJob } from '@/server/domain/jobs';
-import { api, json, readJson } from '@/server/http';
+import { jobApi, json, readJson } from '@/server/http';
 
 export const dynamic = 'force-dynamic';
 
@@ -7,7 +7,7 @@ export const dynamic = 'force-dynamic';
  * POST {force?, reason?} — operators (operator role), or the job's owner (a user key may kill its
  * own job; others' jobs are 404 to it). killJob checks both.
  */
-export const POST = api<{ id: string }>(async ({ req, ctx, actor, params }) => {
+export const POST = jobApi(async ({ req, ctx, actor, params }) => {
   const body = await readJson(req, { optional: true });
   return json(jobToJson(await killJob(ctx, actor, params.id, body)));
 });

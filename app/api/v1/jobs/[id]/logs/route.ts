@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { parseInput } from '@/server/domain/errors';
 import { followJobLogs, getJobLogs } from '@/server/domain/jobs';
 import { logsQuerySchema } from '@/server/domain/schemas';
-import { api, queryObject } from '@/server/http';
+import { jobApi, queryObject } from '@/server/http';
 
 export const dynamic = 'force-dynamic';
 
@@ -12,7 +12,7 @@ const TEXT = { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-opti
  * Text: the saved tail, or the live tail while the container runs. `?follow=true` streams the
  * live output until the container stops (no-transform: a compressing proxy must not hold it back).
  */
-export const GET = api<{ id: string }>(async ({ req, ctx, actor, params }) => {
+export const GET = jobApi(async ({ req, ctx, actor, params }) => {
   const q = parseInput(logsQuerySchema, queryObject(req));
   if (q.follow === 'true' || q.follow === '1') {
     const r = await followJobLogs(ctx, actor, params.id);

@@ -1,7 +1,7 @@
 import { getJobResults } from '@/server/domain/jobs';
-import { api, resultsTarResponse } from '@/server/http';
+import { jobApi, resultsTarResponse } from '@/server/http';
 
 export const dynamic = 'force-dynamic';
 
 /** application/x-tar: what the job left under its resultsPath (kept until its TTL); 404 when none. */
-export const GET = api<{ id: string }>(async ({ ctx, actor, params }) => resultsTarResponse(await getJobResults(ctx, actor, params.id)));
+export const GET = jobApi(async ({ ctx, actor, params }) => resultsTarResponse(await getJobResults(ctx, actor, params.id)));
