@@ -28,7 +28,7 @@ import os from 'node:os';
 import { sql } from 'drizzle-orm';
 import type { Db } from '../server/db/client';
 import { claimJobs, candidateUsersSql } from '../server/worker/dispatcher';
-import { arg, commandLine, cpuModel, flag, formatSummary, loadAverage, nowMinute, publish, runMain, withBenchPostgres, type Summary } from './lib';
+import { arg, commandLine, cpuModel, flag, formatSummary, loadAverage, nowMinute, publish, runMain, virt, withBenchPostgres, type Summary } from './lib';
 
 const WINDOW_S = Number(arg('seconds', '10'));
 const USERS = Number(arg('users', '1000'));
@@ -195,7 +195,7 @@ async function main() {
 
 Command: \`${commandLine('dispatch.ts')}\` — run ${nowMinute()} UTC.
 
-Machine: \`nproc\` ${execSync('nproc').toString().trim()}, ${cpuModel()} (KVM guest); Node ${process.version}; embedded PostgreSQL ${pgVersion} (stock settings, \`max_connections=200\`).
+Machine: \`nproc\` ${execSync('nproc').toString().trim()}, ${cpuModel()}${virt()}; Node ${process.version}; embedded PostgreSQL ${pgVersion} (stock settings, \`max_connections=200\`).
 Load average (1/5/15 min) at the end of the runs: ${load} — other work on the machine moves these figures by up to ~±40% between runs.
 
 \`\`\`
@@ -224,7 +224,7 @@ ${results.map(row).join('\n')}
 Target (throughput runs): ≥ 500 claims/s, Jain ≥ 0.99; 0 violations everywhere — **${pass ? 'met' : 'NOT met'}**.
 Seeding 100k jobs (insert + vacuum analyze) took ${(results[0]!.seedMs / 1000).toFixed(1)} s. Profile: the candidate step (\`candidateUsersSql\`,
 EXPLAIN ANALYZE on the fresh queue) runs in ${candidateMs.toFixed(2)} ms (median of 7); it sorts users by last service and stops checking once 150
-qualify, instead of checking all ${n(USERS)} users before sorting (the first version's 6.8 ms).
+qualify, instead of checking all ${n(USERS)} users before sorting.
 The two dispatchers share the machine's ${os.cpus().length} CPUs with PostgreSQL, so the second one adds little throughput here.
 `;
     publish('## Dispatcher claims', md);

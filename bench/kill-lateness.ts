@@ -29,7 +29,7 @@ import { jobs, plans, users } from '../server/db/schema';
 import { createDockerRuntime } from '../server/docker/runtime';
 import { seedDefaultPlans } from '../server/domain/plans';
 import { startSweepers } from '../server/sweepers';
-import { arg, loadAverage, machineLine, pct, publish, runMain, today, withBenchPostgres } from './lib';
+import { arg, beginResult, loadAverage, machineLine, pct, publish, runMain, today, withBenchPostgres } from './lib';
 
 const N = Number(arg('n', '200'));
 const SPREAD_S = Number(arg('spread', '30'));
@@ -178,6 +178,7 @@ async function main() {
     execFileSync('bash', [path.join(process.cwd(), 'test/fixtures/build-busybox-image.sh')], { stdio: 'inherit' });
   }
   const loadAtStart = loadAverage();
+  const result = beginResult('kill-lateness', 'Kill lateness', 'kill-lateness.ts');
   await withBenchPostgres('kill', async (pg) => {
     try {
       const database = pg.connect(10);
@@ -222,6 +223,23 @@ async function main() {
         );
       }
       publish('## Kill lateness', lines.join('\n'));
+      for (const r of results) {
+        result.series(`${r.mode}_lateness`, 'ms', r.lateMs);
+        if (r.dbLateMs.length) result.series(`${r.mode}_db_sigterm_at`, 'ms', r.dbLateMs);
+        if (r.claimToKillMs.length) result.series(`${r.mode}_sigterm_at_to_kill`, 'ms', r.claimToKillMs);
+        const every = `one deadline every ${Math.round((SPREAD_S * 1000) / N)} ms`;
+        result.figure({
+          label: r.mode === 'engine' ? `engine alone: deadline → kill event, ${N} running, ${every}` : `${r.mode} (sweepers in the bench process, not yet \`npm run worker\`): deadline → engine kill event, ${N} running, ${every}`,
+          series: `${r.mode}_lateness`,
+          stat: 'p99',
+          ...(r.mode === 'precise' ? { goal: { max: 100, text: 'p99 ≤ 100 ms at 500 running, one deadline every 150 ms' } } : {}),
+        });
+      }
+      const { missed } = result.save({ n: N, spreadS: SPREAD_S, modes: MODES }, `Docker ${dockerVersion}, embedded PostgreSQL 18`);
+      if (missed.length) {
+        console.error(`goal missed: ${missed.join('; ')}`);
+        process.exitCode = 1;
+      }
     } finally {
       // Leftovers from an interrupted run: every bench container carries warden.bench.
       try {

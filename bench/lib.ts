@@ -11,6 +11,9 @@ import path from 'node:path';
 import { connect, runMigrations, type Database } from '../server/db/client';
 import { startEmbeddedPostgres } from '../server/db/embedded';
 import { log } from '../server/log';
+import { goalMet, pct, RESULTS_DIR, statOf, type BenchResult, type Figure, type Series } from './results';
+
+export type { Figure, Goal } from './results';
 
 log.level = process.env.LOG_LEVEL ?? 'warn';
 
@@ -26,17 +29,13 @@ export function arg(name: string, def: string): string {
 /** Whether the bare option `--name` was given. */
 export const flag = (name: string): boolean => args.includes(`--${name}`);
 
-/** False with `--no-write`: print the results but leave docs/BENCHMARKS.md alone. */
+/** False with `--no-write`: print the results, write no raw result file. */
 export const WRITE = !flag('no-write');
 
 /** The command as run, for the report: `npx tsx bench/<script> <args…>`. */
 export const commandLine = (script: string): string => `npx tsx bench/${script}${args.length ? ' ' + args.join(' ') : ''}`;
 
-/** Nearest-rank percentile (p in 0–100) of xs; xs is not modified. */
-export function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-}
+export { pct };
 
 export interface Summary {
   p50: number;
@@ -58,6 +57,21 @@ export const loadAverage = (digits = 2, sep = ' '): string =>
     .join(sep);
 
 export const cpuModel = (): string => (os.cpus()[0]?.model ?? 'unknown').trim();
+
+/** " (<hypervisor> guest)" when the CPU runs under a hypervisor (systemd-detect-virt, else cpuinfo), else "". */
+export function virt(): string {
+  try {
+    const v = execFileSync('systemd-detect-virt', ['--vm'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    if (v && v !== 'none') return ` (${v} guest)`;
+  } catch {
+    /* not installed, or no VM: look at the CPU flags */
+  }
+  try {
+    return /^flags\s*:.*\bhypervisor\b/m.test(fs.readFileSync('/proc/cpuinfo', 'utf8')) ? ' (virtual machine)' : '';
+  } catch {
+    return '';
+  }
+}
 
 /** Physical memory in whole GiB. */
 export const memoryGiB = (): string => (os.totalmem() / 2 ** 30).toFixed(0);
@@ -120,31 +134,12 @@ export async function withBenchPostgres<T>(name: string, fn: (pg: BenchPostgres)
   }
 }
 
-const BENCHMARKS_MD = path.join(process.cwd(), 'docs', 'BENCHMARKS.md');
-
 /**
- * Replaces this bench's section of docs/BENCHMARKS.md — from the line that is `heading` or starts
- * with `heading` and a space, up to the next "## " — with md, or appends md when there is none.
+ * Prints the bench's own report. Figures reach docs/BENCHMARKS.md only through the raw result
+ * (beginResult(…).save) and `npm run bench:report`, never as text written here.
  */
-export function writeSection(heading: string, md: string): void {
-  fs.mkdirSync(path.dirname(BENCHMARKS_MD), { recursive: true });
-  let text = fs.existsSync(BENCHMARKS_MD) ? fs.readFileSync(BENCHMARKS_MD, 'utf8') : '# Benchmarks\n';
-  const escaped = heading.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const start = new RegExp(`^${escaped}(?: |$)`, 'm').exec(text)?.index ?? -1;
-  if (start >= 0) {
-    const next = text.indexOf('\n## ', start + 1);
-    text = text.slice(0, start) + md.trimEnd() + '\n' + (next >= 0 ? text.slice(next) : '');
-  } else {
-    text = text.trimEnd() + '\n\n' + md.trimEnd() + '\n';
-  }
-  fs.writeFileSync(BENCHMARKS_MD, text);
-  console.error(`wrote ${path.relative(process.cwd(), BENCHMARKS_MD)}`);
-}
-
-/** Prints the report and, unless --no-write, puts it in docs/BENCHMARKS.md under `heading`. */
-export function publish(heading: string, md: string): void {
+export function publish(_heading: string, md: string): void {
   console.log('\n' + md);
-  if (WRITE) writeSection(heading, md);
 }
 
 /**
@@ -161,3 +156,58 @@ export function runMain(main: () => Promise<void>): void {
     },
   );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Raw results (issue 20): every bench writes what it measured — machine, CPU model, commit,
+// command, load, every sample — as JSON under docs/bench-results/, and `npm run bench:report`
+// (bench/report.ts) makes the tables in docs/BENCHMARKS.md from those files. No figure is typed.
+
+function git(args: string[]): string {
+  try {
+    return execFileSync('git', args, { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    return '';
+  }
+}
+
+/** Starts a result: call at the start of the run (load and time are taken now). */
+export function beginResult(bench: string, title: string, script: string) {
+  const startedAt = new Date().toISOString();
+  const loadStart = os.loadavg().map((l) => Math.round(l * 100) / 100);
+  const series: Series[] = [];
+  const figures: Figure[] = [];
+  return {
+    series: (name: string, unit: string, samples: number[]) => {
+      series.push({ name, unit, samples: samples.map((x) => Math.round(x * 1000) / 1000) });
+    },
+    figure: (f: Figure) => figures.push(f),
+    /** Writes docs/bench-results/<bench>-<time>-<commit>.json; returns the goals missed. */
+    save(params: Record<string, unknown>, software: string): { file: string; missed: string[] } {
+      const commit = git(['rev-parse', 'HEAD']) || 'unknown';
+      const r: BenchResult = {
+        bench,
+        title,
+        command: commandLine(script),
+        commit,
+        dirty: git(['status', '--porcelain', '--untracked-files=no']) !== '',
+        startedAt,
+        finishedAt: new Date().toISOString(),
+        machine: { cpuModel: cpuModel(), cpus: os.cpus().length, memoryGiB: Number(memoryGiB()), os: `${os.type()} ${os.release()}`, node: process.version, nice: os.getPriority(), software },
+        load: { start: loadStart, end: os.loadavg().map((l) => Math.round(l * 100) / 100) },
+        sharedBox: process.env.BENCH_SHARED_BOX === '1' || loadStart[0]! >= os.cpus().length,
+        params,
+        series,
+        figures,
+      };
+      fs.mkdirSync(RESULTS_DIR, { recursive: true });
+      const file = path.join(RESULTS_DIR, `${bench}-${startedAt.slice(0, 16).replace(/[-:]/g, '')}-${commit.slice(0, 7)}.json`);
+      if (WRITE) {
+        fs.writeFileSync(file, JSON.stringify(r) + '\n');
+        console.error(`wrote ${path.relative(process.cwd(), file)} (npm run bench:report puts it in docs/BENCHMARKS.md)`);
+      }
+      const missed = figures.filter((f) => f.goal && !goalMet(f, statOf(f, series.find((s) => s.name === f.series)?.samples ?? []))).map((f) => f.label);
+      return { file, missed };
+    },
+  };
+}
+

@@ -1,6 +1,7 @@
 /**
- * `npm run bench -- <name> [args…]`: runs bench/<name>.ts (results go to docs/BENCHMARKS.md by
- * hand, with machine, date and command). Without a name, lists the benchmarks.
+ * `npm run bench -- <name> [args…]`: runs bench/<name>.ts; its raw result goes to
+ * docs/bench-results/ and `npm run bench:report` makes the tables of docs/BENCHMARKS.md from it.
+ * Without a name, lists the benchmarks.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -9,7 +10,7 @@ import path from 'node:path';
 const dir = path.dirname(new URL(import.meta.url).pathname);
 const names = fs
   .readdirSync(dir)
-  .filter((f) => f.endsWith('.ts') && !['run.ts', 'lib.ts'].includes(f))
+  .filter((f) => f.endsWith('.ts') && !['run.ts', 'lib.ts', 'results.ts', 'report.ts'].includes(f))
   .map((f) => f.slice(0, -3))
   .sort();
 const [name, ...args] = process.argv.slice(2);

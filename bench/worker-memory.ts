@@ -25,7 +25,7 @@ import { startSweepers, sweep } from '../server/sweepers';
 import { reconcile } from '../server/worker/completion';
 import { startDispatchLoop } from '../server/worker/dispatch-loop';
 import { FakeDocker } from '../test/helpers/fake-docker';
-import { arg, formatSummary, loadAverage, machineLine, publish, runMain, summarize, today, withBenchPostgres } from './lib';
+import { arg, beginResult, formatSummary, loadAverage, machineLine, publish, runMain, summarize, today, withBenchPostgres } from './lib';
 
 const RUNNING = Number(arg('running', '10000'));
 const SECONDS = Number(arg('seconds', '30'));
@@ -96,6 +96,7 @@ async function child(): Promise<void> {
 
 const main = async () => {
   const load0 = loadAverage();
+  const result = beginResult('worker-memory', 'Worker memory at size', 'worker-memory.ts');
   await withBenchPostgres('worker-memory', async (pg) => {
     const database = pg.connect(8);
     const db = database.db;
@@ -154,6 +155,18 @@ const main = async () => {
       `- Whole ticks at this size, p50 / p95 / max (ms) over ${TICKS}: timeout **${formatSummary(summarize(times.timeout!), 2)}** (goal ≤ 20 ms), TTL ${formatSummary(summarize(times.ttl!), 2)}, orphans (lists all ${RUNNING.toLocaleString('en')} containers) ${formatSummary(summarize(times.orphans!), 2)}; reconcile over 10: ${formatSummary(summarize(times.reconcile!), 1)}.`,
     ];
     publish('## Worker memory at size', lines.join('\n'));
+    result.series('worker_rss', 'MB', rss.map((b) => b / 2 ** 20));
+    result.series('worker_heap_used', 'MB', heap.map((b) => b / 2 ** 20));
+    for (const [name, xs] of Object.entries(times)) result.series(`${name}_tick`, 'ms', xs);
+    result.figure({ label: `worker RSS at ${RUNNING.toLocaleString('en')} running (fake engine, worker loops in a tsx process)`, series: 'worker_rss', stat: 'max', goal: { max: 200, text: '≤ 200 MB at 10,000 running' } });
+    result.figure({ label: 'timeout sweeper tick, whole', series: 'timeout_tick', stat: 'p99', goal: { max: 20, text: '≤ 20 ms' } });
+    result.figure({ label: 'TTL sweeper tick, whole', series: 'ttl_tick', stat: 'p99' });
+    result.figure({ label: `orphans sweeper tick (lists ${RUNNING.toLocaleString('en')} containers)`, series: 'orphans_tick', stat: 'p99' });
+    const { missed } = result.save({ running: RUNNING, seconds: SECONDS, ticks: TICKS, engine: 'fake (test/helpers/fake-docker.ts)' }, `PostgreSQL ${pgv} (embedded), fake engine`);
+    if (missed.length) {
+      console.error(`goal missed: ${missed.join('; ')}`);
+      process.exitCode = 1;
+    }
   });
 };
 

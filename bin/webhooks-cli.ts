@@ -2,7 +2,7 @@
  * `warden webhooks …`: subscriptions to job events and their deliveries, over the typed client.
  *
  *   webhooks list
- *   webhooks create --url URL [--event E]… [--secret S] [--user ID]   (the secret is shown once)
+ *   webhooks create URL [--event E]… [--secret S] [--user ID]   (the secret is shown once)
  *   webhooks delete ID
  *   webhooks deliveries ID [--status pending|delivered|failed] [--limit N] [--cursor C]
  */
@@ -20,7 +20,7 @@ const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'];
 
 export const WEBHOOKS_USAGE = `usage: warden webhooks <command> [options]
   list
-  create --url URL [--event E]… [--secret S] [--user ID]   (the secret is shown once)
+  create URL [--event E]… [--secret S] [--user ID]   (the secret is shown once; --url is the server's)
   delete ID
   deliveries ID [--status ${DELIVERY_STATUSES.join('|')}] [--limit N] [--cursor C]
 events: ${WEBHOOK_EVENTS.join(', ')} (no --event: all of them)
@@ -28,7 +28,7 @@ options for every command: --key KEY, --url URL, -o json|table|wide (as for ward
 
 export const WEBHOOKS_OPTIONS = {
   list: {},
-  create: { url: { type: 'string' }, event: { type: 'string', multiple: true }, secret: { type: 'string' }, user: { type: 'string' } },
+  create: { event: { type: 'string', multiple: true }, secret: { type: 'string' }, user: { type: 'string' } },
   delete: {},
   deliveries: { status: { type: 'string' }, limit: { type: 'string' }, cursor: { type: 'string' } },
 } as const;
@@ -89,10 +89,11 @@ export async function runWebhooks(argv: string[]): Promise<number> {
       return EXIT.ok;
     }
     case 'create': {
-      if (!v.url) throw usage('webhooks create needs --url');
+      // The receiver's URL is the argument: --url names the Warden server, as for every command.
+      if (pos.length !== 1) throw usage('webhooks create takes the receiver\'s URL: warden webhooks create https://… [--event E]…');
       const events = v.event as string[] | undefined;
       for (const e of events ?? []) if (!(WEBHOOK_EVENTS as readonly string[]).includes(e)) throw usage(`unknown event ${e}: use ${WEBHOOK_EVENTS.join(', ')}`);
-      const body = { url: v.url as string, ...(events?.length ? { events: events as Webhook['events'] } : {}), ...(v.secret ? { secret: v.secret as string } : {}), ...(v.user ? { userId: v.user as string } : {}) };
+      const body = { url: pos[0]!, ...(events?.length ? { events: events as Webhook['events'] } : {}), ...(v.secret ? { secret: v.secret as string } : {}), ...(v.user ? { userId: v.user as string } : {}) };
       const w = unwrap(await c.client.POST('/api/v1/webhooks', { body }));
       if (format === 'json') console.log(JSON.stringify(w));
       else console.log(`${table(hookRows([w]), HOOK_COLS[format])}\nsecret (shown once; verify Warden-Signature with it): ${w.secret}`);

@@ -136,6 +136,8 @@ export const envSchema = z.object({
   WARDEN_DRY_RUN: flag(false),
   /** Webhook URLs may point at loopback, link-local and private addresses (off: refused, so webhooks cannot probe the host's network). */
   WARDEN_WEBHOOK_ALLOW_PRIVATE: flag(false),
+  /** `GET /api/v1/jobs/:id/logs?follow=true` streams open at once in this server process (each holds an engine socket); 4 per user besides. */
+  WARDEN_MAX_LOG_FOLLOWS: seconds(200, 1, 100_000, 'streams'),
   /**
    * Registries images may be pulled from (domain/registry-policy.ts): host[:port] entries, `*.x.com`,
    * `docker.io`, `*`. Unset: Docker Hub and public names; IP literals, local names and names that

@@ -2,7 +2,7 @@ import { getAppContext } from './app';
 import type { Ctx } from './context';
 import { authenticateBearer } from './domain/auth';
 import type { Actor } from './domain/actor';
-import { AppError } from './domain/errors';
+import { AppError, RetryLaterError } from './domain/errors';
 import { log } from './log';
 
 /** Thin shells for route handlers: JSON bodies, auth, and the one error shape. */
@@ -70,6 +70,7 @@ function sqlState(e: unknown): string | undefined {
 }
 
 export function errorResponse(e: unknown): Response {
+  if (e instanceof RetryLaterError) return json(e.toJSON(), e.status, { 'retry-after': String(e.retryAfterS) });
   if (e instanceof AppError) return json(e.toJSON(), e.status);
   // Safety net for input that slipped past validation into SQL (a malformed id, a number out of
   // the column's range): the client's fault, so a 4xx in the usual shape, never a 500.
@@ -106,7 +107,25 @@ export async function readJson(req: Request, opts: { optional?: boolean; limit?:
     throw new AppError(400, 'invalid_json', `Request body is not valid JSON: ${m.slice(0, 200)}`);
   }
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new AppError(400, 'invalid_json', 'Request body must be a JSON object');
+  const proto = protoKeyPath(v);
+  if (proto) throw new AppError(422, 'validation_failed', `The key "__proto__" is not allowed (at ${proto})`, proto.split('.')[0]);
   return v;
+}
+
+/**
+ * Where a parsed body has an own `__proto__` key (JSON.parse makes it an ordinary property), or
+ * null. zod's record parser skips such a key, so `labels: {"__proto__": "x"}` would otherwise be
+ * dropped without a word; every JSON body is refused with it instead (docs/SECURITY.md).
+ */
+export function protoKeyPath(v: unknown, path = ''): string | null {
+  if (v === null || typeof v !== 'object') return null;
+  for (const k of Object.keys(v)) {
+    const here = path ? `${path}.${k}` : k;
+    if (k === '__proto__') return here;
+    const inner = protoKeyPath((v as Record<string, unknown>)[k], here);
+    if (inner) return inner;
+  }
+  return null;
 }
 
 /** Runs a handler with the app context and the bearer-key actor; maps errors to the error shape. */
@@ -134,12 +153,13 @@ export function queryObject(req: Request): Record<string, string> {
 }
 
 /** A job's results tar as a download (the API route and the dashboard's share it). */
-export function resultsTarResponse(r: { job: { id: string }; results: { tar: Buffer; truncated: boolean; files: number } }): Response {
-  return new Response(new Uint8Array(r.results.tar), {
+export function resultsTarResponse(r: { job: { id: string }; results: { bytes: number; truncated: boolean; files: number }; body: ReadableStream<Uint8Array> }): Response {
+  // Streamed from the database chunk by chunk (domain/results.ts resultsBody), never whole.
+  return new Response(r.body, {
     status: 200,
     headers: {
       'content-type': 'application/x-tar',
-      'content-length': String(r.results.tar.length),
+      'content-length': String(r.results.bytes),
       'content-disposition': `attachment; filename="job-${r.job.id}-results.tar"`,
       'cache-control': 'no-store',
       'x-content-type-options': 'nosniff',

@@ -9,7 +9,7 @@ import { z } from 'zod';
 vi.mock('server-only', () => ({}));
 
 import { action, formDataToObject, type ActionResult } from '../server/actions/action';
-import { setDashboardRuntimeForTests } from '../server/auth/runtime';
+import { setDashboardRuntimeForTests } from './helpers/dashboard-runtime';
 import { SESSION_COOKIE } from '../server/auth/session';
 import type { Ctx } from '../server/context';
 import { auditEvents, operators, sessions, type Role } from '../server/db/schema';

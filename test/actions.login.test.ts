@@ -47,7 +47,9 @@ describe('operator login', () => {
 
   it('refuses wrong passwords, unknown emails and disabled operators with one message', async () => {
     await expect(loginWithPassword(ctx, 'nobody@example.com', 'whatever')).rejects.toMatchObject({ status: 401, message: 'Email or password is incorrect' });
-    await expect(loginWithPassword(ctx, 'off@example.com', 'correct horse')).rejects.toMatchObject({ status: 401 });
+    await expect(loginWithPassword(ctx, 'off@example.com', 'wrong horse')).rejects.toMatchObject({ status: 401, code: 'invalid_login', message: 'Email or password is incorrect' });
+    // The right password of a disabled operator: the same answer, so it confirms nothing.
+    await expect(loginWithPassword(ctx, 'off@example.com', 'correct horse')).rejects.toMatchObject({ status: 401, code: 'invalid_login', message: 'Email or password is incorrect' });
   });
 
   it(`throttles after ${LOGIN_MAX_FAILURES} failures per email in 15 minutes, even with the right password`, async () => {

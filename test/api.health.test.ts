@@ -1,4 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+vi.mock('server-only', () => ({}));
+
 import { dockerAvailable } from './helpers/docker';
 import { call, setupApi, type ApiHarness, type Handler } from './helpers/api';
 
@@ -26,8 +28,31 @@ afterAll(async () => {
 });
 
 describe('GET /api/health', () => {
-  it('engine unreachable: 200, status degraded, docker unreachable with the reason; db ok', async () => {
-    const r = await call(health.GET, 'GET', '/api/health');
+  it('without a key: the status only (no DOCKER_HOST, engine id, node or errors); a bad key gets the same', async () => {
+    for (const key of [null, 'wk_not-a-real-key-at-all']) {
+      const r = await call(health.GET, 'GET', '/api/health', { key });
+      expect(r.status).toBe(200);
+      expect(r.json).toEqual({ status: 'degraded' });
+      expect(r.text).not.toMatch(/nonexistent|sock|docker|node/i);
+    }
+  });
+
+  it('a user key is not an operator: status only', async () => {
+    const { createUser } = await import('../server/domain/users');
+    const u = await createUser(h.ctx, { kind: 'system', name: 'cli' }, { name: 'health-user', plan: 'free' });
+    const r = await call(health.GET, 'GET', '/api/health', { key: u.apiKey });
+    expect(r.json).toEqual({ status: 'degraded' });
+  });
+
+  it('a signed-in operator (session cookie) gets the details', async () => {
+    const { loginWithPassword, SESSION_COOKIE } = await import('../server/auth/session');
+    const sess = await loginWithPassword(h.ctx, 'viewer@test.local', 'password-123');
+    const r = await call(health.GET, 'GET', '/api/health', { headers: { cookie: `${SESSION_COOKIE}=${sess.token}` } });
+    expect(r.json).toMatchObject({ status: 'degraded', docker: { host: 'unix:///tmp/warden-nonexistent.sock' } });
+  });
+
+  it('engine unreachable, operator key: 200, status degraded, docker unreachable with the reason; db ok', async () => {
+    const r = await call(health.GET, 'GET', '/api/health', { key: h.viewer });
     expect(r.status).toBe(200);
     expect(r.json).toMatchObject({
       status: 'degraded',
@@ -41,7 +66,7 @@ describe('GET /api/health', () => {
   it.skipIf(!dockerAvailable())('engine back: docker reachable, status ok', async () => {
     delete process.env.DOCKER_HOST;
     resetAppCaches();
-    const r = await call(health.GET, 'GET', '/api/health');
+    const r = await call(health.GET, 'GET', '/api/health', { key: h.operator });
     expect(r.status).toBe(200);
     expect(r.json).toMatchObject({ status: 'ok', db: { ok: true }, docker: { ok: true, state: 'reachable', error: null } });
   });
@@ -53,10 +78,11 @@ describe('GET /api/health', () => {
     delete g.__wardenDb;
     delete g.__wardenBoot;
     try {
-      const r = await call(health.GET, 'GET', '/api/health');
+      // With a key too: it cannot be checked without the database, so the public answer.
+      const r = await call(health.GET, 'GET', '/api/health', { key: h.admin });
       expect(r.status).toBe(503);
-      expect(r.json).toMatchObject({ status: 'down', db: { ok: false } });
-      expect(r.json.db.error).toMatch(/ECONNREFUSED|connect/);
+      expect(r.json).toEqual({ status: 'down' });
+      expect(r.text).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|nobody/);
       expect(r.text).not.toMatch(/\n\s+at\s/);
     } finally {
       process.env.DATABASE_URL = saved.url;

@@ -203,11 +203,14 @@ describe('claimJobs: two dispatchers on separate pools never exceed a limit', ()
     const p1 = connect(tdb.url, { max: 2 });
     const p2 = connect(tdb.url, { max: 2 });
     extraPools.push(p1, p2);
-    // 10 users a round each: one cycle over all users is 6 rounds in total.
-    const loop = async (db: Database['db'], node: string) => {
-      for (let i = 0; i < 60; i++) await claimJobs(db, { now: new Date(), node, maxUsers: 10, perUser: 1 });
-    };
-    await Promise.all([loop(p1.db, 'node-a'), loop(p2.db, 'node-b')]);
+    // 10 users a round each: one cycle over all users is 6 rounds in total. The two dispatchers
+    // race within each step (one round each, at once: locks, SKIP LOCKED and the re-check decide),
+    // and a step starts when both rounds of the one before have committed. Free-running loops
+    // would also test the scheduler: on a busy box one loop runs ahead of the other by many
+    // rounds and its stamps interleave by chance, which is not what this checks.
+    for (let i = 0; i < 60; i++) {
+      await Promise.all([p1.db, p2.db].map((db, k) => claimJobs(db, { now: new Date(), node: k ? 'node-b' : 'node-a', maxUsers: 10, perUser: 1 })));
+    }
     const rows = await tdb.db.execute<{ n: number }>(sql`
       select count(*)::int as n from jobs where status = 'starting' group by user_id`);
     const per = rows.map((r) => Number(r.n));

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mapDockerEvent } from '../server/docker/events';
-import { demuxDockerFrames, demuxDockerLogs, splitJsonLines, utf8Tail } from '../server/docker/frames';
+import { demuxDockerFrames, demuxDockerLogs, splitJsonLines, TailReader, utf8Tail, type TailMeter } from '../server/docker/frames';
 import { createDockerRuntime, dockerOptionsFromHost, parseDockerTime } from '../server/docker/runtime';
 import {
   DockerUnavailableError,
@@ -21,7 +21,7 @@ import { dockerAvailable, TEST_IMAGE } from './helpers/docker';
 async function waitFor<T>(
   what: string,
   fn: () => Promise<T | null | undefined | false> | T | null | undefined | false,
-  timeoutMs = 15_000,
+  timeoutMs = 60_000,
   intervalMs = 50,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -86,6 +86,27 @@ describe('runtime helpers', () => {
     // Non-multiplexed (TTY) output passes through untouched.
     expect(demuxDockerLogs(Buffer.from('hello tty\n')).toString()).toBe('hello tty\n');
     expect(demuxDockerLogs(Buffer.alloc(0)).length).toBe(0);
+  });
+
+  it('TailReader: the same tail as demux + utf8Tail for every chunk split, holding at most maxBytes + a header', () => {
+    const stream = Buffer.concat([frame(1, 'first line\n'), frame(2, 'é'.repeat(40) + '\n'), frame(1, 'x'.repeat(300)), frame(1, 'last\n')]);
+    for (const max of [1, 7, 64, 200, 10_000]) {
+      const want = utf8Tail(demuxDockerFrames(stream).payload, max);
+      for (const size of [1, 3, 8, 9, 50, stream.length]) {
+        const meter: TailMeter = { streamedBytes: 0, peakHeldBytes: 0 };
+        const r = new TailReader(max, meter);
+        for (let i = 0; i < stream.length; i += size) r.write(stream.subarray(i, i + size));
+        expect(r.text(), `max ${max}, chunks of ${size}`).toBe(want);
+        expect(r.frames).toBe(4);
+        expect(meter.streamedBytes).toBe(stream.length);
+        expect(meter.peakHeldBytes).toBeLessThanOrEqual(max + 8);
+      }
+    }
+    // A TTY container's raw output is kept as is.
+    const raw = new TailReader(4);
+    raw.write(Buffer.from('hello '));
+    raw.write(Buffer.from('tty\n'));
+    expect(raw.text()).toBe('tty\n');
   });
 
   it('utf8Tail keeps the last bytes without a broken leading character', () => {
@@ -241,7 +262,7 @@ describe.skipIf(!dockerAvailable())('DockerRuntime against the real engine', () 
     ...extra,
   });
 
-  const waitExited = (id: string, timeoutMs = 15_000) =>
+  const waitExited = (id: string, timeoutMs = 60_000) =>
     waitFor(`container ${id.slice(0, 12)} to exit`, async () => {
       const i = await rt.inspect(id);
       return i && !i.running && i.finishedAt ? i : null;
@@ -269,17 +290,16 @@ describe.skipIf(!dockerAvailable())('DockerRuntime against the real engine', () 
 
   it('runs a container with labels and Init; SIGTERM stops a `sh -c` job promptly (143)', async () => {
     const l = labels();
-    const id = await rt.run({ image: TEST_IMAGE, command: ['sh', '-c', 'sleep 30'], labels: l });
+    const id = await rt.run({ image: TEST_IMAGE, command: ['sh', '-c', 'sleep 600'], labels: l });
     const running = await rt.inspect(id);
     expect(running).toMatchObject({ id, running: true, status: 'running', exitCode: null, oomKilled: false, finishedAt: null });
     expect(running!.labels).toMatchObject(l);
     expect(running!.startedAt).toBeInstanceOf(Date);
 
-    const t0 = Date.now();
     expect(await rt.kill(id, 'SIGTERM')).toBe(true);
-    const done = await waitExited(id, 5_000);
-    // Without Init, sh as PID 1 ignores SIGTERM and this would take the full 30 s.
-    expect(Date.now() - t0).toBeLessThan(5_000);
+    // Without Init, sh as PID 1 ignores SIGTERM: it would run its full 10 minutes, this wait
+    // would time out, and the exit code would not be 143 (128 + SIGTERM).
+    const done = await waitExited(id, 60_000);
     expect(done.exitCode).toBe(143);
     expect(done.status).toBe('exited');
     expect(done.finishedAt!.getTime()).toBeGreaterThanOrEqual(done.startedAt!.getTime());
@@ -372,6 +392,26 @@ describe.skipIf(!dockerAvailable())('DockerRuntime against the real engine', () 
     await waitExited(utf);
     expect(await rt.logsTail(utf, 6)).toBe('éé\n'); // 6 bytes = "\xa9" + "éé\n" → dropped byte
     expect(await rt.logsTail('no-such-container-for-logs')).toBe('');
+  });
+
+  it('logsTail of 12 KB lines: the last 64 KiB, read through a fixed buffer (the reader never holds more than 64 KiB + a header)', async () => {
+    // 400 lines of 12,006 bytes: 4.8 MB of log. The old read loaded `--tail 2000` whole.
+    const wide = await rt.run({
+      image: TEST_IMAGE,
+      command: ['sh', '-c', 'i=0; while [ $i -lt 400 ]; do printf "%05d" $i; head -c 12000 /dev/zero | tr "\\0" x; echo; i=$((i+1)); done; echo END'],
+      labels: labels(),
+    });
+    await waitExited(wide);
+    const meter: TailMeter = { streamedBytes: 0, peakHeldBytes: 0 };
+    const tail = await rt.logsTail(wide, LOG_TAIL_BYTES, meter);
+    expect(Buffer.byteLength(tail)).toBe(LOG_TAIL_BYTES);
+    expect(tail.endsWith(`00399${'x'.repeat(12000)}\nEND\n`)).toBe(true);
+    expect(tail).not.toContain('00393');
+    // The bytes went through the reader (more than it returns) while it held at most the tail.
+    expect(meter.streamedBytes).toBeGreaterThan(2 * LOG_TAIL_BYTES);
+    expect(meter.peakHeldBytes).toBeLessThanOrEqual(LOG_TAIL_BYTES + 8);
+    // And it did not fetch the 2000-line tail: a few lines were enough.
+    expect(meter.streamedBytes).toBeLessThan(1024 * 1024);
   });
 
   it('ensureImage on a missing image throws ImageUnavailableError naming it; run never pulls and creates nothing', async () => {
@@ -469,16 +509,15 @@ describe('DockerRuntime with no engine', () => {
     expect(rt.lastError()).toMatch(/ENOENT|ECONNREFUSED/);
   });
 
-  it('ping gives up after ~2 s on an engine that accepts but never answers', async () => {
+  it('ping gives up (false, "did not answer") on an engine that accepts but never answers', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-hung-docker-'));
     const sock = path.join(dir, 'docker.sock');
     const server = http.createServer(() => {}); // never responds
     await new Promise<void>((r) => server.listen(sock, r));
     try {
       const rt = createDockerRuntime({ dockerHost: `unix://${sock}` });
-      const t0 = Date.now();
+      // It returns at all (its own ~2 s limit; the test's timeout is the generous bound), and says why.
       expect(await rt.ping()).toBe(false);
-      expect(Date.now() - t0).toBeLessThan(4_000);
       expect(rt.lastError()).toMatch(/did not answer/);
     } finally {
       server.closeAllConnections();

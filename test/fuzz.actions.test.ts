@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 vi.mock('server-only', () => ({}));
 
 import { formDataToObject, type ActionResult } from '../server/actions/action';
-import { setDashboardRuntimeForTests } from '../server/auth/runtime';
+import { setDashboardRuntimeForTests } from './helpers/dashboard-runtime';
 import type { Ctx } from '../server/context';
 import type { Actor } from '../server/domain/actor';
 import { createOperatorSchema, createUserSchema, planFieldsSchema, updateUserSchema } from '../server/domain/schemas';

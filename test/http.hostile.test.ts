@@ -28,7 +28,7 @@ const login = (from: string, email: string, password: string, extra: { headers?:
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...(extra.headers ?? {}) },
     body: form({ email, password, ...(extra.next !== undefined ? { next: extra.next } : {}) }),
   });
-/** What POST /auth/login said: its redirect carries the error message, or the next page on success. */
+/** What POST /auth/login said: its redirect carries the error code (never text), or the next page on success. */
 const outcome = (r: { status: number; headers: Record<string, unknown> }) => {
   expect(r.status).toBe(303);
   const loc = String(r.headers.location);
@@ -59,8 +59,8 @@ describe('login throttles over real sockets', () => {
       const r = await login('127.0.0.2', `spray${i}@hostile.test`, 'guess', { headers: { 'x-forwarded-for': `203.0.113.${i + 1}`, 'x-real-ip': `198.51.100.${i + 1}`, 'x-warden-peer': `192.0.2.${i + 1}` } });
       outcomes.push(outcome(r));
     }
-    expect(outcomes.slice(0, 20).every((o) => !o.ok && o.error === 'Email or password is incorrect')).toBe(true);
-    expect(outcomes.slice(20).every((o) => !o.ok && /from your address/.test(o.error))).toBe(true);
+    expect(outcomes.slice(0, 20).every((o) => !o.ok && o.error === 'invalid_login')).toBe(true);
+    expect(outcomes.slice(20).every((o) => !o.ok && o.error === 'too_many_attempts')).toBe(true);
     // Every checked attempt is recorded against the socket's address, whatever the headers said.
     const rows = await attemptsFor('spray%');
     expect(rows).toHaveLength(20);
@@ -72,9 +72,9 @@ describe('login throttles over real sockets', () => {
   it('through a trusted proxy, X-Forwarded-For names the client: its 20 failures refuse it, not the proxy\'s other clients', async () => {
     for (let i = 0; i < 20; i++) {
       const o = outcome(await login(TRUSTED_PROXY, `viaproxy${i}@hostile.test`, 'guess', { headers: { 'x-forwarded-for': '6.6.6.6, 203.0.113.200' } }));
-      expect(o).toMatchObject({ ok: false, error: 'Email or password is incorrect' });
+      expect(o).toMatchObject({ ok: false, error: 'invalid_login' });
     }
-    expect(outcome(await login(TRUSTED_PROXY, 'viaproxy-next@hostile.test', 'guess', { headers: { 'x-forwarded-for': '203.0.113.200' } }))).toMatchObject({ ok: false, error: expect.stringMatching(/from your address/) });
+    expect(outcome(await login(TRUSTED_PROXY, 'viaproxy-next@hostile.test', 'guess', { headers: { 'x-forwarded-for': '203.0.113.200' } }))).toMatchObject({ ok: false, error: 'too_many_attempts' });
     expect(outcome(await login(TRUSTED_PROXY, ADMIN.email, ADMIN.password, { headers: { 'x-forwarded-for': '203.0.113.201' } }))).toMatchObject({ ok: true });
     const rows = await attemptsFor('viaproxy%');
     expect(new Set(rows.map((r) => r.ip))).toEqual(new Set(['203.0.113.200']));
@@ -83,10 +83,10 @@ describe('login throttles over real sockets', () => {
   it('30 parallel wrong passwords for one email, from 30 addresses: at most 5 are checked', async () => {
     const rs = await Promise.all(Array.from({ length: 30 }, (_, i) => login(`127.0.1.${i + 1}`, 'parallel@hostile.test', `guess-${i}`)));
     const o = rs.map(outcome);
-    const checked = o.filter((x) => !x.ok && x.error === 'Email or password is incorrect').length;
+    const checked = o.filter((x) => !x.ok && x.error === 'invalid_login').length;
     expect(checked).toBeLessThanOrEqual(5);
     expect(checked).toBe(5);
-    expect(o.filter((x) => !x.ok && /Too many failed logins for parallel@hostile\.test/.test(x.error))).toHaveLength(25);
+    expect(o.filter((x) => !x.ok && x.error === 'too_many_attempts')).toHaveLength(25);
     const [n] = await s.db().db.select({ n: count() }).from(loginAttempts).where(eq(loginAttempts.email, 'parallel@hostile.test'));
     expect(n!.n).toBe(5);
   });
@@ -111,6 +111,49 @@ describe('login throttles over real sockets', () => {
     const direct = await login('127.0.0.8', ADMIN.email, ADMIN.password, { headers: { 'x-forwarded-proto': 'https', 'x-warden-peer-proto': 'https' } });
     expect(String(direct.headers['set-cookie'])).toMatch(/warden_session=/);
     expect(String(direct.headers['set-cookie'])).not.toMatch(/Secure/i);
+  });
+});
+
+describe('the login page shows fixed messages only', () => {
+  it('?error=<any text> shows none of that text; a known code shows its fixed message', async () => {
+    const planted = 'Your account is locked. Call +1 555 0100 now';
+    const r = await rawRequest(s.port, { path: `/login?error=${encodeURIComponent(planted)}`, from: '127.0.0.10' });
+    expect(r.status).toBe(200);
+    expect(r.text).not.toContain('555 0100');
+    expect(r.text).not.toContain('Your account is locked');
+    expect(r.text).toContain('Login failed. Try again.');
+    const known = await rawRequest(s.port, { path: '/login?error=invalid_login', from: '127.0.0.10' });
+    expect(known.text).toContain('Email or password is incorrect');
+  });
+
+  it('a disabled operator with the right password gets the same answer as a wrong password', async () => {
+    const { operators } = await import('../server/db/schema');
+    const { hashPassword } = await import('../server/domain/secrets');
+    await s.db().db.insert(operators).values({ email: 'gone@hostile.test', role: 'admin', passwordHash: await hashPassword('right-pass-1'), disabled: true });
+    const right = outcome(await login('127.0.0.11', 'gone@hostile.test', 'right-pass-1'));
+    const wrong = outcome(await login('127.0.0.11', 'gone@hostile.test', 'wrong-pass-1'));
+    expect(right).toEqual({ ok: false, error: 'invalid_login' });
+    expect(wrong).toEqual(right);
+  });
+});
+
+describe('security headers on every answer', () => {
+  const paths = ['/login', '/overview', '/api/health', '/api/v1/jobs', '/api/v1/openapi.json', '/no-such-page'];
+  it.each(paths)('%s: CSP frame-ancestors none, X-Frame-Options DENY, Referrer-Policy, nosniff; no HSTS over plain HTTP', async (p) => {
+    const r = await rawRequest(s.port, { path: p, from: '127.0.0.12' });
+    expect(String(r.headers['content-security-policy'])).toContain("frame-ancestors 'none'");
+    expect(r.headers['x-frame-options']).toBe('DENY');
+    expect(r.headers['referrer-policy']).toBe('strict-origin-when-cross-origin');
+    expect(r.headers['x-content-type-options']).toBe('nosniff');
+    expect(r.headers['strict-transport-security']).toBeUndefined();
+  });
+
+  it('behind HTTPS (X-Forwarded-Proto: https) answers carry HSTS', async () => {
+    for (const p of ['/login', '/api/health']) {
+      const r = await rawRequest(s.port, { path: p, from: TRUSTED_PROXY, headers: { 'x-forwarded-proto': 'https', 'x-forwarded-for': '203.0.113.220' } });
+      expect(String(r.headers['strict-transport-security'])).toMatch(/max-age=\d{7,}/);
+      expect(String(r.headers['content-security-policy'])).toContain("frame-ancestors 'none'");
+    }
   });
 });
 

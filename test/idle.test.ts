@@ -10,8 +10,11 @@ import { makeRig, waitFor, waitStopped, type Rig } from './helpers/sweepers';
  * Idle timeouts against real PostgreSQL and the real Docker engine: a job that prints nothing
  * for its idle timeout is stopped with the timeout escalation (final `timed_out`, reason
  * "Idle: no output for 2s"); a chatty one beside it keeps running. The containers run in real
- * time and their output carries the engine's timestamps, so the fake clock is set to the real
- * time once both have run past the idle timeout (waited for by a condition on their output).
+ * time and their output carries the engine's timestamps. The fake clock is set just past both
+ * idle deadlines as the engine's stamps place them — not to the wall clock — once the chatty
+ * job's newest line is inside its window at that moment (a condition on its output), so however
+ * late this process or the engine gets there on a busy box, the quiet one's last line is outside
+ * its window and the chatty one's inside.
  */
 
 describe.skipIf(!dockerAvailable())('idle timeout (real Docker)', () => {
@@ -33,10 +36,18 @@ describe.skipIf(!dockerAvailable())('idle timeout (real Docker)', () => {
     rig.ctx.clock.set(quiet.idleDeadlineAt!.getTime() - 1);
     expect((await tick()).planned.filter((p) => p.kind === 'idle_check' && p.jobId === quiet.id)).toEqual([]);
 
-    // Both have now run for over 2 s (the chatty one printed ~15 lines meanwhile).
-    await waitFor(async () => (await rig.docker.logsTail(chatty.containerId!)).includes('tick 15'), { what: 'the chatty job to print 15 lines', timeoutMs: 30_000 });
-    await waitFor(() => Date.now() >= quiet.idleDeadlineAt!.getTime() + 500 && chatty.idleDeadlineAt!.getTime() <= Date.now(), { what: 'both idle deadlines to pass' });
-    rig.ctx.clock.set(Date.now());
+    // The moment the sweep is told it is: 500 ms past both idle deadlines, counted from the quiet
+    // job's last line as the engine stamped it (on a busy box "started" can come well after the
+    // row's startedAt).
+    const quietLast = (await rig.docker.lastOutputAt(quiet.containerId!))!.at!.getTime();
+    const at = Math.max(quietLast + 2000, chatty.idleDeadlineAt!.getTime()) + 500;
+    // The chatty one keeps printing: wait until its newest line is well inside its idle window at
+    // that moment (and over 2 s into its run). Newer lines only move it further in.
+    await waitFor(async () => {
+      const last = (await rig.docker.lastOutputAt(chatty.containerId!))?.at?.getTime() ?? 0;
+      return last > at - 1500 && last > chatty.startedAt!.getTime() + 2000;
+    }, { what: 'the chatty job to print inside its idle window', timeoutMs: 60_000 });
+    rig.ctx.clock.set(at);
     const r = await tick();
     const mine = r.planned.filter((p) => p.jobId === quiet.id || p.jobId === chatty.id).map((p) => `${p.jobId === quiet.id ? 'quiet' : 'chatty'}:${p.kind}`);
     expect(mine.sort()).toEqual(['chatty:idle_check', 'quiet:idle_check']);

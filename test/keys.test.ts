@@ -181,7 +181,8 @@ describe('CLI: user key / operator key list|create|revoke', () => {
   const run = promisify(execFile);
   const ROOT = path.resolve(__dirname, '..');
   const cli = async (...args: string[]) => {
-    const r = await run(path.join(ROOT, 'node_modules/.bin/tsx'), ['bin/warden.ts', ...args], { cwd: ROOT, env: { ...process.env, DATABASE_URL: h.url, WARDEN_CLI: '1', LOG_LEVEL: 'warn' } });
+    // The CLI as `npm run warden` runs it: the bundle bin/warden.mjs builds (and caches) on first use.
+    const r = await run(process.execPath, ['bin/warden.mjs', ...args], { cwd: ROOT, env: { ...process.env, DATABASE_URL: h.url, WARDEN_CLI: '1', LOG_LEVEL: 'warn' } });
     return JSON.parse(r.stdout.trim().split('\n').pop()!);
   };
   it('lists, creates with an expiry and revokes, and the revoked key is refused', async () => {

@@ -105,6 +105,13 @@ function looseObjects(schema: Schema | undefined, where: string, seen = new Set<
   return out;
 }
 
+describe('the typed client (client/)', () => {
+  it('its schema.ts is generated from this document: `npm run client:generate` after an API change', async () => {
+    const { generateClientSchema, SCHEMA_FILE } = await import('../client/generate');
+    expect(fs.readFileSync(SCHEMA_FILE, 'utf8'), 'client/schema.ts is stale: run npm run client:generate').toBe(await generateClientSchema());
+  });
+});
+
 describe('the route registry and the document', () => {
   it('every registry route is in the document, with its request and response schemas, nested objects included', () => {
     const problems: string[] = [];

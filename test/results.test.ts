@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { Readable } from 'node:stream';
 import { extract, pack } from 'tar-stream';
@@ -6,6 +7,7 @@ import { jobResults, plans } from '../server/db/schema';
 import type { Database } from '../server/db/client';
 import { capTar } from '../server/docker/archive';
 import { killJob } from '../server/domain/jobs';
+import { readResultsMeta, resultsBody, userResultsBytes, type ResultsMeter } from '../server/domain/results';
 import { sweep } from '../server/sweepers';
 import { reconcile } from '../server/worker/completion';
 import { call, expectError, type Handler } from './helpers/api';
@@ -190,6 +192,64 @@ describe.skipIf(!dockerAvailable())('results (real Docker)', () => {
     } finally {
       await rig.db.update(plans).set({ maxResultsMb: 50 }).where(eq(plans.id, rig.plan.id));
     }
+  });
+
+  it("over the plan's maxResultsTotalMb: the job keeps none and says so; the user's earlier results stay", async () => {
+    // Room for 2 MiB more than what earlier tests left this user.
+    const held = await userResultsBytes(rig.db, rig.user.id, crypto.randomUUID());
+    const cap = Math.ceil(held / (1024 * 1024)) + 2;
+    await rig.db.update(plans).set({ maxResultsTotalMb: cap }).where(eq(plans.id, rig.plan.id));
+    try {
+      // 1.5 MiB of random bytes each (incompressible): the first fits in the room, the second does not.
+      const write = 'mkdir /out && dd if=/dev/urandom of=/out/r.bin bs=1024 count=1536 2>/dev/null; echo started; sleep 1';
+      const first = await rig.start(['sh', '-c', write], { waitFor: 'started', extra: { resultsPath: '/out' } });
+      await waitStopped(rig.docker, first.containerId!);
+      await reconcile(rig.ctx, rig.docker);
+      expect((await rig.job(first.id)).resultsBytes).toBeGreaterThan(1536 * 1024);
+      const second = await rig.start(['sh', '-c', write], { waitFor: 'started', extra: { resultsPath: '/out' } });
+      await waitStopped(rig.docker, second.containerId!);
+      await reconcile(rig.ctx, rig.docker);
+      const row = await rig.job(second.id);
+      expect(row).toMatchObject({ status: 'succeeded', resultsBytes: null });
+      expect(row.resultsNote).toContain(`above the ${cap} MB cap (maxResultsTotalMb) of plan sweep`);
+      expect(row.resultsNote).toMatch(/^Not kept: /);
+      expect(await rig.db.select({ j: jobResults.jobId }).from(jobResults).where(eq(jobResults.jobId, second.id))).toEqual([]);
+      const r = await fetchResults(second.id);
+      expectError(r, 404, 'no_results');
+      expect(r.json.error.message).toMatch(/maxResultsTotalMb/);
+      expect((await rig.audits(second.id, 'job.results'))[0]).toMatchObject({ success: false });
+      // The first job's results are untouched and still download whole.
+      const { files } = await download(first.id);
+      expect(files.get('out/r.bin')?.length).toBe(1536 * 1024);
+    } finally {
+      await rig.db.update(plans).set({ maxResultsTotalMb: 500 }).where(eq(plans.id, rig.plan.id));
+    }
+  });
+
+  it('a download streams from the database in chunks: never more than one chunk read at a time, bytes identical', async () => {
+    const j = await rig.start(['sh', '-c', 'mkdir /out && dd if=/dev/urandom of=/out/big.bin bs=1024 count=3000 2>/dev/null; echo started; sleep 1'], { waitFor: 'started', extra: { resultsPath: '/out' } });
+    await waitStopped(rig.docker, j.containerId!);
+    await reconcile(rig.ctx, rig.docker);
+    const saved = (await rig.db.select().from(jobResults).where(eq(jobResults.jobId, j.id)))[0]!;
+    const meta = (await readResultsMeta(rig.db, j.id))!;
+    expect(meta).toMatchObject({ attempt: saved.attempt, bytes: saved.tar.length });
+    const meter: ResultsMeter = { reads: 0, maxChunkBytes: 0 };
+    const chunk = 256 * 1024;
+    const body = resultsBody(rig.db, j.id, meta.attempt, meta.bytes, { chunkBytes: chunk, meter });
+    const got = Buffer.from(await new Response(body).arrayBuffer());
+    expect(got.equals(saved.tar)).toBe(true);
+    expect(meter.reads).toBe(Math.ceil(saved.tar.length / chunk));
+    expect(meter.maxChunkBytes).toBe(chunk);
+    // Through the route: the same bytes, Content-Length from the database.
+    const d = await download(j.id);
+    expect(d.bytes).toBe(saved.tar.length);
+    expect(Number(d.res.headers.get('content-length'))).toBe(saved.tar.length);
+    // Removed mid-download: the stream errors, it never splices or hangs.
+    const cut = resultsBody(rig.db, j.id, meta.attempt, meta.bytes, { chunkBytes: chunk });
+    const reader = cut.getReader();
+    expect((await reader.read()).done).toBe(false);
+    await rig.db.delete(jobResults).where(eq(jobResults.jobId, j.id));
+    await expect((async () => { for (;;) if ((await reader.read()).done) return; })()).rejects.toThrow(/changed or were removed/);
   });
 
   it('no results: 404 in the error shape saying why; other users and no key are refused', async () => {

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,6 +15,11 @@ import { makeRig, TEST_IMAGE, waitFor, type Rig } from './helpers/sweepers';
  * database and one Docker host (same WARDEN_NODE_ID). Every escalation step must happen once,
  * whichever replica gets there first; ticks of one sweeper never overlap; a worker killed with
  * SIGKILL mid-escalation is replaced and the job still ends as it should.
+ *
+ * No timing windows: jobs that exit on SIGTERM get a 30 s grace (so a slow exit on a busy box is
+ * never SIGKILLed), the worker killed mid-escalation is gone long before its 15 s grace ends,
+ * "both took turns" waits until both have run a tick, and a job that must outlive a worker's
+ * shutdown waits for a file the test creates instead of sleeping.
  */
 
 const IGNORE_TERM = ['sh', '-c', 'trap "" TERM; echo started; sleep 300'];
@@ -87,7 +92,7 @@ describe.skipIf(!dockerAvailable())('sweepers across worker processes (real Dock
 
   it('two workers: every job is signalled once per step, and ticks of a sweeper never overlap', async () => {
     const stubborn = await Promise.all(Array.from({ length: 5 }, () => submit(IGNORE_TERM, 2, 1)));
-    const polite = await Promise.all(Array.from({ length: 3 }, () => submit(BYE_ON_TERM, 2, 1)));
+    const polite = await Promise.all(Array.from({ length: 3 }, () => submit(BYE_ON_TERM, 2, 30)));
     const ids = [...stubborn, ...polite].map((j) => j.id);
     const a = startWorker();
     const b = startWorker();
@@ -96,7 +101,7 @@ describe.skipIf(!dockerAvailable())('sweepers across worker processes (real Dock
       rows = await waitFor(async () => {
         const r = await rig.db.select().from(jobs).where(inArray(jobs.id, ids));
         return r.every((j) => j.status === 'timed_out' && j.cleanedAt) ? r : null;
-      }, { what: 'every job timed out and cleaned', timeoutMs: 90_000, intervalMs: 250 });
+      }, { what: 'every job timed out and cleaned', timeoutMs: 180_000, intervalMs: 250 });
     } catch (e) {
       throw new Error(`${String(e)}\nworker A:\n${a.out.join('').slice(-3000)}\nworker B:\n${b.out.join('').slice(-3000)}`);
     }
@@ -123,25 +128,30 @@ describe.skipIf(!dockerAvailable())('sweepers across worker processes (real Dock
     for (const j of rows.filter((r) => polite.some((p) => p.id === r.id))) expect(j.logTail).toContain('bye');
     for (const id of rows.map((r) => r.containerId!)) expect(await rig.docker.inspect(id)).toBeNull();
 
-    // sweeper_runs: for each sweeper, intervals are disjoint, and both processes took turns.
-    const runs = await rig.db.select().from(sweeperRuns).where(eq(sweeperRuns.node, rig.node)).orderBy(asc(sweeperRuns.startedAt));
+    // sweeper_runs: for each sweeper, intervals are disjoint, and both processes took turns
+    // (waited for: which process wins a tick's lock is the scheduler's choice).
+    const pidsOf = (rs: (typeof sweeperRuns.$inferSelect)[]) => new Set(rs.filter((r) => r.sweeper === 'timeout').map((r) => (r.details as { pid: number }).pid));
+    const runs = await waitFor(async () => {
+      const rs = await rig.db.select().from(sweeperRuns).where(eq(sweeperRuns.node, rig.node)).orderBy(asc(sweeperRuns.startedAt));
+      const enough = ['timeout', 'ttl', 'orphans'].every((name) => rs.filter((r) => r.sweeper === name && r.finishedAt).length > 1);
+      return enough && pidsOf(rs).size === 2 ? rs : null;
+    }, { what: 'two finished runs of each sweeper, and timeout ticks from both workers', timeoutMs: 120_000, intervalMs: 500 });
     for (const name of ['timeout', 'ttl', 'orphans']) {
       const rs = runs.filter((r) => r.sweeper === name && r.finishedAt);
-      expect(rs.length, `${name} runs`).toBeGreaterThan(1);
       for (let i = 1; i < rs.length; i++) {
         expect(rs[i]!.startedAt.getTime(), `${name} run ${rs[i]!.id} starts after ${rs[i - 1]!.id} ends`).toBeGreaterThanOrEqual(rs[i - 1]!.finishedAt!.getTime());
       }
     }
-    const pids = new Set(runs.filter((r) => r.sweeper === 'timeout').map((r) => (r.details as { pid: number }).pid));
-    expect(pids.size).toBe(2);
-  });
+    expect(pidsOf(runs)).toEqual(new Set([a.proc.pid, b.proc.pid]));
+  }, 300_000);
 
   it('kill -9 a worker mid-escalation: its successor finishes the job, with no repeated step', async () => {
-    const j = await submit(IGNORE_TERM, 2, 4);
+    // A 15 s grace: the first worker is killed right after its SIGTERM, long before its SIGKILL is due.
+    const j = await submit(IGNORE_TERM, 2, 15);
     const a = startWorker();
     await waitFor(async () => (await byAction([j.id], 'container.sigterm')).some((e) => e.success), {
       what: 'the first worker to send SIGTERM',
-      timeoutMs: 60_000,
+      timeoutMs: 120_000,
       intervalMs: 100,
     });
     a.proc.kill('SIGKILL');
@@ -156,7 +166,7 @@ describe.skipIf(!dockerAvailable())('sweepers across worker processes (real Dock
     const done = await waitFor(async () => {
       const r = await rig.job(j.id);
       return r.status === 'timed_out' && r.cleanedAt ? r : null;
-    }, { what: 'the job to end timed_out and be cleaned', timeoutMs: 60_000, intervalMs: 200 });
+    }, { what: 'the job to end timed_out and be cleaned', timeoutMs: 120_000, intervalMs: 200 });
     expect(done).toMatchObject({ exitCode: -1, reason: 'Timeout: exceeded 2s (job request)' });
     expect(await rig.docker.inspect(done.containerId!)).toBeNull();
     const ok = async (action: string) => (await byAction([j.id], action)).filter((e) => e.success).length;
@@ -167,15 +177,16 @@ describe.skipIf(!dockerAvailable())('sweepers across worker processes (real Dock
     // SIGKILL came a full grace after the SIGTERM the dead worker sent.
     const [term] = await byAction([j.id], 'container.sigterm');
     const [kill] = await byAction([j.id], 'container.sigkill');
-    expect(kill!.at.getTime() - term!.at.getTime()).toBeGreaterThanOrEqual(4000);
-  });
+    expect(kill!.at.getTime() - term!.at.getTime()).toBeGreaterThanOrEqual(15_000);
+  }, 300_000);
   it('SIGTERM: the worker exits cleanly, leaves its running container alone, and a new worker finishes the job', async () => {
-    const long = await submit(['sh', '-c', 'echo started; sleep 4; echo finished'], 120, 5);
+    // It runs until the test lets it finish (a file in the container), not for a fixed time.
+    const long = await submit(['sh', '-c', 'echo started; while [ ! -e /tmp/finish ]; do sleep 0.1; done; echo finished'], 120, 5);
     const a = startWorker();
     const running = await waitFor(async () => {
       const r = await rig.job(long.id);
       return r.status === 'running' && r.containerId ? r : null;
-    }, { what: 'the job to run', timeoutMs: 60_000, intervalMs: 100 });
+    }, { what: 'the job to run', timeoutMs: 120_000, intervalMs: 100 });
     const exited = new Promise<number | null>((r) => a.proc.once('exit', (code) => r(code)));
     a.proc.kill('SIGTERM');
     expect(await exited).toBe(0);
@@ -187,12 +198,13 @@ describe.skipIf(!dockerAvailable())('sweepers across worker processes (real Dock
     expect((await rig.job(later.id)).status).toBe('queued');
 
     startWorker();
+    execFileSync('docker', ['exec', running.containerId!, 'touch', '/tmp/finish']);
     const done = await waitFor(async () => {
       const [x, y] = await Promise.all([rig.job(long.id), rig.job(later.id)]);
       return x.status === 'succeeded' && y.status === 'succeeded' ? [x, y] : null;
-    }, { what: 'both jobs to succeed under the new worker', timeoutMs: 60_000, intervalMs: 200 });
+    }, { what: 'both jobs to succeed under the new worker', timeoutMs: 120_000, intervalMs: 200 });
     expect(done[0]!).toMatchObject({ exitCode: 0, containerId: running.containerId, attempt: 1 });
     expect(done[0]!.logTail).toBe('started\nfinished\n');
     expect(done[1]!.logTail).toBe('later\n');
-  });
+  }, 300_000);
 });

@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../server/clock';
 import type { Ctx } from '../server/context';
@@ -12,7 +12,8 @@ import type { Actor } from '../server/domain/actor';
 import { cancelJob, killJob, submitJob } from '../server/domain/jobs';
 import { finishWithoutContainer } from '../server/domain/termination';
 import { createWebhook, listDeliveries, redeliver } from '../server/domain/webhooks';
-import { DELIVERY_TIMEOUT_MS, deliverDue, LEASE_MS } from '../server/worker/webhooks';
+import { DELIVERY_TIMEOUT_MS, deliverDue, LEASE_MS, startWebhookDelivery } from '../server/worker/webhooks';
+import { audit } from '../server/domain/audit';
 import { createTestDatabase } from './helpers/db';
 import { makeCtx, makeUser, OPERATOR, waitFor } from './helpers/fixtures';
 import { startReceiver, verifySignature, type Receiver } from './helpers/receiver';
@@ -149,31 +150,80 @@ describe('retries', () => {
     expect(new Set(rx.received.map((r) => r.headers['warden-delivery']))).toEqual(new Set([d.id]));
   });
 
-  it("one job's events reach a subscription in order: a later event waits while an earlier one is retried", async () => {
+  it("a later event of a job is not held behind an earlier one's retries; bodies carry the job's sequence", async () => {
     const { webhook } = await subscribe();
-    // A running job (no container yet): kill → job.terminating, then finish → job.killed.
+    // A running job: container.start → job.started, job.warn → job.warning, kill → job.terminating, finish → job.killed.
+    const now = ctx.clock.now();
+    const deadline = new Date(now.getTime() + 60_000);
     const [j] = await tdb.db
       .insert(jobs)
-      .values({ userId: user.id, image: 'x', maxRetries: 0, timeoutS: 60, timeoutSource: 'job', gracePeriodS: 1, status: 'running', queuedAt: ctx.clock.now(), startedAt: ctx.clock.now(), deadlineAt: new Date(ctx.clock.now().getTime() + 60_000), updatedAt: ctx.clock.now() })
+      .values({ userId: user.id, image: 'x', maxRetries: 0, timeoutS: 60, timeoutSource: 'job', gracePeriodS: 1, status: 'running', queuedAt: now, startedAt: now, deadlineAt: deadline, updatedAt: now })
       .returning();
+    await audit(tdb.db, { actor: 'dispatcher', action: 'container.start', targetType: 'job', targetId: j!.id, at: now, details: {} });
+    // The receiver fails job.started, every time: its retries must not hold the warning back.
+    rx.handler = (r) => (r.body.type === 'job.started' ? 500 : 200);
+    expect(await deliverDue(ctx, { ...opts, maxRounds: 1 })).toMatchObject({ claimed: 1, retried: 1 });
+    await audit(tdb.db, { actor: 'sweeper:timeout', action: 'job.warn', targetType: 'job', targetId: j!.id, at: ctx.clock.now(), details: { deadlineAt: deadline.toISOString() } });
+    // Before job.started's next attempt is due, the warning goes out.
+    expect(await deliverDue(ctx, opts)).toMatchObject({ claimed: 1, delivered: 1 });
+    expect(rx.received.map((r) => [r.body.type, r.body.sequence])).toEqual([
+      ['job.started', 1],
+      ['job.warning', 2],
+    ]);
     await killJob(ctx, OPERATOR, j!.id, { reason: 'test' });
     await finishWithoutContainer({ ctx, actor: 'sweeper:timeout' }, j!, 'test');
-    // Another job's event is not held up by this one.
-    await cancelledJob();
-    let n = 0;
-    rx.handler = (r) => (r.body.type === 'job.terminating' && ++n === 1 ? 500 : 200);
-    expect(await deliverDue(ctx, opts)).toMatchObject({ claimed: 2, delivered: 1, retried: 1 });
-    expect(rx.received.map((r) => r.body.type).sort()).toEqual(['job.cancelled', 'job.terminating']);
+    // Another job's events are numbered on their own.
+    const other = await cancelledJob();
+    await deliverDue(ctx, opts);
+    rx.handler = () => 200;
     ctx.clock.advance(10_000);
     await deliverDue(ctx, opts);
-    const forJob = rx.received.filter((r) => r.body.job.id === j!.id).map((r) => r.body.type);
-    expect(forJob).toEqual(['job.terminating', 'job.terminating', 'job.killed']);
+    const forJob = rx.received.filter((r) => r.body.job.id === j!.id && r.body.type !== 'job.started').map((r) => [r.body.type, r.body.sequence]);
+    expect(forJob).toEqual([
+      ['job.warning', 2],
+      ['job.terminating', 3],
+      ['job.killed', 4],
+    ]);
+    // job.started, retried until it went through: same sequence every time.
+    expect(new Set(rx.received.filter((r) => r.body.type === 'job.started').map((r) => r.body.sequence))).toEqual(new Set([1]));
+    expect(rx.received.find((r) => r.body.job.id === other.id)?.body.sequence).toBe(1);
     const all = await tdb.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.webhookId, webhook.id));
-    expect(all.map((d) => d.status)).toEqual(['delivered', 'delivered', 'delivered']);
+    expect(all.every((d) => d.status === 'delivered')).toBe(true);
     const killed = rx.received.find((r) => r.body.type === 'job.killed')!.body;
     expect(killed.job).toMatchObject({ status: 'killed' });
     const term = rx.received.find((r) => r.body.type === 'job.terminating')!.body;
     expect(term).toMatchObject({ kind: 'kill', job: { status: 'terminating' } });
+  });
+});
+
+describe('fair sends across owners', () => {
+  it('one user with 25 hooks at endpoints that never answer holds at most 4 send slots; another user is delivered meanwhile', async () => {
+    const slow = await startReceiver();
+    slow.handler = () => 'hang';
+    const hog = await makeUser(ctx, { plan: { name: 'hooks' } });
+    const hogActor = hog.actor;
+    for (let i = 0; i < 25; i++) await createWebhook(ctx, hogActor, { url: slow.url(`/slow/${i}`), events: ['job.cancelled'] }, { allowPrivate: true });
+    const j = await submitJob(ctx, hogActor, { image: 'warden-test/busybox:latest', command: ['true'] });
+    await cancelJob(ctx, hogActor, j.id);
+    // The other user's event comes after all 25 (the old global FIFO sent 16 of the hog's first).
+    await subscribe('/fast', { events: ['job.cancelled'] });
+    const mine = await cancelledJob();
+    const loop = startWebhookDelivery(ctx, { ...opts, timeoutMs: 120_000, maxInFlight: 16 });
+    try {
+      await loop.tick();
+      await waitFor(() => rx.received.some((r) => r.body.job.id === mine.id), { what: "the other user's delivery", timeoutMs: 20_000 });
+      await waitFor(() => slow.received.length >= 4, { what: "the hog's first sends" });
+      await loop.tick();
+      // Exactly 4 of the hog's 25 are out (leased), the rest wait their turn.
+      const leased = await tdb.db.execute<{ n: number }>(sql`
+        select count(*)::int as n from webhook_deliveries d join webhooks w on w.id = d.webhook_id
+        where w.owner_user_id = ${hog.user.id} and d.lease_until > ${ctx.clock.now().toISOString()}::timestamptz`);
+      expect(Number(leased[0]!.n)).toBe(4);
+      expect(slow.received).toHaveLength(4);
+    } finally {
+      await slow.close();
+      await loop.stop();
+    }
   });
 });
 

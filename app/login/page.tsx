@@ -1,6 +1,7 @@
 import type { Metadata } from 'next';
 import { redirect } from 'next/navigation';
 import { LoginForm } from '@/components/login-form';
+import { loginErrorMessage } from '@/server/auth/login-errors';
 import { safeNextPath } from '@/server/auth/next-path';
 import { getSessionActor } from '@/server/auth/session';
 
@@ -21,7 +22,7 @@ export default async function LoginPage({ searchParams }: { searchParams: Promis
         <div className="rounded-xl bg-white p-6 shadow-sm ring-1 ring-zinc-200">
           <h1 className="text-base font-semibold text-zinc-900">Log in to the operator dashboard</h1>
           <p className="mt-1 text-sm text-zinc-600">Use the email and password an admin gave you.</p>
-          <LoginForm next={next} initialError={typeof sp.error === 'string' ? sp.error.slice(0, 300) : null} />
+          <LoginForm next={next} initialError={loginErrorMessage(sp.error)} />
         </div>
       </div>
     </main>

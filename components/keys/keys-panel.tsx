@@ -7,6 +7,7 @@ import { useServerAction } from '../lib/use-action';
 import { useViewQuery } from '../lib/use-view-query';
 import { Button } from '../ui/button';
 import { TBody, THead, Table, td } from '../ui/card';
+import { CopyButton } from '../ui/copy-button';
 import { ConfirmDialog } from '../ui/dialog';
 import { SelectField } from '../ui/field';
 import { EmptyState, QueryFallback } from '../ui/states';
@@ -56,9 +57,13 @@ export function KeysPanel({ ownerKind, ownerId, label }: { ownerKind: 'user' | '
         </Table>
       )}
       {fresh ? (
-        <p className="text-xs text-zinc-700">
-          New key (shown once): <code className="rounded bg-zinc-100 px-1 font-mono break-all select-all">{fresh}</code>
-        </p>
+        <div className="flex flex-wrap items-center gap-2 text-xs text-zinc-700">
+          <span>New key (shown once):</span>
+          <code data-testid="new-api-key" className="rounded bg-zinc-100 px-1 font-mono break-all select-all">
+            {fresh}
+          </code>
+          <CopyButton text={fresh} label="Copy key" />
+        </div>
       ) : (
         <div className="flex items-end gap-2">
           <SelectField label="Expiry of a new key" className="w-48" value={days} onChange={(e) => setDays(e.target.value)}>

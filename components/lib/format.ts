@@ -60,7 +60,3 @@ export function formatRelative(iso: string | null | undefined, now: number): str
 export function formatNumber(n: number): string {
   return n.toLocaleString('en-US');
 }
-
-export function shortId(id: string | null | undefined): string {
-  return id ? id.slice(0, 8) : '—';
-}

@@ -73,6 +73,7 @@ const GROUPS: { title: string; fields: { key: keyof Plan & string; label: string
     fields: [
       { key: 'idleTimeoutSeconds', label: 'Idle timeout (s)', unit: 's', nullable: true },
       { key: 'maxResultsMb', label: 'Max results (MB)', unit: 'MB' },
+      { key: 'maxResultsTotalMb', label: 'Max results per user, total (MB)', unit: 'MB' },
       { key: 'resultsPath', label: 'Default results path', nullable: true, text: true },
     ],
   },

@@ -6,6 +6,7 @@ import { updateUserSchema } from '@/server/domain/schemas';
 import { createUserAction, updateUserAction } from '@/server/actions/users';
 import type { UsersData } from '@/server/dashboard/loaders';
 import { KeysPanel } from '../keys/keys-panel';
+import { CopyButton } from '../ui/copy-button';
 import { formatLimit, formatNumber } from '../lib/format';
 import { useMe } from '../lib/me';
 import { useServerAction } from '../lib/use-action';
@@ -218,7 +219,10 @@ function CreateUser({ plans }: { plans: string[] }) {
         {created ? (
           <DialogResult>
             <p className="text-sm text-zinc-700">API key for {name}:</p>
-            <code className="block break-all rounded bg-zinc-100 p-2 font-mono text-xs select-all">{created.apiKey}</code>
+            <code data-testid="new-api-key" className="block break-all rounded bg-zinc-100 p-2 font-mono text-xs select-all">
+              {created.apiKey}
+            </code>
+            <CopyButton text={created.apiKey} label="Copy key" />
           </DialogResult>
         ) : (
           <form

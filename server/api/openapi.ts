@@ -33,11 +33,12 @@ function operation(r: ApiRoute): ZodOpenApiOperationObject {
     : r.ok.text
       ? { 'text/plain': { schema: { type: 'string' as const } } }
       : { 'application/x-tar': { schema: { type: 'string' as const, contentMediaType: 'application/x-tar' } } };
-  const responses: Record<string, { description: string; content?: typeof content | { 'application/json': { schema: typeof errorSchema } } }> = {
+  const responses: Record<string, { description: string; content?: typeof content | { 'application/json': { schema: typeof errorSchema } }; headers?: Record<string, { description: string; schema: { type: 'integer' } }> }> = {
     [String(r.ok.status)]: r.ok.status === 204 ? { description: r.ok.description } : { description: r.ok.description, content },
   };
   if (r.ok.status === 200 && r.method === 'put') responses['201'] = { description: 'Created', content };
   for (const s of r.errors) responses[String(s)] = { description: STATUS_TEXT[s] ?? 'Error', content: { 'application/json': { schema: errorSchema } } };
+  if (r.path.endsWith('/logs') && responses['429']) responses['429'].headers = { 'Retry-After': { description: 'Seconds to wait before opening another follow', schema: { type: 'integer' } } };
   return {
     summary: r.summary,
     description: [r.description, ACCESS_TEXT[r.access]].filter(Boolean).join('\n\n'),

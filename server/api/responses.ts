@@ -119,6 +119,7 @@ export const planSchema = z
     idleTimeoutSeconds: seconds().nullable(),
     resultsPath: z.string().nullable(),
     maxResultsMb: z.number().int(),
+    maxResultsTotalMb: z.number().int().meta({ description: "Cap on all of a user's saved results together (MiB); a job that would go past it keeps none and says so in resultsNote" }),
     createdAt: at(),
     updatedAt: at(),
   })

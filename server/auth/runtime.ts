@@ -14,13 +14,9 @@ export interface DashboardRuntime {
   resolveRequestActor: (req: Request, ctx: Ctx) => Promise<Actor | null>;
 }
 
-const g = globalThis as unknown as { __wardenDashRuntime?: Partial<DashboardRuntime> };
+/** Where tests put their seams (test/helpers/dashboard-runtime.ts); unset in production. */
+export const RUNTIME_OVERRIDES_KEY = '__wardenDashRuntime';
 
 export function runtimeOverrides(): Partial<DashboardRuntime> {
-  return g.__wardenDashRuntime ?? {};
-}
-
-/** Tests only: replace some seams (pass {} to restore the defaults). */
-export function setDashboardRuntimeForTests(o: Partial<DashboardRuntime>): void {
-  g.__wardenDashRuntime = o;
+  return (globalThis as Record<string, unknown>)[RUNTIME_OVERRIDES_KEY] ?? {};
 }

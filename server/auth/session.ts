@@ -148,8 +148,9 @@ export async function loginWithPassword(
     ok = false;
   }
   if (!op || !ok || op.disabled) {
-    // The reserved row already counts as this failure.
-    throw new AppError(401, 'invalid_login', op?.disabled && ok ? 'This operator account is disabled' : 'Email or password is incorrect');
+    // The reserved row already counts as this failure. One answer for all three: a distinct one
+    // for a disabled operator would confirm that the password guessed is right.
+    throw new AppError(401, 'invalid_login', 'Email or password is incorrect');
   }
   const token = newToken();
   const expiresAt = new Date(now.getTime() + SESSION_TTL_MS);

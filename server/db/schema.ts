@@ -77,6 +77,8 @@ export const plans = pgTable('plans', {
   resultsPath: text('results_path'),
   /** Cap on a job's saved results archive, MiB. */
   maxResultsMb: integer('max_results_mb').notNull().default(50),
+  /** Cap on all of a user's saved results together, MiB: a job that would go past it keeps none. */
+  maxResultsTotalMb: integer('max_results_total_mb').notNull().default(500),
   createdAt: ts('created_at').notNull().defaultNow(),
   updatedAt: ts('updated_at').notNull().defaultNow(),
 });
@@ -477,8 +479,14 @@ export const webhookEvents = pgTable(
     job: jsonb('job').$type<Record<string, unknown>>().notNull(),
     /** Event-specific fields sent beside `job` (deadlineAt, secondsLeft, …). */
     data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
+    /**
+     * 1, 2, 3, … per job, in the order its events happened: sent in the body so a receiver can
+     * order one job's events itself (deliveries are not held back behind an earlier one's
+     * retries). NULL on events written before this column.
+     */
+    sequence: integer('sequence'),
   },
-  (t) => [index('webhook_events_at_idx').on(t.at)],
+  (t) => [index('webhook_events_at_idx').on(t.at), index('webhook_events_job_seq_idx').on(t.jobId, t.sequence)],
 );
 
 /** One event to one subscription: retried with backoff until delivered or given up (failed). */
@@ -515,10 +523,6 @@ export const webhookDeliveries = pgTable(
     // The delivery loop: pending deliveries by due time. Partial: never grows with history.
     index('webhook_deliveries_due_idx')
       .on(t.nextAttemptAt)
-      .where(sql`status = 'pending'`),
-    // Per-job order: is an earlier delivery of this job to this subscription still pending?
-    index('webhook_deliveries_pending_job_idx')
-      .on(t.webhookId, t.jobId, t.seq)
       .where(sql`status = 'pending'`),
     index('webhook_deliveries_webhook_idx').on(t.webhookId, t.seq),
     index('webhook_deliveries_event_idx').on(t.eventSeq),

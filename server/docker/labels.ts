@@ -15,9 +15,6 @@ export const LABEL = {
   claim: 'warden.claim',
 } as const;
 
-/** Prefix reserved for Warden; users may not set labels under it. */
-export const LABEL_PREFIX = 'warden.';
-
 /**
  * Where a job's own labels go on its container: `traefik.enable` becomes
  * `warden.label.traefik.enable`, so no user label is ever read by a proxy or another tool that

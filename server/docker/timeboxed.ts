@@ -1,3 +1,4 @@
+import type { TailMeter } from './frames';
 import type { DockerRuntime } from './types';
 
 /**
@@ -32,7 +33,7 @@ export function timeboxed(docker: DockerRuntime, ms = DOCKER_CALL_TIMEOUT_MS): D
     remove: box('remove', (id: string) => docker.remove(id)),
     removeVolumesByLabel: box('volume removal', (l: string, v: string) => docker.removeVolumesByLabel(l, v)),
     list: box('list', (labels: Record<string, string>) => docker.list(labels)),
-    logsTail: box('logs', (id: string, max?: number) => docker.logsTail(id, max)),
+    logsTail: box('logs', (id: string, max?: number, meter?: TailMeter) => docker.logsTail(id, max, meter)),
     lastOutputAt: box('log probe', (id: string) => docker.lastOutputAt(id)),
     // Only the start is timeboxed: the stream itself lasts as long as the container runs.
     followLogs: box('logs', (id: string, tail: number) => docker.followLogs(id, tail)),

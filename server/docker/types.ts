@@ -1,4 +1,5 @@
 import type { CappedArchive } from './archive';
+import type { TailMeter } from './frames';
 
 export type { CappedArchive };
 
@@ -113,8 +114,12 @@ export interface DockerRuntime {
   removeVolumesByLabel(label: string, value: string): Promise<number>;
   /** Containers (any state) matching all label filters, e.g. {'warden.managed': 'true'}. */
   list(labels: Record<string, string>): Promise<ContainerSummary[]>;
-  /** Last maxBytes of combined stdout/stderr as text ('' when the container is gone). */
-  logsTail(id: string, maxBytes?: number): Promise<string>;
+  /**
+   * Last maxBytes of combined stdout/stderr as text ('' when the container is gone), read
+   * through a fixed buffer: memory O(maxBytes) whatever the line lengths. `meter` (tests) counts
+   * what came through and the most the reader held.
+   */
+  logsTail(id: string, maxBytes?: number, meter?: TailMeter): Promise<string>;
   /**
    * When the container last wrote to stdout/stderr (engine time of its newest log line; `at`
    * null when it never wrote anything). null when the container is gone. One cheap call: the

@@ -1,5 +1,6 @@
 import type { Plan } from '../db/schema';
 import { invalid } from './errors';
+import type { Limits } from './limits';
 import type { SubmitJobInput } from './schemas';
 
 /**
@@ -76,4 +77,20 @@ export function checkSubmitCaps(input: SubmitJobInput, caps: SubmitCaps): void {
   count('command', 'command_exceeds_cap', 'bytes', commandBytes(input.command), caps.maxCommandBytes);
   count('labels', 'labels_exceeds_cap', 'labels', Object.keys(input.labels ?? {}).length, caps.maxLabels);
   count('labels', 'labels_exceeds_cap', 'bytes', mapBytes(input.labels), caps.maxLabelBytes);
+}
+
+/**
+ * An idle timeout is capped by the job's timeout cap (the class's, the user override's or the
+ * plan's maxTimeoutSeconds, whichever sets it): a job that may run at most that long cannot ask
+ * to sit idle for longer, and without a cap any 32-bit value was stored.
+ */
+export function checkIdleTimeoutCap(input: Pick<SubmitJobInput, 'idleTimeoutSeconds'>, limits: Pick<Limits, 'maxTimeoutS' | 'maxTimeoutFrom' | 'planName' | 'className'>): void {
+  const v = input.idleTimeoutSeconds;
+  if (v === undefined || v <= limits.maxTimeoutS) return;
+  const owner = limits.maxTimeoutFrom === 'class' ? `class ${limits.className ?? '?'}` : limits.maxTimeoutFrom === 'user' ? 'your per-user limit' : `plan ${limits.planName}`;
+  throw invalid(
+    `idleTimeoutSeconds ${v} exceeds the maximum of ${limits.maxTimeoutS}s allowed by ${owner} (an idle timeout cannot be longer than the timeout cap)`,
+    'idleTimeoutSeconds',
+    'idle_timeout_exceeds_cap',
+  );
 }

@@ -84,3 +84,14 @@ export function parseInput<S extends z.ZodType>(schema: S, raw: unknown): z.outp
   if (!r.success) throw zodFail(r.error.issues, schema);
   return r.data;
 }
+
+/** A 429 that tells the client when to try again (sent as `Retry-After`, seconds). */
+export class RetryLaterError extends AppError {
+  constructor(
+    code: string,
+    message: string,
+    public readonly retryAfterS: number,
+  ) {
+    super(429, code, message);
+  }
+}

@@ -14,14 +14,15 @@ import { jobClasses, jobs, plans, users, type Job, type JobStatus } from '../db/
 import { type Actor, actorLabel, hasRole, requireRole } from './actor';
 import { audit } from './audit';
 import { AppError, conflict, invalid, notFound, parseInput } from './errors';
-import { checkSubmitCaps, submitCaps } from './caps';
+import { checkIdleTimeoutCap, checkSubmitCaps, submitCaps } from './caps';
 import { effectiveLimits, effectiveTimeout, type Limits } from './limits';
 import { finishJob, lockJobWithPlan, transition } from './lifecycle';
+import { followSlots, type FollowSlots } from './log-follows';
 import { escalateNow } from './termination';
 import { getClassByName } from './classes';
 import { describeWait, queueInfo, type QueueInfo } from './queue';
 import { checkImageRegistry } from './registry-policy';
-import { noResultsMessage, readResults } from './results';
+import { noResultsMessage, readResultsMeta, resultsBody } from './results';
 import { extendJobSchema, isUuid, killJobSchema, listJobsQuerySchema, submitJobSchema, suspendJobSchema } from './schemas';
 import { isFinal } from './status';
 
@@ -127,6 +128,7 @@ export async function submitJob(ctx: Ctx, actor: Actor, raw: unknown, opts: { us
     });
     if (!t.ok) throw invalid(t.message, t.field, t.field === 'class' ? 'class_exceeds_cap' : 'timeout_exceeds_cap');
     checkSubmitCaps(input, submitCaps(u.plan));
+    checkIdleTimeoutCap(input, limits);
     if (input.maxRetries !== undefined && input.maxRetries > limits.maxRetries) {
       throw invalid(`maxRetries ${input.maxRetries} exceeds the maximum of ${limits.maxRetries} allowed by plan ${u.plan.name}`, 'maxRetries');
     }
@@ -432,17 +434,31 @@ export async function suspendJobTimeout(ctx: Ctx, actor: Actor, id: string, susp
 
 /**
  * Following a job's output: a live stream while its container runs and this process can reach
- * its engine (it ends when the container stops), else the saved or live tail as text.
+ * its engine (it ends when the container stops), else the saved or live tail as text. A live
+ * stream takes one of the actor's and the server's follow slots (log-follows.ts; 429 with
+ * Retry-After when none is free), given back when the stream closes.
  */
-export async function followJobLogs(ctx: Ctx, actor: Actor, id: string): Promise<{ stream: NodeJS.ReadableStream } | { text: string }> {
+export async function followJobLogs(
+  ctx: Ctx,
+  actor: Actor,
+  id: string,
+  slots: FollowSlots = followSlots(config().WARDEN_MAX_LOG_FOLLOWS),
+): Promise<{ stream: NodeJS.ReadableStream } | { text: string }> {
   const job = await getJob(ctx, actor, id);
   if (job.containerId && (job.status === 'running' || job.status === 'terminating') && ctx.docker) {
+    const release = slots.acquire(actor);
     try {
       const stream = await ctx.docker.followLogs(job.containerId, 2000);
-      if (stream) return { stream };
+      if (stream) {
+        stream.once('close', release);
+        stream.once('end', release);
+        stream.once('error', release);
+        return { stream };
+      }
     } catch {
       /* engine not reachable from here: the tail below */
     }
+    release();
   }
   return { text: await getJobLogs(ctx, actor, id) };
 }
@@ -464,7 +480,7 @@ export async function getJobLogs(ctx: Ctx, actor: Actor, id: string): Promise<st
 /** GET /api/v1/jobs/:id/results — the job's saved tar, for whoever may read the job; 404 in the error shape when there is none. */
 export async function getJobResults(ctx: Ctx, actor: Actor, id: string) {
   const job = await getJob(ctx, actor, id);
-  const results = await readResults(ctx.db, job.id);
+  const results = await readResultsMeta(ctx.db, job.id);
   if (!results) throw new AppError(404, 'no_results', noResultsMessage(job));
-  return { job, results };
+  return { job, results, body: resultsBody(ctx.db, job.id, results.attempt, results.bytes) };
 }

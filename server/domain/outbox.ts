@@ -51,8 +51,11 @@ export function webhookOutboxCtes(events: AuditLike[], src: SQL): SQL | null {
       where (x.require_status is null or j.status::text = x.require_status)
         and exists (select 1 from webhooks w where (w.user_id is null or w.user_id = j.user_id) and x.type = any(w.events))
     ), ob_ev as (
-      insert into webhook_events (type, job_id, at, job, data)
-      select type, job_id, at, job, data from ob_x order by ord
+      insert into webhook_events (type, job_id, at, job, data, sequence)
+      select type, job_id, at, job, data,
+        coalesce((select max(e.sequence) from webhook_events e where e.job_id = ob_x.job_id), 0)
+          + row_number() over (partition by job_id order by ord)
+      from ob_x order by ord
       returning seq, type, job_id, at
     ), ob_wd as (
       insert into webhook_deliveries (webhook_id, event_seq, job_id, next_attempt_at, give_up_at, created_at, updated_at)

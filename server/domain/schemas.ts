@@ -172,6 +172,8 @@ export const planFieldsSchema = z.strictObject({
   resultsPath: optNull(resultsPathSchema),
   /** 0 keeps no results at all. At most 1 GiB: a PostgreSQL bytea value's limit. */
   maxResultsMb: int('maxResultsMb', 0, 1024).optional(),
+  /** All of one user's saved results together; 0 keeps none. */
+  maxResultsTotalMb: int('maxResultsTotalMb', 0, 1024 * 1024).optional(),
   maxEnvVars: int('maxEnvVars', 0, SUBMIT_CEILINGS.envVars).optional(),
   maxEnvBytes: int('maxEnvBytes', 0, SUBMIT_CEILINGS.bytes).optional(),
   maxCommandArgs: int('maxCommandArgs', 0, SUBMIT_CEILINGS.commandArgs).optional(),

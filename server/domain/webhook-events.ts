@@ -17,8 +17,6 @@ export const WEBHOOK_EVENTS = [
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
 
-export const isWebhookEvent = (s: string): s is WebhookEventType => (WEBHOOK_EVENTS as readonly string[]).includes(s);
-
 /** The part of an audit row the mapping reads. */
 export interface AuditLike {
   action: string;

@@ -80,8 +80,9 @@ export function snapshotToJob(snap: Record<string, unknown>): Job {
 }
 
 /** The JSON body of a delivery: {id, type, at, job, …event fields}. The same bytes on every retry. */
-export function deliveryBody(e: Pick<WebhookEvent, 'id' | 'type' | 'at' | 'job' | 'data'>): string {
-  return JSON.stringify({ id: e.id, type: e.type, at: e.at.toISOString(), job: jobToJson(snapshotToJob(e.job)), ...e.data });
+export function deliveryBody(e: Pick<WebhookEvent, 'id' | 'type' | 'at' | 'job' | 'data' | 'sequence'>): string {
+  // `sequence`: this event's place among its job's events (1, 2, …), for receivers to order by.
+  return JSON.stringify({ id: e.id, type: e.type, at: e.at.toISOString(), job: jobToJson(snapshotToJob(e.job)), sequence: e.sequence, ...e.data });
 }
 
 /** Conditions for the subscriptions this actor may see. */

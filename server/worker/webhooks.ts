@@ -11,13 +11,22 @@ import { log } from '../log';
 /**
  * Webhook delivery: sends the outbox's pending deliveries, at least once, surviving restarts.
  *
- * Claim (one statement): due pending deliveries, `FOR UPDATE SKIP LOCKED`, whose lease is free,
- * and only the oldest pending one of each (subscription, job), so one job's events reach a
- * receiver in the order they happened (started → warning → terminating → timed_out); the claim
- * takes a lease (LEASE_MS) and counts the attempt. Two replicas never send one attempt at
- * once: the row lock orders the claims and the lease turns the later one away. A worker that dies
- * mid-send leaves the lease to run out, and whoever claims next sends it again with the same
- * Warden-Delivery id (at-least-once; receivers dedupe on it).
+ * Claim (one statement): due pending deliveries whose lease is free, taken round-robin across
+ * owners (the user or operator who made the subscription): every owner's oldest due delivery
+ * before anyone's second, and never more than `perOwner` in flight for one owner, counted from
+ * the leases in the table (so across replicas too). One user with 25 hooks at slow endpoints
+ * holds at most `perOwner` send slots; everyone else's events go out beside them. The claim
+ * takes a lease (LEASE_MS) and counts the attempt, `FOR UPDATE SKIP LOCKED`: two replicas never
+ * send one attempt at once (the row lock orders the claims and the lease turns the later one
+ * away). Two replicas claiming at the same instant may each grant an owner its remaining room,
+ * so the per-owner cap can be exceeded by (replicas - 1) x perOwner for a moment, never the
+ * global slots. A worker that dies mid-send leaves the lease to run out, and whoever claims next
+ * sends it again with the same Warden-Delivery id (at-least-once; receivers dedupe on it).
+ *
+ * Order: deliveries are not held back behind an earlier event of the same job that is still
+ * being retried (a receiver that failed job.started must still get job.warning before the
+ * deadline). Each body carries the event's per-job `sequence` (1, 2, …) instead, so a receiver
+ * that cares orders one job's events itself.
  *
  * Send: POST the JSON body with Warden-Event, Warden-Delivery and Warden-Signature; any 2xx
  * within TIMEOUT_MS is delivered, anything else (another status, a refused connection, no
@@ -31,6 +40,8 @@ import { log } from '../log';
 export const DELIVERY_TIMEOUT_MS = 10_000;
 /** Longer than the timeout with room to record the outcome; only a stalled process outlives it. */
 export const LEASE_MS = 2 * DELIVERY_TIMEOUT_MS;
+/** Sends in flight for one owner's subscriptions at once (of the worker's 16 slots). */
+export const PER_OWNER_IN_FLIGHT = 4;
 /** Only the first bytes of an error answer are kept for `lastError`. */
 const ERROR_BODY_BYTES = 200;
 
@@ -39,6 +50,8 @@ export interface DeliveryOptions {
   leaseMs?: number;
   allowPrivate: boolean;
   random?: () => number;
+  /** Sends in flight for one owner at once (PER_OWNER_IN_FLIGHT). */
+  perOwner?: number;
 }
 
 interface Claimed {
@@ -48,25 +61,37 @@ interface Claimed {
   giveUpAt: Date;
   url: string;
   secret: string;
-  event: { id: string; type: string; at: Date; job: Record<string, unknown>; data: Record<string, unknown> };
+  event: { id: string; type: string; at: Date; sequence: number | null; job: Record<string, unknown>; data: Record<string, unknown> };
 }
 
 /** Claims up to `n` due deliveries (see the header) and returns what sending them needs. */
-export async function claimDeliveries(ctx: Ctx, n: number, leaseMs = LEASE_MS): Promise<Claimed[]> {
+export async function claimDeliveries(ctx: Ctx, n: number, leaseMs = LEASE_MS, perOwner = PER_OWNER_IN_FLIGHT): Promise<Claimed[]> {
   if (n <= 0) return [];
   const now = ctx.clock.now();
   const nowIso = now.toISOString();
   const claimed = (await ctx.db.execute(sql`
-    with due as (
-      select d.seq from webhook_deliveries d
+    with busy as (
+      select coalesce(w.owner_user_id::text, w.owner_operator_id::text, '') as owner, count(*)::int as n
+      from webhook_deliveries d join webhooks w on w.id = d.webhook_id
+      where d.status = 'pending' and d.lease_until > ${nowIso}::timestamptz
+      group by 1
+    ), ranked as (
+      select d.seq, d.next_attempt_at,
+        row_number() over (partition by coalesce(w.owner_user_id::text, w.owner_operator_id::text, '') order by d.next_attempt_at, d.seq)
+          + coalesce(b.n, 0) as turn
+      from webhook_deliveries d
+      join webhooks w on w.id = d.webhook_id
+      left join busy b on b.owner = coalesce(w.owner_user_id::text, w.owner_operator_id::text, '')
       where d.status = 'pending' and d.next_attempt_at <= ${nowIso}::timestamptz
         and (d.lease_until is null or d.lease_until <= ${nowIso}::timestamptz)
-        and not exists (
-          select 1 from webhook_deliveries e
-          where e.webhook_id = d.webhook_id and e.job_id = d.job_id and e.status = 'pending' and e.seq < d.seq)
-      order by d.next_attempt_at, d.seq
+    ), due as (
+      select d.seq from webhook_deliveries d
+      join ranked r on r.seq = d.seq
+      where r.turn <= ${perOwner} and d.status = 'pending'
+        and (d.lease_until is null or d.lease_until <= ${nowIso}::timestamptz)
+      order by r.turn, r.next_attempt_at, r.seq
       limit ${n}
-      for update skip locked
+      for update of d skip locked
     )
     update webhook_deliveries d
     set lease_until = ${new Date(now.getTime() + leaseMs).toISOString()}::timestamptz, attempts = d.attempts + 1, updated_at = ${nowIso}::timestamptz
@@ -87,7 +112,7 @@ export async function claimDeliveries(ctx: Ctx, n: number, leaseMs = LEASE_MS): 
     giveUpAt: r.d.giveUpAt,
     url: r.url,
     secret: r.secret,
-    event: { id: r.e.id, type: r.e.type, at: r.e.at, job: r.e.job, data: r.e.data },
+    event: { id: r.e.id, type: r.e.type, at: r.e.at, sequence: r.e.sequence, job: r.e.job, data: r.e.data },
   }));
 }
 
@@ -211,7 +236,7 @@ export interface DeliverResult {
 export async function deliverDue(ctx: Ctx, o: DeliveryOptions & { batch?: number; maxRounds?: number }): Promise<DeliverResult> {
   const res: DeliverResult = { claimed: 0, delivered: 0, retried: 0, failed: 0 };
   for (let round = 0; round < (o.maxRounds ?? 20); round++) {
-    const batch = await claimDeliveries(ctx, o.batch ?? 16, o.leaseMs);
+    const batch = await claimDeliveries(ctx, o.batch ?? 16, o.leaseMs, o.perOwner);
     if (batch.length === 0) break;
     res.claimed += batch.length;
     const outcomes = await Promise.all(batch.map((c) => attemptDelivery(ctx, c, o)));
@@ -253,7 +278,7 @@ export function startWebhookDelivery(ctx: Ctx, o: DeliveryOptions & { maxInFligh
     try {
       do {
         again = false;
-        const batch = await claimDeliveries(ctx, max - inflight.size, o.leaseMs);
+        const batch = await claimDeliveries(ctx, max - inflight.size, o.leaseMs, o.perOwner);
         for (const c of batch) {
           const p = attemptDelivery(ctx, c, o)
             .catch((e) => log.warn({ err: errMessage(e), delivery: c.id }, 'webhook delivery could not be recorded'))

@@ -10,7 +10,9 @@ import { systemClock } from '../../server/clock';
 import { freePort } from '../../server/db/embedded';
 import { ensureInstallation } from '../../server/domain/installation';
 import { createOperatorKey } from '../../server/domain/operators';
+import { createWardenClient } from '../../client';
 import { dockerAvailable, TEST_IMAGE } from '../helpers/docker';
+import { startReceiver, type Receiver } from '../helpers/receiver';
 import { startWarden, until, type Warden } from '../helpers/warden-server';
 
 /**
@@ -37,12 +39,19 @@ describe.skipIf(!hasDocker)('the jobs CLI against a real server', () => {
   let userKey = '';
   let userId = '';
 
+  const cleanEnv = (env: Record<string, string>) => {
+    const clean: Record<string, string | undefined> = {};
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('VITEST') && k !== 'NODE_ENV') clean[k] = v;
+    return { ...clean, WARDEN_URL: warden!.base, WARDEN_API_KEY: userKey, ...env } as unknown as NodeJS.ProcessEnv;
+  };
   /** `npm run -s warden -- jobs <args>` with the user's key and this server's URL. */
-  const cli = (args: string[], env: Record<string, string> = {}): Promise<Run> =>
+  const cli = (args: string[], env: Record<string, string> = {}): Promise<Run> => warden_(['jobs', ...args], env);
+  /** `npm run -s warden -- <args>`. */
+  const warden_ = (args: string[], env: Record<string, string> = {}): Promise<Run> =>
     new Promise((resolve, reject) => {
       const clean: Record<string, string | undefined> = {};
       for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('VITEST') && k !== 'NODE_ENV') clean[k] = v;
-      const child = spawn('npm', ['run', '-s', 'warden', '--', 'jobs', ...args], {
+      const child = spawn('npm', ['run', '-s', 'warden', '--', ...args], {
         cwd: REPO,
         env: { ...clean, WARDEN_URL: warden!.base, WARDEN_API_KEY: userKey, ...env } as unknown as NodeJS.ProcessEnv,
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -62,7 +71,8 @@ describe.skipIf(!hasDocker)('the jobs CLI against a real server', () => {
   const status = async (id: string) => (await api('GET', `/api/v1/jobs/${id}`)).body.status as string;
 
   beforeAll(async () => {
-    warden = await startWarden('cli', { admin: ADMIN });
+    // Webhook receivers in these tests listen on 127.0.0.1.
+    warden = await startWarden('cli', { admin: ADMIN, env: { WARDEN_WEBHOOK_ALLOW_PRIVATE: 'on' } });
     opKey = (await createOperatorKey({ db: warden.db().db, clock: systemClock, node: 'e2e', installation: await ensureInstallation(warden.db().db), docker: null }, { kind: 'system', name: 'cli' }, ADMIN.email)).apiKey;
     // A plan with a short grace, so a timed-out job ends a second after SIGTERM.
     expect((await api('PUT', '/api/v1/plans/cli', { defaultTimeoutSeconds: 60, maxTimeoutSeconds: 600, gracePeriodSeconds: 1, warnBeforeSeconds: 0, maxConcurrentJobs: 10 })).status).toBe(201);
@@ -102,18 +112,19 @@ describe.skipIf(!hasDocker)('the jobs CLI against a real server', () => {
   }, SLOW);
 
   it('submit, get, list (JSON and --table), logs --follow, extend, kill and cancel', async () => {
-    const sub = await cli(['submit', '--image', TEST_IMAGE, '--name', 'cli-sleeper', '--label', 'team=cli', '--env', 'GREETING=hello', '--', 'sh', '-c', 'echo "$GREETING"; sleep 300']);
+    // --timeout 300: a slow machine must not time the sleeper out before it is extended.
+    const sub = await cli(['submit', '--image', TEST_IMAGE, '--name', 'cli-sleeper', '--timeout', '300', '--label', 'team=cli', '--env', 'GREETING=hello', '--', 'sh', '-c', 'echo "$GREETING"; sleep 300']);
     expect(sub.code, sub.stderr).toBe(0);
     const job = lastJson(sub.stdout);
     expect(job).toMatchObject({ status: 'queued', name: 'cli-sleeper', labels: { team: 'cli' } });
 
-    const [got, list, tbl] = await Promise.all([cli(['get', job.id]), cli(['list']), cli(['list', '--table'])]);
+    const [got, list, tbl] = await Promise.all([cli(['get', job.id]), cli(['list']), cli(['list', '-o', 'table'])]);
     expect(got.code).toBe(0);
     expect(lastJson(got.stdout).id).toBe(job.id);
     expect(list.code).toBe(0);
     expect(lastJson(list.stdout).jobs.map((j: { id: string }) => j.id)).toContain(job.id);
     expect(tbl.code).toBe(0);
-    expect(tbl.stdout.split('\n')[0]).toMatch(/^ID\s+NAME\s+STATUS\s+EXIT\s+TIMEOUT\s+CLASS\s+QUEUED\s+REASON$/);
+    expect(tbl.stdout.split('\n')[0]).toMatch(/^ID\s+NAME\s+STATUS\s+EXIT\s+AGE\s+TIME LEFT\s+REASON$/);
     expect(tbl.stdout).toMatch(new RegExp(`${job.id}\\s+cli-sleeper\\s+\\w+`));
 
     // Follow a job that prints three lines and exits: the command ends when the container does.
@@ -128,7 +139,7 @@ describe.skipIf(!hasDocker)('the jobs CLI against a real server', () => {
     // Extending is an operator's call here (an operator key through the same CLI).
     const ext = await cli(['extend', job.id, '--seconds', '30', '--reason', 'cli test', '--key', opKey]);
     expect(ext.code, ext.stderr).toBe(0);
-    expect(lastJson(ext.stdout).timeoutSeconds).toBe(90);
+    expect(lastJson(ext.stdout).timeoutSeconds).toBe(330);
     const kill = await cli(['kill', job.id, '--force', '--reason', 'done with it']);
     expect(kill.code, kill.stderr).toBe(0);
     expect(['terminating', 'killed']).toContain(lastJson(kill.stdout).status);
@@ -178,10 +189,169 @@ describe.skipIf(!hasDocker)('the jobs CLI against a real server', () => {
       cli(['list'], { WARDEN_URL: `http://127.0.0.1:${port}` }),
     ]);
     expect(badKey.code).toBe(1);
+    expect(lastJson(badKey.stderr)).toEqual({ error: { code: 'unknown_key', message: 'This API key is not valid: it may have been revoked' } });
     expect(unknown.code).toBe(2);
     expect(noImage.code).toBe(2);
     expect(noKey.code).toBe(2);
     expect(gone.code).toBe(3);
     expect(lastJson(gone.stderr)).toMatchObject({ error: { code: 'unreachable' } });
+  }, SLOW);
+  /**
+   * The CLI run as `node bin/warden.mjs` in its own process group, so a test can press Ctrl-C
+   * (SIGINT to the group, as a terminal does) and read what it printed so far.
+   */
+  const live = (args: string[]) => {
+    const child = spawn(process.execPath, ['bin/warden.mjs', ...args], { cwd: REPO, env: cleanEnv({}), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const out = { stdout: '', stderr: '', code: null as number | null, done: false };
+    child.stdout.on('data', (c: Buffer) => (out.stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out.stderr += c.toString()));
+    child.on('close', (code) => {
+      out.code = code;
+      out.done = true;
+    });
+    return { out, interrupt: () => process.kill(-child.pid!, 'SIGINT') };
+  };
+
+  it('submit --wait reports the id and each state change on stderr as they happen', async () => {
+    const r = await cli(['submit', '--image', TEST_IMAGE, '--name', 'cli-talker', '--wait', '--', 'sh', '-c', 'sleep 2; echo done']);
+    expect(r.code, r.stderr).toBe(0);
+    const job = lastJson(r.stdout);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines[0]).toMatch(new RegExp(`^warden: job ${job.id} (queued|starting|running)`));
+    const states = lines.map((l) => /^warden: job \S+ (\w+)/.exec(l)?.[1]);
+    expect(states).toContain('running');
+    expect(states.at(-1)).toBe('succeeded');
+    expect(lines.find((l) => / running/.test(l))).toMatch(/deadline \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+/);
+  }, SLOW);
+
+  it('--attach streams the output while waiting; Ctrl-C says how to reattach and exits 130, the job goes on', async () => {
+    const done = await cli(['submit', '--image', TEST_IMAGE, '--attach', '--', 'sh', '-c', 'echo one; sleep 1; echo two']);
+    expect(done.code, done.stderr).toBe(0);
+    expect(done.stdout).toBe('one\ntwo\n');
+    expect(done.stderr).toMatch(/warden: job \S+ succeeded/);
+
+    const run = live(['jobs', 'submit', '--image', TEST_IMAGE, '--attach', '--', 'sh', '-c', 'echo attached; sleep 300']);
+    await until('the attached job to print', async () => run.out.stdout.includes('attached\n'), 120_000);
+    const id = /warden: job (\S+)/.exec(run.out.stderr)![1]!;
+    run.interrupt();
+    await until('the CLI to exit', async () => run.out.done, 30_000);
+    expect(run.out.code).toBe(130);
+    expect(run.out.stderr).toContain(`Reattach: warden jobs logs ${id} --follow`);
+    expect(await status(id)).toBe('running');
+    expect((await api('POST', `/api/v1/jobs/${id}/kill`, { force: true })).status).toBe(200);
+  }, SLOW);
+
+  it('-o json|table|wide: table columns AGE and TIME LEFT, local times with the zone, no control characters in any cell', async () => {
+    const evil = 'evil\u001b[31mred\u001b]0;title\u0007\u0008\u202eeman';
+    const sub = await cli(['submit', '--image', TEST_IMAGE, '--name', evil, '--timeout', '300', '--', 'sleep', '300']);
+    expect(sub.code, sub.stderr).toBe(0);
+    const job = lastJson(sub.stdout);
+    expect(job.name).toBe(evil); // stored as given; only the terminal view strips
+    await until('the evil job to run', async () => (await status(job.id)) === 'running', 60_000);
+    const [tbl, wide, json] = await Promise.all([cli(['list', '-o', 'table'], { TZ: 'Europe/Berlin' }), cli(['get', job.id, '-o', 'wide'], { TZ: 'Europe/Berlin' }), cli(['get', job.id, '-o', 'json'])]);
+    for (const r of [tbl, wide]) {
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/);
+    }
+    const row = tbl.stdout.split('\n').find((l) => l.startsWith(job.id))!;
+    expect(row).toMatch(/evil\[31mred\]0;titleeman\s+running\s+-\s+(\d+m)?\d+s\s+[1-5]m(\d+s)?(\s|$)/);
+    expect(wide.stdout.split('\n')[0]).toMatch(/^ID\s+NAME\s+STATUS\s+EXIT\s+AGE\s+TIME LEFT\s+TIMEOUT\s+CLASS\s+NODE\s+IMAGE\s+QUEUED\s+DEADLINE\s+REASON$/);
+    expect(wide.stdout).toMatch(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (CET|CEST|GMT\+1|GMT\+2)/);
+    expect(JSON.parse(json.stdout).name).toBe(evil);
+    // Piped with no -o: JSON.
+    expect(lastJson((await cli(['get', job.id])).stdout).id).toBe(job.id);
+    // A bad enum value lists the valid ones; a bad format too.
+    const [badStatus, badFormat] = await Promise.all([cli(['list', '--status', 'running,bogus']), cli(['list', '-o', 'yaml'])]);
+    expect(badStatus.code).toBe(2);
+    expect(lastJson(badStatus.stderr).error.message).toContain('unknown status bogus: use queued, starting, running, terminating, succeeded, failed, timed_out, killed, lost, cancelled');
+    expect(badFormat.code).toBe(2);
+    expect(lastJson(badFormat.stderr).error.message).toContain('unknown output format yaml: use json, table, wide');
+    await api('POST', `/api/v1/jobs/${job.id}/kill`, { force: true });
+  }, SLOW);
+
+  it('list --watch prints the list again when it changes', async () => {
+    const watch = live(['jobs', 'list', '--watch', '--status', 'running', '-o', 'json']);
+    await until('the first page', async () => run1(watch.out.stdout) >= 1, 120_000);
+    const before = run1(watch.out.stdout);
+    const sub = lastJson((await cli(['submit', '--image', TEST_IMAGE, '--name', 'cli-watched', '--', 'sleep', '300'])).stdout);
+    await until('a page with the new running job', async () => watch.out.stdout.trim().split('\n').some((l) => JSON.parse(l).jobs.some((j: { id: string }) => j.id === sub.id)), 120_000);
+    expect(run1(watch.out.stdout)).toBeGreaterThan(before);
+    watch.interrupt();
+    await until('the watch to end', async () => watch.out.done, 30_000);
+    await api('POST', `/api/v1/jobs/${sub.id}/kill`, { force: true });
+  }, SLOW);
+  const run1 = (s: string) => s.trim().split('\n').filter(Boolean).length;
+
+  it('webhooks list, create, deliveries and delete', async () => {
+    const rec: Receiver = await startReceiver();
+    try {
+      const made = await warden_(['webhooks', 'create', rec.url('/hook'), '--event', 'job.succeeded', '-o', 'json']);
+      expect(made.code, made.stderr).toBe(0);
+      const hook = lastJson(made.stdout);
+      expect(hook).toMatchObject({ url: rec.url('/hook'), events: ['job.succeeded'] });
+      expect(hook.secret).toMatch(/^whsec_/);
+      const listed = await warden_(['webhooks', 'list', '-o', 'table']);
+      expect(listed.stdout.split('\n')[0]).toMatch(/^ID\s+URL\s+EVENTS\s+USER$/);
+      expect(listed.stdout).toContain(hook.id);
+      const bad = await warden_(['webhooks', 'create', rec.url('/x'), '--event', 'job.exploded']);
+      expect(bad.code).toBe(2);
+      expect(lastJson(bad.stderr).error.message).toContain('unknown event job.exploded: use job.started');
+      expect((await cli(['submit', '--image', TEST_IMAGE, '--wait', '--', 'true'])).code).toBe(0);
+      await until('the delivery', async () => rec.received.length > 0, 60_000);
+      const deliveries = await until('a delivered row', async () => {
+        const r = await warden_(['webhooks', 'deliveries', hook.id, '-o', 'json']);
+        const d = lastJson(r.stdout).deliveries;
+        return d.length && d[0].status === 'delivered' ? d : null;
+      }, 60_000);
+      expect(deliveries[0]).toMatchObject({ event: 'job.succeeded', attempts: 1 });
+      const tbl = await warden_(['webhooks', 'deliveries', hook.id, '-o', 'table']);
+      expect(tbl.stdout).toMatch(/job\.succeeded\s+\S+\s+delivered\s+1\s+200/);
+      const del = await warden_(['webhooks', 'delete', hook.id]);
+      expect(del.code, del.stderr).toBe(0);
+      expect(lastJson((await warden_(['webhooks', 'list'])).stdout).webhooks).toEqual([]);
+    } finally {
+      await rec.close();
+    }
+  }, SLOW);
+
+  it('completion bash|zsh prints a script the shell accepts', async () => {
+    const [bash, zsh, bad] = await Promise.all([warden_(['completion', 'bash']), warden_(['completion', 'zsh']), warden_(['completion', 'fish'])]);
+    expect(bash.code).toBe(0);
+    expect(bash.stdout).toContain('complete -F _warden warden');
+    expect(bash.stdout).toContain('"jobs submit") opts="--image');
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'warden-compl-')), 'warden.bash');
+    fs.writeFileSync(file, bash.stdout);
+    // Loads in bash and completes `warden jobs su` to `submit`.
+    const out = execFileSync('bash', ['-c', `source ${file}; COMP_WORDS=(warden jobs su); COMP_CWORD=2; _warden; echo "\${COMPREPLY[@]}"`], { encoding: 'utf8' });
+    expect(out.trim()).toBe('submit');
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
+    expect(zsh.code).toBe(0);
+    expect(zsh.stdout).toMatch(/^#compdef warden/);
+    expect(bad.code).toBe(2);
+  }, SLOW);
+
+  it('the typed client (client/) submits, waits for, extends and kills a job', async () => {
+    const warden2 = createWardenClient({ baseUrl: warden!.base, key: userKey });
+    const op = createWardenClient({ baseUrl: warden!.base, key: opKey });
+    const sub = await warden2.POST('/api/v1/jobs', { body: { image: TEST_IMAGE, command: ['sleep', '300'], name: 'typed', timeoutSeconds: 120 } });
+    expect(sub.response.status).toBe(201);
+    const id = sub.data!.id;
+    const running = await until('the typed job to run', async () => {
+      const r = await warden2.GET('/api/v1/jobs/{id}', { params: { path: { id } } });
+      return r.data?.status === 'running' ? r.data : null;
+    }, 60_000);
+    expect(running.deadlineAt).not.toBeNull();
+    const ext = await op.POST('/api/v1/jobs/{id}/extend', { params: { path: { id } }, body: { seconds: 60, reason: 'typed client' } });
+    expect(ext.error).toBeUndefined();
+    expect(ext.data!.timeoutSeconds).toBe(180);
+    expect(Date.parse(ext.data!.deadlineAt!)).toBe(Date.parse(running.deadlineAt!) + 60_000);
+    // A refusal comes back typed as the API's error.
+    const refused = await warden2.POST('/api/v1/jobs/{id}/extend', { params: { path: { id } }, body: { seconds: 100_000 } });
+    expect(refused.response.status).toBe(422);
+    expect(refused.error!.error.code).toBeTruthy();
+    const kill = await warden2.POST('/api/v1/jobs/{id}/kill', { params: { path: { id } }, body: { force: true, reason: 'done' } });
+    expect(kill.error).toBeUndefined();
+    expect(['terminating', 'killed']).toContain(kill.data!.status);
+    await until('the typed job to end killed', async () => (await warden2.GET('/api/v1/jobs/{id}', { params: { path: { id } } })).data?.status === 'killed', 60_000);
   }, SLOW);
 });

@@ -79,8 +79,9 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
   };
   const getJob = async (id: string) => (await api<JobJson>('GET', `/api/v1/jobs/${id}`)).body;
   const shot = async (name: string) => {
-    await page.waitForTimeout(300);
-    await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+    // Fonts loaded and animations frozen, rather than a pause before the picture.
+    await page.evaluate(() => document.fonts.ready.then(() => true));
+    await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true, animations: 'disabled' });
   };
   const login = async (who: { email: string; password: string }) => {
     await page.goto(`${base}/login`);
@@ -186,12 +187,13 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
     for (const t of ['Running', 'Queued', 'Timed out', 'Orphaned', 'Finished']) await page.getByRole('tab', { name: t, exact: true }).waitFor();
     const row = page.locator(`tr[data-job-id="${jobs.sleeper}"]`);
     await row.waitFor();
-    const t1 = parseCountdown((await row.getByTestId('countdown').textContent()) ?? '');
-    await page.waitForTimeout(2500);
-    const t2 = parseCountdown((await row.getByTestId('countdown').textContent()) ?? '');
+    const countdown = async () => parseCountdown((await row.getByTestId('countdown').textContent()) ?? '');
+    const t1 = await countdown();
     expect(t1).toBeGreaterThan(500);
-    expect(t2).toBeLessThan(t1);
-    expect(t1 - t2).toBeLessThanOrEqual(4);
+    // It counts down on its own (waited for, however slow the box): a later reading is smaller.
+    let t2 = t1;
+    await expect.poll(async () => (t2 = await countdown()), { timeout: 30_000 }).toBeLessThan(t1);
+    expect(t2).toBeGreaterThan(0);
     await shot('jobs-running');
 
     const before = await getJob(jobs.sleeper);
@@ -206,8 +208,9 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
     const after = await getJob(jobs.sleeper);
     expect(Date.parse(after.deadlineAt!) - Date.parse(before.deadlineAt!)).toBe(120_000);
     expect(after.timeoutSeconds).toBe(before.timeoutSeconds + 120);
-    // The table picks up the new deadline without a reload.
-    await expect.poll(async () => parseCountdown((await row.getByTestId('countdown').textContent()) ?? ''), { timeout: 10_000 }).toBeGreaterThan(t2 + 100);
+    // The table picks up the new deadline without a reload: left alone the countdown only falls,
+    // so a reading above the last one before the extend is the new deadline showing.
+    await expect.poll(countdown, { timeout: 30_000 }).toBeGreaterThan(t2);
   });
 
   it('renders job names, labels, logs and reasons with markup as plain text', async () => {
@@ -230,7 +233,8 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
     // Nothing was interpreted as HTML: no alert, no injected elements.
     expect(dialogs).toEqual([]);
     expect(await page.locator('img[src="x"], img[src="y"]').count()).toBe(0);
-    expect(await page.evaluate(() => document.querySelectorAll('script:not([src])').length)).toBeGreaterThanOrEqual(0);
+    // No script element carries the payloads' code (Next's own inline scripts hold them only as escaped JSON strings).
+    expect(await page.evaluate(() => [...document.scripts].filter((s) => /^\s*alert\(\d\)\s*$/.test(s.textContent ?? '')).length)).toBe(0);
     expect(await page.locator('b', { hasText: 'bold' }).count()).toBe(0);
   });
 

@@ -1,4 +1,4 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../server/db/client';
 import { auditEvents, jobs, usage, type Job } from '../../server/db/schema';
 
@@ -31,19 +31,8 @@ export async function activeByUser(db: Db): Promise<Map<string, number>> {
   return new Map(rows.map((r) => [r.user_id, Number(r.n)]));
 }
 
-export async function countRows(db: Db): Promise<{ jobs: number; audit: number; usage: number }> {
-  const [r] = await db.execute<{ jobs: number; audit: number; usage: number }>(sql`
-    select (select count(*)::int from jobs) as jobs, (select count(*)::int from audit_events) as audit, (select count(*)::int from usage) as usage`);
-  return { jobs: Number(r!.jobs), audit: Number(r!.audit), usage: Number(r!.usage) };
-}
-
 export async function auditFor(db: Db, jobId: string) {
   return db.select().from(auditEvents).where(and(eq(auditEvents.targetType, 'job'), eq(auditEvents.targetId, jobId))).orderBy(auditEvents.id);
-}
-
-export async function jobsByIds(db: Db, ids: string[]): Promise<Job[]> {
-  if (ids.length === 0) return [];
-  return db.select().from(jobs).where(inArray(jobs.id, ids));
 }
 
 export async function usageOf(db: Db, userId: string) {

@@ -1,5 +1,6 @@
 import { getAppContext } from '@/server/app';
 import { clientAddress, loginWithPassword, setSessionCookie } from '@/server/auth/session';
+import { loginErrorCode } from '@/server/auth/login-errors';
 import { safeNextPath } from '@/server/auth/next-path';
 import { AppError } from '@/server/domain/errors';
 import { BODY_LIMITS, errorResponse, readBody } from '@/server/http';
@@ -41,14 +42,14 @@ export async function POST(req: Request): Promise<Response> {
   const email = form.get('email') ?? '';
   const password = form.get('password') ?? '';
   try {
-    if (!email || !password) throw new AppError(400, 'invalid_login', 'Email and password are required');
-    if (email.length > 254 || password.length > 200) throw new AppError(400, 'invalid_login', 'Email or password is too long');
+    if (!email || !password) throw new AppError(400, 'missing', 'Email and password are required');
+    if (email.length > 254 || password.length > 200) throw new AppError(400, 'too_long', 'Email or password is too long');
     const ctx = await getAppContext();
     const s = await loginWithPassword(ctx, email, password, clientAddress(req.headers));
     await setSessionCookie(s.token, s.expiresAt);
     return see(next);
   } catch (e) {
-    const message = e instanceof AppError ? e.message : 'Login failed; see the server log';
-    return see(`/login?${new URLSearchParams({ next, error: message })}`);
+    // A code, never text: the login page shows the fixed message for it (server/auth/login-errors).
+    return see(`/login?${new URLSearchParams({ next, error: loginErrorCode(e instanceof AppError ? e.code : undefined) })}`);
   }
 }
