@@ -5,6 +5,8 @@ export default defineConfig({
   test: {
     globalSetup: ['./test/setup/global.ts'],
     include: ['test/**/*.test.ts'],
+    // The real-cluster suite runs with `npm run test:k8s` (vitest.k8s.config.ts), not here.
+    exclude: ['test/k8s/**', '**/node_modules/**'],
     // Generous: tests wait on conditions, and on a 2-core box kept busy (scripts/cpu-hog.mjs) a
     // real worker process takes tens of seconds to start. A timeout is the bound on a hang, not a
     // speed check.
