@@ -17,7 +17,7 @@ export type paths = {
         put?: never;
         /**
          * Submit a job
-         * @description A user key submits for itself; an operator key (operator role) for `?user=<user id>`. Limits and caps are checked first (422 naming the cap; 429 when the queue is full).
+         * @description A user key submits for itself; an operator key (operator role) for `?user=<user id>`. Limits and caps are checked first (422 naming the cap; 429 when the queue is full). The image's registry must pass the registry policy (`WARDEN_REGISTRIES`; unset: no IP literals, local names or names resolving to private addresses): else 422 `registry_not_allowed` on `image`, naming the registry and the setting.
          *
          *     User keys (their own jobs only) and operator keys.
          */
@@ -57,7 +57,7 @@ export type paths = {
         };
         /**
          * A job's output
-         * @description The saved log tail (last 64 KiB), or the live tail while it runs. `follow=true` streams the live output until the container stops.
+         * @description The saved log tail (last 64 KiB), or the live tail while it runs. `follow=true` streams the live output until the container stops; at most 4 follows per user and `WARDEN_MAX_LOG_FOLLOWS` per server are open at once, past that a 429 `too_many_follows` with `Retry-After`.
          *
          *     User keys (their own jobs only) and operator keys.
          */
@@ -79,7 +79,7 @@ export type paths = {
         };
         /**
          * A job's results
-         * @description A tar of what the job left under its `resultsPath`, copied out when it ended and kept until its TTL. Header `Warden-Results-Truncated: true` when the plan's `maxResultsMb` cut it short.
+         * @description A tar of what the job left under its `resultsPath`, copied out when it ended and kept until its TTL. Header `Warden-Results-Truncated: true` when the plan's `maxResultsMb` cut it short. Streamed from the database. A job that would have gone past the plan's `maxResultsTotalMb` (all of a user's results together) keeps none: 404 saying so.
          *
          *     User keys (their own jobs only) and operator keys.
          */
@@ -990,6 +990,8 @@ export type components = {
             idleTimeoutSeconds: number | null;
             resultsPath: string | null;
             maxResultsMb: number;
+            /** @description Cap on all of a user's saved results together (MiB); a job that would go past it keeps none and says so in resultsNote */
+            maxResultsTotalMb: number;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
@@ -1642,6 +1644,17 @@ export interface operations {
             /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Queue full, or too many log follows (`Retry-After`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before opening another follow */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2369,6 +2382,7 @@ export interface operations {
                     idleTimeoutSeconds?: number | null;
                     resultsPath?: string | null;
                     maxResultsMb?: number;
+                    maxResultsTotalMb?: number;
                     maxEnvVars?: number;
                     maxEnvBytes?: number;
                     maxCommandArgs?: number;
