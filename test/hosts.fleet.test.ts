@@ -194,7 +194,7 @@ describe.skipIf(!dockerAvailable())('a fleet of three real Docker engines', () =
       return x!.status === 'running' ? x : null;
     }, { timeoutMs: 60_000, what: 'the held job running after resume' });
     expect(placed.node).toBe(a);
-    const trail = await tdb.db.select().from(auditEvents).where(inArray(auditEvents.action, ['node.drain', 'node.resume']));
+    const trail = await tdb.db.select().from(auditEvents).where(inArray(auditEvents.action, ['node.drain', 'node.resume'])).orderBy(auditEvents.id);
     expect(trail.map((e) => [e.action, e.actor, e.reason])).toEqual([
       ['node.drain', 'operator:ops@fleet.test', 'kernel upgrade'],
       ['node.drain', 'operator:ops@fleet.test', 'kernel upgrade, now'],
