@@ -118,13 +118,23 @@ export async function readJson(req: Request, opts: { optional?: boolean; limit?:
  * null. zod's record parser skips such a key, so `labels: {"__proto__": "x"}` would otherwise be
  * dropped without a word; every JSON body is refused with it instead (docs/SECURITY.md).
  */
-export function protoKeyPath(v: unknown, path = ''): string | null {
-  if (v === null || typeof v !== 'object') return null;
-  for (const k of Object.keys(v)) {
-    const here = path ? `${path}.${k}` : k;
-    if (k === '__proto__') return here;
-    const inner = protoKeyPath((v as Record<string, unknown>)[k], here);
-    if (inner) return inner;
+export function protoKeyPath(v: unknown): string | null {
+  // Iterative, with each key's path kept as a link to its parent's: a body nested thousands deep
+  // (JSON.parse accepts it) neither overflows the stack nor builds a path string per level.
+  type Link = { key: string; up: Link | null } | null;
+  const stack: { value: unknown; at: Link }[] = [{ value: v, at: null }];
+  while (stack.length) {
+    const { value, at } = stack.pop()!;
+    if (value === null || typeof value !== 'object') continue;
+    for (const k of Object.keys(value)) {
+      const here: Link = { key: k, up: at };
+      if (k === '__proto__') {
+        const keys: string[] = [];
+        for (let l: Link = here; l; l = l.up) keys.push(l.key);
+        return keys.reverse().join('.');
+      }
+      stack.push({ value: (value as Record<string, unknown>)[k], at: here });
+    }
   }
   return null;
 }

@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobs, operators } from '../server/db/schema';
 import { auditQuerySchema } from '../server/domain/audit-queries';
+import { drainNodeSchema } from '../server/domain/nodes';
 import { classFieldsSchema, createKeySchema, createUserSchema, createWebhookSchema, listDeliveriesQuerySchema, listJobsQuerySchema, logsQuerySchema, planFieldsSchema, submitJobSchema, updateUserSchema } from '../server/domain/schemas';
 import { call, setupApi, type ApiHarness, type Handler } from './helpers/api';
 import { badAuthorization, badId, badQuery, brokenBody, FUZZ_SEED, fingerprint, objectBody, parsedObject, rowCounts } from './helpers/fuzz';
@@ -100,6 +101,10 @@ const SPECS: Spec[] = [
   { file: 'v1/webhooks/[id]/deliveries/route.ts', method: 'GET', key: 'user', params: ['id'], query: ['status', 'limit', 'cursor', 'bogus'], queryOk: (q) => listDeliveriesQuerySchema.safeParse(q).success },
   { file: 'v1/audit/route.ts', method: 'GET', key: 'admin', operatorOnly: true, query: ['actor', 'action', 'targetType', 'targetId', 'job', 'q', 'limit', 'cursor', 'bogus'], queryOk: (q) => auditQuerySchema.safeParse(q).success },
   { file: 'v1/orphans/route.ts', method: 'GET', key: 'admin', operatorOnly: true },
+  // Viewers read the node list; drain and resume need the operator role (issue 21).
+  { file: 'v1/nodes/route.ts', method: 'GET', key: 'admin', operatorOnly: true },
+  { file: 'v1/nodes/[id]/drain/route.ts', method: 'POST', key: 'admin', operatorOnly: true, params: ['id'], body: { fields: Object.keys(drainNodeSchema.shape), limit: 64 * 1024, ok: (b) => drainNodeSchema.safeParse(b).success } },
+  { file: 'v1/nodes/[id]/resume/route.ts', method: 'POST', key: 'admin', operatorOnly: true, params: ['id'] },
   ...(['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const).map((method): Spec => ({ file: '[...path]/route.ts', method, key: 'admin', params: ['path'] })),
 ];
 

@@ -11,6 +11,10 @@ describe('job status vocabulary', () => {
   it('ALL_STATUSES is the enum in its order, and a bad name is told the valid ones', () => {
     expect([...ALL_STATUSES]).toEqual([...JOB_STATUSES]);
     expect(unknownStatusMessage('bogus')).toBe('unknown status bogus: use queued, starting, running, terminating, succeeded, failed, timed_out, killed, lost, cancelled');
+    // A long value is echoed cut short (the fuzz found 2,000-character messages).
+    const long = unknownStatusMessage('🙂'.repeat(5000));
+    expect(long.length).toBeLessThan(250);
+    expect(long).toContain('…: use queued');
   });
 
   it('active and running are the nested live subsets the indexes are built on', () => {

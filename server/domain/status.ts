@@ -30,7 +30,11 @@ export type RunningStatus = (typeof RUNNING_STATUSES)[number];
 export const ALL_STATUSES = [...LIVE_STATUSES, ...FINAL_STATUSES] as const;
 
 /** What a user is told for a status name that does not exist: the valid ones, in order. */
-export const unknownStatusMessage = (s: string): string => `unknown status ${s}: use ${ALL_STATUSES.join(', ')}`;
+/** The value is echoed at most 40 characters long: a message stays short whatever was sent. */
+export const unknownStatusMessage = (s: string): string => {
+  const shown = [...s].length > 40 ? `${[...s].slice(0, 40).join('')}…` : s;
+  return `unknown status ${shown}: use ${ALL_STATUSES.join(', ')}`;
+};
 
 export const isFinal = (s: string): s is FinalStatus => (FINAL_STATUSES as readonly string[]).includes(s);
 export const isLive = (s: string): s is LiveStatus => (LIVE_STATUSES as readonly string[]).includes(s);
