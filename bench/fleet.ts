@@ -13,7 +13,7 @@
  *
  *   npx tsx bench/fleet.ts [--workers 5,20] [--jobs 2000] [--seconds 20] [--latency 20] [--kills 300] [--every 10] [--no-write]
  *
- * Raw results as JSON in docs/bench-results/fleet-<date>.json. The machine is named with each run.
+ * Raw results as JSON in docs/bench-results/fleet/fleet-<date>.json. The machine is named with each run.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -226,7 +226,7 @@ const main = async () => {
     results,
   };
   if (WRITE) {
-    const dir = path.join(__dirname, '../docs/bench-results');
+    const dir = path.join(__dirname, '../docs/bench-results/fleet');
     fs.mkdirSync(dir, { recursive: true });
     const file = path.join(dir, `fleet-${today()}-${JOBS}.json`);
     fs.writeFileSync(file, JSON.stringify(out, null, 2) + '\n');

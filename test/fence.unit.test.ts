@@ -47,8 +47,8 @@ describe('hostConfig(spec): the fence Docker gets', () => {
 });
 
 describe('containerSpec(job, plan, settings)', () => {
-  const job = { id: 'j1', userId: 'u1', attempt: 2, labels: { 'traefik.enable': 'true', team: 'data' }, image: 'alpine', command: ['sh'], env: { A: '1' } };
-  const plan = { cpus: 2, memoryMb: 256, pidsLimit: 100, network: 'none', runtime: 'runsc' };
+  const job = { id: 'j1', userId: 'u1', attempt: 2, labels: { 'traefik.enable': 'true', team: 'data' }, image: 'alpine', command: ['sh'], env: { A: '1' }, timeoutS: 60, gracePeriodS: 5, resultsPath: '/out' };
+  const plan = { cpus: 2, memoryMb: 256, pidsLimit: 100, network: 'none', runtime: 'runsc', maxTimeoutS: 120 };
   it('carries the plan caps, network, runtime and the log settings', () => {
     expect(containerSpec(job, plan, { owner: { node: 'n1', installation: 'i1' }, logMaxSize: '1m', logMaxFiles: 2 })).toEqual({
       name: 'warden-j1-2',
@@ -72,6 +72,11 @@ describe('containerSpec(job, plan, settings)', () => {
       runtime: 'runsc',
       logMaxSize: '1m',
       logMaxFiles: 2,
+      // What the Kubernetes runtime needs for the Pod's backstop and the results keeper.
+      timeoutSeconds: 60,
+      maxTimeoutSeconds: 120,
+      gracePeriodSeconds: 5,
+      resultsPath: '/out',
     });
   });
   it.each([

