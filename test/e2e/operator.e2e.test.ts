@@ -13,14 +13,15 @@ import { startWarden, until, type Warden } from '../helpers/warden-server';
 /**
  * Issue 23, the operator's dashboard, in a real browser (Debian's Chromium via playwright-core)
  * against `next start` on a fresh embedded database and the real Docker engine, at 1440 px and at
- * 390 px, light and dark where colour matters. Screenshots go to docs/screenshots/.
+ * 390 px, light and dark where colour matters. Screenshots go to test-results/screenshots/ (a test
+ * run never changes the tree); the ones in docs/screenshots/ are copies of a run's.
  */
 // Browser tests on a shared 2-core box: generous, since every wait inside is on a condition.
 vi.setConfig({ testTimeout: 300_000 });
 
 const CHROMIUM = '/usr/bin/chromium';
 const REPO = path.resolve(__dirname, '../..');
-const SHOTS = path.join(REPO, 'docs/screenshots');
+const SHOTS = path.join(REPO, 'test-results/screenshots');
 const hasBrowser = fs.existsSync(CHROMIUM);
 const hasDocker = dockerAvailable();
 if (!hasBrowser && process.env.REQUIRE_BROWSER === '1') throw new Error(`REQUIRE_BROWSER=1 but ${CHROMIUM} is missing`);
