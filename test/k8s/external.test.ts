@@ -24,7 +24,7 @@ describe.skipIf(!kubernetesAvailable())('Pods behind Warden\'s back (real cluste
   let rig: K8sRig;
   const foreign: string[] = [];
   beforeAll(async () => {
-    rig = await makeK8sRig({ plan: { maxRetries: 3 } });
+    rig = await makeK8sRig({ plan: { maxRetries: 3, gracePeriodS: 120 } });
   });
   afterAll(async () => {
     for (const id of foreign) await rig.docker.remove(id);

@@ -3,7 +3,7 @@ import { eq } from 'drizzle-orm';
 import { extract } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobs, type Job } from '../../server/db/schema';
-import { extendJob, killJob, submitJob } from '../../server/domain/jobs';
+import { extendJob, jobsToJson, killJob, submitJob } from '../../server/domain/jobs';
 import { readResults } from '../../server/domain/results';
 import { BACKSTOP_MARGIN_S } from '../../server/k8s/pod';
 import { sweep } from '../../server/sweepers';
@@ -52,7 +52,8 @@ describe.skipIf(!kubernetesAvailable())('job lifecycle on Kubernetes (real clust
     const b = await rig.start(PLAIN, { timeoutSeconds: 60, waitFor: 'started' });
     const c = await submitJob(rig.ctx, rig.user.actor, { image: TEST_IMAGE, command: PLAIN, timeoutSeconds: 60, gracePeriodSeconds: 1 });
     await dispatchOnce(rig.ctx);
-    expect(await rig.job(c.id)).toMatchObject({ status: 'queued', waitCode: 'user_concurrency' });
+    // The wait follows from the user's slots when the job is read (domain/queue.ts describeWait).
+    expect((await jobsToJson(rig.db, [await rig.job(c.id)]))[0]).toMatchObject({ status: 'queued', waitCode: 'user_limit' });
     expect((await rig.docker.list({ 'warden.node': rig.node })).filter((p) => p.state === 'running')).toHaveLength(2);
     await end(a);
     const started = await waitFor(async () => {
@@ -101,14 +102,14 @@ describe.skipIf(!kubernetesAvailable())('job lifecycle on Kubernetes (real clust
     await killJob(rig.ctx, OPERATOR, j.id, { reason: 'operator said so' });
     await tick();
     const row = await final(j.id);
-    expect(row).toMatchObject({ status: 'killed', reason: 'operator said so', exitCode: 143 });
+    expect(row).toMatchObject({ status: 'killed', reason: 'Killed by operator:op@test: operator said so', exitCode: 143 });
 
     const f = await rig.start(TRAP_TERM, { timeoutSeconds: 60, gracePeriodSeconds: 30, waitFor: 'started' });
     await killJob(rig.ctx, OPERATOR, f.id, { force: true, reason: 'now' });
     await tick();
     // Grace 0: the Pod object is gone at once (the kubelet kills what is left).
     await waitFor(async () => (await rig.pod(f.containerId!)) === null, { what: 'the Pod to be gone' });
-    expect(await final(f.id)).toMatchObject({ status: 'killed', reason: 'now' });
+    expect(await final(f.id)).toMatchObject({ status: 'killed', reason: 'Killed by operator:op@test: now' });
     const [sigkill] = await rig.audits(f.id, 'container.sigkill');
     expect(sigkill).toMatchObject({ success: true });
   });
