@@ -8,5 +8,7 @@ import base from './vitest.config';
  */
 export default defineConfig({
   ...base,
-  test: { ...base.test, include: ['test/k8s/**/*.test.ts'], exclude: ['**/node_modules/**'] },
+  // One file at a time: the files share one single-node cluster, and the e2e file builds and runs
+  // a whole Warden; side by side on 2 cores they slowed each other's Pods past the tests' waits.
+  test: { ...base.test, include: ['test/k8s/**/*.test.ts'], exclude: ['**/node_modules/**'], fileParallelism: false },
 });

@@ -522,7 +522,8 @@ class KubernetesRuntime implements Runtime {
  *   logs go with it);
  * - deletionTimestamp set on a Pod Warden did not delete, or an eviction, before the container
  *   ended → `destroy` with the reason in words (the job is `lost`, then retried);
- * - the Pod object gone without either → `destroy` (Warden's own delete: the escalation settles);
+ * - the Pod object gone without either after Warden's own delete (a SIGKILL: grace 0) → `die`
+ *   with no exit code (the job ends as what it was being terminated for, its log tail saved);
  * - ErrImagePull seen PULL_ATTEMPTS times (the kubelet backs off between), or a pull that cannot
  *   succeed → `die` with no exit code and a reason naming the image (the job fails);
  * - a Pod Terminating longer than its grace + STUCK_MARGIN_S → force-deleted.
@@ -663,7 +664,18 @@ class PodWatch implements EventSubscription {
       s.lastPullReason = null;
     }
     if (type === 'DELETED') {
-      if (!s.die && !s.destroy) this.emit(p, 'destroy', { reason: ours ? `Pod ${name} deleted by Warden before its container reported an exit` : null });
+      if (!s.die && !s.destroy) {
+        if (ours) {
+          // Warden's own delete with grace 0 (its SIGKILL): the object goes before the container
+          // reports an exit. As on Docker (a SIGKILL is a `die`, the removal a later `destroy`),
+          // the job ends through its exit, with the log tail saved, not as a removed container.
+          s.die = true;
+          await this.rt.saveTail(name);
+          this.emit(p, 'die', { exitCode: null, signal: 'SIGKILL' });
+        } else {
+          this.emit(p, 'destroy', { reason: null });
+        }
+      }
       this.done(name);
     }
   }

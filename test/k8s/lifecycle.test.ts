@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
-import { eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import { extract } from 'tar-stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { jobs, type Job } from '../../server/db/schema';
 import { extendJob, jobsToJson, killJob, submitJob } from '../../server/domain/jobs';
 import { readResults } from '../../server/domain/results';
@@ -9,7 +9,7 @@ import { BACKSTOP_MARGIN_S } from '../../server/k8s/pod';
 import { sweep } from '../../server/sweepers';
 import { dispatchOnce } from '../../server/worker/dispatcher';
 import { OPERATOR } from '../helpers/fixtures';
-import { kubernetesAvailable, makeK8sRig, waitFor, type K8sRig } from '../helpers/k8s';
+import { makeK8sRig, waitFor, type K8sRig } from '../helpers/k8s';
 import { TEST_IMAGE } from '../helpers/sweepers';
 
 /**
@@ -24,13 +24,18 @@ const FINAL = ['succeeded', 'failed', 'timed_out', 'killed', 'lost', 'cancelled'
 const TRAP_TERM = ['sh', '-c', 'trap "echo got TERM" TERM; echo started; while :; do sleep 1 & wait; done'];
 const PLAIN = ['sh', '-c', 'echo started; sleep 300'];
 
-describe.skipIf(!kubernetesAvailable())('job lifecycle on Kubernetes (real cluster)', () => {
+describe('job lifecycle on Kubernetes (real cluster)', () => {
   let rig: K8sRig;
   beforeAll(async () => {
     rig = await makeK8sRig({ plan: { maxConcurrentJobs: 2, ttlSucceededS: 60, ttlFailedS: 120, maxTimeoutS: 600 } });
   });
   afterAll(async () => {
     await rig?.close();
+  });
+  // A test that failed half-way leaves no live job behind to hold the plan's two slots.
+  afterEach(async () => {
+    const live = await rig.db.select().from(jobs).where(inArray(jobs.status, ['queued', 'starting', 'running', 'terminating']));
+    for (const j of live) await end(j);
   });
 
   const tick = () => sweep(rig.ctx, 'timeout');
@@ -54,7 +59,8 @@ describe.skipIf(!kubernetesAvailable())('job lifecycle on Kubernetes (real clust
     await dispatchOnce(rig.ctx);
     // The wait follows from the user's slots when the job is read (domain/queue.ts describeWait).
     expect((await jobsToJson(rig.db, [await rig.job(c.id)]))[0]).toMatchObject({ status: 'queued', waitCode: 'user_limit' });
-    expect((await rig.docker.list({ 'warden.node': rig.node })).filter((p) => p.state === 'running')).toHaveLength(2);
+    const pods = await rig.docker.list({ 'warden.node': rig.node });
+    expect(pods.map((p) => `${p.id}:${p.state}`).sort()).toEqual([`${a.containerId}:running`, `${b.containerId}:running`].sort());
     await end(a);
     const started = await waitFor(async () => {
       await dispatchOnce(rig.ctx);
