@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { eq, inArray } from 'drizzle-orm';
 import { extract } from 'tar-stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -127,11 +128,33 @@ describe('job lifecycle on Kubernetes (real cluster)', () => {
     const pod = await rig.pod(j.containerId!);
     const allowed = (ext.deadlineAt!.getTime() - ext.startedAt!.getTime()) / 1000;
     expect(pod!.spec!.activeDeadlineSeconds!).toBeGreaterThanOrEqual(allowed + ext.gracePeriodS);
+    // Why the backstop cannot follow an extend: the API only lets a live Pod's
+    // activeDeadlineSeconds go down (1.20 as today; kubernetes#69009). Raising it is refused.
+    const raise = rig.core.patchNamespacedPod(
+      { name: j.containerId!, namespace: rig.namespace, body: [{ op: 'replace', path: '/spec/activeDeadlineSeconds', value: pod!.spec!.activeDeadlineSeconds! + 60 }] },
+      setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+    );
+    await expect(raise).rejects.toMatchObject({ code: 422 });
     // The old deadline passes: nothing happens.
     rig.ctx.clock.set(j.deadlineAt!.getTime() + 1000);
     expect((await tick()).planned).toEqual([]);
     expect((await rig.job(j.id)).status).toBe('running');
     await end(j);
+  });
+
+  it('idle timeout: a job that printed nothing for idleTimeoutSeconds is stopped (TERM, grace) and ends timed_out with the idle reason', async () => {
+    const j = await rig.start(PLAIN, { timeoutSeconds: 120, gracePeriodSeconds: 1, waitFor: 'started', extra: { idleTimeoutSeconds: 2 } });
+    // Its last line as the kubelet stamped it (the Pod log API with timestamps).
+    const last = (await rig.docker.lastOutputAt(j.containerId!))!.at!;
+    expect(last.getTime()).toBeGreaterThanOrEqual(j.startedAt!.getTime() - 5_000);
+    rig.ctx.clock.set(Math.max(last.getTime(), j.idleDeadlineAt!.getTime()) + 2_500);
+    const r = await tick();
+    expect(r.planned.filter((p) => p.jobId === j.id).map((p) => p.kind)).toEqual(['idle_check']);
+    expect(await rig.job(j.id)).toMatchObject({ status: 'terminating', terminateReason: 'Idle: no output for 2s' });
+    expect((await rig.pod(j.containerId!))?.metadata?.deletionGracePeriodSeconds).toBe(1);
+    const row = await final(j.id);
+    expect(row).toMatchObject({ status: 'timed_out', exitCode: -1, reason: 'Idle: no output for 2s' });
+    expect(await actions(j.id)).toEqual(expect.arrayContaining(['job.idle_timeout', 'container.sigterm', 'job.timed_out']));
   });
 
   it('TTL per final state: a succeeded job\'s Pod goes after ttlSucceeded, a failed one\'s only after ttlFailed', async () => {
