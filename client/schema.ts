@@ -532,7 +532,7 @@ export type paths = {
             cookie?: never;
         };
         /**
-         * Every worker node: state, capacity, allocation, running jobs
+         * Every worker node: state, capacity, allocation, running jobs; on Kubernetes also the cluster's nodes (read-only)
          * @description Operator keys, viewer role and up.
          */
         get: operations["getNodes"];
@@ -1266,6 +1266,7 @@ export type components = {
         DeliveryStatus: "pending" | "delivered" | "failed";
         NodeList: {
             nodes: components["schemas"]["Node"][];
+            cluster: components["schemas"]["Cluster"] | null;
         };
         /** @description A worker node (one Docker engine): capacity, allocation and state */
         Node: {
@@ -1308,6 +1309,26 @@ export type components = {
                 startedAt: string | null;
                 deadlineAt: string | null;
             } | null;
+        };
+        /** @description The cluster's own nodes, read-only, when the runtime places work itself (Kubernetes); Warden never drains or labels them */
+        Cluster: {
+            /**
+             * @description the runtime that places work itself
+             * @enum {string}
+             */
+            runtime: "docker" | "kubernetes";
+            nodes: {
+                name: string;
+                ready: boolean;
+                /** @description cordoned: the scheduler places nothing new on it */
+                unschedulable: boolean;
+                allocatableCpus: number | null;
+                allocatableMemoryMb: number | null;
+                /** @description Warden's Pods (its namespace) on the node, not yet ended */
+                wardenPods: number;
+            }[];
+            /** @description why the cluster did not answer (nodes is then empty) */
+            error: string | null;
         };
         /** @description What the orphan sweeper sees now: orphaned containers, lost jobs, orphaned children (see the dashboard’s Orphans view) */
         OrphanReport: {
@@ -3491,7 +3512,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The nodes, newest heartbeat first */
+            /** @description The nodes, newest heartbeat first; `cluster` is null on Docker */
             200: {
                 headers: {
                     [name: string]: unknown;

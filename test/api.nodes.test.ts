@@ -60,6 +60,8 @@ describe('GET /api/v1/nodes', () => {
       drain: null,
     });
     expect(typeof a.heartbeatAt).toBe('string');
+    // Docker has no cluster of its own to list (test/k8s/dashboard.e2e.test.ts shows Kubernetes').
+    expect(r.json.cluster).toBeNull();
   });
   it('needs an operator key: a user key and no key are refused', async () => {
     const u = await call(usersRoute.POST, 'POST', '/api/v1/users', { key: h.admin, body: { name: `n-${crypto.randomBytes(4).toString('hex')}`, plan: 'free' } });

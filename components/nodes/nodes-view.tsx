@@ -121,6 +121,45 @@ export function NodesView({ initial, initialError }: { initial: NodesData | null
           )}
         </Card>
       )}
+      {d?.cluster ? <ClusterCard cluster={d.cluster} /> : null}
+    </div>
+  );
+}
+
+/** The cluster's own nodes (Kubernetes), read-only: its scheduler places the Pods. */
+function ClusterCard({ cluster }: { cluster: NonNullable<NodesData['cluster']> }) {
+  return (
+    <div className="mt-4">
+      <Card title={`Cluster nodes (${cluster.nodes.length}) · read-only`} bodyClassName="">
+        <p className="px-4 pt-3 text-xs text-zinc-600">
+          On Kubernetes the cluster&apos;s scheduler places each job&apos;s Pod; Warden shows its nodes and never drains or labels them.
+        </p>
+        {cluster.error ? (
+          <p role="alert" className="px-4 py-3 text-sm text-red-700">
+            The cluster did not answer: {cluster.error}
+          </p>
+        ) : cluster.nodes.length === 0 ? (
+          <EmptyState inset title="No cluster nodes visible (Warden may lack the read-only permission on nodes)" />
+        ) : (
+          <Table label="Cluster nodes">
+            <THead columns={['Node', 'Ready', 'Allocatable CPUs', 'Allocatable memory', "Warden's Pods"]} />
+            <TBody>
+              {cluster.nodes.map((n) => (
+                <tr key={n.name} data-cluster-node={n.name}>
+                  <td className={`${td} font-medium`}>{n.name}</td>
+                  <td className={td}>
+                    {n.ready ? 'ready' : 'not ready'}
+                    {n.unschedulable ? ' · cordoned' : ''}
+                  </td>
+                  <td className={`${td} tabular-nums`}>{n.allocatableCpus == null ? '—' : num(n.allocatableCpus)}</td>
+                  <td className={`${td} tabular-nums`}>{n.allocatableMemoryMb == null ? '—' : mem(n.allocatableMemoryMb)}</td>
+                  <td className={`${td} tabular-nums`}>{n.wardenPods}</td>
+                </tr>
+              ))}
+            </TBody>
+          </Table>
+        )}
+      </Card>
     </div>
   );
 }

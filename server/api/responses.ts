@@ -1,4 +1,4 @@
-import { nodeToJson } from '../domain/nodes';
+import { clusterNodes, nodeToJson } from '../domain/nodes';
 import { z } from 'zod';
 import type { AuditEvent, Job, JobClass, Plan, User } from '../db/schema';
 import type { auditToJson } from '../domain/audit-queries';
@@ -305,6 +305,23 @@ export const nodeSchema = z
   })
   .meta({ id: 'Node', description: 'A worker node (one Docker engine): capacity, allocation and state' });
 
+export const clusterSchema = z
+  .object({
+    runtime: z.enum(['docker', 'kubernetes']).describe('the runtime that places work itself'),
+    nodes: z.array(
+      z.object({
+        name: z.string(),
+        ready: z.boolean(),
+        unschedulable: z.boolean().describe('cordoned: the scheduler places nothing new on it'),
+        allocatableCpus: z.number().nullable(),
+        allocatableMemoryMb: z.number().nullable(),
+        wardenPods: z.number().int().describe("Warden's Pods (its namespace) on the node, not yet ended"),
+      }),
+    ),
+    error: z.string().nullable().describe('why the cluster did not answer (nodes is then empty)'),
+  })
+  .meta({ id: 'Cluster', description: "The cluster's own nodes, read-only, when the runtime places work itself (Kubernetes); Warden never drains or labels them" });
+
 export const orphansSchema = z
   .looseObject({})
   .meta({ id: 'OrphanReport', description: 'What the orphan sweeper sees now: orphaned containers, lost jobs, orphaned children (see the dashboard’s Orphans view)' });
@@ -330,7 +347,8 @@ export const sameShapes: [
   Same<z.output<typeof keySchema>, Json<typeof keyToJson>>,
   Same<z.output<typeof operatorSchema>, Json<typeof operatorToJson>>,
   Same<z.output<typeof nodeSchema>, Json<typeof nodeToJson>>,
-] = [true, true, true, true, true, true, true, true, true, true, true];
+  Mutual<z.output<typeof clusterSchema>, NonNullable<Awaited<Json<typeof clusterNodes>>>>,
+] = [true, true, true, true, true, true, true, true, true, true, true, true];
 
 // Keep the row types referenced so a schema change shows up here first.
 export type _Rows = [Job, Plan, JobClass, User, AuditEvent];

@@ -30,6 +30,7 @@ import {
   newKeySchema,
   operatorSchema,
   nodeSchema,
+  clusterSchema,
   orphansSchema,
   planSchema,
   userListSchema,
@@ -253,7 +254,7 @@ export const API_ROUTES: ApiRoute[] = [
     errors: [...AUTH, 404, 422],
   },
   // Nodes
-  { method: 'get', path: '/api/v1/nodes', summary: 'Every worker node: state, capacity, allocation, running jobs', access: 'viewer', ok: { status: 200, description: 'The nodes, newest heartbeat first', json: z.object({ nodes: z.array(nodeSchema) }).meta({ id: 'NodeList' }) }, errors: AUTH },
+  { method: 'get', path: '/api/v1/nodes', summary: 'Every worker node: state, capacity, allocation, running jobs; on Kubernetes also the cluster\'s nodes (read-only)', access: 'viewer', ok: { status: 200, description: 'The nodes, newest heartbeat first; `cluster` is null on Docker', json: z.object({ nodes: z.array(nodeSchema), cluster: clusterSchema.nullable() }).meta({ id: 'NodeList' }) }, errors: AUTH },
   {
     method: 'post',
     path: '/api/v1/nodes/{id}/drain',

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { Ctx } from '../context';
 import type { DbOrTx } from '../db/client';
 import { jobs, nodes, type NodeRow } from '../db/schema';
-import type { Runtime } from '../runtime/types';
+import type { ClusterNode, Runtime, RuntimeKind } from '../runtime/types';
 import { type Actor, actorLabel, requireRole } from './actor';
 import { audit } from './audit';
 import { AppError, notFound, parseInput } from './errors';
@@ -163,6 +163,35 @@ export async function listNodeDetails(ctx: Ctx, actor: Actor): Promise<NodeJson[
   const now = ctx.clock.now();
   const all = await nodesWithAllocation(ctx.db);
   return all.sort((a, b) => b.row.heartbeatAt.getTime() - a.row.heartbeatAt.getTime() || a.row.id.localeCompare(b.row.id)).map((n) => nodeToJson(n, now));
+}
+
+/**
+ * The cluster's own machines, when the runtime places work itself (Kubernetes: its scheduler),
+ * read-only: name, ready, cordoned, allocatable cpus and memory, Warden's Pods on each. null on
+ * Docker (each engine is a worker node, listed above). When the cluster does not answer, the
+ * nodes are empty and `error` says why; nothing else changes.
+ */
+export interface ClusterJson {
+  runtime: RuntimeKind;
+  nodes: ClusterNode[];
+  error: string | null;
+}
+
+export async function clusterNodes(ctx: Pick<Ctx, 'docker'>): Promise<ClusterJson | null> {
+  const rt = ctx.docker;
+  if (!rt?.clusterNodes) return null;
+  try {
+    const nodes = await rt.clusterNodes();
+    return { runtime: rt.kind ?? 'kubernetes', nodes: nodes.sort((a, b) => a.name.localeCompare(b.name)), error: null };
+  } catch (e) {
+    return { runtime: rt.kind ?? 'kubernetes', nodes: [], error: (e instanceof Error ? e.message : String(e)).slice(0, 300) };
+  }
+}
+
+/** GET /api/v1/nodes: Warden's worker nodes and, on Kubernetes, the cluster's. Viewers and up. */
+export async function listNodesAndCluster(ctx: Ctx, actor: Actor): Promise<{ nodes: NodeJson[]; cluster: ClusterJson | null }> {
+  const nodes = await listNodeDetails(ctx, actor);
+  return { nodes, cluster: await clusterNodes(ctx) };
 }
 
 export const drainNodeSchema = z.strictObject({

@@ -69,6 +69,8 @@ export interface KubernetesRuntimeOptions {
 const TAIL_LINES = 5000;
 /** Bytes of results snapshotted at SIGTERM/SIGKILL, before a delete can take the keeper along. */
 const SNAPSHOT_MAX_BYTES = 256 * 1024 * 1024;
+/** What the kubelet sends (with 200) for the log of a container it has removed already. */
+const KUBELET_LOG_GONE = /^unable to retrieve container logs for \S+\s*$/;
 /** How long an exiting Pod's log tail and results stay cached after the Pod is gone. */
 const CACHE_MS = 10 * 60_000;
 
@@ -99,6 +101,8 @@ class KubernetesRuntime implements Runtime {
   private readonly ourDeletes = new Set<string>();
   private readonly tails = new Map<string, { text: string; at: number }>();
   private readonly results = new Map<string, { tar: Buffer; path: string; at: number }>();
+  /** Pods whose log a kill follows into `tails` (see followTail). */
+  private readonly following = new Set<string>();
 
   constructor(o: KubernetesRuntimeOptions) {
     this.ns = o.namespace;
@@ -273,7 +277,41 @@ class KubernetesRuntime implements Runtime {
     // A delete takes the keeper and the Pod's logs along: keep what a later read needs.
     await this.snapshot(pod);
     const grace = signal === 'SIGKILL' ? 0 : Math.max(1, pod.spec?.terminationGracePeriodSeconds ?? 30);
+    // What the job prints during its grace (a trapped TERM's goodbye) comes after the snapshot,
+    // and the kubelet drops the container's log with the Pod: follow it to the end.
+    if (grace > 0) await this.followTail(id, grace + STUCK_MARGIN_S);
     return this.deletePod(id, grace);
+  }
+
+  /**
+   * Follows the job container's log into the cached tail (the last LOG_TAIL_BYTES) until the
+   * container ends or `maxSeconds` pass, so the tail saved at the end has what was printed after
+   * SIGTERM even when the Pod (and its log) is gone by the time the exit is handled.
+   */
+  private async followTail(name: string, maxSeconds: number): Promise<void> {
+    if (this.following.has(name)) return;
+    this.following.add(name);
+    let buf = Buffer.alloc(0);
+    const sink = new Writable({
+      write: (chunk: Buffer, _enc, cb) => {
+        buf = Buffer.concat([buf, chunk]);
+        if (buf.length > LOG_TAIL_BYTES) buf = buf.subarray(buf.length - LOG_TAIL_BYTES);
+        const text = buf.toString('utf8');
+        if (!KUBELET_LOG_GONE.test(text)) this.tails.set(name, { text, at: Date.now() });
+        cb();
+      },
+    });
+    const done = () => this.following.delete(name);
+    sink.on('finish', done);
+    sink.on('error', done);
+    try {
+      const ctl = await new Log(this.kc).log(this.ns, name, MAIN, sink, { follow: true, tailLines: TAIL_LINES });
+      const stop = setTimeout(() => ctl.abort(), maxSeconds * 1000);
+      stop.unref?.();
+      sink.on('finish', () => clearTimeout(stop));
+    } catch {
+      done();
+    }
   }
 
   /** The log tail and, with a keeper, the results as they are now (best effort). */
@@ -328,6 +366,8 @@ class KubernetesRuntime implements Runtime {
       if (code === 404 || code === 400) return this.tails.get(id)?.text ?? '';
       throw e;
     }
+    // The kubelet answers 200 with this line once the container (and its log file) is gone.
+    if (KUBELET_LOG_GONE.test(text ?? '')) return this.tails.get(id)?.text ?? '';
     const buf = Buffer.from(text ?? '', 'utf8');
     const out = buf.length > maxBytes ? buf.subarray(buf.length - maxBytes).toString('utf8') : buf.toString('utf8');
     if (out) this.tails.set(id, { text: out, at: Date.now() });
@@ -482,7 +522,8 @@ class KubernetesRuntime implements Runtime {
  *   logs go with it);
  * - deletionTimestamp set on a Pod Warden did not delete, or an eviction, before the container
  *   ended → `destroy` with the reason in words (the job is `lost`, then retried);
- * - the Pod object gone without either → `destroy` (Warden's own delete: the escalation settles);
+ * - the Pod object gone without either after Warden's own delete (a SIGKILL: grace 0) → `die`
+ *   with no exit code (the job ends as what it was being terminated for, its log tail saved);
  * - ErrImagePull seen PULL_ATTEMPTS times (the kubelet backs off between), or a pull that cannot
  *   succeed → `die` with no exit code and a reason naming the image (the job fails);
  * - a Pod Terminating longer than its grace + STUCK_MARGIN_S → force-deleted.
@@ -623,7 +664,18 @@ class PodWatch implements EventSubscription {
       s.lastPullReason = null;
     }
     if (type === 'DELETED') {
-      if (!s.die && !s.destroy) this.emit(p, 'destroy', { reason: ours ? `Pod ${name} deleted by Warden before its container reported an exit` : null });
+      if (!s.die && !s.destroy) {
+        if (ours) {
+          // Warden's own delete with grace 0 (its SIGKILL): the object goes before the container
+          // reports an exit. As on Docker (a SIGKILL is a `die`, the removal a later `destroy`),
+          // the job ends through its exit, with the log tail saved, not as a removed container.
+          s.die = true;
+          await this.rt.saveTail(name);
+          this.emit(p, 'die', { exitCode: null, signal: 'SIGKILL' });
+        } else {
+          this.emit(p, 'destroy', { reason: null });
+        }
+      }
       this.done(name);
     }
   }

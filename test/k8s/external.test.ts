@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Ctx } from '../../server/context';
 import { createKubernetesRuntime } from '../../server/k8s/runtime';
 import { sweep } from '../../server/sweepers';
-import { kubeConfig, kubernetesAvailable, makeK8sRig, waitFor, type K8sRig } from '../helpers/k8s';
+import { kubeConfig, makeK8sRig, waitFor, type K8sRig } from '../helpers/k8s';
 import { TEST_IMAGE } from '../helpers/sweepers';
 import { onContainerEvent } from '../../server/worker/completion';
 import { dispatchOnce } from '../../server/worker/dispatcher';
@@ -20,11 +20,11 @@ const PLAIN = ['sh', '-c', 'echo started; sleep 300'];
 const TRAP_TERM = ['sh', '-c', 'trap "echo got TERM" TERM; echo started; while :; do sleep 1 & wait; done'];
 const GRACE = 300;
 
-describe.skipIf(!kubernetesAvailable())('Pods behind Warden\'s back (real cluster)', () => {
+describe('Pods behind Warden\'s back (real cluster)', () => {
   let rig: K8sRig;
   const foreign: string[] = [];
   beforeAll(async () => {
-    rig = await makeK8sRig({ plan: { maxRetries: 3 } });
+    rig = await makeK8sRig({ plan: { maxRetries: 3, gracePeriodS: 120 } });
   });
   afterAll(async () => {
     for (const id of foreign) await rig.docker.remove(id);
