@@ -18,6 +18,7 @@ import { isUuid } from '../domain/schemas';
 import { healthReport } from '../health';
 import { listOrphans } from '../sweepers/orphans';
 import { jobListQuerySchema, listJobsForTab } from './job-lists';
+import { jobsCsvStream } from './jobs-csv';
 import { cachedDaySummary, cachedDockerPing, nearingDeadline, recentTimeoutsAndKills, stateCounts, sweeperHealth } from './overview';
 
 /**
@@ -58,6 +59,20 @@ export async function loadJobs(ctx: Ctx, actor: Actor, raw: Record<string, strin
   return { ...result, filters: { q: q.q ?? '', user: q.user ?? '', status: q.status ?? '', warned: !!q.warned } };
 }
 export type JobsData = Awaited<ReturnType<typeof loadJobs>>;
+
+/** The Jobs tab's current filter (same query string as loadJobs; page and limit ignored) as a streamed CSV. */
+export function exportJobsCsv(ctx: Ctx, actor: Actor, raw: Record<string, string | undefined>): Response {
+  requireRole(actor, 'viewer');
+  const q = jobListQuerySchema.parse(raw);
+  const day = ctx.clock.now().toISOString().slice(0, 10);
+  return new Response(jobsCsvStream(ctx.db, q), {
+    headers: {
+      'content-type': 'text/csv; charset=utf-8',
+      'content-disposition': `attachment; filename="warden-jobs-${q.tab}-${day}.csv"`,
+      'cache-control': 'no-store',
+    },
+  });
+}
 
 /** A job with its limits (and which rule set each), its user and plan, and its audit timeline. */
 export async function loadJobDetail(ctx: Ctx, actor: Actor, id: string) {
