@@ -43,23 +43,29 @@ interface Line {
  */
 export function BulkBar({ selected, onClear }: { selected: JobRow[]; onClear: () => void }) {
   const [kind, setKind] = useState<Kind | null>(null);
-  if (selected.length === 0) return null;
   const count = (k: Kind) => selected.filter((j) => APPLIES[k](j.status)).length;
+  // The dialog outlives the selection: the jobs it acted on leave the list (cancelled, killed)
+  // while their result lines are still shown.
+  const dialog = kind ? <BulkDialog kind={kind} selected={selected} onClose={() => setKind(null)} onDone={onClear} /> : null;
   return (
-    <div role="toolbar" aria-label="Selected jobs" className="flex flex-wrap items-center gap-2 border-b border-indigo-100 bg-indigo-50 px-4 py-2 text-sm">
-      <span className="font-medium text-indigo-900" data-testid="selected-count">
-        {selected.length} selected
-      </span>
-      {(['kill', 'cancel', 'extend'] as const).map((k) => (
-        <Button key={k} size="sm" variant={k === 'kill' ? 'danger' : 'secondary'} disabled={count(k) === 0} onClick={() => setKind(k)}>
-          {TITLE[k]}
-        </Button>
-      ))}
-      <Button size="sm" variant="ghost" onClick={onClear}>
-        Clear selection
-      </Button>
-      {kind ? <BulkDialog kind={kind} selected={selected} onClose={() => setKind(null)} onDone={onClear} /> : null}
-    </div>
+    <>
+      {selected.length > 0 ? (
+        <div role="toolbar" aria-label="Selected jobs" className="flex flex-wrap items-center gap-2 border-b border-indigo-100 bg-indigo-50 px-4 py-2 text-sm">
+          <span className="font-medium text-indigo-900" data-testid="selected-count">
+            {selected.length} selected
+          </span>
+          {(['kill', 'cancel', 'extend'] as const).map((k) => (
+            <Button key={k} size="sm" variant={k === 'kill' ? 'danger' : 'secondary'} disabled={count(k) === 0} onClick={() => setKind(k)}>
+              {TITLE[k]}
+            </Button>
+          ))}
+          <Button size="sm" variant="ghost" onClick={onClear}>
+            Clear selection
+          </Button>
+        </div>
+      ) : null}
+      {dialog}
+    </>
   );
 }
 

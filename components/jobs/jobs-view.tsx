@@ -143,13 +143,11 @@ export function JobsView({ initial, initialError }: { initial: JobsData | null; 
             <p className="sr-only" aria-live="polite">
               {data.total != null ? `${data.total} ${tab} jobs` : `${data.rows.length} jobs on this page`}
             </p>
+            <BulkBar selected={selectedRows} onClear={() => setIds(new Set())} />
             {data.rows.length === 0 ? (
               <EmptyState inset title={emptyTitle(tab, params)}>{params.q || params.user ? 'Try clearing the filters.' : null}</EmptyState>
             ) : (
-              <>
-                <BulkBar selected={selectedRows} onClear={() => setIds(new Set())} />
-                <JobsTable tab={tab} rows={data.rows} selection={selectable ? { ids, set: setIds } : null} />
-              </>
+              <JobsTable tab={tab} rows={data.rows} selection={selectable ? { ids, set: setIds } : null} />
             )}
             <Pager data={data} onPage={(p) => go({ page: p > 1 ? String(p) : undefined })} />
           </Card>

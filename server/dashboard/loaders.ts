@@ -15,6 +15,7 @@ import { SWEEPER_NAMES, sweeperStatus } from '../domain/sweeper-settings';
 import { getUserWithPlan, listUsersWithStats } from '../domain/users';
 import { deliveryCounts, listDeliveries, listWebhooks, webhookToJson } from '../domain/webhooks';
 import { isUuid } from '../domain/schemas';
+import { RUNNING_STATUSES } from '../domain/status';
 import { healthReport } from '../health';
 import { listOrphans } from '../sweepers/orphans';
 import { jobListQuerySchema, listJobsForTab } from './job-lists';
@@ -163,12 +164,23 @@ export type UsersData = Awaited<ReturnType<typeof loadUsers>>;
 
 export async function loadPlans(ctx: Ctx, actor: Actor) {
   requireRole(actor, 'viewer');
-  const [rows, counts] = await Promise.all([
+  const [rows, counts, live] = await Promise.all([
     listPlans(ctx.db),
     ctx.db.select({ planId: users.planId, n: sql<number>`count(*)::int` }).from(users).groupBy(users.planId),
+    // Running jobs per plan: a group-by over the live statuses only (the partial index), once per view.
+    ctx.db
+      .select({ planId: users.planId, n: sql<number>`count(*)::int` })
+      .from(jobs)
+      .innerJoin(users, eq(users.id, jobs.userId))
+      .where(inArray(jobs.status, [...RUNNING_STATUSES]))
+      .groupBy(users.planId),
   ]);
   const byPlan = new Map(counts.map((c) => [c.planId, Number(c.n)]));
-  return { generatedAt: ctx.clock.now().toISOString(), plans: rows.map((p) => ({ ...planToJson(p), users: byPlan.get(p.id) ?? 0 })) };
+  const runningByPlan = new Map(live.map((c) => [c.planId, Number(c.n)]));
+  return {
+    generatedAt: ctx.clock.now().toISOString(),
+    plans: rows.map((p) => ({ ...planToJson(p), users: byPlan.get(p.id) ?? 0, running: runningByPlan.get(p.id) ?? 0 })),
+  };
 }
 export type PlansData = Awaited<ReturnType<typeof loadPlans>>;
 
