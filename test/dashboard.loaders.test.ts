@@ -6,7 +6,9 @@ import { FakeClock } from '../server/clock';
 import type { Ctx } from '../server/context';
 import { jobs, sweeperRuns, type NewJob } from '../server/db/schema';
 import { daySummary, stateCounts } from '../server/dashboard/overview';
-import { loadAudit, loadJobDetail, loadJobs, loadOverview, loadPlans, loadUsers } from '../server/dashboard/loaders';
+import { exportJobsCsv, loadAudit, loadJobDetail, loadJobs, loadOverview, loadPlans, loadUsers } from '../server/dashboard/loaders';
+import { csvField, jobsCsvStream } from '../server/dashboard/jobs-csv';
+import { jobListQuerySchema } from '../server/dashboard/job-lists';
 import { createTestDatabase } from './helpers/db';
 import { ADMIN, VIEWER, makeCtx, makeUser } from './helpers/fixtures';
 
@@ -115,7 +117,34 @@ describe('dashboard read models', () => {
     expect(u.users.find((x) => x.name === 'alice')).toMatchObject({ running: 3, queued: 1 });
     const p = await loadPlans(ctx, VIEWER);
     expect(p.plans.map((x) => x.name)).toContain('free');
+    // Running per plan: running and terminating jobs of the plan's users.
+    expect(p.plans.find((x) => x.name === 'free')).toMatchObject({ users: 1, running: 3 });
     const a = await loadAudit(ctx, ADMIN, { action: 'user.create' });
     expect(a.events.length).toBeGreaterThan(0);
+  });
+
+  it('CSV export: the current filter in its order, quoted, formulas defused, streamed and cut at the cap with a line saying so', async () => {
+    const res = exportJobsCsv(ctx, VIEWER, { tab: 'running', sort: 'name', dir: 'asc', page: '3' });
+    expect(res.headers.get('content-type')).toBe('text/csv; charset=utf-8');
+    expect(res.headers.get('content-disposition')).toBe('attachment; filename="warden-jobs-running-2026-06-10.csv"');
+    const lines = (await res.text()).trim().split('\r\n');
+    expect(lines[0]!.split(',').slice(0, 4)).toEqual(['id', 'name', 'user', 'status']);
+    // Page is ignored: every row of the filter, in the view's order.
+    expect(lines.slice(1).map((l) => l.split(',')[1])).toEqual(['run-later', 'run-soon', 'stopping']);
+    expect(lines[1]).toContain(',alice,running,busybox,');
+
+    const all = jobListQuerySchema.parse({ tab: 'finished', sort: 'name', dir: 'asc' });
+    const cut = (await new Response(jobsCsvStream(ctx.db, all, 2)).text()).trim().split('\r\n');
+    expect(cut).toHaveLength(4);
+    expect(cut[3]).toBe('# cut at 2 rows: narrow the filters to export the rest');
+    const whole = (await new Response(jobsCsvStream(ctx.db, all, 100)).text()).trim().split('\r\n');
+    expect(whole).toHaveLength(1 + 5);
+    expect(whole.some((l) => l.startsWith('#'))).toBe(false);
+
+    expect(csvField('a,"b"\nc')).toBe('"a,""b""\nc"');
+    expect(csvField('=HYPERLINK("x")')).toBe(`"'=HYPERLINK(""x"")"`);
+    expect(csvField('-1')).toBe("'-1");
+    expect(csvField(-1)).toBe('-1');
+    expect(csvField(null)).toBe('');
   });
 });

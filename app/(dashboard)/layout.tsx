@@ -4,6 +4,7 @@ import { ExtendDialogHost } from '@/components/jobs/extend-dialog';
 import { LiveProvider } from '@/components/lib/live';
 import { MeProvider } from '@/components/lib/me';
 import { NowProvider } from '@/components/lib/use-now';
+import { KeyboardShortcuts } from '@/components/keyboard-shortcuts';
 import { Nav } from '@/components/nav';
 import { requireSession } from '@/server/auth/session';
 
@@ -23,6 +24,7 @@ export default async function DashboardLayout({ children }: { children: ReactNod
           Skip to content
         </a>
         <Nav />
+        <KeyboardShortcuts />
         <HealthBanner />
         <main id="main" className="mx-auto w-full max-w-[1600px] px-4 py-6 sm:px-6 lg:px-8">
           <ExtendDialogHost>{children}</ExtendDialogHost>

@@ -5,7 +5,6 @@ import { usePathname, useRouter, useSearchParams } from 'next/navigation';
 import { useState } from 'react';
 import { actionInWords, actorInWords, fieldName, PLAN_FIELD_WORDS } from '@/server/domain/vocabulary';
 import type { AuditData } from '@/server/dashboard/loaders';
-import { formatAbsolute } from '../lib/format';
 import { useViewQuery } from '../lib/use-view-query';
 import { Button } from '../ui/button';
 import { Card, PageHeader, TBody, THead, Table, td } from '../ui/card';
@@ -13,7 +12,7 @@ import { SelectField, TextField } from '../ui/field';
 import { EmptyState, LiveDot, QueryFallback } from '../ui/states';
 import { Badge } from '../ui/status';
 import { Term } from '../ui/term';
-import { RelTime } from '../ui/time';
+import { AbsTime, RelTime } from '../ui/time';
 
 const KEYS = ['actor', 'action', 'job', 'jobName', 'q', 'cursor'] as const;
 
@@ -95,7 +94,7 @@ export function AuditView({ initial, initialError }: { initial: AuditData | null
                 <tr key={e.id} className="align-top">
                   <td className={`${td} whitespace-nowrap`}>
                     <RelTime iso={e.at} />
-                    <div className="text-[11px] text-zinc-500">{formatAbsolute(e.at)}</div>
+                    <AbsTime iso={e.at} className="block text-[11px] text-zinc-500" />
                   </td>
                   <td className={`${td} max-w-[14rem] truncate text-xs`}>
                     <button type="button" className="rounded text-left hover:underline focus-visible:outline-2 focus-visible:outline-indigo-600" onClick={() => { setF({ ...f, actor: e.actor }); apply({ ...params, cursor: '', actor: e.actor }); }}>

@@ -5,7 +5,8 @@ import { createContext, useContext, useState, type ReactNode } from 'react';
 import { extendJobAction } from '@/server/actions/jobs';
 import type { JobDetailData } from '@/server/dashboard/loaders';
 import { getJson } from '../lib/fetch-json';
-import { formatAbsolute, formatDuration, formatLimit } from '../lib/format';
+import { formatDuration, formatLimit } from '../lib/format';
+import { useLocalTime } from '../ui/time';
 import { useMe } from '../lib/me';
 import { useServerAction } from '../lib/use-action';
 import { useNow } from '../lib/use-now';
@@ -68,6 +69,7 @@ function ExtendDialog({ target, open, onOpenChange }: { target: Target; open: bo
   const [reason, setReason] = useState('');
   const [override, setOverride] = useState(false);
   const a = useServerAction(extendJobAction, { errorToast: false });
+  const localTime = useLocalTime();
   // Until the operator types, the field suggests 5 minutes, or what the cap leaves when less.
   const shown = seconds !== '' ? seconds : left != null ? String(Math.min(300, left)) : '300';
   const n = Number(shown);
@@ -124,7 +126,7 @@ function ExtendDialog({ target, open, onOpenChange }: { target: Target; open: bo
             disabled={ended}
             onChange={(e) => setSeconds(e.target.value)}
             error={fieldError(a.error, 'seconds')}
-            hint={newDeadline && !ended ? `New deadline ${formatAbsolute(newDeadline)} (${formatDuration((new Date(newDeadline).getTime() - now) / 1000)} from now)` : undefined}
+            hint={newDeadline && !ended ? `New deadline ${localTime(newDeadline)} (${formatDuration((new Date(newDeadline).getTime() - now) / 1000)} from now)` : undefined}
           />
           <div className="mt-2 flex flex-wrap gap-1.5" role="group" aria-label="Presets">
             {EXTEND_PRESETS.map((p) => {

@@ -6,13 +6,13 @@ import type { JobDetailData } from '@/server/dashboard/loaders';
 import { isLive } from '@/server/domain/status';
 import { actionInWords, actorInWords, waitInWords } from '@/server/domain/vocabulary';
 import { Term } from '../ui/term';
-import { formatAbsolute, formatLimit } from '../lib/format';
+import { formatLimit } from '../lib/format';
 import { collapseTimeline } from '../lib/timeline';
 import { useViewQuery } from '../lib/use-view-query';
 import { Card, PageHeader } from '../ui/card';
 import { EmptyState, ErrorState, LiveDot } from '../ui/states';
 import { Badge, StatusChip } from '../ui/status';
-import { Countdown, Elapsed, RelTime } from '../ui/time';
+import { AbsTime, Countdown, Elapsed, RelTime } from '../ui/time';
 import { JobActions } from './job-actions';
 import { LogViewer } from './log-viewer';
 import { Labels } from './labels';
@@ -39,7 +39,7 @@ function At({ iso }: { iso: string | null }) {
   if (!iso) return <span className="text-zinc-400">—</span>;
   return (
     <span>
-      <RelTime iso={iso} /> <span className="text-xs text-zinc-500">{formatAbsolute(iso)}</span>
+      <RelTime iso={iso} /> <AbsTime iso={iso} className="text-xs text-zinc-500" />
     </span>
   );
 }
@@ -97,7 +97,7 @@ export function JobDetail({ id, initial, initialError }: { id: string; initial: 
                 <Countdown deadline={j.deadlineAt} idleDeadline={j.status === 'running' ? j.idleDeadlineAt : null} suspended={j.timeoutSuspended} warnSeconds={d.limits?.warnBeforeSeconds ?? 60} />
               </Row>
             ) : null}
-            <Row k="Deadline">{live ? <At iso={j.deadlineAt} /> : j.deadlineAt ? <span className="text-zinc-600">{formatAbsolute(j.deadlineAt)}</span> : '—'}</Row>
+            <Row k="Deadline">{live ? <At iso={j.deadlineAt} /> : j.deadlineAt ? <AbsTime iso={j.deadlineAt} className="text-zinc-600" /> : '—'}</Row>
             <Row k="Timeout">
               <span data-testid="timeout">{formatLimit(j.timeoutSeconds)}</span>{' '}
               <span className="text-xs text-zinc-500">
@@ -110,7 +110,7 @@ export function JobDetail({ id, initial, initialError }: { id: string; initial: 
               {j.idleTimeoutSeconds != null ? (
                 <span>
                   {formatLimit(j.idleTimeoutSeconds)}
-                  {j.lastOutputAt ? <span className="text-xs text-zinc-500"> · last output seen {formatAbsolute(j.lastOutputAt)}</span> : null}
+                  {j.lastOutputAt ? <span className="text-xs text-zinc-500"> · last output seen <AbsTime iso={j.lastOutputAt} /></span> : null}
                 </span>
               ) : (
                 <span className="text-zinc-400">none</span>
@@ -173,7 +173,7 @@ export function JobDetail({ id, initial, initialError }: { id: string; initial: 
               <At iso={j.terminateRequestedAt} />
             </Row>
             <Row k="SIGTERM / SIGKILL">
-              {j.sigtermAt ? formatAbsolute(j.sigtermAt) : '—'} / {j.sigkillAt ? formatAbsolute(j.sigkillAt) : '—'}
+              <AbsTime iso={j.sigtermAt} /> / <AbsTime iso={j.sigkillAt} />
             </Row>
             <Row k="Cleaned">
               <At iso={j.cleanedAt} />

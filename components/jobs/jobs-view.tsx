@@ -3,6 +3,7 @@
 import Link from 'next/link';
 import { usePathname, useRouter, useSearchParams } from 'next/navigation';
 import { useState } from 'react';
+import { useMe } from '../lib/me';
 import type { JobRow } from '@/server/dashboard/job-lists';
 import type { JobsData } from '@/server/dashboard/loaders';
 import { FINAL_STATUSES } from '@/server/domain/status';
@@ -11,11 +12,12 @@ import { Term } from '../ui/term';
 import { formatLimit, formatNumber } from '../lib/format';
 import { useViewQuery } from '../lib/use-view-query';
 import { Button } from '../ui/button';
-import { Card, PageHeader, TBody, THead, Table, td } from '../ui/card';
+import { Card, PageHeader, TBody, THead, Table, stickyAction, td } from '../ui/card';
 import { Checkbox, SelectField, TextField } from '../ui/field';
 import { EmptyState, LiveDot, QueryFallback } from '../ui/states';
 import { Badge, StatusChip } from '../ui/status';
 import { Countdown, Elapsed, RelTime } from '../ui/time';
+import { BulkBar } from './bulk-actions';
 import { JobActions } from './job-actions';
 import { Labels } from './labels';
 
@@ -78,10 +80,31 @@ export function JobsView({ initial, initialError }: { initial: JobsData | null; 
     router.push(`${pathname}?${new URLSearchParams(merged).toString()}`, { scroll: false });
   };
   const tabHref = (t: Tab) => `${pathname}?tab=${t}`;
+  const me = useMe();
+  // Row selection (operators, live tabs): ids on the current page, forgotten when the filter or page changes.
+  const [selection, setSelection] = useState<{ qs: string; ids: ReadonlySet<string> }>({ qs, ids: new Set() });
+  const selectable = me.can('operator') && (tab === 'running' || tab === 'queued');
+  const ids = selection.qs === qs ? selection.ids : new Set<string>();
+  const selectedRows = selectable ? (data?.rows ?? []).filter((r) => ids.has(r.id)) : [];
+  const setIds = (next: ReadonlySet<string>) => setSelection({ qs, ids: next });
+  const exportQs = new URLSearchParams(Object.entries(params).filter(([k]) => k !== 'page')).toString();
 
   return (
     <div>
-      <PageHeader title="Jobs" description="Every job by state. Filters, sort and pages are applied on the server." actions={<LiveDot ok={!q.isError} />} />
+      <PageHeader title="Jobs" description="Every job by state. Filters, sort and pages are applied on the server." actions={
+          <>
+            <a
+              href={`/api/ui/jobs/export?${exportQs}`}
+              download
+              title="Every job of this tab and filter, as CSV (at most 10,000 rows)"
+              className="inline-flex h-7 items-center rounded-md px-2.5 text-xs font-medium text-zinc-800 ring-1 ring-inset ring-zinc-300 hover:bg-zinc-50 focus-visible:outline-2 focus-visible:outline-indigo-600"
+            >
+              Export CSV
+            </a>
+            <LiveDot ok={!q.isError} />
+          </>
+        }
+      />
       <div role="tablist" aria-label="Job states" className="mb-4 flex gap-1 overflow-x-auto border-b border-zinc-200">
         {TABS.map((t) => {
           const active = t.key === tab;
@@ -120,10 +143,11 @@ export function JobsView({ initial, initialError }: { initial: JobsData | null; 
             <p className="sr-only" aria-live="polite">
               {data.total != null ? `${data.total} ${tab} jobs` : `${data.rows.length} jobs on this page`}
             </p>
+            <BulkBar selected={selectedRows} onClear={() => setIds(new Set())} />
             {data.rows.length === 0 ? (
               <EmptyState inset title={emptyTitle(tab, params)}>{params.q || params.user ? 'Try clearing the filters.' : null}</EmptyState>
             ) : (
-              <JobsTable tab={tab} rows={data.rows} />
+              <JobsTable tab={tab} rows={data.rows} selection={selectable ? { ids, set: setIds } : null} />
             )}
             <Pager data={data} onPage={(p) => go({ page: p > 1 ? String(p) : undefined })} />
           </Card>
@@ -241,14 +265,45 @@ const TAB_COLUMNS: Record<Tab, readonly string[]> = {
   finished: ['Finished', 'Ran', 'Reason'],
 };
 
-function JobsTable({ tab, rows }: { tab: Tab; rows: JobRow[] }) {
+function JobsTable({ tab, rows, selection }: { tab: Tab; rows: JobRow[]; selection: { ids: ReadonlySet<string>; set: (ids: ReadonlySet<string>) => void } | null }) {
   const live = tab === 'running' || tab === 'queued';
+  const all = selection != null && rows.length > 0 && rows.every((r) => selection.ids.has(r.id));
+  const some = selection != null && rows.some((r) => selection.ids.has(r.id));
+  const toggle = (id: string, on: boolean) => {
+    if (!selection) return;
+    const next = new Set(selection.ids);
+    if (on) next.add(id);
+    else next.delete(id);
+    selection.set(next);
+  };
   return (
     <Table label={`${tab} jobs`}>
-      <THead columns={['Job', 'User', 'Status', ...TAB_COLUMNS[tab]]} actions={live} />
+      <THead
+        columns={['Job', 'User', 'Status', ...TAB_COLUMNS[tab]]}
+        actions={live}
+        select={
+          selection ? (
+            <input
+              type="checkbox"
+              aria-label="Select all jobs on this page"
+              className="size-4 rounded border-zinc-300 accent-indigo-600"
+              checked={all}
+              ref={(el) => {
+                if (el) el.indeterminate = some && !all;
+              }}
+              onChange={(e) => selection.set(e.target.checked ? new Set(rows.map((r) => r.id)) : new Set())}
+            />
+          ) : undefined
+        }
+      />
       <TBody>
         {rows.map((r) => (
           <tr key={r.id} data-job-id={r.id} className="hover:bg-zinc-50/70">
+            {selection ? (
+              <td className={`${td} w-8 pr-0`}>
+                <input type="checkbox" aria-label={`Select job ${r.name ?? r.id.slice(0, 8)}`} className="size-4 rounded border-zinc-300 accent-indigo-600" checked={selection.ids.has(r.id)} onChange={(e) => toggle(r.id, e.target.checked)} />
+              </td>
+            ) : null}
             <td className={td}>
               <JobCell r={r} />
             </td>
@@ -307,7 +362,7 @@ function JobsTable({ tab, rows }: { tab: Tab; rows: JobRow[] }) {
               </>
             )}
             {live ? (
-              <td className={`${td} text-right`}>
+              <td className={`${td} ${stickyAction} text-right`}>
                 <JobActions job={r} />
               </td>
             ) : null}

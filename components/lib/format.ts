@@ -1,6 +1,7 @@
 /**
- * Durations and times for people: "4m 05s", "in 2m", "3h ago". Absolute times are UTC and
- * deterministic so server and browser render the same text (no hydration mismatch).
+ * Durations and times for people: "4m 05s", "in 2m", "3h ago". formatAbsolute is UTC (the same
+ * text on server and browser); formatInZone shows a time in a named zone (the browser's, see
+ * useTimeZone in components/ui/time.tsx, which renders UTC until hydrated).
  */
 
 export function formatDuration(totalSeconds: number | null | undefined): string {
@@ -41,6 +42,28 @@ export function formatAbsolute(iso: string | null | undefined): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return '';
   return `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+const zoneFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** "2026-12-03 17:10:05 EST": a time in `timeZone` with the zone named (UTC → formatAbsolute). */
+export function formatInZone(iso: string | null | undefined, timeZone: string): string {
+  if (!iso) return '';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  if (timeZone === 'UTC' || timeZone === 'Etc/UTC') return formatAbsolute(iso);
+  let f = zoneFormats.get(timeZone);
+  if (!f) {
+    try {
+      f = new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZoneName: 'short' });
+    } catch {
+      return formatAbsolute(iso);
+    }
+    zoneFormats.set(timeZone, f);
+  }
+  const p: Record<string, string> = {};
+  for (const part of f.formatToParts(d)) p[part.type] = part.value;
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second} ${p.timeZoneName ?? timeZone}`;
 }
 
 export function formatRelative(iso: string | null | undefined, now: number): string {

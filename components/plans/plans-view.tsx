@@ -11,8 +11,8 @@ import { useMe } from '../lib/me';
 import { useServerAction } from '../lib/use-action';
 import { useViewQuery } from '../lib/use-view-query';
 import { Button } from '../ui/button';
-import { Card, PageHeader } from '../ui/card';
-import { DialogFooter, Modal } from '../ui/dialog';
+import { Card, PageHeader, TBody, THead, Table, stickyAction, td } from '../ui/card';
+import { DialogFooter, Drawer, Modal } from '../ui/dialog';
 import { FormError, TextField, fieldError } from '../ui/field';
 import { LiveDot, QueryFallback } from '../ui/states';
 
@@ -107,13 +107,51 @@ export function PlansView({ initial, initialError }: { initial: PlansData | null
       {!d ? (
         <QueryFallback query={q} initialError={initialError} />
       ) : (
-        <div className="space-y-5">
-          {d.plans.map((p) => (
-            <PlanEditor key={p.name} plan={p} editable={me.can('admin')} />
-          ))}
-        </div>
+        <PlansTable plans={d.plans} editable={me.can('admin')} />
       )}
     </div>
+  );
+}
+
+/** "5m / 1h": a default and a maximum at a glance. */
+const pair = (a: string, b: string) => `${a} / ${b}`;
+const num = (n: number | null | undefined) => (n == null ? '—' : String(n));
+
+/**
+ * Every plan on one line: its limits at a glance, how many users are on it and how many of their
+ * jobs run now. Edit (View below admin) opens the plan's form in a drawer.
+ */
+function PlansTable({ plans, editable }: { plans: Plan[]; editable: boolean }) {
+  const [open, setOpen] = useState<string | null>(null);
+  const plan = plans.find((p) => p.name === open) ?? null;
+  return (
+    <Card bodyClassName="">
+      <Table label="Plans">
+        <THead columns={['Plan', 'Timeout (default / max)', 'Grace', 'Concurrent / queued', 'Monthly quota', 'CPUs / memory', 'Users', 'Running']} actions />
+        <TBody>
+          {plans.map((p) => (
+            <tr key={p.name} data-plan={p.name} className="hover:bg-zinc-50/70">
+              <td className={`${td} font-medium`}>{p.name}</td>
+              <td className={`${td} whitespace-nowrap tabular-nums`}>{pair(formatLimit(p.defaultTimeoutSeconds), formatLimit(p.maxTimeoutSeconds))}</td>
+              <td className={`${td} whitespace-nowrap tabular-nums`}>{formatLimit(p.gracePeriodSeconds)}</td>
+              <td className={`${td} whitespace-nowrap tabular-nums`}>{pair(num(p.maxConcurrentJobs), num(p.maxQueuedJobs))}</td>
+              <td className={`${td} whitespace-nowrap tabular-nums`}>{p.monthlyQuotaSeconds == null ? 'none' : formatLimit(p.monthlyQuotaSeconds)}</td>
+              <td className={`${td} whitespace-nowrap tabular-nums`}>{pair(p.cpus == null ? '—' : String(p.cpus), p.memoryMb == null ? '—' : `${p.memoryMb} MB`)}</td>
+              <td className={`${td} tabular-nums`}>{p.users}</td>
+              <td className={`${td} tabular-nums`}>{p.running}</td>
+              <td className={`${td} ${stickyAction} text-right`}>
+                <Button size="sm" aria-label={`${editable ? 'Edit' : 'View'} plan ${p.name}`} onClick={() => setOpen(p.name)}>
+                  {editable ? 'Edit' : 'View'}
+                </Button>
+              </td>
+            </tr>
+          ))}
+        </TBody>
+      </Table>
+      <Drawer open={plan != null} onOpenChange={(o) => !o && setOpen(null)} title={plan ? `${editable ? 'Edit' : 'View'} plan ${plan.name}` : 'Plan'} description="Running jobs keep their deadlines when a plan changes.">
+        {plan ? <PlanEditor key={plan.name} plan={plan} editable={editable} /> : null}
+      </Drawer>
+    </Card>
   );
 }
 
@@ -192,7 +230,7 @@ function PlanEditor({ plan, editable }: { plan: Plan; editable: boolean }) {
           void save.run({ name: plan.name, fields: f.fields }, { onOk: () => setBase(vals) });
         }}
       >
-        <div className="grid gap-x-6 gap-y-5 lg:grid-cols-2 2xl:grid-cols-4">
+        <div className="grid gap-x-6 gap-y-5 md:grid-cols-2">
           {GROUPS.map((g) => (
             <fieldset key={g.title} className="min-w-0">
               <legend className="mb-2 text-xs font-semibold tracking-wide text-zinc-500 uppercase">{g.title}</legend>

@@ -3,7 +3,7 @@
 import { useState } from 'react';
 import { runSweeperNowAction, setDryRunAction } from '@/server/actions/sweepers';
 import type { SweepersData } from '@/server/dashboard/loaders';
-import { formatAbsolute, formatLimit } from '../lib/format';
+import { formatLimit } from '../lib/format';
 import { useMe } from '../lib/me';
 import { useServerAction } from '../lib/use-action';
 import { useViewQuery } from '../lib/use-view-query';
@@ -78,7 +78,7 @@ function SweeperCard({ s }: { s: Sweeper }) {
             <TBody>
               {s.lastRuns.slice(0, 10).map((r) => (
                 <tr key={r.id}>
-                  <td className={`${td} whitespace-nowrap`} title={formatAbsolute(r.startedAt)}>
+                  <td className={`${td} whitespace-nowrap`}>
                     <RelTime iso={r.startedAt} />
                   </td>
                   <td className={`${td} tabular-nums`}>{r.finishedAt ? `${new Date(r.finishedAt).getTime() - new Date(r.startedAt).getTime()} ms` : 'running'}</td>

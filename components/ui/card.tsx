@@ -40,18 +40,32 @@ export function Table({ children, label }: { children: ReactNode; label: string 
 export const th = 'px-3 py-2 text-left text-xs font-medium uppercase tracking-wide text-zinc-500 whitespace-nowrap';
 export const td = 'px-3 py-2 align-middle text-zinc-800';
 
-/** The header row: a column header per name, then with `actions` a right-aligned one named "Actions" for screen readers only. */
-export function THead({ columns, actions = false }: { columns: readonly string[]; actions?: boolean }) {
+/**
+ * The actions cell of a row: it stays at the right edge of the table's scroll box, so on a narrow
+ * screen Kill and Extend are in view while the other columns scroll under them.
+ */
+export const stickyAction = 'sticky right-0 z-[1] bg-white shadow-[-8px_0_8px_-8px_rgb(0_0_0/0.15)]';
+
+/**
+ * The header row: with `select` a first cell holding it (a select-all checkbox), a column header
+ * per name, then with `actions` a right-aligned one named "Actions" for screen readers only.
+ */
+export function THead({ columns, actions = false, select }: { columns: readonly string[]; actions?: boolean; select?: ReactNode }) {
   return (
     <thead className="bg-zinc-50">
       <tr>
+        {select ? (
+          <th scope="col" className={`${th} w-8 pr-0`}>
+            {select}
+          </th>
+        ) : null}
         {columns.map((c) => (
           <th key={c} scope="col" className={th}>
             {c}
           </th>
         ))}
         {actions ? (
-          <th scope="col" className={`${th} text-right`}>
+          <th scope="col" className={`${th} ${stickyAction} bg-zinc-50 text-right`}>
             <span className="sr-only">Actions</span>
           </th>
         ) : null}

@@ -43,6 +43,34 @@ export function Modal({
   );
 }
 
+/**
+ * A side drawer: the same Radix dialog (focus trapped, Escape closes, focus returns), docked to
+ * the right edge and as tall as the screen; full width on a phone.
+ */
+export function Drawer({ open, onOpenChange, title, description, children }: { open: boolean; onOpenChange: (o: boolean) => void; title: string; description?: ReactNode; children: ReactNode }) {
+  return (
+    <D.Root open={open} onOpenChange={onOpenChange}>
+      <D.Portal>
+        <D.Overlay className="fixed inset-0 z-40 bg-zinc-950/40 backdrop-blur-[1px]" />
+        <D.Content className="fixed inset-y-0 right-0 z-50 flex w-full max-w-4xl flex-col overflow-y-auto bg-zinc-50 shadow-xl ring-1 ring-zinc-200 focus:outline-none">
+          <div className="sticky top-0 z-10 flex items-start justify-between gap-3 border-b border-zinc-200 bg-white px-5 py-3">
+            <div className="min-w-0">
+              <D.Title className="text-base font-semibold text-zinc-900">{title}</D.Title>
+              {description ? <D.Description className="mt-0.5 text-sm text-zinc-600">{description}</D.Description> : <D.Description className="sr-only">{title}</D.Description>}
+            </div>
+            <D.Close asChild>
+              <Button size="sm" variant="ghost">
+                Close
+              </Button>
+            </D.Close>
+          </div>
+          <div className="p-4 sm:p-5">{children}</div>
+        </D.Content>
+      </D.Portal>
+    </D.Root>
+  );
+}
+
 export const DialogClose = D.Close;
 
 /** A dialog's last row: the button that closes it (`cancel`, "Close" unless said), then the confirm button. */

@@ -1,14 +1,48 @@
 'use client';
 
-import { formatAbsolute, formatDuration, formatRelative } from '../lib/format';
+import { useSyncExternalStore } from 'react';
+import { formatAbsolute, formatDuration, formatInZone, formatRelative } from '../lib/format';
 import { useNow } from '../lib/use-now';
 
-/** "3m ago" with the exact UTC time on hover (and for screen readers via <time dateTime>). */
-export function RelTime({ iso, className = '' }: { iso: string | null | undefined; className?: string }) {
-  const now = useNow();
+const browserZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+const noSubscribe = () => () => {};
+
+/** The browser's time zone; 'UTC' on the server and during hydration (so both render the same text). */
+export function useTimeZone(): string {
+  return useSyncExternalStore(noSubscribe, browserZone, () => 'UTC');
+}
+
+/** A time in the browser's zone: "2026-12-03 17:10:05 EST". */
+export function useLocalTime(): (iso: string | null | undefined) => string {
+  const tz = useTimeZone();
+  return (iso) => formatInZone(iso, tz);
+}
+
+/** What hovering a time shows: the local time with its zone, and UTC. */
+function hoverText(iso: string, tz: string): string {
+  const local = formatInZone(iso, tz);
+  const utc = formatAbsolute(iso);
+  return local === utc ? utc : `${local} · ${utc}`;
+}
+
+/** An absolute time in the browser's zone, named ("2026-12-03 17:10:05 EST"); UTC on hover. */
+export function AbsTime({ iso, className = '' }: { iso: string | null | undefined; className?: string }) {
+  const tz = useTimeZone();
   if (!iso) return <span className="text-zinc-400">—</span>;
   return (
-    <time dateTime={iso} title={formatAbsolute(iso)} className={className}>
+    <time dateTime={iso} title={formatAbsolute(iso)} data-testid="abs-time" className={className}>
+      {formatInZone(iso, tz)}
+    </time>
+  );
+}
+
+/** "3m ago" with the exact local time (zone named) and UTC on hover (and for screen readers via <time dateTime>). */
+export function RelTime({ iso, className = '' }: { iso: string | null | undefined; className?: string }) {
+  const now = useNow();
+  const tz = useTimeZone();
+  if (!iso) return <span className="text-zinc-400">—</span>;
+  return (
+    <time dateTime={iso} title={hoverText(iso, tz)} className={className}>
       {formatRelative(iso, now)}
     </time>
   );
@@ -21,13 +55,14 @@ export function RelTime({ iso, className = '' }: { iso: string | null | undefine
  */
 export function Countdown({ deadline, idleDeadline, warnSeconds = 60, suspended }: { deadline: string | null; idleDeadline?: string | null; warnSeconds?: number; suspended?: boolean }) {
   const now = useNow();
+  const tz = useTimeZone();
   if (suspended) return <span className="text-xs font-medium text-zinc-500">timeout suspended</span>;
   if (!deadline) return <span className="text-zinc-400">—</span>;
   const idle = idleDeadline != null && new Date(idleDeadline).getTime() < new Date(deadline).getTime();
   const target = idle ? idleDeadline! : deadline;
   const left = Math.floor((new Date(target).getTime() - now) / 1000);
   const tone = left <= 0 ? 'text-red-600' : left <= warnSeconds ? 'text-amber-700' : 'text-zinc-900';
-  const title = idle ? `No output seen since the last check: stopped at ${formatAbsolute(target)} unless it prints something (deadline ${formatAbsolute(deadline)})` : `Deadline ${formatAbsolute(deadline)}`;
+  const title = idle ? `No output seen since the last check: stopped at ${hoverText(target, tz)} unless it prints something (deadline ${hoverText(deadline, tz)})` : `Deadline ${hoverText(deadline, tz)}`;
   return (
     <time dateTime={target} title={title} data-testid="countdown" data-idle={idle ? 'true' : undefined} className={`font-mono text-sm tabular-nums ${tone}`}>
       {left <= 0 ? `overdue ${formatDuration(-left)}` : formatDuration(left)}

@@ -2,14 +2,16 @@
 
 import Link from 'next/link';
 import { useState } from 'react';
-import { deleteWebhookAction, redeliverAction } from '@/server/actions/webhooks';
+import { createWebhookAction, deleteWebhookAction, redeliverAction } from '@/server/actions/webhooks';
 import type { WebhooksData } from '@/server/dashboard/loaders';
 import { useMe } from '../lib/me';
 import { useServerAction } from '../lib/use-action';
 import { useViewQuery } from '../lib/use-view-query';
 import { Button } from '../ui/button';
 import { Card, PageHeader, TBody, THead, Table, td } from '../ui/card';
-import { ConfirmDialog } from '../ui/dialog';
+import { CopyButton } from '../ui/copy-button';
+import { ConfirmDialog, DialogFooter, DialogResult, Modal } from '../ui/dialog';
+import { FormError, TextField, fieldError } from '../ui/field';
 import { EmptyState, LiveDot, QueryFallback } from '../ui/states';
 import { Badge } from '../ui/status';
 import { RelTime } from '../ui/time';
@@ -33,8 +35,13 @@ export function WebhooksView({ initial, initialError }: { initial: WebhooksData 
     <div>
       <PageHeader
         title="Webhooks"
-        description="Subscriptions to job events (created with POST /api/v1/webhooks), and what was delivered: signed POSTs, retried with backoff for up to 24 h."
-        actions={<LiveDot ok={!q.isError} />}
+        description="Subscriptions to job events (created here or with POST /api/v1/webhooks), and what was delivered: signed POSTs, retried with backoff for up to 24 h."
+        actions={
+          <>
+            <LiveDot ok={!q.isError} />
+            <NewWebhook />
+          </>
+        }
       />
       {!d ? (
         <QueryFallback query={q} initialError={initialError} title="Webhooks are unavailable" />
@@ -174,6 +181,69 @@ function DeleteButton({ hook }: { hook: Hook }) {
           Delete webhook
         </Button>
       </ConfirmDialog>
+    </>
+  );
+}
+
+/** New webhook: a URL; on success the signing secret, shown once, with a copy button. */
+function NewWebhook() {
+  const me = useMe();
+  const [open, setOpen] = useState(false);
+  const [url, setUrl] = useState('');
+  const [made, setMade] = useState<{ url: string; secret: string } | null>(null);
+  const a = useServerAction(createWebhookAction, { errorToast: false });
+  if (!me.can('operator')) return null;
+  return (
+    <>
+      <Button
+        variant="primary"
+        onClick={() => {
+          setOpen(true);
+          setUrl('');
+          setMade(null);
+          a.setError(null);
+        }}
+      >
+        New webhook
+      </Button>
+      <Modal
+        open={open}
+        onOpenChange={(o) => {
+          setOpen(o);
+          // The secret is forgotten when the dialog closes: it is shown once.
+          if (!o) setMade(null);
+        }}
+        title={made ? 'Webhook created' : 'New webhook'}
+        description={made ? 'Copy the signing secret now: it is not shown again.' : 'Every job event of every user is POSTed to this URL, signed with a secret (Warden-Signature).'}
+      >
+        {made ? (
+          <DialogResult>
+            <p className="break-all text-sm text-zinc-700">{made.url}</p>
+            <div className="flex items-center gap-2">
+              <code data-testid="webhook-secret" className="min-w-0 flex-1 break-all rounded bg-zinc-100 px-2 py-1.5 font-mono text-xs text-zinc-900">
+                {made.secret}
+              </code>
+              <CopyButton text={made.secret} label="Copy secret" />
+            </div>
+          </DialogResult>
+        ) : (
+          <form
+            className="space-y-4"
+            onSubmit={(e) => {
+              e.preventDefault();
+              void a.run({ url }, { onOk: (d) => d && setMade({ url: d.url, secret: d.secret }) });
+            }}
+          >
+            <TextField label="URL" type="url" value={url} onChange={(e) => setUrl(e.target.value)} placeholder="https://ci.example.com/warden-hook" error={fieldError(a.error, 'url')} required />
+            <FormError error={a.error} fields={['url']} />
+            <DialogFooter>
+              <Button type="submit" variant="primary" busy={a.pending}>
+                Create webhook
+              </Button>
+            </DialogFooter>
+          </form>
+        )}
+      </Modal>
     </>
   );
 }

@@ -1,7 +1,7 @@
 'use server';
 
 import { z } from 'zod';
-import { deleteWebhook, redeliver } from '../domain/webhooks';
+import { createWebhook, deleteWebhook, redeliver } from '../domain/webhooks';
 import { action } from './action';
 
 const id = z.uuid({ error: 'id must be a UUID' });
@@ -16,4 +16,13 @@ export const redeliverAction = action(z.object({ id }), 'operator', async (i, { 
 export const deleteWebhookAction = action(z.object({ id }), 'operator', async (i, { ctx, actor }) => {
   await deleteWebhook(ctx, actor, i.id);
   return { message: 'Webhook deleted' };
+});
+
+/**
+ * Subscribe a URL to job events (every job's, as an operator). The secret that signs deliveries
+ * comes back once, in this answer, for the dialog to show with a copy button; never again.
+ */
+export const createWebhookAction = action(z.object({ url: z.string().trim().min(1, 'Enter the URL to send events to').max(2048, 'url must be at most 2048 characters') }), 'operator', async (i, { ctx, actor }) => {
+  const { webhook, secret } = await createWebhook(ctx, actor, { url: i.url });
+  return { message: 'Webhook created', data: { id: webhook.id, url: webhook.url, secret } };
 });

@@ -177,8 +177,8 @@ export interface JobListResult {
   generatedAt: string;
 }
 
-/** One page of a Jobs tab, filtered and sorted on the server. */
-export async function listJobsForTab(db: DbOrTx, q: JobListQuery, now: Date): Promise<JobListResult> {
+/** The WHERE and ORDER BY of a Jobs tab's query: the same for a page and for a CSV export. */
+function tabQuery(q: JobListQuery): { where: SQL[]; order: SQL[]; sort: JobSort; dir: 'asc' | 'desc' } {
   const def = DEFAULT_SORT[q.tab];
   const sort = q.sort ?? def.sort;
   const dir = q.dir ?? (q.sort ? (sort === 'deadline' || sort === 'queued' ? 'asc' : 'desc') : def.dir);
@@ -201,11 +201,39 @@ export async function listJobsForTab(db: DbOrTx, q: JobListQuery, now: Date): Pr
   }
   if (q.warned && q.tab === 'running') where.push(sql`${jobs.warnedAt} is not null`);
   if (q.tab === 'timed_out' || q.tab === 'lost' || q.tab === 'finished') where.push(sql`${jobs.finishedAt} is not null`);
+  return { where, order: orderFor(sort, dir), sort, dir };
+}
+
+/** A CSV export reads at most this many rows (the file says so in its last line when cut). */
+export const CSV_MAX_ROWS = 10_000;
+const CSV_BATCH = 500;
+
+/**
+ * The rows of a Jobs tab's current filter, in its order, a batch at a time (bounded memory: one
+ * batch of CSV_BATCH rows is held at once), at most CSV_MAX_ROWS. Page and limit are ignored.
+ */
+export async function* jobTabBatches(db: DbOrTx, q: JobListQuery, max = CSV_MAX_ROWS): AsyncGenerator<JobRow[]> {
+  const { where, order } = tabQuery(q);
+  for (let offset = 0; offset < max; offset += CSV_BATCH) {
+    const n = Math.min(CSV_BATCH, max - offset);
+    const rows = await selectJobRows(db)
+      .where(and(...where))
+      .orderBy(...order)
+      .limit(n)
+      .offset(offset);
+    if (rows.length) yield rows.map((r) => jobRowToJson(r));
+    if (rows.length < n) return;
+  }
+}
+
+/** One page of a Jobs tab, filtered and sorted on the server. */
+export async function listJobsForTab(db: DbOrTx, q: JobListQuery, now: Date): Promise<JobListResult> {
+  const { where, order, sort, dir } = tabQuery(q);
   const offset = (q.page - 1) * q.limit;
   const [rows, counts] = await Promise.all([
     selectJobRows(db)
       .where(and(...where))
-      .orderBy(...orderFor(sort, dir))
+      .orderBy(...order)
       .limit(q.limit + 1)
       .offset(offset),
     jobTabCounts(db),

@@ -15,9 +15,11 @@ import { SWEEPER_NAMES, sweeperStatus } from '../domain/sweeper-settings';
 import { getUserWithPlan, listUsersWithStats } from '../domain/users';
 import { deliveryCounts, listDeliveries, listWebhooks, webhookToJson } from '../domain/webhooks';
 import { isUuid } from '../domain/schemas';
+import { RUNNING_STATUSES } from '../domain/status';
 import { healthReport } from '../health';
 import { listOrphans } from '../sweepers/orphans';
 import { jobListQuerySchema, listJobsForTab } from './job-lists';
+import { jobsCsvStream } from './jobs-csv';
 import { cachedDaySummary, cachedDockerPing, nearingDeadline, recentTimeoutsAndKills, stateCounts, sweeperHealth } from './overview';
 
 /**
@@ -58,6 +60,20 @@ export async function loadJobs(ctx: Ctx, actor: Actor, raw: Record<string, strin
   return { ...result, filters: { q: q.q ?? '', user: q.user ?? '', status: q.status ?? '', warned: !!q.warned } };
 }
 export type JobsData = Awaited<ReturnType<typeof loadJobs>>;
+
+/** The Jobs tab's current filter (same query string as loadJobs; page and limit ignored) as a streamed CSV. */
+export function exportJobsCsv(ctx: Ctx, actor: Actor, raw: Record<string, string | undefined>): Response {
+  requireRole(actor, 'viewer');
+  const q = jobListQuerySchema.parse(raw);
+  const day = ctx.clock.now().toISOString().slice(0, 10);
+  return new Response(jobsCsvStream(ctx.db, q), {
+    headers: {
+      'content-type': 'text/csv; charset=utf-8',
+      'content-disposition': `attachment; filename="warden-jobs-${q.tab}-${day}.csv"`,
+      'cache-control': 'no-store',
+    },
+  });
+}
 
 /** A job with its limits (and which rule set each), its user and plan, and its audit timeline. */
 export async function loadJobDetail(ctx: Ctx, actor: Actor, id: string) {
@@ -148,12 +164,23 @@ export type UsersData = Awaited<ReturnType<typeof loadUsers>>;
 
 export async function loadPlans(ctx: Ctx, actor: Actor) {
   requireRole(actor, 'viewer');
-  const [rows, counts] = await Promise.all([
+  const [rows, counts, live] = await Promise.all([
     listPlans(ctx.db),
     ctx.db.select({ planId: users.planId, n: sql<number>`count(*)::int` }).from(users).groupBy(users.planId),
+    // Running jobs per plan: a group-by over the live statuses only (the partial index), once per view.
+    ctx.db
+      .select({ planId: users.planId, n: sql<number>`count(*)::int` })
+      .from(jobs)
+      .innerJoin(users, eq(users.id, jobs.userId))
+      .where(inArray(jobs.status, [...RUNNING_STATUSES]))
+      .groupBy(users.planId),
   ]);
   const byPlan = new Map(counts.map((c) => [c.planId, Number(c.n)]));
-  return { generatedAt: ctx.clock.now().toISOString(), plans: rows.map((p) => ({ ...planToJson(p), users: byPlan.get(p.id) ?? 0 })) };
+  const runningByPlan = new Map(live.map((c) => [c.planId, Number(c.n)]));
+  return {
+    generatedAt: ctx.clock.now().toISOString(),
+    plans: rows.map((p) => ({ ...planToJson(p), users: byPlan.get(p.id) ?? 0, running: runningByPlan.get(p.id) ?? 0 })),
+  };
 }
 export type PlansData = Awaited<ReturnType<typeof loadPlans>>;
 

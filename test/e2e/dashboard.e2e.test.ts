@@ -274,6 +274,8 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
   it('a plan edit with a bad value shows the error and changes nothing; a good one saves', async () => {
     const before = (await api<{ defaultTimeoutSeconds: number; maxTimeoutSeconds: number; maxConcurrentJobs: number; updatedAt: string }>('GET', '/api/v1/plans/pro')).body;
     await page.goto(`${base}/plans`);
+    // Plans are a table; a plan's form opens in a drawer.
+    await page.getByRole('button', { name: 'Edit plan pro' }).click();
     const form = page.getByRole('form', { name: 'Plan pro' });
     const card = page.locator('section', { has: form });
     await form.getByLabel('Default timeout (s)').fill(String(before.maxTimeoutSeconds + 1));
@@ -438,6 +440,8 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
     await page.getByRole('heading', { name: 'e2e-keeper' }).waitFor();
     for (const name of ['Kill', 'Extend', 'Cancel job', 'Suspend timeout']) expect(await page.getByRole('button', { name }).count(), name).toBe(0);
     await page.goto(`${base}/plans`);
+    expect(await page.getByRole('button', { name: 'Edit plan pro' }).count()).toBe(0);
+    await page.getByRole('button', { name: 'View plan pro' }).click();
     await page.getByRole('form', { name: 'Plan pro' }).waitFor();
     expect(await page.getByRole('button', { name: 'Save' }).count()).toBe(0);
     await page.goto(`${base}/classes`);

@@ -163,6 +163,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('the operator dashboard (issue 23)', 
         const plan = `words-${size.name}`;
         expect((await api('PUT', `/api/v1/plans/${plan}`, { defaultTimeoutSeconds: 60, maxTimeoutSeconds: 120, maxConcurrentJobs: 1 })).status).toBe(201);
         await page.goto(`${base}/plans`);
+        await page.getByRole('button', { name: `Edit plan ${plan}` }).click();
         const form = page.getByRole('form', { name: `Plan ${plan}` });
         const card = page.locator('section', { has: form });
         await form.getByLabel('Default timeout (s)').fill('500');
