@@ -3,7 +3,7 @@
  * typed client (client/), output formats and tables. No server imports: the CLI is a client of
  * a running Warden, bundled small (bin/warden.mjs) so it starts in a fraction of a second.
  */
-import { createWardenClient, type WardenClient } from '../client';
+import type { WardenClient } from '../client';
 
 /** Exit codes scripts can rely on. With `submit --wait` the job's own outcome decides. */
 export const EXIT = {
@@ -69,7 +69,11 @@ export interface ConnectOptions {
   fetchImpl?: (req: Request) => Promise<Response>;
 }
 
-export function connect(v: { key?: unknown; url?: unknown }, help: string, o: ConnectOptions = {}): Conn {
+/**
+ * The typed client for this command's key and server. Loaded here, on first use, not at start-up:
+ * `--help`, usage errors and completion load no HTTP code at all (bin/warden.mjs bundles it apart).
+ */
+export async function connect(v: { key?: unknown; url?: unknown }, help: string, o: ConnectOptions = {}): Promise<Conn> {
   const env = o.env ?? process.env;
   const key = (v.key as string | undefined) ?? env.WARDEN_API_KEY;
   if (!key) throw usageError('no API key: pass --key or set WARDEN_API_KEY', help);
@@ -79,6 +83,7 @@ export function connect(v: { key?: unknown; url?: unknown }, help: string, o: Co
   } catch {
     throw usageError(`--url / WARDEN_URL is not a URL: "${base}"`, help);
   }
+  const { createWardenClient } = await import('../client');
   const client = createWardenClient({ baseUrl: base, key, fetch: (req: Request) => guardedFetch(base, req, o.fetchImpl ?? fetch) });
   return { client, base };
 }

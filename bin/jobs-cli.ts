@@ -363,7 +363,7 @@ export async function run(argv: string[]): Promise<number> {
     delete v.output;
   }
   const format = outputFormat(v.output, v.table);
-  const c = connect(v, HELP);
+  const c = await connect(v, HELP);
   const one = (): string => {
     if (pos.length !== 1) throw usage(`jobs ${cmd} takes one job id${pos.length ? ` (got ${pos.length} arguments)` : ''}`);
     return pos[0]!;

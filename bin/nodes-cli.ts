@@ -91,7 +91,7 @@ async function run(argv: string[], o: NodesCliOptions, out: Out): Promise<number
     return EXIT.ok;
   }
   const format = outputFormat(v.output, v.table, o.tty ?? !!process.stdout.isTTY);
-  const c = connect(v, HELP, o);
+  const c = await connect(v, HELP, o);
   if (cmd === 'list') {
     if (pos.length) throw usage(`nodes list takes no arguments (got "${pos[0]}")`);
     out.stdout(renderNodes(unwrap(await c.client.GET('/api/v1/nodes')), format));

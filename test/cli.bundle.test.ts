@@ -38,6 +38,28 @@ describe('the CLI bundle (bin/warden.mjs)', () => {
     expect(fs.readdirSync(cache)).toEqual(bundles());
   }, 180_000);
 
+  it('starting loads no HTTP client: the entry and its static imports leave openapi-fetch and the server modules to the commands that use them', () => {
+    const dir = path.join(cache, bundles()[0]!);
+    const seen = new Set<string>();
+    const external = new Set<string>();
+    const walk = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = fs.readFileSync(path.join(dir, file), 'utf8');
+      // Static imports only (`import … from "x"`, `import "x"`); `import("x")` is loaded on use.
+      for (const m of text.matchAll(/^\s*(?:import|export)\s[^;(]*?from\s*"([^"]+)"|^\s*import\s*"([^"]+)"/gm)) {
+        const spec = (m[1] ?? m[2])!;
+        if (spec.startsWith('./')) walk(spec.slice(2));
+        else external.add(spec);
+      }
+    };
+    walk('warden.mjs');
+    expect(seen.size).toBeGreaterThanOrEqual(1);
+    expect([...external].filter((x) => !x.startsWith('node:'))).toEqual([]);
+    // …and the client is there, loaded by connect() on first use.
+    expect(fs.readdirSync(dir).some((f) => /^client-.*\.mjs$/.test(f))).toBe(true);
+  });
+
   it('a changed source gets a new bundle while the old one stays for commands still running it; the same sources again reuse theirs', async () => {
     const before = bundles();
     const file = path.join(REPO, 'bin/completion.ts');
