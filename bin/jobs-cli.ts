@@ -305,7 +305,8 @@ async function follow(c: Conn, refresh: () => Promise<void>, reading: () => Prom
     if (!r.response.ok || !r.response.body) {
       // No stream from this server (older, full, or not listening): poll instead, say so once.
       if (r.response.status === 401 || r.response.status === 403) unwrap(r);
-      if (!warned) process.stderr.write(`warden: this server offers no event stream (HTTP ${r.response.status}); polling every 2 s\n`);
+      const why = (r.error as { error?: { code?: string } } | undefined)?.error?.code;
+      if (!warned) process.stderr.write(`warden: no event stream from this server (HTTP ${r.response.status}${why ? ` ${why}` : ''}); polling every 2 s\n`);
       warned = true;
       await r.response.body?.cancel().catch(() => {});
       await refresh();

@@ -1,7 +1,11 @@
+import { spawn } from 'node:child_process';
+import http from 'node:http';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cleanCell, duration, outputFormat, table } from '../bin/cli-common';
 import { changesJobs, describeState, exitCodeFor } from '../bin/jobs-cli';
 import type { Job } from '../client';
+import { until } from './helpers/warden-server';
 
 /** The CLI's pure parts: output format defaults, table cells, state lines, exit codes, watch topics. */
 
@@ -68,4 +72,61 @@ describe('list --watch: which pushed topics make it read the list again', () => 
     expect(changesJobs(['node', 'sweeper'])).toBe(false);
     expect(changesJobs([])).toBe(false);
   });
+});
+
+describe('list --watch against a server without the event stream (a stub HTTP server)', () => {
+  const REPO = path.resolve(__dirname, '..');
+  const stub = async (eventsStatus: number) => {
+    const seen = { lists: 0, streams: 0 };
+    const server = http.createServer((req, res) => {
+      const p = (req.url ?? '').split('?')[0];
+      if (p === '/api/v1/events') {
+        seen.streams++;
+        res.writeHead(eventsStatus, { 'content-type': 'application/json' });
+        return void res.end(JSON.stringify({ error: { code: eventsStatus === 401 ? 'unknown_key' : 'not_found', message: 'no' } }));
+      }
+      seen.lists++;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ jobs: [], nextCursor: null }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    return { url, seen, close: () => new Promise<void>((r) => server.close(() => r())) };
+  };
+  const watch = (url: string) => {
+    const child = spawn(process.execPath, ['bin/warden.mjs', 'jobs', 'list', '--watch', '-o', 'json'], { cwd: REPO, env: { ...process.env, WARDEN_URL: url, WARDEN_API_KEY: 'wd_u_test' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = { stdout: '', stderr: '', code: null as number | null, done: false };
+    child.stdout.on('data', (c: Buffer) => (out.stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out.stderr += c.toString()));
+    child.on('close', (code) => Object.assign(out, { code, done: true }));
+    return { out, child };
+  };
+
+  it('falls back to polling (said once on stderr) and keeps printing the page', async () => {
+    const s = await stub(404);
+    const w = watch(s.url);
+    try {
+      await until('the fallback note and the first page', async () => w.out.stderr.includes('warden: no event stream from this server (HTTP 404 not_found); polling every 2 s') && w.out.stdout.includes('{"jobs":[]'), 60_000, 100);
+      await until('a second read by polling', async () => s.seen.lists >= 2 && s.seen.streams >= 2, 60_000, 100);
+      expect(w.out.stderr.match(/no event stream/g)).toHaveLength(1);
+      expect(w.out.stdout.trim().split('\n')).toHaveLength(1); // printed on change only
+    } finally {
+      w.child.kill('SIGINT');
+      await until('the watch to end', async () => w.out.done, 30_000, 100);
+      await s.close();
+    }
+  }, 120_000);
+
+  it('a refused key ends it with the API error and exit 1', async () => {
+    const s = await stub(401);
+    const w = watch(s.url);
+    try {
+      await until('the watch to end', async () => w.out.done, 60_000, 100);
+      expect(w.out.code).toBe(1);
+      expect(JSON.parse(w.out.stderr.trim().split('\n').pop()!)).toMatchObject({ error: { code: 'unknown_key' } });
+      expect(s.seen.lists).toBe(0);
+    } finally {
+      await s.close();
+    }
+  }, 120_000);
 });
