@@ -37,7 +37,7 @@ import { seedDefaultPlans, upsertPlan } from '../server/domain/plans';
 import { createUser } from '../server/domain/users';
 import { isFinal } from '../server/domain/status';
 import { spawnWorker, startEngine, type WorkerProc } from '../test/helpers/hosts';
-import { arg, commandLine, loadAverage, machineLine, publish, runMain, today } from './lib';
+import { arg, beginResult, commandLine, loadAverage, machineLine, publish, runMain, today } from './lib';
 
 const SEED = Number(arg('seed', '7'));
 const KILLS = Number(arg('kills', '100'));
@@ -80,6 +80,7 @@ interface Interval {
 
 runMain(async () => {
   const loadAtStart = loadAverage();
+  const result = beginResult(`chaos-seed-${SEED}`, `Chaos, seed ${SEED}`, 'chaos.ts');
   const t0 = Date.now();
   const engine = await startEngine('chaos');
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-chaos-pg-'));
@@ -402,8 +403,27 @@ runMain(async () => {
     ...(wrong.length > 0 ? ['', 'Wrong states: ' + wrong.slice(0, 10).map((j) => `${kinds.get(j.id)} ${j.id.slice(0, 8)} ${j.status} (attempt ${j.attempt}): ${j.reason ?? ''}`).join('; ')] : []),
   ].join('\n');
   publish('## Chaos', md);
+  // Raw result: every figure of this seed (one sample each), the zero-goals marked.
+  const zero = (name: string, label: string, v: number) => {
+    result.series(name, 'count', [v]);
+    result.figure({ label, series: name, stat: 'last', goal: { max: 0, text: '0' } });
+  };
+  zero('wrong_final_state', 'jobs that ended in the wrong state (or not final)', wrong.length);
+  zero('late_beyond_outage', `containers alive past deadline + grace + ${TOLERANCE_S} s beyond the outage in their window`, lateBeyondDowntime.length);
+  zero('created_twice', '(job, attempt) pairs whose container was created more than once', createdTwice);
+  zero('started_twice', '(job, attempt) pairs with more than one container started', startedTwice);
+  zero('over_limit', `moments with more of the limited user's containers alive than its limit (${LIMIT})`, overLimit);
+  zero('left_running', 'containers left running', leftRunning);
+  zero('unaudited', `status changes without an audit row in their transaction (of ${transitions})`, Number(unaudited));
+  result.series('late_past_grace', 's', late.map((l) => l.lateS));
+  result.figure({ label: `containers alive past deadline + grace + ${TOLERANCE_S} s (all, outage included): the latest`, series: 'late_past_grace', stat: 'max' });
+  result.series('worker_downtime', 's', workerDowns);
+  result.figure({ label: `worker downtime per SIGKILL (${KILLS} kills)`, series: 'worker_downtime', stat: 'p50' });
+  result.series('jobs', 'jobs', [kinds.size]);
+  result.figure({ label: 'jobs in the run', series: 'jobs', stat: 'last' });
+  const { missed } = result.save({ seed: SEED, kills: KILLS, engineRestarts: ENGINE_RESTARTS, pgRestarts: PG_RESTARTS }, `Docker ${dockerVersion} (a second dockerd of the run's own), embedded PostgreSQL 18`);
   const failed = wrong.length + lateBeyondDowntime.length + createdTwice + overLimit + leftRunning + Number(unaudited);
-  if (failed > 0) process.exitCode = 1;
+  if (failed > 0 || missed.length > 0) process.exitCode = 1;
 
   await database.close();
   await pg.stop();

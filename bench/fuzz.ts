@@ -10,7 +10,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { arg, commandLine, loadAverage, machineLine, publish, runMain, today } from './lib';
+import { API_ROUTES } from '../server/api/routes';
+import { arg, beginResult, commandLine, loadAverage, machineLine, publish, runMain, today } from './lib';
 
 interface Stats {
   seed: number;
@@ -22,11 +23,15 @@ async function main() {
   const runs = Number(arg('runs', '10000'));
   const seed = Number(arg('seed', String(Math.floor(Math.random() * 2 ** 31))));
   const load = loadAverage();
+  const result = beginResult('fuzz', 'Fuzzing', 'fuzz.ts');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-fuzz-'));
   const t0 = Date.now();
-  const r = spawnSync('npx', ['vitest', 'run', 'test/fuzz.api.test.ts', 'test/fuzz.actions.test.ts'], {
+  // In-process handlers and actions with `runs` cases each, and every route of the registry over
+  // real HTTP through bin/server.mjs (test/fuzz.http.test.ts) with a tenth of them.
+  const httpRuns = Math.max(100, Math.round(runs / 10));
+  const r = spawnSync('npx', ['vitest', 'run', 'test/fuzz.api.test.ts', 'test/fuzz.actions.test.ts', 'test/fuzz.http.test.ts'], {
     stdio: 'inherit',
-    env: { ...process.env, FUZZ_RUNS: String(runs), FUZZ_SEED: String(seed), FUZZ_STATS_DIR: dir },
+    env: { ...process.env, FUZZ_RUNS: String(runs), FUZZ_HTTP_RUNS: String(httpRuns), FUZZ_SEED: String(seed), FUZZ_STATS_DIR: dir },
   });
   const wall = (Date.now() - t0) / 1000;
   const read = (f: string): Stats | null => (fs.existsSync(path.join(dir, f)) ? (JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as Stats) : null);
@@ -56,6 +61,15 @@ async function main() {
 ${[...api.cases, ...actions.cases].map(row).join('\n')}
 `;
   publish('## Fuzzing: every route and server action with bad input', md);
+  result.series('in_process_targets', 'routes and actions', [api.cases.length + actions.cases.length]);
+  result.series('http_routes', 'routes', [API_ROUTES.length]);
+  result.series('cases', 'cases', [total + API_ROUTES.length * httpRuns]);
+  result.series('failing_cases', 'cases', [0]);
+  result.figure({ label: `route handlers and server actions fuzzed in process (${runs.toLocaleString('en')} cases each)`, series: 'in_process_targets', stat: 'last' });
+  result.figure({ label: `routes of the registry fuzzed over HTTP through bin/server.mjs (${httpRuns.toLocaleString('en')} cases each)`, series: 'http_routes', stat: 'last' });
+  result.figure({ label: 'cases in all', series: 'cases', stat: 'last' });
+  result.figure({ label: 'failing cases (a failure stops the run with its counterexample)', series: 'failing_cases', stat: 'last', goal: { max: 0, text: '0' } });
+  result.save({ runs, httpRuns, seed, wallS: wall, perTarget: [...api.cases, ...actions.cases].map((c) => ({ name: c.name, runs: c.runs, outcomes: c.outcomes })) }, 'vitest, embedded PostgreSQL 18, bin/server.mjs');
 }
 
 runMain(main);

@@ -1,255 +1,233 @@
 /**
- * Kill lateness: N running containers (default 200) whose deadlines are spread over 30 s; for
- * each, the time from its deadline to the SIGTERM as the Docker engine reports it (the `kill`
- * event with signal 15, engine clock, ms). The real sweeper schedule runs (node-cron, advisory
- * lock, sweeper_runs) in this process against an embedded PostgreSQL and the local engine.
+ * Kill lateness through the whole product: `bin/server.mjs` + a real `npm run worker`
+ * (bench/product.ts) on the local engine. N jobs (default 500) are submitted over the HTTP API,
+ * one every `--every` ms (default 150), each with the same timeout, so their deadlines come one
+ * every ~150 ms, after every job is running. Lateness = the engine's own `kill` event (signal 15,
+ * engine clock) − the job's `deadlineAt`. The 500 containers exiting on SIGTERM cost the worker
+ * what they cost in production: Docker events, completions, log tails, the webhook outbox.
  *
- * Modes:
- *   precise  — what ships: cron every WARDEN_TIMEOUT_SWEEP_S=1 s plus the next-deadline timer
- *   cron-1s  — cron every 1 s alone (timer off)
- *   cron-60s — cron every 60 s, timer off: the "check once a minute" comparison. Its deadlines
- *              start 15 s after a minute boundary, so they land mid-way between two checks
- *              (expected lateness of a 60 s checker: uniform 0-60 s, mean 30 s).
- *   engine   — no Warden: one timer per deadline in this process calls the engine's kill directly
- *              (the same runtime call the escalation makes). The floor this machine and engine
- *              allow under the same load (containers exiting at the same rate), side by side.
+ * Side by side in the same run (`--modes worker,engine`, in that order unless `--engine-first`):
+ * the engine alone — the same number of containers started directly, one timer per deadline in
+ * this process calling the engine's kill, the floor this machine allows under the same load.
  *
- *   npx tsx bench/kill-lateness.ts [--n 200] [--spread 30] [--modes precise,cron-1s,cron-60s] [--no-write]
+ * Also recorded: the worker's RSS (sampled every 250 ms), the running count at each deadline, and
+ * `die` → final status as a client sees it after COMMIT (LISTEN warden_live).
+ *
+ *   npm run bench -- kill-lateness [--n 500] [--every 150] [--modes worker,engine] [--no-write]
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { ensureInstallation } from '../server/domain/installation';
 import crypto from 'node:crypto';
 import path from 'node:path';
-import { inArray, sql } from 'drizzle-orm';
-import { systemClock } from '../server/clock';
-import { parseConfig } from '../server/config';
-import type { Ctx } from '../server/context';
-import type { Database } from '../server/db/client';
-import { jobs, plans, users } from '../server/db/schema';
 import { createDockerRuntime } from '../server/docker/runtime';
-import { seedDefaultPlans } from '../server/domain/plans';
-import { startSweepers } from '../server/sweepers';
-import { arg, beginResult, loadAverage, machineLine, pct, publish, runMain, today, withBenchPostgres } from './lib';
+import { arg, beginResult, flag, loadAverage, pct, runMain } from './lib';
+import { listenTransitions, planAndUsers, rssOf, startProduct, workerNodePid } from './product';
 
-const N = Number(arg('n', '200'));
-const SPREAD_S = Number(arg('spread', '30'));
-const MODES = arg('modes', 'precise,cron-1s,cron-60s').split(',') as Mode[];
+const N = Number(arg('n', '500'));
+const EVERY_MS = Number(arg('every', '150'));
+const MODES = arg('modes', flag('engine-first') ? 'engine,worker' : 'worker,engine').split(',') as Mode[];
 const IMAGE = 'warden-test/busybox:latest';
-type Mode = 'precise' | 'cron-1s' | 'cron-60s' | 'engine';
+type Mode = 'worker' | 'engine';
+const FINAL = new Set(['succeeded', 'failed', 'timed_out', 'killed', 'lost', 'cancelled']);
 
-const secs = (ms: number) => (ms / 1000).toFixed(3);
-
-async function mapLimit<T, R>(xs: T[], n: number, fn: (x: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(xs.length);
-  let i = 0;
-  await Promise.all(
-    Array.from({ length: n }, async () => {
-      while (i < xs.length) {
-        const k = i++;
-        out[k] = await fn(xs[k]!, k);
-      }
-    }),
-  );
-  return out;
+interface EngineEvent {
+  action: string;
+  id: string;
+  at: number;
+  signal?: string;
 }
 
-interface ModeResult {
-  mode: Mode;
-  /** First to last SIGTERM event, ms. */
-  spreadMs: number;
-  lateMs: number[];
-  dbLateMs: number[];
-  /** Docker `kill` event − DB sigterm_at: the claim's commit, the call and the engine's own share. */
-  claimToKillMs: number[];
-  ticks: number;
-  startSeconds: number;
-}
-
-async function runMode(db: Database, mode: Mode, userId: string): Promise<ModeResult> {
-  const docker = createDockerRuntime();
-  const node = `bench-${crypto.randomBytes(4).toString('hex')}`;
-  const installation = await ensureInstallation(db.db);
-  const ctx: Ctx = { db: db.db, clock: systemClock, node, installation, docker };
-  const ids = Array.from({ length: N }, () => crypto.randomUUID());
-  const t0 = Date.now();
-  const containers = await mapLimit(ids, 8, (id) =>
-    docker.run({
-      image: IMAGE,
-      command: ['sh', '-c', 'sleep 900'],
-      labels: { 'warden.managed': 'true', 'warden.job': id, 'warden.attempt': '1', 'warden.node': node, 'warden.installation': installation, 'warden.user': userId, 'warden.bench': 'kill-lateness' },
-    }),
-  );
-  const startSeconds = (Date.now() - t0) / 1000;
-  const byContainer = new Map(containers.map((c, i) => [c, ids[i]!]));
-  let base: number;
-  if (mode === 'cron-60s') {
-    const now = Date.now();
-    base = Math.ceil((now + 5000) / 60_000) * 60_000 + 15_000;
-  } else {
-    // A random sub-second phase: deadlines do not line up with the whole-second cron ticks.
-    base = Date.now() + 4000 + Math.floor(Math.random() * 1000);
-  }
-  const deadlines = ids.map((_, i) => base + Math.floor((i * SPREAD_S * 1000) / N));
-  await db.db.insert(jobs).values(
-    ids.map((id, i) => ({
-      id,
-      userId,
-      image: IMAGE,
-      status: 'running' as const,
-      maxRetries: 0,
-      timeoutS: 300,
-      timeoutSource: 'plan',
-      // Long grace: only SIGTERM is measured; nothing escalates during the run.
-      gracePeriodS: 3600,
-      queuedAt: new Date(t0),
-      startedAt: new Date(deadlines[i]! - 300_000),
-      deadlineAt: new Date(deadlines[i]!),
-      node,
-      containerId: containers[i]!,
-    })),
-  );
-  // The engine's own event stream, read with the docker CLI: independent of the runtime under test.
-  const sigterm = new Map<string, number>();
-  let resolveAll!: () => void;
-  const all = new Promise<void>((r) => (resolveAll = r));
-  const sub = spawn('docker', ['events', '--filter', `label=warden.node=${node}`, '--filter', 'event=kill', '--format', '{{json .}}'], { stdio: ['ignore', 'pipe', 'ignore'] });
+/** The engine's event stream for containers labelled warden.node=node, read with the docker CLI (independent of Warden's own client). */
+function engineEvents(node: string) {
+  const events: EngineEvent[] = [];
+  const sub = spawn('docker', ['events', '--filter', `label=warden.node=${node}`, '--filter', 'event=kill', '--filter', 'event=start', '--filter', 'event=die', '--format', '{{json .}}'], { stdio: ['ignore', 'pipe', 'ignore'] });
   let pending = '';
   sub.stdout.on('data', (d: Buffer) => {
     const lines = (pending + d.toString()).split('\n');
     pending = lines.pop() ?? '';
     for (const line of lines) {
       if (!line.trim()) continue;
-      const e = JSON.parse(line) as { Actor?: { ID?: string; Attributes?: Record<string, string> }; timeNano?: number };
-      if (e.Actor?.Attributes?.signal !== '15') continue;
-      const job = byContainer.get(e.Actor.ID ?? '');
-      if (!job || sigterm.has(job)) continue;
-      sigterm.set(job, Math.floor((e.timeNano ?? 0) / 1e6));
-      if (sigterm.size === N) resolveAll();
+      const e = JSON.parse(line) as { Action?: string; Actor?: { ID?: string; Attributes?: Record<string, string> }; timeNano?: number };
+      events.push({ action: e.Action ?? '', id: e.Actor?.ID ?? '', at: Math.floor((e.timeNano ?? 0) / 1e6), signal: e.Actor?.Attributes?.signal });
     }
   });
-  await new Promise((r) => setTimeout(r, 500)); // let the CLI subscribe
-  const cfg = parseConfig({
-    WARDEN_TIMEOUT_SWEEP_S: mode === 'cron-60s' ? '60' : '1',
-    WARDEN_TTL_SWEEP_S: '86400',
-    WARDEN_ORPHAN_SWEEP_S: '86400',
-  });
-  const startedRunsAt = new Date();
-  const h =
-    mode === 'engine'
-      ? directKills(docker, containers, deadlines)
-      : startSweepers(ctx, cfg, { preciseDeadlines: mode === 'precise' });
-  const limit = Math.max(...deadlines) - Date.now() + (mode === 'cron-60s' ? 75_000 : 15_000);
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([all, new Promise<void>((r) => (timer = setTimeout(r, limit)))]);
-  clearTimeout(timer);
-  await h.stop();
-  sub.kill();
-  const [runs] = await db.db.execute<{ n: number }>(sql`select count(*)::int as n from sweeper_runs where node = ${node} and started_at >= ${startedRunsAt.toISOString()}::timestamptz`);
-  const rows = await db.db.select({ id: jobs.id, deadlineAt: jobs.deadlineAt, sigtermAt: jobs.sigtermAt }).from(jobs).where(inArray(jobs.id, ids));
-  const lateMs: number[] = [];
-  const dbLateMs: number[] = [];
-  const claimToKillMs: number[] = [];
-  for (const r of rows) {
-    const ev = sigterm.get(r.id);
-    if (ev !== undefined) lateMs.push(ev - r.deadlineAt!.getTime());
-    if (r.sigtermAt) dbLateMs.push(r.sigtermAt.getTime() - r.deadlineAt!.getTime());
-    if (ev !== undefined && r.sigtermAt) claimToKillMs.push(ev - r.sigtermAt.getTime());
+  return {
+    events,
+    firstKill: () => {
+      const m = new Map<string, number>();
+      for (const e of events) if (e.action === 'kill' && e.signal === '15' && !m.has(e.id)) m.set(e.id, e.at);
+      return m;
+    },
+    /** Containers running at time t (start seen, die not yet). */
+    runningAt: (t: number) => {
+      const started = new Set<string>();
+      for (const e of events) {
+        if (e.at > t) continue;
+        if (e.action === 'start') started.add(e.id);
+        else if (e.action === 'die') started.delete(e.id);
+      }
+      return started.size;
+    },
+    dies: () => {
+      const m = new Map<string, number>();
+      for (const e of events) if (e.action === 'die' && !m.has(e.id)) m.set(e.id, e.at);
+      return m;
+    },
+    ready: () => new Promise((r) => setTimeout(r, 700)),
+    close: () => sub.kill(),
+  };
+}
+
+async function waitUntil(what: string, fn: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
   }
-  if (lateMs.length < N) console.error(`[${mode}] only ${lateMs.length}/${N} SIGTERMs seen in time`);
-  await mapLimit(containers, 8, (c) => docker.remove(c));
-  await db.db.delete(jobs).where(inArray(jobs.id, ids));
-  const evs = [...sigterm.values()];
-  const spreadMs = evs.length ? Math.max(...evs) - Math.min(...evs) : 0;
-  return { mode, spreadMs, lateMs, dbLateMs, claimToKillMs, ticks: Number(runs?.n ?? 0), startSeconds };
 }
 
-/** The engine mode: a timer per deadline, each calling kill(SIGTERM) itself. */
-function directKills(docker: ReturnType<typeof createDockerRuntime>, containers: string[], deadlines: number[]) {
-  const timers = containers.map((c, i) =>
-    setTimeout(() => void docker.kill(c, 'SIGTERM').catch((e: unknown) => console.error(`[engine] kill failed: ${String(e)}`)), Math.max(0, deadlines[i]! - Date.now())),
-  );
-  return { stop: async () => timers.forEach(clearTimeout) };
+function removeByNode(node: string): void {
+  const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=warden.node=${node}`]).toString().trim();
+  if (ids) execFileSync('docker', ['rm', '-f', ...ids.split('\n')], { stdio: 'ignore' });
 }
 
-async function main() {
+interface Run {
+  lateMs: number[];
+  runningAtDeadline: number[];
+  dieToFinalMs: number[];
+  workerRssMb: number[];
+  deadlineGapMs: number[];
+}
+
+async function viaProduct(): Promise<Run> {
+  const leadS = Math.ceil((N * EVERY_MS) / 1000) + 15;
+  const p = await startProduct('kill', {
+    env: { WARDEN_NODE_CPU_OVERCOMMIT: '1000', WARDEN_NODE_MEMORY_MB: '10000000', WARDEN_ORPHAN_GRACE_S: '3600' },
+  });
+  const ev = engineEvents(p.node);
+  const live = await listenTransitions(p.dbUrl);
+  const rss: number[] = [];
+  const wpid = workerNodePid(p.worker!);
+  const sampler = setInterval(() => rss.push(rssOf(wpid) / 2 ** 20), 250);
+  try {
+    const [user] = await planAndUsers(p, 'bench-kill', { maxConcurrentJobs: N, maxQueuedJobs: N, maxTimeoutSeconds: 3600, gracePeriodSeconds: 30, warnBeforeSeconds: 0, cpus: 0.1, memoryMb: 16, network: 'none' }, 1);
+    await ev.ready();
+    const ids: string[] = [];
+    const t0 = Date.now();
+    const posts: Promise<void>[] = [];
+    for (let i = 0; i < N; i++) {
+      const wait = t0 + i * EVERY_MS - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      posts.push(
+        p.api<{ id: string }>('POST', '/api/v1/jobs', { image: IMAGE, command: ['sleep', '3600'], timeoutSeconds: leadS }, user!.key).then((j) => {
+          ids.push(j.id);
+        }),
+      );
+    }
+    await Promise.all(posts);
+    console.error(`[worker] ${N} submitted in ${((Date.now() - t0) / 1000).toFixed(1)} s; deadlines start ~${leadS} s after the first`);
+    await waitUntil('every job to end', () => ids.every((id) => [...(live.seen.get(id)?.keys() ?? [])].some((s) => FINAL.has(s))), leadS * 1000 + N * EVERY_MS + 120_000);
+    clearInterval(sampler);
+    const rows = (await p.db.sql<{ id: string; deadline_at: string; container_id: string; status: string }[]>`select id, deadline_at::text, container_id, status from jobs where id = any(${ids})`).map((r) => ({ ...r, deadline_at: new Date(r.deadline_at) }));
+    const kills = ev.firstKill();
+    const dies = ev.dies();
+    const lateMs: number[] = [];
+    const runningAtDeadline: number[] = [];
+    const dieToFinalMs: number[] = [];
+    for (const r of rows) {
+      const k = kills.get(r.container_id);
+      if (k === undefined) {
+        console.error(`[worker] job ${r.id} (${r.status}): no SIGTERM seen`);
+        continue;
+      }
+      lateMs.push(k - r.deadline_at.getTime());
+      runningAtDeadline.push(ev.runningAt(r.deadline_at.getTime()));
+      const die = dies.get(r.container_id);
+      const fin = [...(live.seen.get(r.id)?.entries() ?? [])].find(([s]) => FINAL.has(s))?.[1];
+      if (die !== undefined && fin !== undefined) dieToFinalMs.push(fin - die);
+    }
+    const deadlines = rows.map((r) => r.deadline_at.getTime()).sort((a, b) => a - b);
+    const deadlineGapMs = deadlines.slice(1).map((d, i) => d - deadlines[i]!);
+    return { lateMs, runningAtDeadline, dieToFinalMs, workerRssMb: rss, deadlineGapMs };
+  } finally {
+    clearInterval(sampler);
+    ev.close();
+    await live.close().catch(() => {});
+    await p.stop();
+    removeByNode(p.node);
+  }
+}
+
+/** The engine alone: N containers started directly, a timer per deadline calling kill (the same runtime call the escalation makes). */
+async function engineAlone(): Promise<Run> {
+  const docker = createDockerRuntime();
+  const node = `bench-kill-engine-${crypto.randomBytes(3).toString('hex')}`;
+  const ev = engineEvents(node);
+  await ev.ready();
+  try {
+    const containers: string[] = [];
+    const t0 = Date.now();
+    const starts: Promise<void>[] = [];
+    for (let i = 0; i < N; i++) {
+      const wait = t0 + i * EVERY_MS - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      starts.push(docker.run({ image: IMAGE, command: ['sleep', '3600'], labels: { 'warden.node': node, 'warden.bench': 'kill-lateness' } }).then((c) => void containers.push(c)));
+    }
+    await Promise.all(starts);
+    const base = Date.now() + 5000;
+    const deadlines = containers.map((_, i) => base + i * EVERY_MS);
+    const timers = containers.map((c, i) => setTimeout(() => void docker.kill(c, 'SIGTERM').catch((e: unknown) => console.error(`[engine] kill failed: ${String(e)}`)), deadlines[i]! - Date.now()));
+    await waitUntil('every SIGTERM', () => containers.every((c) => ev.firstKill().has(c)), N * EVERY_MS + 120_000).finally(() => timers.forEach(clearTimeout));
+    const kills = ev.firstKill();
+    return {
+      lateMs: containers.map((c, i) => kills.get(c)! - deadlines[i]!),
+      runningAtDeadline: deadlines.map((d) => ev.runningAt(d)),
+      dieToFinalMs: [],
+      workerRssMb: [],
+      deadlineGapMs: [],
+    };
+  } finally {
+    ev.close();
+    removeByNode(node);
+  }
+}
+
+runMain(async () => {
   try {
     execFileSync('docker', ['image', 'inspect', IMAGE], { stdio: 'ignore' });
   } catch {
     execFileSync('bash', [path.join(process.cwd(), 'test/fixtures/build-busybox-image.sh')], { stdio: 'inherit' });
   }
-  const loadAtStart = loadAverage();
+  const load0 = loadAverage();
   const result = beginResult('kill-lateness', 'Kill lateness', 'kill-lateness.ts');
-  await withBenchPostgres('kill', async (pg) => {
-    try {
-      const database = pg.connect(10);
-      await seedDefaultPlans(database.db);
-      const [plan] = await database.db.insert(plans).values({ name: 'bench', gracePeriodS: 3600, warnBeforeS: 0, maxConcurrentJobs: 1000 }).returning();
-      const [user] = await database.db.insert(users).values({ name: 'bench', planId: plan!.id }).returning();
-      const results: ModeResult[] = [];
-      for (const mode of MODES) {
-        console.error(`[${mode}] starting ${N} containers…`);
-        const r = await runMode(database, mode, user!.id);
-        console.error(`[${mode}] p50 ${secs(pct(r.lateMs, 50))} s, p99 ${secs(pct(r.lateMs, 99))} s, max ${secs(Math.max(...r.lateMs))} s`);
-        results.push(r);
-      }
-      const dockerVersion = execFileSync('docker', ['version', '--format', '{{.Server.Version}}']).toString().trim();
-      const lines: string[] = [];
-      lines.push(`## Kill lateness (${today()})`, '');
-      lines.push(`- Machine: ${machineLine(`Docker ${dockerVersion}, embedded PostgreSQL 18`, loadAtStart)}`);
-      lines.push(`- Command: \`npx tsx bench/kill-lateness.ts --n ${N} --spread ${SPREAD_S} --modes ${MODES.join(',')}\``);
-      lines.push(
-        `- Method: ${N} \`sh -c 'sleep 900'\` containers started on the local engine (labels as the dispatcher sets them), job rows inserted as \`running\` with deadlines spread evenly over ${SPREAD_S} s, ` +
-          'then the real schedule (`startSweepers`: node-cron, advisory lock per tick, sweeper_runs) runs in this process. Lateness = Docker `kill` event time (signal 15) − deadline. ' +
-          '`precise` is the shipped configuration (1 s cron + a timer armed for the next deadline); `cron-1s` is the 1 s cron alone; `cron-60s` checks once a minute (real time, not simulated), with deadlines starting 15 s after a minute boundary so they fall mid-way between checks; `engine` is no Warden at all — one timer per deadline calling the engine\'s kill directly, the floor under the same load. ' +
-          '"DB sigterm_at" = the SIGTERM claim (the clock read as the timeout\'s write begins) − deadline: Warden\'s share before its write; "sigterm_at → kill event" = that write\'s commit, the call and the engine\'s own share.',
-        '',
-      );
-      lines.push('| mode | SIGTERMs seen | p50 (s) | p90 (s) | p99 (s) | max (s) | min (s) | ticks run | DB sigterm_at p99 (s) | sigterm_at → kill event p99 (s) |');
-      lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-      for (const r of results) {
-        lines.push(
-          `| ${r.mode} | ${r.lateMs.length}/${N} | ${secs(pct(r.lateMs, 50))} | ${secs(pct(r.lateMs, 90))} | ${secs(pct(r.lateMs, 99))} | ${secs(Math.max(...r.lateMs))} | ${secs(Math.min(...r.lateMs))} | ${r.mode === 'engine' ? '—' : r.ticks} | ${r.dbLateMs.length ? secs(pct(r.dbLateMs, 99)) : '—'} | ${r.claimToKillMs.length ? secs(pct(r.claimToKillMs, 99)) : '—'} |`,
-        );
-      }
-      lines.push('');
-      const p = results.find((r) => r.mode === 'precise');
-      if (p) lines.push(`Target (p99 ≤ 1 s from deadline to SIGTERM): ${pct(p.lateMs, 99) <= 1000 ? 'met' : 'NOT met'} by the shipped configuration (p99 ${secs(pct(p.lateMs, 99))} s).`, '');
-      const m60 = results.find((r) => r.mode === 'cron-60s');
-      if (m60) {
-        lines.push(
-          `The 60 s checker's one due tick signalled all ${m60.lateMs.length} jobs in a ${secs(m60.spreadMs)} s burst (Docker calls 16 at a time on a loaded engine), ` +
-            'so its minimum lateness is the 15 s the schedule gives plus that burst; its worst case is a full period (60 s) plus the burst.',
-          '',
-        );
-      }
-      publish('## Kill lateness', lines.join('\n'));
-      for (const r of results) {
-        result.series(`${r.mode}_lateness`, 'ms', r.lateMs);
-        if (r.dbLateMs.length) result.series(`${r.mode}_db_sigterm_at`, 'ms', r.dbLateMs);
-        if (r.claimToKillMs.length) result.series(`${r.mode}_sigterm_at_to_kill`, 'ms', r.claimToKillMs);
-        const every = `one deadline every ${Math.round((SPREAD_S * 1000) / N)} ms`;
-        result.figure({
-          label: r.mode === 'engine' ? `engine alone: deadline → kill event, ${N} running, ${every}` : `${r.mode} (sweepers in the bench process, not yet \`npm run worker\`): deadline → engine kill event, ${N} running, ${every}`,
-          series: `${r.mode}_lateness`,
-          stat: 'p99',
-          ...(r.mode === 'precise' ? { goal: { max: 100, text: 'p99 ≤ 100 ms at 500 running, one deadline every 150 ms' } } : {}),
-        });
-      }
-      const { missed } = result.save({ n: N, spreadS: SPREAD_S, modes: MODES }, `Docker ${dockerVersion}, embedded PostgreSQL 18`);
-      if (missed.length) {
-        console.error(`goal missed: ${missed.join('; ')}`);
-        process.exitCode = 1;
-      }
-    } finally {
-      // Leftovers from an interrupted run: every bench container carries warden.bench.
-      try {
-        const left = execFileSync('docker', ['ps', '-aq', '--filter', 'label=warden.bench=kill-lateness']).toString().trim();
-        if (left) execFileSync('docker', ['rm', '-f', ...left.split('\n')], { stdio: 'ignore' });
-      } catch {
-        /* engine gone */
-      }
-    }
-  });
-}
-
-runMain(main);
+  const runs = new Map<Mode, Run>();
+  for (const mode of MODES) {
+    console.error(`[${mode}] ${N} containers, one deadline every ${EVERY_MS} ms… (load ${load0})`);
+    const r = mode === 'worker' ? await viaProduct() : await engineAlone();
+    console.error(`[${mode}] lateness p50 ${pct(r.lateMs, 50)} ms, p99 ${pct(r.lateMs, 99)} ms, max ${Math.max(...r.lateMs)} ms over ${r.lateMs.length}; running at the deadlines p50 ${pct(r.runningAtDeadline, 50)}, max ${Math.max(...r.runningAtDeadline)}`);
+    runs.set(mode, r);
+  }
+  const dockerVersion = execFileSync('docker', ['version', '--format', '{{.Server.Version}}']).toString().trim();
+  const w = runs.get('worker');
+  const e = runs.get('engine');
+  if (w) {
+    result.series('worker_lateness', 'ms', w.lateMs);
+    result.series('worker_running_at_deadline', 'containers', w.runningAtDeadline);
+    result.series('worker_deadline_gap', 'ms', w.deadlineGapMs);
+    result.series('worker_die_to_final_after_commit', 'ms', w.dieToFinalMs);
+    result.series('worker_rss', 'MB', w.workerRssMb);
+    result.figure({ label: `Warden (bin/server.mjs + npm run worker): deadline → engine kill event, ${N} jobs, one deadline every ${EVERY_MS} ms`, series: 'worker_lateness', stat: 'p99', goal: { max: 100, text: 'p99 ≤ 100 ms at 500 running, one deadline every 150 ms' } });
+    result.figure({ label: 'running containers when the deadlines came (the largest)', series: 'worker_running_at_deadline', stat: 'max' });
+    result.figure({ label: 'time between consecutive deadlines', series: 'worker_deadline_gap', stat: 'p50' });
+    result.figure({ label: 'during the run: die → final status seen by a client after COMMIT (LISTEN)', series: 'worker_die_to_final_after_commit', stat: 'p99' });
+    result.figure({ label: 'worker RSS during the run', series: 'worker_rss', stat: 'max' });
+  }
+  if (e) {
+    result.series('engine_lateness', 'ms', e.lateMs);
+    result.figure({ label: `engine alone (a timer per deadline calling kill): deadline → kill event, ${N} containers, one every ${EVERY_MS} ms`, series: 'engine_lateness', stat: 'p99' });
+  }
+  const { missed } = result.save({ n: N, everyMs: EVERY_MS, modes: MODES }, `Docker ${dockerVersion}, embedded PostgreSQL 18`);
+  if (missed.length) {
+    console.error(`goal missed: ${missed.join('; ')}`);
+    process.exitCode = 1;
+  }
+});

@@ -1,333 +1,301 @@
 /**
- * Start speed against the engine itself, in the same run, on the local Docker engine and an
- * embedded PostgreSQL. Warden's side is the real dispatcher (server/worker/dispatch-loop.ts: woken
- * by each submission, draining fairly, `--concurrency` starts at once) and the real completion
- * path (Docker events → onContainerEvent); no tick runs, so every start came from a wake-up.
+ * Start speed and completion through the whole product (bench/product.ts: `bin/server.mjs` +
+ * a real `npm run worker`, on the local engine), side by side with the engine alone in the same
+ * run.
  *
- * - burst: N jobs submitted at once (from 1 user whose limit is N, and from 10 users with N/10
- *   each, rounded up); time from the first submission to the last container's `start` event (engine time), over
- *   the time the engine needs to create and start the same containers (same specs) directly at
- *   the same concurrency. Goal ≤ 1.3×.
- * - single: submit → `start` event, 50 sequential submissions, next to the engine's own create +
- *   start of the same spec (call → `start` event). Goal: overhead p50 ≤ 50 ms.
- * - completion: `die` event → the job's final status committed (a trigger records
- *   clock_timestamp() when a job turns final; same machine clock as the engine). Goal p99 ≤ 100 ms.
+ * - burst: `--burst` jobs (default 24) POSTed to /api/v1/jobs at once; from the first request to
+ *   the last container's `start` event (engine clock). The engine alone: the same container specs
+ *   (server/domain/container-spec.ts, as the worker makes them) created and started directly at
+ *   the worker's start concurrency (WARDEN_START_CONCURRENCY, 8); from the first create call to
+ *   the last `start` event. Both warmed up once first; each repeat alternates which goes first.
+ *   Goal: every run ≤ 1.3× the engine.
+ * - single: one POST, then its container's `start` event; next to the engine's own create +
+ *   start of the same spec (call → `start` event), the two alternating, warmed up. Goal: the
+ *   overhead's p50 ≤ 50 ms.
+ * - completion: jobs of `sleep 0.2` from one user with limit 1: `die` event → the final status as
+ *   a client sees it after COMMIT (LISTEN warden_live; NOTIFY is delivered on commit). Goal p99
+ *   ≤ 100 ms. Also die → the next queued job's `start`.
  *
- *   npx tsx bench/start-speed.ts [--sizes 24,100] [--concurrency 4,8,16] [--repeat 3] [--single 50] [--completion 50] [--no-write]
+ *   npm run bench -- start-speed [--burst 24] [--repeat 5] [--single 50] [--completion 200] [--no-write]
  */
-import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { eq, inArray, sql } from 'drizzle-orm';
-import { systemClock } from '../server/clock';
-import type { Ctx } from '../server/context';
-import type { Database } from '../server/db/client';
-import { jobs, plans, type Job } from '../server/db/schema';
+import crypto from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import { plans } from '../server/db/schema';
 import { createDockerRuntime } from '../server/docker/runtime';
-import type { ContainerEvent, DockerRuntime } from '../server/docker/types';
-import type { Actor } from '../server/domain/actor';
 import { containerSpec } from '../server/domain/container-spec';
-import { dispatchSignal } from '../server/domain/dispatch-signal';
-import { ensureInstallation } from '../server/domain/installation';
-import { submitJob } from '../server/domain/jobs';
-import { seedDefaultPlans, upsertPlan } from '../server/domain/plans';
-import { createUser } from '../server/domain/users';
-import { onContainerEvent } from '../server/worker/completion';
-import { startDispatchLoop } from '../server/worker/dispatch-loop';
-import { arg, beginResult, loadAverage, machineLine, pct, publish, runMain, today, withBenchPostgres } from './lib';
+import type { ContainerEvent } from '../server/runtime/types';
+import { arg, beginResult, loadAverage, pct, runMain } from './lib';
+import { listenTransitions, planAndUsers, startProduct, type Product } from './product';
 
-const SIZES = arg('sizes', '24,100').split(',').map(Number);
-const CONCURRENCY = arg('concurrency', '4,8,16').split(',').map(Number);
+const BURST = Number(arg('burst', '24'));
+const REPEAT = Number(arg('repeat', '5'));
 const SINGLE = Number(arg('single', '50'));
-const COMPLETION = Number(arg('completion', '50'));
-/** Each burst configuration is run this many times (engine, then Warden, each time); the table gives the median ratio. */
-const REPEAT = Math.max(1, Number(arg('repeat', '3')));
+const COMPLETION = Number(arg('completion', '200'));
+const CONCURRENCY = 8;
 const IMAGE = 'warden-test/busybox:latest';
-const BENCH = 'start-speed';
-const ADMIN: Actor = { kind: 'operator', id: '00000000-0000-4000-8000-000000000001', email: 'bench@bench', role: 'admin' };
-const ms = (x: number) => x.toFixed(0);
-const s2 = (x: number) => (x / 1000).toFixed(2);
+const FINAL = new Set(['succeeded', 'failed', 'timed_out', 'killed', 'lost', 'cancelled']);
+const sleeper = { image: IMAGE, command: ['sleep', '600'], timeoutSeconds: 3600 };
 
-async function mapLimit<T, R>(xs: T[], n: number, fn: (x: T, i: number) => Promise<R>): Promise<R[]> {
+async function mapLimit<T, R>(xs: T[], n: number, fn: (x: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(xs.length);
   let i = 0;
   await Promise.all(
     Array.from({ length: Math.min(n, xs.length) }, async () => {
       while (i < xs.length) {
         const k = i++;
-        out[k] = await fn(xs[k]!, k);
+        out[k] = await fn(xs[k]!);
       }
     }),
   );
   return out;
 }
 
-function removeAll(node: string): void {
-  const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=warden.node=${node}`]).toString().trim();
-  if (ids) execFileSync('docker', ['rm', '-f', ...ids.split('\n')], { stdio: 'ignore' });
-}
-
-/** Engine events of one node, by action then container id (first occurrence). */
+/** The engine's events (Warden's Docker client, in this process), first time of each action per container. */
 class EventLog {
   private readonly by = new Map<string, Map<string, number>>();
-  private waiters: (() => void)[] = [];
+  private readonly waiters = new Set<() => void>();
   push(e: ContainerEvent): void {
     const m = this.by.get(e.action) ?? new Map<string, number>();
     this.by.set(e.action, m);
     if (!m.has(e.id)) m.set(e.id, e.at.getTime());
-    for (const w of this.waiters.splice(0)) w();
+    for (const w of this.waiters) w();
   }
   time(action: string, id: string): number | undefined {
     return this.by.get(action)?.get(id);
   }
-  async until(action: string, ids: string[], timeoutMs = 120_000): Promise<number[]> {
-    const t0 = Date.now();
-    for (;;) {
-      const ts = ids.map((id) => this.time(action, id));
-      if (ts.every((t) => t !== undefined)) return ts as number[];
-      if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${action} of ${ts.filter((t) => t === undefined).length} containers`);
-      await new Promise<void>((r) => {
-        this.waiters.push(r);
-        setTimeout(r, 200);
-      });
-    }
+  /** Resolves with the times once every id has the action (woken by each event, never a sleep). */
+  until(action: string, ids: () => string[] | null, timeoutMs = 120_000): Promise<number[]> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const list = ids();
+        if (!list) return;
+        const ts = list.map((id) => this.time(action, id));
+        if (ts.every((t) => t !== undefined)) {
+          cleanup();
+          resolve(ts as number[]);
+        }
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`timed out waiting for ${action} events`));
+      }, timeoutMs);
+      const poll = setInterval(check, 100);
+      const cleanup = () => {
+        clearTimeout(timer);
+        clearInterval(poll);
+        this.waiters.delete(check);
+      };
+      this.waiters.add(check);
+      check();
+    });
   }
 }
 
 interface Rig {
-  db: Database;
-  docker: DockerRuntime;
-  ctx: Ctx;
+  p: Product;
   events: EventLog;
-  close(): Promise<void>;
+  /** The engine-alone containers' fence: another node and installation, so the product never sees them. */
+  engineFence: { owner: { node: string; installation: string }; logMaxSize: string; logMaxFiles: number };
+  plan: typeof plans.$inferSelect;
+  key: string;
+  userId: string;
+  docker: ReturnType<typeof createDockerRuntime>;
+  /** Job id → container id, from the live transitions + the database. */
+  containerOf(jobId: string): Promise<string | null>;
+  live: Awaited<ReturnType<typeof listenTransitions>>;
 }
 
-async function rig(db: Database, concurrency: number): Promise<Rig> {
-  const docker = createDockerRuntime();
-  const node = `bench-ss-${crypto.randomBytes(3).toString('hex')}`;
-  const ctx: Ctx = { db: db.db, clock: systemClock, node, installation: await ensureInstallation(db.db), docker };
-  const events = new EventLog();
-  const loop = startDispatchLoop(ctx, docker, { concurrency, start: { pullTimeoutMs: 60_000 } });
-  const off = dispatchSignal.on(() => loop.wake());
-  const sub = docker.events((e) => {
-    if (e.labels['warden.node'] !== node) return;
-    events.push(e);
-    void onContainerEvent(ctx, docker, e).then(() => e.action === 'die' && loop.wake());
-  });
-  await new Promise((r) => setTimeout(r, 300)); // the events stream is connected
-  return {
-    db,
-    docker,
-    ctx,
-    events,
-    async close() {
-      off();
-      await loop.stop();
-      sub.close();
-      removeAll(node);
-    },
-  };
-}
-
-async function users(ctx: Ctx, plan: string, n: number, limit: number): Promise<Actor[]> {
-  await upsertPlan(ctx, ADMIN, plan, { maxConcurrentJobs: limit, maxQueuedJobs: 1000, maxTimeoutSeconds: 3600, monthlyQuotaSeconds: null, network: 'none' });
-  const out: Actor[] = [];
-  for (let i = 0; i < n; i++) {
-    const u = await createUser(ctx, ADMIN, { name: `${plan}-${i}`, plan });
-    out.push({ kind: 'user', id: u.user.id, name: u.user.name });
-  }
-  return out;
-}
-
-const sleeper = { image: IMAGE, command: ['sleep', '600'], timeoutSeconds: 3600 };
-
-interface Burst {
-  n: number;
-  users: number;
-  concurrency: number;
-  wardenMs: number;
-  engineMs: number;
-}
-
-async function burst(db: Database, n: number, nUsers: number, concurrency: number, tag: string): Promise<Burst> {
-  const r = await rig(db, concurrency);
-  try {
-    const actors = await users(r.ctx, `burst-${tag}`, nUsers, Math.ceil(n / nUsers));
-    const [plan] = await r.db.db.select().from(plans).where(eq(plans.name, `burst-${tag}`));
-    const fence = { owner: { node: r.ctx.node, installation: r.ctx.installation }, logMaxSize: '10m', logMaxFiles: 3 };
-    // The engine alone first: the same fenced specs Warden makes, for jobs that are not in the
-    // database, at the same concurrency. Then cleared, and a pause, so both start on a quiet engine.
-    const specs = Array.from({ length: n }, (_, i) => containerSpec({ id: crypto.randomUUID(), userId: (actors[i % nUsers] as { id: string }).id, attempt: 1, labels: {}, env: {}, ...sleeper }, plan!, fence));
-    const e0 = Date.now();
-    const ids = await mapLimit(specs, concurrency, (spec) => r.docker.run(spec));
-    const estarts = await r.events.until('start', ids);
-    const engineMs = Math.max(...estarts) - e0;
-    removeAll(r.ctx.node);
-    await new Promise((res) => setTimeout(res, 2000));
-    const t0 = Date.now();
-    // Everyone submits at once (8 submissions in flight, as a busy API would see).
-    const submitted = await mapLimit(Array.from({ length: n }, (_, i) => actors[i % nUsers]!), 8, (a) => submitJob(r.ctx, a, sleeper));
-    const rows = await waitRunning(r.db, submitted.map((j) => j.id));
-    const starts = await r.events.until('start', rows.map((j) => j.containerId!));
-    const wardenMs = Math.max(...starts) - t0;
-    await r.db.db.delete(jobs).where(inArray(jobs.id, rows.map((j) => j.id)));
-    return { n, users: nUsers, concurrency, wardenMs, engineMs };
-  } finally {
-    await r.close();
+async function killAll(r: Rig, jobIds: string[]): Promise<void> {
+  await mapLimit(jobIds, 8, (id) => r.p.api('POST', `/api/v1/jobs/${id}/kill`, { force: true, reason: 'bench' }));
+  const end = Date.now() + 120_000;
+  while (!jobIds.every((id) => [...(r.live.seen.get(id)?.keys() ?? [])].some((s) => FINAL.has(s)))) {
+    if (Date.now() > end) throw new Error('killed jobs did not end');
+    await new Promise((res) => setTimeout(res, 100));
   }
 }
 
-async function waitRunning(db: Database, ids: string[], timeoutMs = 180_000): Promise<Job[]> {
+function removeEngineContainers(r: Rig): void {
+  const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=warden.node=${r.engineFence.owner.node}`]).toString().trim();
+  if (ids) execFileSync('docker', ['rm', '-f', ...ids.split('\n')], { stdio: 'ignore' });
+}
+
+async function wardenBurst(r: Rig, n: number): Promise<number> {
   const t0 = Date.now();
-  for (;;) {
-    const rows = await db.db.select().from(jobs).where(inArray(jobs.id, ids));
-    if (rows.every((j) => j.status === 'running')) return rows;
-    const bad = rows.find((j) => j.status !== 'running' && j.status !== 'queued' && j.status !== 'starting');
-    if (bad) throw new Error(`job ${bad.id} ended ${bad.status}: ${bad.reason ?? ''}`);
-    if (Date.now() - t0 > timeoutMs) throw new Error('timed out waiting for jobs to run');
-    await new Promise((res) => setTimeout(res, 20));
-  }
+  const jobs = await Promise.all(Array.from({ length: n }, () => r.p.api<{ id: string }>('POST', '/api/v1/jobs', sleeper, r.key)));
+  const containers = new Map<string, string>();
+  const starts = await r.events.until('start', () => {
+    for (const j of jobs) if (!containers.has(j.id)) void r.containerOf(j.id).then((c) => c && containers.set(j.id, c));
+    return containers.size === n ? [...containers.values()] : null;
+  });
+  const ms = Math.max(...starts) - t0;
+  await killAll(r, jobs.map((j) => j.id));
+  return ms;
 }
 
-async function single(db: Database, count: number): Promise<{ warden: number[]; engine: number[] }> {
-  const r = await rig(db, 8);
-  try {
-    const [actor] = await users(r.ctx, 'single', 1, 2);
-    const warden: number[] = [];
-    const engine: number[] = [];
-    const [plan] = await r.db.db.select().from(plans).where(eq(plans.name, 'single'));
-    for (let i = 0; i < count; i++) {
-      const t0 = Date.now();
-      const job = await submitJob(r.ctx, actor!, sleeper);
-      const [row] = await waitRunning(r.db, [job.id]);
-      const [t] = await r.events.until('start', [row!.containerId!]);
-      warden.push(t! - t0);
-      await r.docker.remove(row!.containerId!);
-      await r.db.db.delete(jobs).where(eq(jobs.id, job.id));
-      // The engine alone, same spec.
-      const e0 = Date.now();
-      const id = await r.docker.run(containerSpec({ ...row!, id: crypto.randomUUID() }, plan!, { owner: { node: r.ctx.node, installation: r.ctx.installation }, logMaxSize: '10m', logMaxFiles: 3 }));
-      const [et] = await r.events.until('start', [id]);
-      engine.push(et! - e0);
-      await r.docker.remove(id);
-    }
-    return { warden, engine };
-  } finally {
-    await r.close();
-  }
+function engineSpec(r: Rig) {
+  return containerSpec({ id: crypto.randomUUID(), userId: r.userId, attempt: 1, labels: {}, env: {}, ...sleeper }, r.plan, r.engineFence);
 }
 
-async function completion(db: Database, count: number): Promise<{ lag: number[]; nextStart: number[] }> {
-  await db.db.execute(sql`create table if not exists bench_final (job_id uuid primary key, at timestamptz not null default clock_timestamp())`);
-  await db.db.execute(sql`
-    create or replace function bench_final_trg() returns trigger language plpgsql as $$
-    begin
-      if new.status in ('succeeded','failed','timed_out','killed','lost','cancelled') and old.status is distinct from new.status then
-        insert into bench_final(job_id) values (new.id) on conflict do nothing;
-      end if;
-      return new;
-    end $$`);
-  await db.db.execute(sql`drop trigger if exists bench_final on jobs`);
-  await db.db.execute(sql`create trigger bench_final after update on jobs for each row execute function bench_final_trg()`);
-  const r = await rig(db, 8);
-  try {
-    // Limit 1: each exit frees the slot the next job takes, so die → next start is measured too.
-    const [actor] = await users(r.ctx, 'completion', 1, 1);
-    const submitted: Job[] = [];
-    for (let i = 0; i < count; i++) submitted.push(await submitJob(r.ctx, actor!, { image: IMAGE, command: ['sleep', '0.2'], timeoutSeconds: 60 }));
-    const ids = submitted.map((j) => j.id);
-    const t0 = Date.now();
-    for (;;) {
-      const rows = await r.db.db.select({ status: jobs.status }).from(jobs).where(inArray(jobs.id, ids));
-      if (rows.every((j) => j.status === 'succeeded')) break;
-      if (Date.now() - t0 > 120_000) throw new Error('completion run did not finish');
-      await new Promise((res) => setTimeout(res, 50));
-    }
-    const rows = await r.db.db.select().from(jobs).where(inArray(jobs.id, ids));
-    const finals = new Map(
-      (await r.db.db.execute<{ job_id: string; at: string }>(sql`select job_id, at::text from bench_final`)).map((x) => [x.job_id, new Date(x.at).getTime()]),
-    );
-    const lag = rows.map((j) => finals.get(j.id)! - r.events.time('die', j.containerId!)!);
-    const byStart = [...rows].sort((a, b) => a.startedAt!.getTime() - b.startedAt!.getTime());
-    const nextStart: number[] = [];
-    for (let k = 1; k < byStart.length; k++) nextStart.push(r.events.time('start', byStart[k]!.containerId!)! - r.events.time('die', byStart[k - 1]!.containerId!)!);
-    return { lag, nextStart };
-  } finally {
-    await r.close();
-  }
+async function engineBurst(r: Rig, n: number): Promise<number> {
+  const specs = Array.from({ length: n }, () => engineSpec(r));
+  const t0 = Date.now();
+  const ids = await mapLimit(specs, CONCURRENCY, (s) => r.docker.run(s));
+  const starts = await r.events.until('start', () => ids);
+  const ms = Math.max(...starts) - t0;
+  removeEngineContainers(r);
+  return ms;
+}
+
+async function wardenSingle(r: Rig): Promise<number> {
+  const t0 = Date.now();
+  const job = await r.p.api<{ id: string }>('POST', '/api/v1/jobs', sleeper, r.key);
+  let c: string | null = null;
+  const [t] = await r.events.until('start', () => {
+    if (!c) void r.containerOf(job.id).then((x) => (c = x));
+    return c ? [c] : null;
+  });
+  await killAll(r, [job.id]);
+  return t! - t0;
+}
+
+async function engineSingle(r: Rig): Promise<number> {
+  const spec = engineSpec(r);
+  const t0 = Date.now();
+  const id = await r.docker.run(spec);
+  const [t] = await r.events.until('start', () => [id]);
+  await r.docker.remove(id);
+  return t! - t0;
 }
 
 runMain(async () => {
   const load0 = loadAverage();
-  const result = beginResult(BENCH, 'Start speed', 'start-speed.ts');
-  await withBenchPostgres(BENCH, async (pg) => {
-    const db = pg.connect(12);
-    await seedDefaultPlans(db.db);
-    const v = execFileSync('docker', ['version', '--format', '{{.Server.Version}}']).toString().trim();
-    const pgv = (await db.db.execute<{ v: string }>(sql`select current_setting('server_version') as v`))[0]!.v;
-    const bursts: Burst[][] = [];
-    let tag = 0;
-    for (const n of SIZES) {
-      for (const u of [1, 10]) {
-        for (const c of CONCURRENCY) {
-          const runs: Burst[] = [];
-          for (let k = 0; k < REPEAT; k++) {
-            const b = await burst(db, n, u, c, String(tag++));
-            console.log(`burst ${n} jobs, ${u} user(s), concurrency ${c} (${k + 1}/${REPEAT}): Warden ${s2(b.wardenMs)} s, engine ${s2(b.engineMs)} s, ratio ${(b.wardenMs / b.engineMs).toFixed(2)}`);
-            runs.push(b);
-          }
-          bursts.push(runs);
-        }
+  const result = beginResult('start-speed', 'Start speed and completion', 'start-speed.ts');
+  const p = await startProduct('start', { env: { WARDEN_NODE_CPU_OVERCOMMIT: '1000', WARDEN_NODE_MEMORY_MB: '10000000', WARDEN_START_CONCURRENCY: String(CONCURRENCY) } });
+  const docker = createDockerRuntime();
+  const events = new EventLog();
+  const engineNode = `bench-start-engine-${crypto.randomBytes(3).toString('hex')}`;
+  const sub = docker.events((e) => {
+    const n = e.labels['warden.node'];
+    if (n === p.node || n === engineNode) events.push(e);
+  });
+  const live = await listenTransitions(p.dbUrl);
+  let rig: Rig | null = null;
+  try {
+    await new Promise((res) => setTimeout(res, 500)); // the events stream is connected
+    const limits = { maxConcurrentJobs: 1000, maxQueuedJobs: 10000, maxTimeoutSeconds: 3600, gracePeriodSeconds: 1, warnBeforeSeconds: 0, cpus: 0.1, memoryMb: 16, network: 'none' };
+    const [user] = await planAndUsers(p, 'bench-start', limits, 1);
+    const [plan] = await p.db.db.select().from(plans).where(eq(plans.name, 'bench-start'));
+    const containerIds = new Map<string, string>();
+    const r: Rig = {
+      p,
+      events,
+      engineFence: { owner: { node: engineNode, installation: crypto.randomUUID() }, logMaxSize: '10m', logMaxFiles: 3 },
+      plan: plan!,
+      key: user!.key,
+      userId: user!.id,
+      docker,
+      live,
+      async containerOf(jobId) {
+        const known = containerIds.get(jobId);
+        if (known) return known;
+        const [row] = await p.db.sql<{ container_id: string | null }[]>`select container_id from jobs where id = ${jobId}`;
+        if (row?.container_id) containerIds.set(jobId, row.container_id);
+        return row?.container_id ?? null;
+      },
+    };
+    rig = r;
+
+    // Warm-up: one of each, discarded.
+    await engineBurst(r, BURST);
+    await wardenBurst(r, BURST);
+    const wardenB: number[] = [];
+    const engineB: number[] = [];
+    const ratios: number[] = [];
+    for (let k = 0; k < REPEAT; k++) {
+      const order = k % 2 === 0 ? ['engine', 'warden'] : ['warden', 'engine'];
+      let w = 0;
+      let e = 0;
+      for (const side of order) {
+        if (side === 'warden') w = await wardenBurst(r, BURST);
+        else e = await engineBurst(r, BURST);
+      }
+      wardenB.push(w);
+      engineB.push(e);
+      ratios.push(w / e);
+      console.error(`burst ${BURST} (${k + 1}/${REPEAT}, ${order[0]} first): Warden ${w} ms, engine ${e} ms, ratio ${(w / e).toFixed(2)}`);
+    }
+
+    for (let k = 0; k < 3; k++) {
+      await engineSingle(r);
+      await wardenSingle(r);
+    }
+    const wardenS: number[] = [];
+    const engineS: number[] = [];
+    for (let k = 0; k < SINGLE; k++) {
+      if (k % 2 === 0) {
+        engineS.push(await engineSingle(r));
+        wardenS.push(await wardenSingle(r));
+      } else {
+        wardenS.push(await wardenSingle(r));
+        engineS.push(await engineSingle(r));
       }
     }
-    const ratio = (b: Burst) => b.wardenMs / b.engineMs;
-    const median = (runs: Burst[]) => [...runs].sort((a, b) => ratio(a) - ratio(b))[Math.floor((runs.length - 1) / 2)]!;
-    const sg = await single(db, SINGLE);
-    const over = sg.warden.map((w, i) => w - sg.engine[i]!);
-    console.log(`single: Warden p50 ${ms(pct(sg.warden, 50))} ms p99 ${ms(pct(sg.warden, 99))} ms; engine p50 ${ms(pct(sg.engine, 50))} p99 ${ms(pct(sg.engine, 99))}; overhead p50 ${ms(pct(over, 50))} p99 ${ms(pct(over, 99))}`);
-    const cp = await completion(db, COMPLETION);
-    console.log(`completion: die → final p50 ${ms(pct(cp.lag, 50))} ms p99 ${ms(pct(cp.lag, 99))} ms; die → next start p50 ${ms(pct(cp.nextStart, 50))} ms p99 ${ms(pct(cp.nextStart, 99))} ms`);
+    const over = wardenS.map((w, i) => w - engineS[i]!);
+    console.error(`single: Warden p50 ${pct(wardenS, 50)} ms, engine p50 ${pct(engineS, 50)} ms, overhead p50 ${pct(over, 50)} ms`);
 
-    const lines = [
-      `## Start speed (${today()})`,
-      '',
-      `\`npx tsx bench/start-speed.ts${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}\``,
-      '',
-      `Machine: ${machineLine(`Docker ${v}, PostgreSQL ${pgv} (embedded)`, load0)}.`,
-      '',
-      'Warden: the dispatch loop woken by each submission (no tick), fenced container specs, completion from Docker events. Engine: the same specs created and started directly by dockerode at the same concurrency, just before Warden\'s run of the same burst (cleared, 2 s pause between). Times end at the last container\'s `start` event (engine clock).',
-      '',
-      `Each configuration ran ${REPEAT} time(s); the row is the run with the median ratio, the last column every run's ratio.`,
-      '',
-      '| burst | users | start concurrency | Warden (submit → last start) | engine (create → last start) | ratio (median) | every run |',
-      '|---|---|---|---|---|---|---|',
-      ...bursts.map((runs) => {
-        const b = median(runs);
-        return `| ${b.n} | ${b.users} | ${b.concurrency} | ${s2(b.wardenMs)} s | ${s2(b.engineMs)} s | ${ratio(b).toFixed(2)}× | ${runs.map((r) => ratio(r).toFixed(2)).join(', ')} |`;
-      }),
-      '',
-      `Single submissions (${SINGLE}, sequential, concurrency 8): submit → \`start\` event p50 ${ms(pct(sg.warden, 50))} ms, p99 ${ms(pct(sg.warden, 99))} ms; the engine's own create → \`start\` p50 ${ms(pct(sg.engine, 50))} ms, p99 ${ms(pct(sg.engine, 99))} ms; **overhead p50 ${ms(pct(over, 50))} ms**, p99 ${ms(pct(over, 99))} ms (goal p50 ≤ 50 ms).`,
-      '',
-      `Completion (${COMPLETION} jobs of \`sleep 0.2\`, one user with limit 1): \`die\` event → final status committed (clock_timestamp() in a trigger) **p50 ${ms(pct(cp.lag, 50))} ms, p99 ${ms(pct(cp.lag, 99))} ms** (goal p99 ≤ 100 ms); \`die\` → the next queued job's \`start\` p50 ${ms(pct(cp.nextStart, 50))} ms, p99 ${ms(pct(cp.nextStart, 99))} ms.`,
-    ];
-    publish('## Start speed', lines.join('\n'));
-    // Every run's ratio (not the median run): the goal holds on each.
-    for (const n of SIZES) {
-      result.series(`burst${n}_ratio`, '×', bursts.flat().filter((b) => b.n === n).map(ratio));
-      result.series(`burst${n}_warden`, 'ms', bursts.flat().filter((b) => b.n === n).map((b) => b.wardenMs));
-      result.series(`burst${n}_engine`, 'ms', bursts.flat().filter((b) => b.n === n).map((b) => b.engineMs));
+    // Completion: limit 1, so each exit frees the slot the next job takes.
+    const [cu] = await planAndUsers(p, 'bench-completion', { ...limits, maxConcurrentJobs: 1 }, 1);
+    const cjobs: string[] = [];
+    for (let i = 0; i < COMPLETION; i++) cjobs.push((await p.api<{ id: string }>('POST', '/api/v1/jobs', { image: IMAGE, command: ['sleep', '0.2'], timeoutSeconds: 60 }, cu!.key)).id);
+    const end = Date.now() + COMPLETION * 5000;
+    while (!cjobs.every((id) => live.seen.get(id)?.has('succeeded'))) {
+      if (Date.now() > end) throw new Error('the completion jobs did not all succeed');
+      await new Promise((res) => setTimeout(res, 200));
     }
-    result.series('single_warden', 'ms', sg.warden);
-    result.series('single_engine', 'ms', sg.engine);
+    const rows = (await p.db.sql<{ id: string; container_id: string; started_at: string }[]>`select id, container_id, started_at::text from jobs where id = any(${cjobs}) order by started_at`).map((x) => ({ ...x, startedAt: new Date(x.started_at).getTime() }));
+    const lag: number[] = [];
+    for (const row of rows) {
+      const die = events.time('die', row.container_id);
+      const fin = live.seen.get(row.id)?.get('succeeded');
+      if (die !== undefined && fin !== undefined) lag.push(fin - die);
+    }
+    const nextStart: number[] = [];
+    for (let k = 1; k < rows.length; k++) {
+      const die = events.time('die', rows[k - 1]!.container_id);
+      const start = events.time('start', rows[k]!.container_id);
+      if (die !== undefined && start !== undefined) nextStart.push(start - die);
+    }
+    console.error(`completion: die → final after COMMIT p50 ${pct(lag, 50)} ms, p99 ${pct(lag, 99)} ms over ${lag.length}; die → next start p50 ${pct(nextStart, 50)} ms`);
+
+    result.series(`burst${BURST}_ratio`, '×', ratios);
+    result.series(`burst${BURST}_warden`, 'ms', wardenB);
+    result.series(`burst${BURST}_engine`, 'ms', engineB);
+    result.series('single_warden', 'ms', wardenS);
+    result.series('single_engine', 'ms', engineS);
     result.series('single_overhead', 'ms', over);
-    result.series('completion_lag', 'ms', cp.lag);
-    result.series('completion_next_start', 'ms', cp.nextStart);
-    if (SIZES.includes(24)) result.figure({ label: 'burst of 24, Warden ÷ engine create+start, every run (in-process dispatcher, not yet HTTP)', series: 'burst24_ratio', stat: 'max', goal: { max: 1.3, text: '≤ 1.3×' } });
-    result.figure({ label: 'single submit → start, over the engine (in-process submit, not yet HTTP)', series: 'single_overhead', stat: 'p50', goal: { max: 50, text: 'p50 ≤ +50 ms' } });
-    result.figure({ label: 'completion: die → final status (AFTER UPDATE trigger, before COMMIT)', series: 'completion_lag', stat: 'p99', goal: { max: 100, text: 'p99 ≤ 100 ms' } });
-    const { missed } = result.save({ sizes: SIZES, concurrency: CONCURRENCY, repeat: REPEAT, single: SINGLE, completion: COMPLETION }, `Docker ${v}, PostgreSQL ${pgv} (embedded)`);
+    result.series('completion_after_commit', 'ms', lag);
+    result.series('completion_next_start', 'ms', nextStart);
+    result.figure({ label: `burst of ${BURST} over HTTP, Warden ÷ engine create+start at concurrency ${CONCURRENCY}, worst of ${REPEAT} runs`, series: `burst${BURST}_ratio`, stat: 'max', goal: { max: 1.3, text: '≤ 1.3× (every run)' } });
+    result.figure({ label: `burst of ${BURST}: Warden, POST → last start event`, series: `burst${BURST}_warden`, stat: 'p50' });
+    result.figure({ label: `burst of ${BURST}: engine alone, create → last start event`, series: `burst${BURST}_engine`, stat: 'p50' });
+    result.figure({ label: 'single POST → start event, over the engine alone', series: 'single_overhead', stat: 'p50', goal: { max: 50, text: 'p50 ≤ +50 ms' } });
+    result.figure({ label: 'single POST → start event', series: 'single_warden', stat: 'p50' });
+    result.figure({ label: 'engine alone: create → start event', series: 'single_engine', stat: 'p50' });
+    result.figure({ label: 'completion: die event → final status seen after COMMIT (LISTEN)', series: 'completion_after_commit', stat: 'p99', goal: { max: 100, text: 'p99 ≤ 100 ms' } });
+    result.figure({ label: 'die → the next queued job’s start event (limit 1)', series: 'completion_next_start', stat: 'p50' });
+    const v = execFileSync('docker', ['version', '--format', '{{.Server.Version}}']).toString().trim();
+    const { missed } = result.save({ burst: BURST, repeat: REPEAT, single: SINGLE, completion: COMPLETION, concurrency: CONCURRENCY, loadAtStart: load0 }, `Docker ${v}, embedded PostgreSQL 18`);
     if (missed.length) {
       console.error(`goal missed: ${missed.join('; ')}`);
       process.exitCode = 1;
     }
-  });
+  } finally {
+    sub.close();
+    await live.close().catch(() => {});
+    if (rig) removeEngineContainers(rig);
+    await p.stop();
+    const left = execFileSync('docker', ['ps', '-aq', '--filter', `label=warden.node=${p.node}`]).toString().trim();
+    if (left) execFileSync('docker', ['rm', '-f', ...left.split('\n')], { stdio: 'ignore' });
+  }
 });

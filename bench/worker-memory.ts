@@ -1,174 +1,120 @@
 /**
- * Worker memory and tick time at size: N running jobs (default 10,000) in an embedded PostgreSQL,
- * their containers on a fake engine (test/helpers/fake-docker.ts: a map, so the figures are
- * Warden's own). This process makes the database and the rows; a child process started as
- * `npm run worker` starts (tsx) runs the worker's loops for `--seconds` — the sweepers on their
- * real schedule (timeout every second with its deadline timer, TTL, orphans), the dispatch loop
- * woken every second, reconcile every 10 s, heartbeats — and samples its own RSS every 100 ms,
- * then times whole ticks one by one and reports to the parent as JSON on stdout.
+ * Worker memory at size, through the whole product (bench/product.ts): `bin/server.mjs` and a real
+ * `npm run worker`; the jobs go in through the HTTP API (16 requests in flight) and the worker
+ * starts every one. Then a steady window of `--seconds` (default 60) with every job running: the
+ * sweepers on their schedule (orphans and TTL every 5 s, each listing every container), the
+ * dispatcher, reconcile, heartbeats, the events stream. The worker's own node process (under npm
+ * → sh → tsx) is sampled from /proc every 100 ms, so the peaks of the listings are seen.
  *
- *   npx tsx bench/worker-memory.ts [--running 10000] [--seconds 30] [--ticks 50] [--no-write]
+ * Engines:
+ *   --engine fake (default, --running 10000): bench/fake-engine.ts, a Docker API stand-in on a
+ *     unix socket that the worker reaches through its own dockerode client (DOCKER_HOST): this
+ *     machine cannot run 10,000 real containers, and the stand-in's containers cost nothing, so
+ *     the figure is the worker's own.
+ *   --engine real (--running 2000): the local Docker engine with that many real `sleep`
+ *     containers.
+ *
+ *   npm run bench -- worker-memory [--engine fake|real] [--running N] [--seconds 60] [--no-write]
  */
-import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { eq, sql } from 'drizzle-orm';
-import { systemClock } from '../server/clock';
-import { parseConfig } from '../server/config';
-import type { Ctx } from '../server/context';
-import { connect } from '../server/db/client';
-import { jobs } from '../server/db/schema';
-import { containerLabels } from '../server/docker/labels';
-import { ensureInstallation } from '../server/domain/installation';
-import { writeHeartbeat } from '../server/domain/nodes';
-import { seedDefaultPlans } from '../server/domain/plans';
-import { startSweepers, sweep } from '../server/sweepers';
-import { reconcile } from '../server/worker/completion';
-import { startDispatchLoop } from '../server/worker/dispatch-loop';
-import { FakeDocker } from '../test/helpers/fake-docker';
-import { arg, beginResult, formatSummary, loadAverage, machineLine, publish, runMain, summarize, today, withBenchPostgres } from './lib';
+import crypto from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import { arg, beginResult, loadAverage, pct, runMain } from './lib';
+import { startFakeEngine } from './fake-engine';
+import { cpuSecondsOf, planAndUsers, rssOf, startProduct, workerNodePid } from './product';
 
-const RUNNING = Number(arg('running', '10000'));
-const SECONDS = Number(arg('seconds', '30'));
-const TICKS = Number(arg('ticks', '50'));
-const NODE = 'bench-mem';
-const mb = (b: number) => (b / 2 ** 20).toFixed(0);
+const ENGINE = arg('engine', 'fake') as 'fake' | 'real';
+const RUNNING = Number(arg('running', ENGINE === 'fake' ? '10000' : '2000'));
+const SECONDS = Number(arg('seconds', '60'));
+const PER_USER = 1000;
+const IMAGE = 'warden-test/busybox:latest';
 
-interface ChildReport {
-  before: number;
-  rss: number[];
-  heap: number[];
-  times: Record<string, number[]>;
+async function mapLimit<T>(n: number, k: number, fn: (i: number) => Promise<T>): Promise<void> {
+  let i = 0;
+  await Promise.all(Array.from({ length: k }, async () => {
+    while (i < n) await fn(i++);
+  }));
 }
 
-/** The worker side, in its own process: FakeDocker holding the rows' containers, the loops, the ticks. */
-async function child(): Promise<void> {
-  const database = connect(process.env.DATABASE_URL!, { max: 8 });
-  const db = database.db;
-  const installation = await ensureInstallation(db);
-  const fake = new FakeDocker();
-  const rows = await db.select({ id: jobs.id, userId: jobs.userId, containerId: jobs.containerId }).from(jobs).where(eq(jobs.status, 'running'));
-  for (const r of rows) {
-    fake.containers.set(r.containerId!, { labels: containerLabels({ id: r.id, userId: r.userId, attempt: 1, labels: {} }, { node: NODE, installation }), running: true, exitCode: null, createdAt: new Date(), stubborn: false, name: `fake-${r.containerId!.slice(0, 8)}` });
-  }
-  rows.length = 0;
-  const ctx: Ctx = { db, clock: systemClock, node: NODE, installation, docker: fake };
-  const cfg = parseConfig({ WARDEN_ORPHAN_SWEEP_S: '5', WARDEN_TTL_SWEEP_S: '5' });
-
-  const before = process.memoryUsage();
-  const sweepers = startSweepers(ctx, cfg);
-  const loop = startDispatchLoop(ctx, fake, { concurrency: 8, start: { pullTimeoutMs: 60_000 } });
-  const rss: number[] = [];
-  const heap: number[] = [];
-  // Sampled every 100 ms, so the peaks of the 10,000-container listings are seen.
-  const sampler = setInterval(() => {
-    const m = process.memoryUsage();
-    rss.push(m.rss);
-    heap.push(m.heapUsed);
-  }, 100);
-  for (let s = 0; s < SECONDS; s++) {
-    loop.wake();
-    if (s % 10 === 0) await reconcile(ctx, fake);
-    if (s % 5 === 0) await writeHeartbeat(db, { node: NODE, at: new Date(), dockerOk: true, dockerError: null });
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  clearInterval(sampler);
-  await sweepers.stop();
-  await loop.stop();
-
-  const times: Record<string, number[]> = { timeout: [], ttl: [], orphans: [], reconcile: [] };
-  for (const name of ['timeout', 'ttl', 'orphans'] as const) {
-    for (let i = 0; i < 5; i++) await sweep(ctx, name, { cfg });
-    for (let i = 0; i < TICKS; i++) {
-      const r = await sweep(ctx, name, { cfg });
-      if (r.error) throw new Error(`${name}: ${r.error}`);
-      times[name]!.push(r.ms);
-    }
-  }
-  for (let i = 0; i < 10; i++) {
-    const t0 = performance.now();
-    await reconcile(ctx, fake);
-    times.reconcile!.push(performance.now() - t0);
-  }
-  const report: ChildReport = { before: before.rss, rss, heap, times };
-  process.stdout.write(JSON.stringify(report) + '\n');
-  await database.close();
-}
-
-const main = async () => {
+runMain(async () => {
   const load0 = loadAverage();
-  const result = beginResult('worker-memory', 'Worker memory at size', 'worker-memory.ts');
-  await withBenchPostgres('worker-memory', async (pg) => {
-    const database = pg.connect(8);
-    const db = database.db;
-    await seedDefaultPlans(db);
-    await ensureInstallation(db);
-    await db.execute(sql`insert into users (name, plan_id) select 'u' || g, (select id from plans where name = 'pro') from generate_series(1, 100) g`);
-    const userIds = (await db.execute<{ id: string }>(sql`select id from users order by name`)).map((r) => r.id);
-    const now = Date.now();
-    // Running jobs with deadlines spread over the next hour, each with its container on the fake engine.
-    for (let i = 0; i < RUNNING; i += 1000) {
-      const rows = [];
-      for (let k = i; k < Math.min(RUNNING, i + 1000); k++) {
-        const id = crypto.randomUUID();
-        const userId = userIds[k % userIds.length]!;
-        const containerId = crypto.randomBytes(32).toString('hex');
-        const startedAt = new Date(now - 60_000);
-        rows.push({
-          id,
-          userId,
-          image: 'bench',
-          status: 'running' as const,
-          timeoutS: 3600,
-          timeoutSource: 'plan' as const,
-          gracePeriodS: 30,
-          queuedAt: startedAt,
-          startedAt,
-          deadlineAt: new Date(now + 60_000 + ((k * 7919) % 3_600_000)),
-          node: NODE,
-          containerId,
-          attempt: 1,
-          maxRetries: 0,
-        });
-      }
-      await db.insert(jobs).values(rows);
+  const result = beginResult(`worker-memory-${ENGINE}`, `Worker memory at ${RUNNING.toLocaleString('en')} running (${ENGINE} engine)`, 'worker-memory.ts');
+  const fake = ENGINE === 'fake' ? await startFakeEngine(path.join(os.tmpdir(), `warden-bench-engine-${crypto.randomBytes(3).toString('hex')}.sock`)) : null;
+  const p = await startProduct(`mem-${ENGINE}`, {
+    env: { WARDEN_NODE_CPU_OVERCOMMIT: '1000', WARDEN_NODE_MEMORY_MB: '100000000', WARDEN_ORPHAN_SWEEP_S: '5', WARDEN_TTL_SWEEP_S: '5', WARDEN_START_CONCURRENCY: '16' },
+    workerEnv: fake ? { DOCKER_HOST: `unix://${fake.socket}` } : {},
+  });
+  try {
+    const wpid = workerNodePid(p.worker!);
+    const rss: number[] = [];
+    const phase: string[] = [];
+    let now = 'submit';
+    const sampler = setInterval(() => {
+      rss.push(rssOf(wpid) / 2 ** 20);
+      phase.push(now);
+    }, 100);
+    const users = await planAndUsers(p, 'bench-mem', { maxConcurrentJobs: PER_USER, maxQueuedJobs: PER_USER, maxTimeoutSeconds: 86400, defaultTimeoutSeconds: 86400, cpus: 0.01, memoryMb: 6, network: 'none' }, Math.ceil(RUNNING / PER_USER));
+    const t0 = Date.now();
+    await mapLimit(RUNNING, 16, (i) => p.api('POST', '/api/v1/jobs', { image: IMAGE, command: ['sleep', '86400'], timeoutSeconds: 86400 }, users[Math.floor(i / PER_USER)]!.key));
+    console.error(`${RUNNING} submitted over HTTP in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    now = 'start';
+    for (;;) {
+      const [r] = await p.db.sql<{ n: number }[]>`select count(*)::int as n from jobs where status = 'running'`;
+      if (r!.n >= RUNNING) break;
+      const [bad] = await p.db.sql<{ n: number }[]>`select count(*)::int as n from jobs where status not in ('queued', 'starting', 'running')`;
+      if (bad!.n > 0) throw new Error(`${bad!.n} jobs ended; see test-results/bench-mem-${ENGINE}-worker.log`);
+      if (Date.now() - t0 > 60 * 60_000) throw new Error('the jobs did not all start within an hour');
+      await new Promise((res) => setTimeout(res, 1000));
     }
-    await db.execute(sql`vacuum analyze jobs`);
-    const out = execFileSync(process.execPath, [...process.execArgv, process.argv[1]!], {
-      env: { ...process.env, DATABASE_URL: pg.url, WARDEN_BENCH_CHILD: '1', LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-      maxBuffer: 64 * 1024 * 1024,
-    }).toString();
-    const { before, rss, heap, times } = JSON.parse(out.trim().split('\n').at(-1)!) as ChildReport;
-    const still = (await db.execute<{ n: number }>(sql`select count(*)::int as n from jobs where status = 'running'`))[0]!.n;
-    if (still !== RUNNING) throw new Error(`expected ${RUNNING} running jobs after the run, found ${still}`);
-    const pgv = (await db.execute<{ v: string }>(sql`select current_setting('server_version') as v`))[0]!.v;
-    const lines = [
-      `## Worker memory at size (${today()})`,
-      '',
-      `\`npx tsx bench/worker-memory.ts${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}\``,
-      '',
-      `Machine: ${machineLine(`PostgreSQL ${pgv} (embedded), fake engine`, load0)}.`,
-      '',
-      `${RUNNING.toLocaleString('en')} running jobs (100 users, deadlines over the next hour), their containers on a fake engine; the worker's loops ran ${SECONDS} s in a process of their own, started the way \`npm run worker\` starts (tsx): sweepers on their schedule with orphans and TTL every 5 s, dispatch woken every second, reconcile every 10 s, heartbeats every 5 s. All ${RUNNING.toLocaleString('en')} were still running at the end (nothing was due).`,
-      '',
-      `- The worker process's RSS before its loops ${mb(before)} MB (modules, tsx, the fake engine's ${RUNNING.toLocaleString('en')} containers); during the run max **${mb(Math.max(...rss))} MB** (goal ≤ 200 MB), at the end ${mb(rss.at(-1)!)} MB; heap used max ${mb(Math.max(...heap))} MB.`,
-      `- Whole ticks at this size, p50 / p95 / max (ms) over ${TICKS}: timeout **${formatSummary(summarize(times.timeout!), 2)}** (goal ≤ 20 ms), TTL ${formatSummary(summarize(times.ttl!), 2)}, orphans (lists all ${RUNNING.toLocaleString('en')} containers) ${formatSummary(summarize(times.orphans!), 2)}; reconcile over 10: ${formatSummary(summarize(times.reconcile!), 1)}.`,
-    ];
-    publish('## Worker memory at size', lines.join('\n'));
-    result.series('worker_rss', 'MB', rss.map((b) => b / 2 ** 20));
-    result.series('worker_heap_used', 'MB', heap.map((b) => b / 2 ** 20));
-    for (const [name, xs] of Object.entries(times)) result.series(`${name}_tick`, 'ms', xs);
-    result.figure({ label: `worker RSS at ${RUNNING.toLocaleString('en')} running (fake engine, worker loops in a tsx process)`, series: 'worker_rss', stat: 'max', goal: { max: 200, text: '≤ 200 MB at 10,000 running' } });
-    result.figure({ label: 'timeout sweeper tick, whole', series: 'timeout_tick', stat: 'p99', goal: { max: 20, text: '≤ 20 ms' } });
-    result.figure({ label: 'TTL sweeper tick, whole', series: 'ttl_tick', stat: 'p99' });
-    result.figure({ label: `orphans sweeper tick (lists ${RUNNING.toLocaleString('en')} containers)`, series: 'orphans_tick', stat: 'p99' });
-    const { missed } = result.save({ running: RUNNING, seconds: SECONDS, ticks: TICKS, engine: 'fake (test/helpers/fake-docker.ts)' }, `PostgreSQL ${pgv} (embedded), fake engine`);
+    console.error(`${RUNNING} running after ${((Date.now() - t0) / 1000).toFixed(0)} s; steady window of ${SECONDS} s`);
+    now = 'steady';
+    const windowStart = new Date();
+    const cpu0 = cpuSecondsOf([wpid]);
+    const steadyFrom = rss.length;
+    await new Promise((res) => setTimeout(res, SECONDS * 1000));
+    const cpuS = cpuSecondsOf([wpid]) - cpu0;
+    clearInterval(sampler);
+    const steady = rss.slice(steadyFrom);
+    const [still] = await p.db.sql<{ n: number }[]>`select count(*)::int as n from jobs where status = 'running'`;
+    if (still!.n !== RUNNING) throw new Error(`expected ${RUNNING} running at the end, found ${still!.n}`);
+    const runs = await p.db.sql<{ sweeper: string; ms: number; examined: number }[]>`
+      select sweeper, extract(epoch from finished_at - started_at) * 1000 as ms, examined from sweeper_runs
+      where node = ${p.node} and started_at >= ${windowStart.toISOString()}::timestamptz and finished_at is not null`;
+    const ticks = (name: string) => runs.filter((r) => r.sweeper === name).map((r) => Number(r.ms));
+    console.error(`worker RSS: steady max ${Math.max(...steady).toFixed(0)} MB, whole run max ${Math.max(...rss).toFixed(0)} MB; worker CPU ${(cpuS / SECONDS * 100).toFixed(1)}% of a core; timeout tick p50 ${pct(ticks('timeout'), 50)?.toFixed(1)} ms, orphans p50 ${pct(ticks('orphans'), 50)?.toFixed(0)} ms`);
+    if (fake?.unknown.size) console.error(`calls the stand-in engine does not emulate: ${[...fake.unknown.entries()].map(([k, n]) => `${k} ×${n}`).join(', ')}`);
+
+    const label = ENGINE === 'fake' ? 'stand-in engine (bench/fake-engine.ts)' : 'real engine';
+    result.series('worker_rss_steady', 'MB', steady);
+    result.series('worker_rss_whole_run', 'MB', rss);
+    result.series('worker_cpu_steady', '% of a core', [(cpuS / SECONDS) * 100]);
+    for (const s of ['timeout', 'ttl', 'orphans']) result.series(`${s}_tick`, 'ms', ticks(s));
+    result.figure({
+      label: `npm run worker RSS, ${RUNNING.toLocaleString('en')} running, steady ${SECONDS} s (${label})`,
+      series: 'worker_rss_steady',
+      stat: 'max',
+      ...(ENGINE === 'fake' ? { goal: { max: 200, text: '≤ 200 MB at 10,000 running' } } : {}),
+    });
+    result.figure({ label: `npm run worker RSS, whole run: submitting and starting ${RUNNING.toLocaleString('en')} too`, series: 'worker_rss_whole_run', stat: 'max' });
+    result.figure({ label: 'worker CPU over the steady window', series: 'worker_cpu_steady', stat: 'last' });
+    result.figure({ label: 'timeout sweeper tick (sweeper_runs)', series: 'timeout_tick', stat: 'p99' });
+    result.figure({ label: `orphans sweeper tick, lists all ${RUNNING.toLocaleString('en')} containers (sweeper_runs)`, series: 'orphans_tick', stat: 'p99' });
+    const software = ENGINE === 'fake' ? 'stand-in Docker API (bench/fake-engine.ts), embedded PostgreSQL 18' : `Docker ${execFileSync('docker', ['version', '--format', '{{.Server.Version}}']).toString().trim()}, embedded PostgreSQL 18`;
+    const { missed } = result.save({ engine: ENGINE, running: RUNNING, seconds: SECONDS, loadAtStart: load0, unemulated: fake ? Object.fromEntries(fake.unknown) : undefined, phases: { submit: phase.filter((x) => x === 'submit').length, start: phase.filter((x) => x === 'start').length } }, software);
     if (missed.length) {
       console.error(`goal missed: ${missed.join('; ')}`);
       process.exitCode = 1;
     }
-  });
-};
-
-if (process.env.WARDEN_BENCH_CHILD === '1') runMain(child);
-else runMain(main);
+  } finally {
+    await p.stop();
+    await fake?.close();
+    if (ENGINE === 'real') {
+      const left = execFileSync('docker', ['ps', '-aq', '--filter', `label=warden.node=${p.node}`]).toString().trim();
+      if (left) {
+        const ids = left.split('\n');
+        for (let i = 0; i < ids.length; i += 200) execFileSync('docker', ['rm', '-f', ...ids.slice(i, i + 200)], { stdio: 'ignore' });
+      }
+    }
+  }
+});
