@@ -77,6 +77,9 @@ describe('LiveHub', () => {
     const next = reader.read();
     hub.publish('job:c1:queued:carol');
     expect(new TextDecoder().decode((await next).value)).toBe('data: ["job:c1:queued"]\n\n');
+    // "Everything changed" reaches every stream, a user's too.
+    hub.publish('*');
+    expect(await readFrames(bob, (t) => t.includes('data: ['))).toContain('data: ["*"]');
     ac.abort();
     expect(hub.size).toBe(0);
     expect(hub.countFor('alice')).toBe(0);

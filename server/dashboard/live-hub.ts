@@ -139,7 +139,7 @@ export class LiveHub {
     if (this.clients.size === 0) return;
     const { topic, owner } = parseTopic(payload);
     this.pending = addTopic(this.pending, topic);
-    if (topic === '*') for (const [u, set] of this.pendingByUser) this.pendingByUser.set(u, addTopic(set, '*'));
+    if (topic === '*') for (const u of this.users.keys()) this.pendingByUser.set(u, new Set(['*']));
     else if (owner !== null && this.users.has(owner)) this.pendingByUser.set(owner, addTopic(this.pendingByUser.get(owner) ?? new Set(), topic));
     this.flushTimer ??= setTimeout(() => this.flush(), BATCH_MS);
   }
