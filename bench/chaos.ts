@@ -78,6 +78,10 @@ interface Interval {
   to: number;
 }
 
+// A restart of the engine or PostgreSQL can reset a socket under a promise nobody awaits any
+// more (a poll that was abandoned): that must not end the run, whose figures come afterwards.
+process.on('unhandledRejection', (e) => console.error(`chaos: ignored a rejection after a restart: ${String(e)}`));
+
 runMain(async () => {
   const loadAtStart = loadAverage();
   const result = beginResult(`chaos-seed-${SEED}`, `Chaos, seed ${SEED}`, 'chaos.ts');

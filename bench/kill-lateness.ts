@@ -1,10 +1,11 @@
 /**
  * Kill lateness through the whole product: `bin/server.mjs` + a real `npm run worker`
- * (bench/product.ts) on the local engine. N jobs (default 500) are submitted over the HTTP API,
- * one every `--every` ms (default 150), each with the same timeout, so their deadlines come one
- * every ~150 ms, after every job is running. Lateness = the engine's own `kill` event (signal 15,
- * engine clock) − the job's `deadlineAt`. The 500 containers exiting on SIGTERM cost the worker
- * what they cost in production: Docker events, completions, log tails, the webhook outbox.
+ * (bench/product.ts) on the local engine. N running jobs (default 500) with their real
+ * containers, made as the dispatcher makes them, their deadlines one every `--every` ms (default
+ * 150) once all run; the real worker process does the rest. Lateness = the engine's own `kill`
+ * event (signal 15, engine clock) − the job's `deadlineAt`. The 500 containers exiting on SIGTERM
+ * cost the worker what they cost in production: Docker events, completions, log tails, the
+ * webhook outbox.
  *
  * Side by side in the same run (`--modes worker,engine`, in that order unless `--engine-first`):
  * the engine alone — the same number of containers started directly, one timer per deadline in
@@ -18,7 +19,10 @@
 import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import path from 'node:path';
+import { eq } from 'drizzle-orm';
+import { jobs, plans } from '../server/db/schema';
 import { createDockerRuntime } from '../server/docker/runtime';
+import { containerSpec } from '../server/domain/container-spec';
 import { arg, beginResult, flag, loadAverage, pct, runMain } from './lib';
 import { listenTransitions, planAndUsers, rssOf, startProduct, workerNodePid } from './product';
 
@@ -98,8 +102,30 @@ interface Run {
   deadlineGapMs: number[];
 }
 
+/** Mapped with at most `k` in flight. */
+async function mapLimit<T, R>(xs: T[], k: number, fn: (x: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(xs.length);
+  let i = 0;
+  await Promise.all(Array.from({ length: k }, async () => {
+    while (i < xs.length) {
+      const n = i++;
+      out[n] = await fn(xs[n]!, n);
+    }
+  }));
+  return out;
+}
+
+const FENCE = { logMaxSize: '10m', logMaxFiles: 3 };
+const sleeper = (userId: string) => ({ id: crypto.randomUUID(), userId, attempt: 1, labels: {}, env: {}, image: IMAGE, command: ['sleep', '3600'] });
+
+/**
+ * Warden: the job rows of N running jobs with their real containers, made the way the dispatcher
+ * makes them (the same container spec, labels and fence, owned by the worker's node), deadlines
+ * one every EVERY_MS starting 15 s after all are running; from then on only the real worker acts.
+ * (Submitting over HTTP instead lets the engine's start rate on 2 cores, ~3–5 containers a second,
+ * set the deadlines' spacing: it cannot give 500 running and a deadline every 150 ms at once.)
+ */
 async function viaProduct(): Promise<Run> {
-  const leadS = Math.ceil((N * EVERY_MS) / 1000) + 15;
   const p = await startProduct('kill', {
     env: { WARDEN_NODE_CPU_OVERCOMMIT: '1000', WARDEN_NODE_MEMORY_MB: '10000000', WARDEN_ORPHAN_GRACE_S: '3600' },
   });
@@ -108,24 +134,41 @@ async function viaProduct(): Promise<Run> {
   const rss: number[] = [];
   const wpid = workerNodePid(p.worker!);
   const sampler = setInterval(() => rss.push(rssOf(wpid) / 2 ** 20), 250);
+  const docker = createDockerRuntime();
   try {
-    const [user] = await planAndUsers(p, 'bench-kill', { maxConcurrentJobs: N, maxQueuedJobs: N, maxTimeoutSeconds: 3600, gracePeriodSeconds: 30, warnBeforeSeconds: 0, cpus: 0.1, memoryMb: 16, network: 'none' }, 1);
+    const [user] = await planAndUsers(p, 'bench-kill', { maxConcurrentJobs: N, maxQueuedJobs: N, maxTimeoutSeconds: 86400, gracePeriodSeconds: 30, warnBeforeSeconds: 0, cpus: 0.1, memoryMb: 16, network: 'none' }, 1);
+    const [plan] = await p.db.db.select().from(plans).where(eq(plans.name, 'bench-kill'));
     await ev.ready();
-    const ids: string[] = [];
+    const specs = Array.from({ length: N }, () => sleeper(user!.id));
     const t0 = Date.now();
-    const posts: Promise<void>[] = [];
-    for (let i = 0; i < N; i++) {
-      const wait = t0 + i * EVERY_MS - Date.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      posts.push(
-        p.api<{ id: string }>('POST', '/api/v1/jobs', { image: IMAGE, command: ['sleep', '3600'], timeoutSeconds: leadS }, user!.key).then((j) => {
-          ids.push(j.id);
-        }),
-      );
-    }
-    await Promise.all(posts);
-    console.error(`[worker] ${N} submitted in ${((Date.now() - t0) / 1000).toFixed(1)} s; deadlines start ~${leadS} s after the first`);
-    await waitUntil('every job to end', () => ids.every((id) => [...(live.seen.get(id)?.keys() ?? [])].some((s) => FINAL.has(s))), leadS * 1000 + N * EVERY_MS + 120_000);
+    const containers = await mapLimit(specs, 8, (j) => docker.run(containerSpec(j, plan!, { ...FENCE, owner: { node: p.node, installation: p.installation } })));
+    console.error(`[worker] ${N} containers started in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    const base = Date.now() + 15_000;
+    const timeoutS = 3600;
+    await p.db.db.insert(jobs).values(
+      specs.map((j, i) => {
+        const deadline = new Date(base + i * EVERY_MS);
+        return {
+          id: j.id,
+          userId: user!.id,
+          image: IMAGE,
+          command: j.command,
+          status: 'running' as const,
+          timeoutS,
+          timeoutSource: 'plan' as const,
+          gracePeriodS: 30,
+          queuedAt: new Date(t0),
+          startedAt: new Date(deadline.getTime() - timeoutS * 1000),
+          deadlineAt: deadline,
+          node: p.node,
+          containerId: containers[i]!,
+          attempt: 1,
+          maxRetries: 0,
+        };
+      }),
+    );
+    const ids = specs.map((j) => j.id);
+    await waitUntil('every job to end', () => ids.every((id) => [...(live.seen.get(id)?.keys() ?? [])].some((s) => FINAL.has(s))), 15_000 + N * EVERY_MS + 180_000);
     clearInterval(sampler);
     const rows = (await p.db.sql<{ id: string; deadline_at: string; container_id: string; status: string }[]>`select id, deadline_at::text, container_id, status from jobs where id = any(${ids})`).map((r) => ({ ...r, deadline_at: new Date(r.deadline_at) }));
     const kills = ev.firstKill();
@@ -157,26 +200,21 @@ async function viaProduct(): Promise<Run> {
   }
 }
 
-/** The engine alone: N containers started directly, a timer per deadline calling kill (the same runtime call the escalation makes). */
+/** The engine alone: the same containers (same spec and fence, another owner), a timer per deadline calling kill (the runtime call the escalation makes). */
 async function engineAlone(): Promise<Run> {
   const docker = createDockerRuntime();
   const node = `bench-kill-engine-${crypto.randomBytes(3).toString('hex')}`;
   const ev = engineEvents(node);
   await ev.ready();
   try {
-    const containers: string[] = [];
-    const t0 = Date.now();
-    const starts: Promise<void>[] = [];
-    for (let i = 0; i < N; i++) {
-      const wait = t0 + i * EVERY_MS - Date.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      starts.push(docker.run({ image: IMAGE, command: ['sleep', '3600'], labels: { 'warden.node': node, 'warden.bench': 'kill-lateness' } }).then((c) => void containers.push(c)));
-    }
-    await Promise.all(starts);
-    const base = Date.now() + 5000;
+    const plan = { cpus: 0.1, memoryMb: 16, pidsLimit: 1024, network: 'none', runtime: null };
+    const userId = crypto.randomUUID();
+    const specs = Array.from({ length: N }, () => sleeper(userId));
+    const containers = await mapLimit(specs, 8, (j) => docker.run(containerSpec(j, plan, { ...FENCE, owner: { node, installation: crypto.randomUUID() } })));
+    const base = Date.now() + 15_000;
     const deadlines = containers.map((_, i) => base + i * EVERY_MS);
     const timers = containers.map((c, i) => setTimeout(() => void docker.kill(c, 'SIGTERM').catch((e: unknown) => console.error(`[engine] kill failed: ${String(e)}`)), deadlines[i]! - Date.now()));
-    await waitUntil('every SIGTERM', () => containers.every((c) => ev.firstKill().has(c)), N * EVERY_MS + 120_000).finally(() => timers.forEach(clearTimeout));
+    await waitUntil('every SIGTERM', () => containers.every((c) => ev.firstKill().has(c)), 15_000 + N * EVERY_MS + 120_000).finally(() => timers.forEach(clearTimeout));
     const kills = ev.firstKill();
     return {
       lateMs: containers.map((c, i) => kills.get(c)! - deadlines[i]!),

@@ -270,18 +270,17 @@ export function cpuSecondsOf(pids: number[]): number {
   return ticks / hz;
 }
 
-/** The node process that runs bin/worker.ts under `npm run worker` (npm → sh → tsx → node). */
+/** The node process that runs the worker under `npm run worker` (npm → sh → node bin/worker.mjs). */
 export function workerNodePid(worker: ChildProcess): number {
   const tree = processTree(worker.pid!);
   const withWorker = tree.filter((p) => {
     try {
       const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8');
-      return cmd.includes('bin/worker.ts') && /(^|\/)node\0/.test(cmd);
+      return /bin\/worker\.(mjs|ts)/.test(cmd) && /(^|\/)node\0/.test(cmd);
     } catch {
       return false;
     }
   });
-  // The innermost: tsx's CLI node spawns the node that runs the worker.
   return withWorker.at(-1) ?? worker.pid!;
 }
 

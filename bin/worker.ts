@@ -6,7 +6,7 @@ import { config } from '../server/config';
 import { log } from '../server/log';
 import { bootDatabase } from '../server/db/client';
 import { startWorker } from '../server/worker';
-import { failStartup } from '../server/boot';
+import { failStartup } from '../server/fail-startup';
 
 async function main() {
   try {

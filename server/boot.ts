@@ -1,26 +1,13 @@
 import { getAppContext } from './app';
-import { config, StartupError } from './config';
+import { config } from './config';
+import { failStartup } from './fail-startup';
 import { log } from './log';
 
 /**
  * What `npm start` does at start-up (called from instrumentation.ts): validate settings, boot the
  * database (embedded PostgreSQL when DATABASE_URL is unset), migrate, seed, and start the worker
- * in this process unless WARDEN_WORKER=off.
- *
- * Every start-up failure ends the process at once, non-zero, with one message that names the
- * setting to fix (exit 2: a setting is invalid; exit 1: what it points at does not work), rather
- * than leaving a server up that serves nothing and hangs every request.
+ * in this process unless WARDEN_WORKER=off. A start-up failure ends the process (./fail-startup).
  */
-export function failStartup(e: unknown): never {
-  if (e instanceof StartupError) {
-    console.error(`Warden cannot start: ${e.message}`);
-  } else {
-    console.error(`Warden cannot start: ${(e as Error)?.message ?? String(e)}`);
-  }
-  log.fatal({ err: String((e as Error)?.message ?? e), setting: e instanceof StartupError ? e.setting : undefined }, 'start-up failed');
-  process.exit(1);
-}
-
 export async function boot(): Promise<void> {
   let cfg;
   try {

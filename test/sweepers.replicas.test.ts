@@ -61,7 +61,7 @@ describe.skipIf(!dockerAvailable())('sweepers across worker processes (real Dock
       WARDEN_ADMIN_PASSWORD: 'replicas-password',
       LOG_LEVEL: 'warn',
     });
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'bin/worker.ts'], { cwd: process.cwd(), env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, ['bin/worker.mjs'], { cwd: process.cwd(), env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     const w: Worker = { proc, out: [] };
     proc.stdout!.on('data', (d: Buffer) => w.out.push(d.toString()));
     proc.stderr!.on('data', (d: Buffer) => w.out.push(d.toString()));

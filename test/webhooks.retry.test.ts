@@ -266,7 +266,7 @@ describe('a worker process SIGKILLed with a delivery pending', () => {
       WARDEN_ADMIN_PASSWORD: 'webhooks-password',
       LOG_LEVEL: 'warn',
     });
-    const p = spawn(process.execPath, ['--import', 'tsx', 'bin/worker.ts'], { cwd: process.cwd(), env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, ['bin/worker.mjs'], { cwd: process.cwd(), env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     p.stdout!.on('data', (d: Buffer) => out.push(d.toString()));
     p.stderr!.on('data', (d: Buffer) => out.push(d.toString()));
     procs.push(p);

@@ -4,7 +4,7 @@ import { DbClock } from '../clock';
 import { config } from '../config';
 import type { Ctx } from '../context';
 import { bootDatabase, connect, type Database } from '../db/client';
-import { createRuntime } from '../runtime';
+import { loadRuntime } from '../runtime/load';
 import type { Runtime, EventSubscription } from '../runtime/types';
 import { databaseNow, ensureInstallation } from '../domain/installation';
 import { enforceDrainDeadline, HEARTBEAT_EVERY_MS, nodeFacts, resolveNodeId, writeHeartbeat, type NodeFacts } from '../domain/nodes';
@@ -50,7 +50,7 @@ async function doStart(): Promise<Worker> {
   const clock = await DbClock.start(() => databaseNow(database.db));
   if (Math.abs(clock.offset()) > 1000) log.warn({ offsetMs: clock.offset() }, 'this machine\'s clock differs from the database\'s; Warden uses the database\'s');
   const installation = await ensureInstallation(database.db);
-  const docker: Runtime = createRuntime(cfg);
+  const docker: Runtime = await loadRuntime(cfg);
   await ensureSeeded({ db: database.db, clock, node: cfg.WARDEN_NODE_ID ?? 'unresolved', installation, docker: null });
   // Held for the life of the process: its claims are settled at once by a successor if it dies.
   const instanceLock = await holdInstanceLock(boot.url);

@@ -154,7 +154,7 @@ export interface WorkerOptions {
   env?: Record<string, string>;
 }
 
-/** A worker process: `node --import tsx bin/worker.ts` (what `npm run worker` runs), one process, so SIGKILL hits it. */
+/** A worker process: `node bin/worker.mjs` (what `npm run worker` runs: the bundled bin/worker.ts), one process, so SIGKILL hits it. */
 export function spawnWorker(o: WorkerOptions): WorkerProc {
   const env: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('VITEST') && k !== 'NODE_ENV' && k !== 'TEST') env[k] = v;
@@ -178,7 +178,7 @@ export function spawnWorker(o: WorkerOptions): WorkerProc {
     ...(o.faketime ? { LD_PRELOAD: FAKETIME_LIB, FAKETIME: o.faketime, FAKETIME_DONT_FAKE_MONOTONIC: '1', FAKETIME_NO_CACHE: '1' } : {}),
     ...o.env,
   });
-  const node = [process.execPath, '--import', 'tsx', 'bin/worker.ts'];
+  const node = [process.execPath, 'bin/worker.mjs'];
   const [cmd, args] = o.hostname
     ? ['unshare', ['-u', 'sh', '-c', `hostname ${o.hostname} && exec "$@"`, 'sh', ...node]]
     : [node[0]!, node.slice(1)];
