@@ -3,7 +3,7 @@
  * typed client (client/), output formats and tables. No server imports: the CLI is a client of
  * a running Warden, bundled small (bin/warden.mjs) so it starts in a fraction of a second.
  */
-import { createWardenClient, type WardenClient } from '../client';
+import type { WardenClient } from '../client';
 
 /** Exit codes scripts can rely on. With `submit --wait` the job's own outcome decides. */
 export const EXIT = {
@@ -63,23 +63,35 @@ export interface Conn {
   base: string;
 }
 
-export function connect(v: { key?: unknown; url?: unknown }, help: string): Conn {
-  const key = (v.key as string | undefined) ?? process.env.WARDEN_API_KEY;
+/** env and fetch default to the process's; tests answer with the route handlers in-process. */
+export interface ConnectOptions {
+  env?: NodeJS.ProcessEnv;
+  fetchImpl?: (req: Request) => Promise<Response>;
+}
+
+/**
+ * The typed client for this command's key and server. Loaded here, on first use, not at start-up:
+ * `--help`, usage errors and completion load no HTTP code at all (bin/warden.mjs bundles it apart).
+ */
+export async function connect(v: { key?: unknown; url?: unknown }, help: string, o: ConnectOptions = {}): Promise<Conn> {
+  const env = o.env ?? process.env;
+  const key = (v.key as string | undefined) ?? env.WARDEN_API_KEY;
   if (!key) throw usageError('no API key: pass --key or set WARDEN_API_KEY', help);
-  const base = (v.url as string | undefined) ?? process.env.WARDEN_URL ?? 'http://localhost:3000';
+  const base = (v.url as string | undefined) ?? env.WARDEN_URL ?? 'http://localhost:3000';
   try {
     new URL(base);
   } catch {
     throw usageError(`--url / WARDEN_URL is not a URL: "${base}"`, help);
   }
-  const client = createWardenClient({ baseUrl: base, key, fetch: (req: Request) => guardedFetch(base, req) });
+  const { createWardenClient } = await import('../client');
+  const client = createWardenClient({ baseUrl: base, key, fetch: (req: Request) => guardedFetch(base, req, o.fetchImpl ?? fetch) });
   return { client, base };
 }
 
 /** A failed connection is exit 3 with a sentence, not a stack. */
-async function guardedFetch(base: string, req: Request): Promise<Response> {
+async function guardedFetch(base: string, req: Request, fetchImpl: (req: Request) => Promise<Response>): Promise<Response> {
   try {
-    return await fetch(req);
+    return await fetchImpl(req);
   } catch (e) {
     if ((e as Error).name === 'AbortError') throw e;
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;

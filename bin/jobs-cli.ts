@@ -236,22 +236,105 @@ async function list(c: Conn, v: Record<string, unknown>, format: Format): Promis
     console.log(renderJobs(await once(), format));
     return EXIT.ok;
   }
-  // --watch: redraw when the rendered page changes (polled every 2 s; ages and time left tick,
-  // so a table redraws each time a second-resolution column moves). Ctrl-C ends it.
+  return watchList(c, once, format);
+}
+
+/** Topics of GET /api/v1/events that can change a job list (not `node`, `sweeper`). */
+export const changesJobs = (topics: string[]) => topics.some((t) => t === '*' || t === 'jobs' || t.startsWith('job:'));
+
+/**
+ * `list --watch`: reads the page when the server's event stream (GET /api/v1/events) says a job
+ * changed — once on its `hello`, then once per batch of job events (events that arrive while a
+ * read is under way are folded into one more read) — and prints it when it differs from what is
+ * shown. No polling: between events the server is not asked. On a terminal the screen is redrawn,
+ * and AGE / TIME LEFT tick every second from the page in hand (no request). A server without the
+ * stream (or one that refuses it: 429, 503) is polled every 2 s instead, said once on stderr; a
+ * stream that drops is opened again. Ctrl-C ends it (exit 0).
+ */
+async function watchList(c: Conn, once: () => Promise<{ jobs: Job[]; nextCursor: string | null }>, format: Format): Promise<number> {
   process.on('SIGINT', () => process.exit(EXIT.ok));
   const tty = !!process.stdout.isTTY;
+  let page: Awaited<ReturnType<typeof once>> | null = null;
   let shown = '';
-  for (;;) {
-    const page = await once();
+  const draw = () => {
+    if (!page) return;
     const text = renderJobs(page, format);
-    // JSON (piped): a line per change of the jobs themselves, not of the clock.
-    const key = format === 'json' ? text : text;
-    if (key !== shown) {
-      if (tty) process.stdout.write(`\x1b[H\x1b[2J${localTime(new Date().toISOString())}  warden jobs list --watch (Ctrl-C to stop)\n\n`);
-      console.log(text);
-      shown = key;
+    if (text === shown) return;
+    if (tty) process.stdout.write(`\x1b[H\x1b[2J${localTime(new Date().toISOString())}  warden jobs list --watch (Ctrl-C to stop)\n\n`);
+    console.log(text);
+    shown = text;
+  };
+  if (tty && format !== 'json') setInterval(draw, 1000).unref();
+
+  // A read that fails (the key was revoked, the server went away) ends the command with its error.
+  let fatal: (e: unknown) => void = () => {};
+  const failed = new Promise<never>((_, reject) => (fatal = reject));
+  // One read at a time; a change seen during a read asks for exactly one more.
+  let reading: Promise<void> | null = null;
+  let again = false;
+  const refresh = (): Promise<void> => {
+    if (reading) {
+      again = true;
+      return reading;
     }
-    await sleep(2000);
+    const read = async () => {
+      try {
+        do {
+          again = false;
+          page = await once();
+          draw();
+        } while (again);
+      } finally {
+        // In the same turn as the last `again` check: a change seen from here on starts a new read.
+        reading = null;
+      }
+    };
+    reading = read();
+    reading.catch(fatal);
+    return reading;
+  };
+  return Promise.race([failed, follow(c, refresh, () => reading)]);
+}
+
+/** Follows GET /api/v1/events for ever, calling refresh on `hello` and on each batch of job events. */
+async function follow(c: Conn, refresh: () => Promise<void>, reading: () => Promise<void> | null): Promise<number> {
+  const { EventSourceParserStream } = await import('eventsource-parser/stream');
+  let warned = false;
+  for (let failures = 0; ; ) {
+    const r = await c.client.GET('/api/v1/events', { parseAs: 'stream' });
+    if (!r.response.ok || !r.response.body) {
+      // No stream from this server (older, full, or not listening): poll instead, say so once.
+      if (r.response.status === 401 || r.response.status === 403) unwrap(r);
+      const why = (r.error as { error?: { code?: string } } | undefined)?.error?.code;
+      if (!warned) process.stderr.write(`warden: no event stream from this server (HTTP ${r.response.status}${why ? ` ${why}` : ''}); polling every 2 s\n`);
+      warned = true;
+      await r.response.body?.cancel().catch(() => {});
+      await refresh();
+      await sleep(2000);
+      continue;
+    }
+    failures = 0;
+    const events = r.response.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
+    try {
+      for await (const ev of events as unknown as AsyncIterable<{ event?: string; data: string }>) {
+        if (ev.event === 'hello') void refresh().catch(() => {});
+        else if (!ev.event || ev.event === 'message') {
+          let topics: string[];
+          try {
+            topics = JSON.parse(ev.data) as string[];
+          } catch {
+            topics = ['*'];
+          }
+          if (changesJobs(topics)) void refresh().catch(() => {});
+        }
+      }
+    } catch {
+      /* the connection dropped: open it again */
+    }
+    await reading()?.catch(() => {});
+    // The server ended the stream (restart, LISTEN reconnect): open it again, backing off if it keeps failing.
+    failures++;
+    await sleep(Math.min(10_000, 500 * 2 ** Math.min(failures, 5)));
   }
 }
 
@@ -281,7 +364,7 @@ export async function run(argv: string[]): Promise<number> {
     delete v.output;
   }
   const format = outputFormat(v.output, v.table);
-  const c = connect(v, HELP);
+  const c = await connect(v, HELP);
   const one = (): string => {
     if (pos.length !== 1) throw usage(`jobs ${cmd} takes one job id${pos.length ? ` (got ${pos.length} arguments)` : ''}`);
     return pos[0]!;

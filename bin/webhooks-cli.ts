@@ -77,7 +77,7 @@ export async function runWebhooks(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const format = outputFormat(v.output, v.table);
-  const c = connect(v, HELP);
+  const c = await connect(v, HELP);
   const one = (): string => {
     if (pos.length !== 1) throw usage(`webhooks ${cmd} takes one subscription id`);
     return pos[0]!;

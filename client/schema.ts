@@ -586,6 +586,28 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A live stream of what changed (Server-Sent Events)
+         * @description A `text/event-stream` that stays open: `event: hello` first (read what you show now), then a `data:` line of a JSON array of topics whenever something changed, batched (at most 10 a second): `job:<id>:<status>` when a job changed state, `jobs` when a job was submitted, and for operator keys also `node` (a node's heartbeat or state) and `sweeper` (a sweeper run); `*` means "read everything again". A user key hears only its own jobs. Events carry no data: re-read through the ordinary endpoints (`warden jobs list --watch` does). A `: ping` comment every 20 s keeps proxies from closing it. At most 4 streams per user key and WARDEN_LIVE_MAX_CLIENTS per server (429 with Retry-After); 503 when the server cannot listen to its database (poll instead).
+         *
+         *     User keys (their own jobs only) and operator keys.
+         */
+        get: operations["getEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/orphans": {
         parameters: {
             query?: never;
@@ -1551,7 +1573,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Queue full, or too many log follows (`Retry-After`) */
+            /** @description Queue full, or too many log follows or event streams (`Retry-After`) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1698,7 +1720,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Queue full, or too many log follows (`Retry-After`) */
+            /** @description Queue full, or too many log follows or event streams (`Retry-After`) */
             429: {
                 headers: {
                     /** @description Seconds to wait before opening another follow */
@@ -3331,7 +3353,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Queue full, or too many log follows (`Retry-After`) */
+            /** @description Queue full, or too many log follows or event streams (`Retry-After`) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3690,6 +3712,64 @@ export interface operations {
             };
             /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stream (text/event-stream) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Queue full, or too many log follows or event streams (`Retry-After`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before opening another stream */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available on this server right now (`live_unavailable`: the event stream; poll instead) */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

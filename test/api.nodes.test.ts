@@ -130,21 +130,22 @@ describe('placement at submit and class nodeSelector', () => {
   });
 });
 
-describe('warden nodes list|drain|resume (bin/nodes-cli.ts against the real handlers)', () => {
+describe('warden nodes list|drain|resume (bin/nodes-cli.ts, through the typed client, against the real handlers)', () => {
   /** fetch answered in-process by the route handlers (the CLI's own HTTP code runs unchanged). */
-  const fetchImpl = (async (input: URL | string, init?: RequestInit) => {
-    const url = new URL(String(input));
+  const fetchImpl = async (req: Request) => {
+    const url = new URL(req.url);
     const m = url.pathname.match(/^\/api\/v1\/nodes(?:\/([^/]+)\/(drain|resume))?$/);
     if (!m) return new Response('not found', { status: 404 });
-    const req = new Request(url, init);
     const handler = !m[1] ? listRoute.GET : m[2] === 'drain' ? drainRoute.POST : resumeRoute.POST;
     const params: Record<string, string> = m[1] ? { id: decodeURIComponent(m[1]) } : {};
     return handler(req, { params: Promise.resolve(params) });
-  }) as typeof fetch;
-  const cli = async (key: string | undefined, ...argv: string[]) => {
+  };
+  const cli = async (key: string | undefined, ...argv: string[]) => cliOn(false, key, ...argv);
+  /** tty: stdout is a terminal (the default format is then a table). */
+  const cliOn = async (tty: boolean, key: string | undefined, ...argv: string[]) => {
     const stdout: string[] = [];
     const stderr: string[] = [];
-    const code = await runNodesCli(argv, { fetchImpl, env: (key ? { WARDEN_API_KEY: key } : {}) as NodeJS.ProcessEnv, out: { stdout: (s) => stdout.push(s), stderr: (s) => stderr.push(s) } });
+    const code = await runNodesCli(argv, { fetchImpl, tty, env: (key ? { WARDEN_API_KEY: key, WARDEN_URL: 'http://warden.test' } : {}) as NodeJS.ProcessEnv, out: { stdout: (s) => stdout.push(s), stderr: (s) => stderr.push(s) } });
     return { code, stdout: stdout.join('\n'), stderr: stderr.join('\n') };
   };
 
@@ -174,5 +175,27 @@ describe('warden nodes list|drain|resume (bin/nodes-cli.ts against the real hand
     }
     expect((await cli(undefined, 'list')).code).toBe(2);
     expect((await h.db.select().from(nodes).where(eq(nodes.id, B)))[0]!.state).toBe('active');
+  });
+
+  it('-o json|table|wide as `jobs`: a table on a terminal, JSON when piped; wide adds heartbeat, docker, version; no control characters in a cell', async () => {
+    const onTty = await cliOn(true, h.viewer, 'list');
+    expect(onTty.code, onTty.stderr).toBe(0);
+    expect(onTty.stdout.split('\n')[0]).toMatch(/^ID\s+NAME\s+STATE\s+RUNNING\s+CPUS\s+MEMORY\s+JOBS\s+LABELS\s+DRAIN$/);
+    expect(JSON.parse((await cliOn(false, h.viewer, 'list')).stdout).nodes).toHaveLength(2);
+    expect(JSON.parse((await cliOn(true, h.viewer, 'list', '-o', 'json')).stdout).nodes).toHaveLength(2);
+    const wide = await cliOn(false, h.viewer, 'list', '-o', 'wide');
+    expect(wide.stdout.split('\n')[0]).toMatch(/^ID\s+NAME\s+STATE\s+RUNNING\s+CPUS\s+MEMORY\s+JOBS\s+LABELS\s+DRAIN\s+HEARTBEAT\s+DOCKER\s+VERSION\s+STARTED$/);
+    expect(wide.stdout).toMatch(/\d+s ago|\d+m(\d+s)? ago|\dh/);
+    // A drain reason is an operator's text: the table strips escapes, bidi overrides and backspaces.
+    const evil = 'rack\u001b[31m move\u0007\u202e\u0008!';
+    const d = await cliOn(true, h.operator, 'drain', B, '--reason', evil, '--deadline', '600');
+    expect(d.code, d.stderr).toBe(0);
+    expect(d.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/);
+    expect(d.stdout).toContain('rack[31m move!');
+    expect(d.stdout).toMatch(/deadline \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+/);
+    const listed = await cliOn(true, h.viewer, 'list', '-o', 'wide');
+    expect(listed.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/);
+    expect(JSON.parse((await cli(h.viewer, 'list')).stdout).nodes.find((n: { id: string }) => n.id === B).drain.reason).toBe(evil);
+    expect((await cli(h.operator, 'resume', B)).code).toBe(0);
   });
 });

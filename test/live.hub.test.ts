@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LIVE_CHANNEL, LiveHub } from '../server/dashboard/live-hub';
+import { LIVE_CHANNEL, LIVE_STREAMS_PER_USER, LiveHub } from '../server/dashboard/live-hub';
 import { cancelJob, submitJob } from '../server/domain/jobs';
 import { createTestDatabase } from './helpers/db';
 import { OPERATOR, makeCtx, makeUser } from './helpers/fixtures';
@@ -50,6 +50,53 @@ describe('LiveHub', () => {
     expect(hub.stream(new AbortController().signal, 1)).not.toBeNull();
   });
 
+  it('a stream for one user gets only topics of its own jobs, without the owner; everyone\'s stream gets all of them', async () => {
+    const hub = new LiveHub();
+    const ac = new AbortController();
+    const all = hub.stream(ac.signal, 10)!;
+    const alice = hub.stream(ac.signal, 10, 'alice')!;
+    const bob = hub.stream(ac.signal, 10, 'bob')!;
+    hub.publish('job:a1:running:alice');
+    hub.publish('jobs:bob');
+    hub.publish('node');
+    hub.publish('sweeper');
+    hub.publish('job:b1:queued:bob');
+    const [ta, tb, tall] = await Promise.all([alice, bob, all].map((b) => readFrames(b, (t) => t.includes('data: ['))));
+    expect(ta).toContain('data: ["job:a1:running"]\n\n');
+    expect(tb).toContain('data: ["jobs","job:b1:queued"]\n\n');
+    expect(tall).toContain('data: ["job:a1:running","jobs","node","sweeper","job:b1:queued"]\n\n');
+    for (const t of [ta, tb]) expect(t).not.toMatch(/node|sweeper/);
+    expect(ta).not.toContain('b1');
+    expect(tb).not.toContain('a1');
+    // A batch with nothing of carol's sends carol nothing (only the hello).
+    const carol = hub.stream(ac.signal, 10, 'carol')!;
+    hub.publish('job:a2:running:alice');
+    expect(await readFrames(alice, (t) => t.includes('data: ['))).toContain('data: ["job:a2:running"]');
+    const reader = carol.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain('event: hello');
+    const next = reader.read();
+    hub.publish('job:c1:queued:carol');
+    expect(new TextDecoder().decode((await next).value)).toBe('data: ["job:c1:queued"]\n\n');
+    // "Everything changed" reaches every stream, a user's too.
+    hub.publish('*');
+    expect(await readFrames(bob, (t) => t.includes('data: ['))).toContain('data: ["*"]');
+    ac.abort();
+    expect(hub.size).toBe(0);
+    expect(hub.countFor('alice')).toBe(0);
+  });
+
+  it('at most LIVE_STREAMS_PER_USER streams per user; others are not held back by them', () => {
+    const hub = new LiveHub();
+    const ac = new AbortController();
+    for (let i = 0; i < LIVE_STREAMS_PER_USER; i++) expect(hub.stream(ac.signal, 100, 'greedy')).not.toBeNull();
+    expect(hub.stream(ac.signal, 100, 'greedy')).toBeNull();
+    expect(hub.countFor('greedy')).toBe(LIVE_STREAMS_PER_USER);
+    expect(hub.stream(ac.signal, 100, 'modest')).not.toBeNull();
+    expect(hub.stream(ac.signal, 100)).not.toBeNull();
+    ac.abort();
+    expect(hub.size).toBe(0);
+  });
+
   it('more than 200 distinct topics in one batch become one "*" (bounded memory)', async () => {
     const hub = new LiveHub();
     const ac = new AbortController();
@@ -76,12 +123,12 @@ describe('the warden_live triggers (real PostgreSQL)', () => {
     await tdb?.drop();
   });
 
-  it('a submitted job announces `jobs`; its cancel announces job:<id>:cancelled', async () => {
+  it('a submitted job announces `jobs:<owner>`; its cancel announces job:<id>:cancelled:<owner>', async () => {
     const ctx = await makeCtx(tdb.db);
-    const { actor } = await makeUser(ctx, { name: 'live' });
+    const { actor, user } = await makeUser(ctx, { name: 'live' });
     const j = await submitJob(ctx, actor, { image: 'busybox:1.36', command: ['true'] });
-    await until('the insert to be announced', async () => heard.includes('jobs'), 10_000, 50);
+    await until('the insert to be announced', async () => heard.includes(`jobs:${user.id}`), 10_000, 50);
     await cancelJob(ctx, OPERATOR, j.id);
-    await until('the transition to be announced', async () => heard.includes(`job:${j.id}:cancelled`), 10_000, 50);
+    await until('the transition to be announced', async () => heard.includes(`job:${j.id}:cancelled:${user.id}`), 10_000, 50);
   });
 });

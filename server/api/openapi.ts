@@ -24,7 +24,8 @@ const STATUS_TEXT: Record<number, string> = {
   404: 'Not found (or not yours)',
   409: 'Conflicts with the current state',
   422: 'Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)`',
-  429: 'Queue full, or too many log follows (`Retry-After`)',
+  429: 'Queue full, or too many log follows or event streams (`Retry-After`)',
+  503: 'Not available on this server right now (`live_unavailable`: the event stream; poll instead)',
 };
 
 function operation(r: ApiRoute): ZodOpenApiOperationObject {
@@ -32,13 +33,15 @@ function operation(r: ApiRoute): ZodOpenApiOperationObject {
     ? { 'application/json': { schema: r.ok.json } }
     : r.ok.text
       ? { 'text/plain': { schema: { type: 'string' as const } } }
-      : { 'application/x-tar': { schema: { type: 'string' as const, contentMediaType: 'application/x-tar' } } };
+      : r.ok.sse
+        ? { 'text/event-stream': { schema: { type: 'string' as const, description: 'Server-Sent Events: `event: hello`, then `data: ["job:<id>:<status>", "jobs", …]` per batch of changes' } } }
+        : { 'application/x-tar': { schema: { type: 'string' as const, contentMediaType: 'application/x-tar' } } };
   const responses: Record<string, { description: string; content?: typeof content | { 'application/json': { schema: typeof errorSchema } }; headers?: Record<string, { description: string; schema: { type: 'integer' } }> }> = {
     [String(r.ok.status)]: r.ok.status === 204 ? { description: r.ok.description } : { description: r.ok.description, content },
   };
   if (r.ok.status === 200 && r.method === 'put') responses['201'] = { description: 'Created', content };
   for (const s of r.errors) responses[String(s)] = { description: STATUS_TEXT[s] ?? 'Error', content: { 'application/json': { schema: errorSchema } } };
-  if (r.path.endsWith('/logs') && responses['429']) responses['429'].headers = { 'Retry-After': { description: 'Seconds to wait before opening another follow', schema: { type: 'integer' } } };
+  if ((r.path.endsWith('/logs') || r.ok.sse) && responses['429']) responses['429'].headers = { 'Retry-After': { description: r.ok.sse ? 'Seconds to wait before opening another stream' : 'Seconds to wait before opening another follow', schema: { type: 'integer' } } };
   return {
     summary: r.summary,
     description: [r.description, ACCESS_TEXT[r.access]].filter(Boolean).join('\n\n'),

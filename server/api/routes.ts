@@ -65,7 +65,7 @@ export interface ApiRoute {
   query?: z.ZodObject;
   body?: z.ZodType;
   bodyRequired?: boolean;
-  ok: { status: 200 | 201 | 204; description: string; json?: z.ZodType; text?: true; tar?: true };
+  ok: { status: 200 | 201 | 204; description: string; json?: z.ZodType; text?: true; tar?: true; sse?: true };
   /** Error statuses it can answer with (always in the Error shape). */
   errors: number[];
   /** Example request bodies (name → summary and value), shown in the reference. */
@@ -278,6 +278,16 @@ export const API_ROUTES: ApiRoute[] = [
     errors: [400, ...AUTH, 404, 409, 422],
   },
   // Operations
+  {
+    method: 'get',
+    path: '/api/v1/events',
+    summary: 'A live stream of what changed (Server-Sent Events)',
+    description:
+      'A `text/event-stream` that stays open: `event: hello` first (read what you show now), then a `data:` line of a JSON array of topics whenever something changed, batched (at most 10 a second): `job:<id>:<status>` when a job changed state, `jobs` when a job was submitted, and for operator keys also `node` (a node\'s heartbeat or state) and `sweeper` (a sweeper run); `*` means "read everything again". A user key hears only its own jobs. Events carry no data: re-read through the ordinary endpoints (`warden jobs list --watch` does). A `: ping` comment every 20 s keeps proxies from closing it. At most 4 streams per user key and WARDEN_LIVE_MAX_CLIENTS per server (429 with Retry-After); 503 when the server cannot listen to its database (poll instead).',
+    access: 'user',
+    ok: { status: 200, description: 'The stream (text/event-stream)', sse: true },
+    errors: [...AUTH, 429, 503],
+  },
   { method: 'get', path: '/api/v1/orphans', summary: 'What the orphan sweeper sees now', access: 'viewer', ok: { status: 200, description: 'The report', json: orphansSchema }, errors: AUTH },
   { method: 'get', path: '/api/v1/audit', summary: 'The audit trail, newest first', access: 'viewer', query: auditQuerySchema, ok: { status: 200, description: 'A page of events', json: auditListSchema }, errors: [...AUTH, 422] },
   {

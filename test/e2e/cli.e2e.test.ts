@@ -1,6 +1,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -173,6 +174,48 @@ describe.skipIf(!hasDocker)('the jobs CLI against a real server', () => {
     fs.rmSync(path.dirname(file), { recursive: true, force: true });
   }, SLOW);
 
+  it('ids: a unique prefix of 8 (or 6) characters works for get and cancel; an ambiguous one is 409 ambiguous_id listing the matches, a too short one 422 id_too_short, both exit 1', async () => {
+    // A plan that starts nothing: the jobs stay queued, so their ids can be set to collide on purpose.
+    expect((await api('PUT', '/api/v1/plans/cli-held', { maxConcurrentJobs: 0, defaultTimeoutSeconds: 60 })).status).toBe(201);
+    const held = await api('POST', '/api/v1/users', { name: `cli-held-${crypto.randomBytes(3).toString('hex')}`, plan: 'cli-held' });
+    expect(held.status).toBe(201);
+    const key = held.body.apiKey as string;
+    const submit = async (name: string) => (await api('POST', '/api/v1/jobs', { image: TEST_IMAGE, command: ['true'], name }, key)).body.id as string;
+    const prefix = crypto.randomBytes(4).toString('hex');
+    const twins = [`${prefix}-0000-4000-8000-000000000001`, `${prefix}-0000-4000-8000-000000000002`];
+    for (const [i, id] of twins.entries()) await warden!.db().sql`UPDATE jobs SET id = ${id} WHERE id = ${await submit(`twin-${i}`)}`;
+    const single = await submit('single');
+    const as = { WARDEN_API_KEY: key };
+    const [byEight, bySix, ambiguous, short, cancelled] = await Promise.all([
+      cli(['get', single.slice(0, 8)], as),
+      cli(['get', single.slice(0, 6)], as),
+      cli(['get', prefix], as),
+      cli(['get', prefix.slice(0, 5)], as),
+      cli(['cancel', prefix, '-o', 'json'], as),
+    ]);
+    expect(byEight.code, byEight.stderr).toBe(0);
+    expect(lastJson(byEight.stdout)).toMatchObject({ id: single, name: 'single' });
+    expect(bySix.code, bySix.stderr).toBe(0);
+    expect(lastJson(bySix.stdout).id).toBe(single);
+    expect(ambiguous.code).toBe(1);
+    const amb = lastJson(ambiguous.stderr).error;
+    expect(amb.code).toBe('ambiguous_id');
+    expect(amb.message).toContain(twins[0]);
+    expect(amb.message).toContain(twins[1]);
+    expect(short.code).toBe(1);
+    expect(lastJson(short.stderr).error).toMatchObject({ code: 'id_too_short', field: 'id' });
+    expect(cancelled.code).toBe(1);
+    expect(lastJson(cancelled.stderr).error.code).toBe('ambiguous_id');
+    // Nothing was cancelled by the ambiguous prefix; the full id of one twin picks it.
+    expect(await status(twins[0]!)).toBe('queued');
+    const one = await cli(['cancel', twins[0]!, '-o', 'json'], as);
+    expect(one.code, one.stderr).toBe(0);
+    expect(lastJson(one.stdout)).toMatchObject({ id: twins[0], status: 'cancelled' });
+    expect(await status(twins[1]!)).toBe('queued');
+    await api('POST', `/api/v1/jobs/${twins[1]}/cancel`, {});
+    await api('POST', `/api/v1/jobs/${single}/cancel`, {});
+  }, SLOW);
+
   it('exit codes for scripts: 1 refused (error JSON on stderr), 2 usage, 3 no server', async () => {
     const missing = await cli(['get', crypto.randomUUID()]);
     expect(missing.code).toBe(1);
@@ -200,8 +243,8 @@ describe.skipIf(!hasDocker)('the jobs CLI against a real server', () => {
    * The CLI run as `node bin/warden.mjs` in its own process group, so a test can press Ctrl-C
    * (SIGINT to the group, as a terminal does) and read what it printed so far.
    */
-  const live = (args: string[]) => {
-    const child = spawn(process.execPath, ['bin/warden.mjs', ...args], { cwd: REPO, env: cleanEnv({}), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const live = (args: string[], env: Record<string, string> = {}) => {
+    const child = spawn(process.execPath, ['bin/warden.mjs', ...args], { cwd: REPO, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const out = { stdout: '', stderr: '', code: null as number | null, done: false };
     child.stdout.on('data', (c: Buffer) => (out.stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out.stderr += c.toString()));
@@ -269,16 +312,122 @@ describe.skipIf(!hasDocker)('the jobs CLI against a real server', () => {
     await api('POST', `/api/v1/jobs/${job.id}/kill`, { force: true });
   }, SLOW);
 
-  it('list --watch prints the list again when it changes', async () => {
-    const watch = live(['jobs', 'list', '--watch', '--status', 'running', '-o', 'json']);
-    await until('the first page', async () => run1(watch.out.stdout) >= 1, 120_000);
-    const before = run1(watch.out.stdout);
-    const sub = lastJson((await cli(['submit', '--image', TEST_IMAGE, '--name', 'cli-watched', '--', 'sleep', '300'])).stdout);
-    await until('a page with the new running job', async () => watch.out.stdout.trim().split('\n').some((l) => JSON.parse(l).jobs.some((j: { id: string }) => j.id === sub.id)), 120_000);
-    expect(run1(watch.out.stdout)).toBeGreaterThan(before);
-    watch.interrupt();
-    await until('the watch to end', async () => watch.out.done, 30_000);
-    await api('POST', `/api/v1/jobs/${sub.id}/kill`, { force: true });
+  /**
+   * A proxy in front of the server that counts what the CLI asks: list reads, event streams, and
+   * the event batches it forwards (counted before the CLI can see them).
+   */
+  const countingProxy = async () => {
+    // unprompted: list reads with no event forwarded since the read before (what polling does).
+    const seen = { lists: 0, streams: 0, frames: [] as string[][], unprompted: 0 };
+    let credit = 0;
+    const target = new URL(warden!.base);
+    const server = http.createServer((req, res) => {
+      const p = (req.url ?? '').split('?')[0];
+      const events = p === '/api/v1/events';
+      if (req.method === 'GET' && p === '/api/v1/jobs') {
+        seen.lists++;
+        if (credit === 0) seen.unprompted++;
+        credit = 0;
+      }
+      if (events) seen.streams++;
+      const up = http.request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (ur) => {
+        res.writeHead(ur.statusCode ?? 502, ur.headers);
+        if (!events) return void ur.pipe(res);
+        let buf = '';
+        ur.on('data', (c: Buffer) => {
+          buf += c.toString();
+          for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
+            const frame = buf.slice(0, i);
+            buf = buf.slice(i + 2);
+            const data = /^data: (.*)$/m.exec(frame);
+            if (data) credit++;
+            if (data && !/^event:/m.test(frame)) seen.frames.push(JSON.parse(data[1]!) as string[]);
+          }
+          res.write(c);
+        });
+        ur.on('end', () => res.end());
+      });
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+      res.on('close', () => up.destroy());
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as { port: number };
+    return { url: `http://127.0.0.1:${port}`, seen, close: () => new Promise<void>((r) => server.close(() => r())) };
+  };
+
+  it("list --watch redraws on the server's event stream, not by polling: one stream, a list read per pushed batch and none without one; a user key hears only its own jobs", async () => {
+    // Another user's job changes too while we watch: none of it may reach this user's stream.
+    const other = await api('POST', '/api/v1/users', { name: `cli-other-${crypto.randomBytes(3).toString('hex')}`, plan: 'cli' });
+    expect(other.status).toBe(201);
+    const proxy = await countingProxy();
+    const watch = live(['jobs', 'list', '--watch', '-o', 'json'], { WARDEN_URL: proxy.url });
+    try {
+      await until('the first page', async () => run1(watch.out.stdout) >= 1, 120_000);
+      expect(proxy.seen.streams).toBe(1);
+      const theirs = (await api('POST', '/api/v1/jobs', { image: TEST_IMAGE, command: ['sleep', '300'] }, other.body.apiKey)).body;
+      const mine = (await api('POST', '/api/v1/jobs', { image: TEST_IMAGE, command: ['sleep', '300'], name: 'cli-watched' }, userKey)).body;
+      const shows = (id: string, want: (s: string) => boolean) => async () =>
+        watch.out.stdout.trim().split('\n').some((l) => (JSON.parse(l) as { jobs: { id: string; status: string }[] }).jobs.some((j) => j.id === id && want(j.status)));
+      await until('a page with my job running', shows(mine.id, (s) => s === 'running'), 120_000);
+      // A quiet stretch (nothing changes while a few commands run): a watch that polled would read here.
+      for (let i = 0; i < 3; i++) expect((await cli(['get', mine.id])).code).toBe(0);
+      expect((await api('POST', `/api/v1/jobs/${mine.id}/kill`, { force: true }, userKey)).status).toBe(200);
+      await until('a page with my job killed', shows(mine.id, (s) => s === 'killed'), 120_000);
+      await until('their job to run', async () => (await status(theirs.id)) === 'running', 60_000);
+      expect(await status(theirs.id)).toBe('running');
+      // Pushed, not polled: the one stream stayed open; every list read answered the hello or a batch.
+      expect(proxy.seen.streams).toBe(1);
+      expect(proxy.seen.lists).toBeGreaterThanOrEqual(3);
+      expect(proxy.seen.unprompted).toBe(0);
+      expect(proxy.seen.lists).toBeLessThanOrEqual(1 + proxy.seen.frames.length);
+      // Each printed page differs from the one before it (printed on change only).
+      const lines = watch.out.stdout.trim().split('\n');
+      for (let i = 1; i < lines.length; i++) expect(lines[i]).not.toBe(lines[i - 1]);
+      // Only this user's jobs: `jobs` and job:<id>:<status> of jobs its key may read.
+      const topics = proxy.seen.frames.flat();
+      expect(topics).toContain(`job:${mine.id}:running`);
+      expect(topics.join(' ')).not.toContain(theirs.id);
+      for (const t of topics) expect(t).toMatch(/^(jobs|job:[0-9a-f-]{36}:[a-z_]+)$/);
+      const ids = [...new Set(topics.filter((t) => t.startsWith('job:')).map((t) => t.split(':')[1]!))];
+      for (const id of ids) expect((await api('GET', `/api/v1/jobs/${id}`, undefined, userKey)).status).toBe(200);
+      await api('POST', `/api/v1/jobs/${theirs.id}/kill`, { force: true });
+    } finally {
+      watch.interrupt();
+      await until('the watch to end', async () => watch.out.done, 30_000);
+      await proxy.close();
+    }
+    expect(watch.out.code).toBe(0);
+  }, SLOW);
+
+  it('GET /api/v1/events: a key is needed; a user key may hold 4 streams, the fifth is 429 with Retry-After', async () => {
+    expect((await fetch(`${warden!.base}/api/v1/events`)).status).toBe(401);
+    const u = await api('POST', '/api/v1/users', { name: `cli-streams-${crypto.randomBytes(3).toString('hex')}`, plan: 'cli' });
+    expect(u.status).toBe(201);
+    const userKey = u.body.apiKey as string;
+    const acs = Array.from({ length: 4 }, () => new AbortController());
+    try {
+      for (const ac of acs) {
+        const r = await fetch(`${warden!.base}/api/v1/events`, { headers: { authorization: `Bearer ${userKey}` }, signal: ac.signal });
+        expect(r.status).toBe(200);
+        expect(r.headers.get('content-type')).toMatch(/^text\/event-stream/);
+        const first = new TextDecoder().decode((await r.body!.getReader().read()).value);
+        expect(first).toContain('event: hello');
+      }
+      const fifth = await fetch(`${warden!.base}/api/v1/events`, { headers: { authorization: `Bearer ${userKey}` } });
+      expect(fifth.status).toBe(429);
+      expect(fifth.headers.get('retry-after')).toBe('30');
+      expect((await fifth.json()).error.code).toBe('too_many_streams');
+    } finally {
+      for (const ac of acs) ac.abort();
+    }
+    // Closed streams give their slots back.
+    await until('a stream slot to be free again', async () => {
+      const ac = new AbortController();
+      const r = await fetch(`${warden!.base}/api/v1/events`, { headers: { authorization: `Bearer ${userKey}` }, signal: ac.signal });
+      ac.abort();
+      return r.status === 200;
+    }, 30_000);
   }, SLOW);
   const run1 = (s: string) => s.trim().split('\n').filter(Boolean).length;
 
