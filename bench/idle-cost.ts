@@ -71,7 +71,7 @@ runMain(async () => {
     result.figure({ label: `server + PostgreSQL, ${SECONDS} idle s, ${FINISHED.toLocaleString('en')} finished jobs, no browser open`, series: 'server_pg_cpu', stat: 'last', goal: { max: 2, text: '< 2% of one core' } });
     result.figure({ label: 'server (bin/server.mjs, WARDEN_WORKER=off)', series: 'server_cpu', stat: 'last' });
     result.figure({ label: 'PostgreSQL (all its processes)', series: 'postgres_cpu', stat: 'last' });
-    result.figure({ label: 'worker (npm run worker: npm, sh, tsx and node)', series: 'worker_cpu', stat: 'last' });
+    result.figure({ label: 'worker (npm run worker: npm, sh and node)', series: 'worker_cpu', stat: 'last' });
     result.figure({ label: 'the three together', series: 'all_cpu', stat: 'last' });
     const { missed } = result.save({ finished: FINISHED, seconds: SECONDS, warmupS: WARMUP, loadAtStart: load0 }, 'embedded PostgreSQL 18, local Docker engine');
     if (missed.length) {

@@ -12,11 +12,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** A fingerprint of every source file (path, size, mtime): any change, even to an older mtime, makes a new one. */
+/** A fingerprint of every source file (path, size, mtime to the millisecond, as a restored Date keeps it): any change, even to an older mtime, makes a new one. */
 function sourceStamp(sources) {
   const h = crypto.createHash('sha1');
   const pkg = fs.statSync(path.join(root, 'package.json'));
-  h.update(`package.json ${pkg.size} ${pkg.mtimeMs}\n`);
+  h.update(`package.json ${pkg.size} ${Math.trunc(pkg.mtimeMs)}\n`);
   const stack = sources.map((d) => path.join(root, d));
   while (stack.length) {
     const d = stack.pop();
@@ -31,7 +31,7 @@ function sourceStamp(sources) {
       if (e.isDirectory()) stack.push(p);
       else if (/\.(ts|mts|js|mjs|json)$/.test(e.name)) {
         const st = fs.statSync(p);
-        h.update(`${p} ${st.size} ${st.mtimeMs}\n`);
+        h.update(`${p} ${st.size} ${Math.trunc(st.mtimeMs)}\n`);
       }
     }
   }
