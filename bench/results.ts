@@ -10,6 +10,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 export const RESULTS_DIR = path.join(process.cwd(), 'docs', 'bench-results');
+
+/** Files of bench/ that are not benchmarks: the runner, the report and what the benches share. */
+export const NOT_BENCHES = ['run.ts', 'lib.ts', 'results.ts', 'report.ts', 'product.ts', 'fake-engine.ts'];
+
+/**
+ * The bench (script) a result or block name belongs to: the name itself, or `<bench>-<variant>`
+ * (worker-memory-fake, chaos-seed-3) for a bench that writes one result per variant.
+ */
+export const benchOf = (name: string, benches: string[]): string | undefined =>
+  benches.includes(name) ? name : benches.filter((b) => name.startsWith(`${b}-`)).sort((a, b) => b.length - a.length)[0];
 export const BENCHMARKS_MD = path.join(process.cwd(), 'docs', 'BENCHMARKS.md');
 
 /** Nearest-rank percentile (p in 0–100) of xs; xs is not modified. */

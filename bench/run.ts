@@ -6,11 +6,12 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { NOT_BENCHES } from './results';
 
 const dir = path.dirname(new URL(import.meta.url).pathname);
 const names = fs
   .readdirSync(dir)
-  .filter((f) => f.endsWith('.ts') && !['run.ts', 'lib.ts', 'results.ts', 'report.ts'].includes(f))
+  .filter((f) => f.endsWith('.ts') && !NOT_BENCHES.includes(f))
   .map((f) => f.slice(0, -3))
   .sort();
 const [name, ...args] = process.argv.slice(2);

@@ -60,6 +60,7 @@ const FIELDS: Record<string, string[]> = {
   deleteClassAction: ['name'],
   redeliverAction: ['id'],
   deleteWebhookAction: ['id'],
+  createWebhookAction: ['url'],
   drainNodeAction: ['id', 'reason', 'deadlineSeconds'],
   resumeNodeAction: ['id', 'reason'],
 };

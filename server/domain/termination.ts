@@ -545,10 +545,11 @@ export async function completeJob(
   let oom = false;
   if (docker && job.status === 'running' && exitCode !== 0) {
     oom = (await docker.inspect(containerId).catch(() => null))?.oomKilled ?? false;
-    // The engine records OOMKilled from containerd's oom event, which can land just after `die`
-    // (seen under load: a 137 exit inspected as not OOM-killed). A SIGKILL exit gets two more looks.
-    for (let i = 0; !oom && exitCode === 137 && i < 2; i++) {
-      await new Promise((r) => setTimeout(r, 150));
+    // The engine records OOMKilled from containerd's oom event, which can land after `die`
+    // (seen under load: a 137 exit inspected as not OOM-killed, twice 150 ms later too). A SIGKILL
+    // exit gets four more looks, 0.15 s to 1.2 s apart (2.25 s in all; only 137 exits wait).
+    for (let i = 0; !oom && exitCode === 137 && i < 4; i++) {
+      await new Promise((r) => setTimeout(r, 150 * 2 ** i));
       oom = (await docker.inspect(containerId).catch(() => null))?.oomKilled ?? false;
     }
   }
