@@ -168,7 +168,13 @@ async function viaProduct(): Promise<Run> {
       }),
     );
     const ids = specs.map((j) => j.id);
-    await waitUntil('every job to end', () => ids.every((id) => [...(live.seen.get(id)?.keys() ?? [])].some((s) => FINAL.has(s))), 15_000 + N * EVERY_MS + 180_000);
+    try {
+      await waitUntil('every job to end', () => ids.every((id) => [...(live.seen.get(id)?.keys() ?? [])].some((s) => FINAL.has(s))), 15_000 + N * EVERY_MS + 180_000);
+    } catch (e) {
+      const counts = await p.db.sql<{ status: string; n: number }[]>`select status, count(*)::int as n from jobs where id = any(${ids}) group by status`;
+      console.error(`[worker] at the timeout, the jobs' rows: ${counts.map((c) => `${c.n} ${c.status}`).join(', ')}; finals heard: ${ids.filter((id) => [...(live.seen.get(id)?.keys() ?? [])].some((s) => FINAL.has(s))).length}`);
+      throw e;
+    }
     clearInterval(sampler);
     const rows = (await p.db.sql<{ id: string; deadline_at: string; container_id: string; status: string }[]>`select id, deadline_at::text, container_id, status from jobs where id = any(${ids})`).map((r) => ({ ...r, deadline_at: new Date(r.deadline_at) }));
     const kills = ev.firstKill();
