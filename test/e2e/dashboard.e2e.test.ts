@@ -3,7 +3,8 @@ import { ensureInstallation } from '../../server/domain/installation';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchBrowser, requireBrowser } from '../helpers/browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../server/clock';
 import { createOperatorKey } from '../../server/domain/operators';
@@ -19,15 +20,10 @@ import { ROOT, startWarden, until, type Warden } from '../helpers/warden-server'
  *   E2E_REBUILD=1    rebuild even when the build looks current (otherwise: built when missing or stale)
  *   REQUIRE_BROWSER=1  fail (instead of skip) when /usr/bin/chromium is missing
  */
-const CHROMIUM = '/usr/bin/chromium';
 const REPO = path.resolve(__dirname, '../..');
 const SHOTS = path.join(REPO, 'test-results/screenshots');
-const hasBrowser = fs.existsSync(CHROMIUM);
+const hasBrowser = requireBrowser('dashboard e2e tests');
 const hasDocker = dockerAvailable();
-if (!hasBrowser && process.env.REQUIRE_BROWSER === '1') {
-  throw new Error(`REQUIRE_BROWSER=1 but ${CHROMIUM} is missing: install Debian's chromium package`);
-}
-if (!hasBrowser) console.warn(`\n!!! ${CHROMIUM} not found: dashboard e2e tests are SKIPPED (set REQUIRE_BROWSER=1 to fail instead)\n`);
 if (!hasDocker) console.warn('\n!!! No Docker engine: dashboard e2e tests are SKIPPED (set REQUIRE_DOCKER=1 to fail instead)\n');
 
 const ADMIN = { email: 'admin@e2e.test', password: 'admin-pass-e2e-1' };
@@ -43,8 +39,6 @@ function parseCountdown(s: string): number {
   for (const [, v, u] of s.matchAll(/(\d+)([dhms])/g)) n += Number(v) * { d: 86400, h: 3600, m: 60, s: 1 }[u as 'd' | 'h' | 'm' | 's'];
   return n;
 }
-
-const BROWSER_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 interface JobJson {
   id: string;
@@ -114,7 +108,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
     jobs.keeper = await submit({ image: TEST_IMAGE, command: ['sleep', '600'], name: 'e2e-keeper', timeoutSeconds: 900 });
     for (const id of Object.values(jobs)) await until(`job ${id} to run`, async () => (await getJob(id)).status === 'running', 60_000);
 
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
+    browser = await launchBrowser();
     context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
     page = await context.newPage();
     page.on('dialog', (d) => {
@@ -488,7 +482,7 @@ describe.skipIf(!hasBrowser)('dashboard without a Docker engine', () => {
     fs.mkdirSync(SHOTS, { recursive: true });
     // Nothing listens on port 9: every engine call fails fast.
     warden = await startWarden('nodocker', { admin: ADMIN, env: { DOCKER_HOST: 'tcp://127.0.0.1:9' } });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
+    browser = await launchBrowser();
   }, 900_000);
   afterAll(async () => {
     await browser?.close().catch(() => {});

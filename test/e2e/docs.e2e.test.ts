@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchBrowser, requireBrowser } from '../helpers/browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWarden, until, type Warden } from '../helpers/warden-server';
 
@@ -10,12 +11,9 @@ import { startWarden, until, type Warden } from '../helpers/warden-server';
  * copy the key to the clipboard.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasBrowser = fs.existsSync(CHROMIUM);
-if (!hasBrowser && process.env.REQUIRE_BROWSER === '1') throw new Error(`REQUIRE_BROWSER=1 but ${CHROMIUM} is missing`);
+const hasBrowser = requireBrowser('API reference browser tests');
 const REPO = path.resolve(__dirname, '../..');
 const ADMIN = { email: 'admin@docs-e2e.test', password: 'admin-pass-docs-1' };
-const BROWSER_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 describe.skipIf(!hasBrowser)('the API reference and the key copy button, in a browser', () => {
   let warden: Warden | null = null;
@@ -23,7 +21,7 @@ describe.skipIf(!hasBrowser)('the API reference and the key copy button, in a br
 
   beforeAll(async () => {
     warden = await startWarden('docs', { admin: ADMIN });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
+    browser = await launchBrowser();
   }, 900_000);
 
   afterAll(async () => {

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchBrowser, requireBrowser } from '../helpers/browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../server/clock';
 import { ensureInstallation } from '../../server/domain/installation';
@@ -15,11 +15,9 @@ import { startWarden, until, type Warden } from '../helpers/warden-server';
  * node's state, running count and capacity bars; Drain asks for a reason and says how many jobs
  * keep running; Resume takes the node back. Same harness as dashboard.e2e.test.ts.
  */
-const CHROMIUM = '/usr/bin/chromium';
-const hasBrowser = fs.existsSync(CHROMIUM);
+const hasBrowser = requireBrowser('Nodes page browser tests');
 const hasDocker = dockerAvailable();
 const ADMIN = { email: 'admin@nodes-e2e.test', password: 'admin-pass-nodes-1' };
-const BROWSER_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 interface NodeJson {
   id: string;
@@ -61,7 +59,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('Nodes page in a browser', () => {
       expect(r.status, JSON.stringify(r.body)).toBe(201);
     }
     await until('two jobs running on the node', async () => (await theNode())?.running === 2, 90_000);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
+    browser = await launchBrowser();
     page = await (await browser.newContext({ viewport: { width: 1440, height: 900 } })).newPage();
     page.on('pageerror', (e) => pageErrors.push(String(e)));
   }, 900_000);

@@ -2,7 +2,8 @@ import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
+import { launchBrowser, requireBrowser } from '../helpers/browser';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { systemClock } from '../../server/clock';
 import { ensureInstallation } from '../../server/domain/installation';
@@ -20,15 +21,12 @@ import { startWarden, until, type Warden } from '../helpers/warden-server';
  */
 vi.setConfig({ testTimeout: 300_000 });
 
-const CHROMIUM = '/usr/bin/chromium';
 const REPO = path.resolve(__dirname, '../..');
 const SHOTS = path.join(REPO, 'test-results/screenshots');
-const hasBrowser = fs.existsSync(CHROMIUM);
+const hasBrowser = requireBrowser('screen e2e tests');
 const hasDocker = dockerAvailable();
-if (!hasBrowser && process.env.REQUIRE_BROWSER === '1') throw new Error(`REQUIRE_BROWSER=1 but ${CHROMIUM} is missing`);
 
 const ADMIN = { email: 'admin@screens-e2e.test', password: 'admin-pass-screens-e2e-1' };
-const BROWSER_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const SIZES = [
   { name: '1440', viewport: { width: 1440, height: 900 } },
   { name: '390', viewport: { width: 390, height: 844 } },
@@ -117,7 +115,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('the dashboard on any screen, in any 
     expect(u.status).toBe(201);
     userId = u.body.id;
     userKey = u.body.apiKey;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
+    browser = await launchBrowser();
   }, 900_000);
 
   afterAll(async () => {

@@ -2,7 +2,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchBrowser, requireBrowser } from '../helpers/browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../server/clock';
 import { ensureInstallation } from '../../server/domain/installation';
@@ -19,11 +20,10 @@ import { startWarden, until, type Warden } from '../helpers/warden-server';
  * moves a deadline and Kill ends a job from the dashboard, and the Nodes page lists the cluster's
  * nodes read-only. All of it in a namespace of its own, deleted at the end.
  */
-const CHROMIUM = '/usr/bin/chromium';
+requireBrowser('the Kubernetes dashboard e2e test');
 const REPO = path.resolve(__dirname, '../..');
 const SHOTS = path.join(REPO, 'test-results/screenshots');
 const ADMIN = { email: 'admin@k8s-e2e.test', password: 'admin-pass-k8s-1' };
-const BROWSER_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const TRAP_TERM = ['sh', '-c', 'trap "echo got TERM" TERM; echo started; while :; do sleep 1 & wait; done'];
 
 interface JobJson {
@@ -98,7 +98,7 @@ describe('WARDEN_RUNTIME=kubernetes: the server, its worker and the dashboard on
     const u = await api<{ id: string; apiKey: string }>('POST', '/api/v1/users', { name: `k8s-${crypto.randomBytes(3).toString('hex')}`, plan: 'pro' });
     expect(u.status, JSON.stringify(u.body)).toBe(201);
     userKey = u.body.apiKey;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
+    browser = await launchBrowser();
     page = await (await browser.newContext({ viewport: { width: 1440, height: 900 } })).newPage();
     page.on('pageerror', (e) => pageErrors.push(String(e)));
     await page.goto(`${base}/login`);
