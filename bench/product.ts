@@ -22,6 +22,7 @@ import { connect, type Database } from '../server/db/client';
 import { freePort } from '../server/db/embedded';
 import { ensureInstallation } from '../server/domain/installation';
 import { createOperatorKey } from '../server/domain/operators';
+import { parseTopic } from '../server/dashboard/live-hub';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const ADMIN = { email: 'bench@warden.bench', password: 'bench-password-1234' };
@@ -211,7 +212,8 @@ export async function listenTransitions(dbUrl: string): Promise<{ seen: Map<stri
   const seen = new Map<string, Map<string, number>>();
   await sql.listen('warden_live', (payload) => {
     const at = Date.now();
-    const m = /^job:([0-9a-f-]{36}):(\w+)$/.exec(payload);
+    // `job:<id>:<status>:<owner>` since the owner joined the payload (drizzle/0012).
+    const m = /^job:([0-9a-f-]{36}):(\w+)$/.exec(parseTopic(payload).topic);
     if (!m) return;
     const byStatus = seen.get(m[1]!) ?? new Map<string, number>();
     seen.set(m[1]!, byStatus);

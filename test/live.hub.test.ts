@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listenTransitions } from '../bench/product';
 import { LIVE_CHANNEL, LIVE_STREAMS_PER_USER, LiveHub } from '../server/dashboard/live-hub';
 import { cancelJob, submitJob } from '../server/domain/jobs';
 import { createTestDatabase } from './helpers/db';
@@ -130,5 +131,18 @@ describe('the warden_live triggers (real PostgreSQL)', () => {
     await until('the insert to be announced', async () => heard.includes(`jobs:${user.id}`), 10_000, 50);
     await cancelJob(ctx, OPERATOR, j.id);
     await until('the transition to be announced', async () => heard.includes(`job:${j.id}:cancelled:${user.id}`), 10_000, 50);
+  });
+
+  it("the benches' listener (bench/product.ts) hears each transition as job → status", async () => {
+    const bench = await listenTransitions(tdb.url);
+    try {
+      const ctx = await makeCtx(tdb.db);
+      const { actor } = await makeUser(ctx, { name: 'live-bench' });
+      const j = await submitJob(ctx, actor, { image: 'busybox:1.36', command: ['true'] });
+      await cancelJob(ctx, OPERATOR, j.id);
+      await until('the bench to hear the cancel', async () => bench.seen.get(j.id)?.has('cancelled') ?? false, 10_000, 50);
+    } finally {
+      await bench.close();
+    }
   });
 });
