@@ -53,14 +53,33 @@ runMain(async () => {
     await p.db.sql`vacuum analyze jobs`;
     await new Promise((r) => setTimeout(r, WARMUP * 1000));
     const trees = {
-      server: () => processTree(p.server.pid!),
+      // The embedded PostgreSQL is the server's child: its processes count under postgres only.
+      server: () => {
+        const pg = new Set(postgresPids(p.dataDir));
+        return processTree(p.server.pid!).filter((pid) => !pg.has(pid));
+      },
       worker: () => processTree(p.worker!.pid!),
       postgres: () => postgresPids(p.dataDir),
     };
+    // What PostgreSQL is asked while idle: transactions, and index/sequential scans per table.
+    const pgStats = async () => {
+      const [db] = await p.db.sql<{ xacts: number }[]>`select (xact_commit + xact_rollback)::float8 as xacts from pg_stat_database where datname = current_database()`;
+      const tables = await p.db.sql<{ relname: string; scans: number }[]>`select relname, (coalesce(seq_scan, 0) + coalesce(idx_scan, 0))::float8 as scans from pg_stat_user_tables`;
+      return { xacts: db!.xacts, scans: new Map(tables.map((t) => [t.relname, t.scans])) };
+    };
     const before = Object.fromEntries(Object.entries(trees).map(([k, f]) => [k, cpuSecondsOf(f())]));
+    await p.db.sql`select pg_stat_force_next_flush()`.catch(() => {});
+    const stats0 = await pgStats();
     const t0 = Date.now();
     await new Promise((r) => setTimeout(r, SECONDS * 1000));
     const wall = (Date.now() - t0) / 1000;
+    // Stats reach the views when each backend flushes (at most every second or so): wait a beat.
+    await new Promise((r) => setTimeout(r, 1500));
+    const stats1 = await pgStats();
+    const perMin = (n: number) => Math.round((n / wall) * 60);
+    const scans = [...stats1.scans].map(([t, n]) => [t, perMin(n - (stats0.scans.get(t) ?? 0))] as const).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
+    console.error(`idle: ${perMin(stats1.xacts - stats0.xacts)} transactions/min; table scans/min: ${scans.map(([t, n]) => `${t} ${n}`).join(', ') || 'none'}`);
+    result.series('pg_transactions_per_min', 'transactions/min', [perMin(stats1.xacts - stats0.xacts)]);
     const share = Object.fromEntries(Object.entries(trees).map(([k, f]) => [k, ((cpuSecondsOf(f()) - before[k]!) / wall) * 100]));
     console.error(`idle ${wall.toFixed(0)} s: server ${share.server!.toFixed(2)}%, PostgreSQL ${share.postgres!.toFixed(2)}%, worker ${share.worker!.toFixed(2)}% of one core`);
     result.series('server_pg_cpu', '% of a core', [share.server! + share.postgres!]);
@@ -73,6 +92,7 @@ runMain(async () => {
     result.figure({ label: 'PostgreSQL (all its processes)', series: 'postgres_cpu', stat: 'last' });
     result.figure({ label: 'worker (npm run worker: npm, sh and node)', series: 'worker_cpu', stat: 'last' });
     result.figure({ label: 'the three together', series: 'all_cpu', stat: 'last' });
+    result.figure({ label: 'PostgreSQL transactions per minute (all clients: server, worker, the bench)', series: 'pg_transactions_per_min', stat: 'last' });
     const { missed } = result.save({ finished: FINISHED, seconds: SECONDS, warmupS: WARMUP, loadAtStart: load0 }, 'embedded PostgreSQL 18, local Docker engine');
     if (missed.length) {
       console.error(`goal missed: ${missed.join('; ')}`);
