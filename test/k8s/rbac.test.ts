@@ -5,7 +5,11 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { AuthorizationV1Api, CoreV1Api, KubeConfig, dumpYaml, loadAllYaml } from '@kubernetes/client-node';
 import { extract } from 'tar-stream';
+import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { systemClock } from '../../server/clock';
+import { ensureInstallation } from '../../server/domain/installation';
+import { createOperatorKey } from '../../server/domain/operators';
 import { type Job } from '../../server/db/schema';
 import { killJob } from '../../server/domain/jobs';
 import { clusterNodes } from '../../server/domain/nodes';
@@ -15,6 +19,7 @@ import { sweep } from '../../server/sweepers';
 import { OPERATOR } from '../helpers/fixtures';
 import { kubeConfig, makeK8sRig, waitFor, type K8sRig } from '../helpers/k8s';
 import { TEST_IMAGE } from '../helpers/sweepers';
+import { startWarden, until, type Warden } from '../helpers/warden-server';
 
 /**
  * The RBAC a deployment needs (deploy/kubernetes/rbac.yaml), on the real test cluster: the repo's
@@ -265,6 +270,55 @@ describe('RBAC: the runtime with only deploy/kubernetes/rbac.yaml\'s Role (real 
     await expect(wrong.remove(otherPod)).rejects.toMatchObject({ code: 403 });
     const still = await adminCore.readNamespacedPod({ name: otherPod, namespace: NS.other });
     expect(still.metadata?.deletionTimestamp).toBeFalsy();
+  });
+
+  it('a whole Warden (WARDEN_RUNTIME=kubernetes, `next start`) with a kubeconfig of only that identity: healthy, runs a job, its Nodes answer empty without an error', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-rbac-'));
+    const conf = path.join(dir, 'warden.conf');
+    fs.writeFileSync(conf, sa.exportConfig(), { mode: 0o600 });
+    const admin = { email: 'admin@k8s-rbac.test', password: 'admin-pass-rbac-1' };
+    let warden: Warden | null = null;
+    try {
+      warden = await startWarden('k8s-rbac', {
+        admin,
+        env: { WARDEN_RUNTIME: 'kubernetes', WARDEN_K8S_NAMESPACE: NS.jobs, WARDEN_K8S_KEEPER_IMAGE: TEST_IMAGE, KUBECONFIG: conf },
+      });
+      const db = warden.db().db;
+      const opKey = (await createOperatorKey({ db, clock: systemClock, node: 'rbac', installation: await ensureInstallation(db), docker: null }, { kind: 'system', name: 'cli' }, admin.email)).apiKey;
+      const api = async <T>(method: string, p: string, body?: unknown, key = opKey): Promise<{ status: number; body: T }> => {
+        const res = await fetch(`${warden!.base}${p}`, {
+          method,
+          headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+          body: body ? JSON.stringify(body) : undefined,
+        });
+        const text = await res.text();
+        return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
+      };
+      // Healthy: the runtime reads its namespace with this identity.
+      const health = await api<{ status: string }>('GET', '/api/health');
+      expect(health.status, JSON.stringify(health.body)).toBe(200);
+      const u = await api<{ apiKey: string }>('POST', '/api/v1/users', { name: `rbac-${run}`, plan: 'pro' });
+      expect(u.status, JSON.stringify(u.body)).toBe(201);
+      const sub = await api<{ id: string }>('POST', '/api/v1/jobs', { image: TEST_IMAGE, command: ['sh', '-c', 'echo hello with the least rights'], timeoutSeconds: 60 }, u.body.apiKey);
+      expect(sub.status, JSON.stringify(sub.body)).toBe(201);
+      const done = await until(`job ${sub.body.id} to end`, async () => {
+        const j = (await api<{ status: string; exitCode: number | null; containerId: string | null }>('GET', `/api/v1/jobs/${sub.body.id}`)).body;
+        return FINAL.includes(j.status) ? j : null;
+      }, 120_000, 500);
+      expect(done).toMatchObject({ status: 'succeeded', exitCode: 0 });
+      const logs = await fetch(`${warden.base}/api/v1/jobs/${sub.body.id}/logs`, { headers: { authorization: `Bearer ${opKey}` } });
+      expect(await logs.text()).toContain('hello with the least rights');
+      // Its Pod is in the jobs namespace, under the server's own installation (the rig's sweeps never touch it).
+      expect((await adminCore.readNamespacedPod({ name: done.containerId!, namespace: NS.jobs })).metadata?.labels?.['warden.installation']).not.toBe(rig.ctx.installation);
+      const nodes = await api<{ cluster: { runtime: string; nodes: unknown[]; error: string | null } }>('GET', '/api/v1/nodes');
+      expect(nodes.status).toBe(200);
+      expect(nodes.body.cluster).toEqual({ runtime: 'kubernetes', nodes: [], error: null });
+    } finally {
+      await warden?.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    // Nothing in its log about a refusal: a forbidden node list is not an error.
+    expect(fs.readFileSync(path.join(ROOT, 'test-results/e2e-server-k8s-rbac.log'), 'utf8')).not.toMatch(/forbidden|\b403\b/i);
   });
 
   it('without rbac-nodes.yaml the cluster\'s node list is empty, quietly; with it the nodes show', async () => {
