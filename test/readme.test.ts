@@ -19,6 +19,8 @@ import { ensureBuilt, stopServer, until } from './helpers/warden-server';
  * - Every other block runs in order in one bash (`set -euo pipefail`), with two substitutions: the
  *   server's address for http://localhost:3000, and the locally built test image for busybox:1.36
  *   (no registry is reachable from the tests).
+ * - Blocks fenced ```shell are not run here: "Running on Kubernetes" needs a cluster, and
+ *   test/k8s/rbac.test.ts applies its yaml to the real test cluster with kubectl.
  */
 
 const REPO = path.resolve(__dirname, '..');

@@ -139,7 +139,9 @@ function ClusterCard({ cluster }: { cluster: NonNullable<NodesData['cluster']> }
             The cluster did not answer: {cluster.error}
           </p>
         ) : cluster.nodes.length === 0 ? (
-          <EmptyState inset title="No cluster nodes visible (Warden may lack the read-only permission on nodes)" />
+          <EmptyState inset title="No cluster nodes visible: Warden may not list them">
+            Listing nodes is an optional, read-only permission (deploy/kubernetes/rbac-nodes.yaml). Without it jobs run as usual; only this list stays empty.
+          </EmptyState>
         ) : (
           <Table label="Cluster nodes">
             <THead columns={['Node', 'Ready', 'Allocatable CPUs', 'Allocatable memory', "Warden's Pods"]} />

@@ -74,12 +74,30 @@ const KUBELET_LOG_GONE = /^unable to retrieve container logs for \S+\s*$/;
 /** How long an exiting Pod's log tail and results stay cached after the Pod is gone. */
 const CACHE_MS = 10 * 60_000;
 
+/**
+ * The log of a Pod not yet scheduled is a 204 with no body and no Content-Type, which the client
+ * cannot parse and throws on (without a status code): no output yet, not an unreachable API.
+ */
+const NO_CONTENT = /^Cannot parse content\. No Content-Type defined/;
+const isNoContent = (e: unknown) => e instanceof Error && NO_CONTENT.test(e.message);
+
 const statusOf = (e: unknown): number | undefined => {
   const x = e as { code?: unknown; statusCode?: unknown; body?: { code?: unknown } };
   if (typeof x?.code === 'number') return x.code;
   if (typeof x?.statusCode === 'number') return x.statusCode;
   return undefined;
 };
+
+/** The identity Warden runs as may not read its namespace: the Role is missing, or the namespace is. */
+export class K8sForbiddenError extends Error {
+  readonly code = 403;
+  constructor(namespace: string) {
+    super(
+      `Kubernetes refused to let Warden read namespace ${namespace} (403): create the namespace and grant the Role in deploy/kubernetes/rbac.yaml (README.md, "Running on Kubernetes")`,
+    );
+    this.name = 'K8sForbiddenError';
+  }
+}
 
 interface Seen {
   die: boolean;
@@ -119,6 +137,7 @@ class KubernetesRuntime implements Runtime {
       return r;
     } catch (e) {
       const code = statusOf(e);
+      if (isNoContent(e)) throw e;
       if (code === undefined || code >= 500) {
         this.lastErr = e instanceof Error ? e.message : String(e);
         throw new DockerUnavailableError(`Kubernetes API unreachable: ${this.lastErr}`);
@@ -134,6 +153,9 @@ class KubernetesRuntime implements Runtime {
         try {
           await this.call(() => this.core.readNamespace({ name: this.ns }));
         } catch (e) {
+          // Not granted, or the namespace (and so its RoleBinding) does not exist: say what to do,
+          // not the API's whole answer.
+          if (statusOf(e) === 403) throw new K8sForbiddenError(this.ns);
           if (statusOf(e) !== 404) throw e;
           try {
             await this.call(() => this.core.createNamespace({ body: { metadata: { name: this.ns, labels: { [LABEL.managed]: 'true' } } } }));
@@ -165,7 +187,7 @@ class KubernetesRuntime implements Runtime {
       await this.call(() => this.core.readNamespace({ name: this.ns }));
       return true;
     } catch (e) {
-      this.lastErr = e instanceof Error ? e.message : String(e);
+      this.lastErr = statusOf(e) === 403 ? new K8sForbiddenError(this.ns).message : e instanceof Error ? e.message : String(e);
       return false;
     }
   }
@@ -362,8 +384,9 @@ class KubernetesRuntime implements Runtime {
       text = await this.call(() => this.core.readNamespacedPodLog({ name: id, namespace: this.ns, container: MAIN, tailLines: TAIL_LINES }));
     } catch (e) {
       const code = statusOf(e);
-      // 404: the Pod is gone; 400: its container has not started (pending, pull failed).
-      if (code === 404 || code === 400) return this.tails.get(id)?.text ?? '';
+      // 404: the Pod is gone; 400: its container has not started (pending, pull failed); no
+      // content: not scheduled yet.
+      if (code === 404 || code === 400 || isNoContent(e)) return this.tails.get(id)?.text ?? '';
       throw e;
     }
     // The kubelet answers 200 with this line once the container (and its log file) is gone.
@@ -381,7 +404,7 @@ class KubernetesRuntime implements Runtime {
     } catch (e) {
       const code = statusOf(e);
       if (code === 404) return null;
-      if (code === 400) return { at: null };
+      if (code === 400 || isNoContent(e)) return { at: null };
       throw e;
     }
     const stamp = (text ?? '').slice(0, Math.max(0, (text ?? '').indexOf(' ')));
@@ -449,7 +472,10 @@ class KubernetesRuntime implements Runtime {
 
   private async releaseKeeper(name: string): Promise<void> {
     try {
-      const ws = await new Exec(this.kc).exec(this.ns, name, KEEPER, ['touch', '/tmp/.warden-read'], null, null, null, false);
+      // The kubelet refuses an exec with no stream at all ("you must specify at least 1 of stdin,
+      // stdout, stderr"), which left the keeper, and the Pod's resource requests, up until the TTL.
+      const sink = new Writable({ write: (_c, _e, cb) => cb() });
+      const ws = await new Exec(this.kc).exec(this.ns, name, KEEPER, ['touch', '/tmp/.warden-read'], sink, null, null, false);
       ws.on('error', () => {});
     } catch {
       /* the Pod's deletion at its TTL ends it anyway */

@@ -40,11 +40,18 @@ export interface K8sRig extends Rig {
   pod(id: string): ReturnType<CoreV1Api['readNamespacedPod']> | Promise<null>;
 }
 
-export async function makeK8sRig(o: { plan?: Partial<Plan>; runtime?: (r: Runtime) => Runtime } = {}): Promise<K8sRig> {
+/**
+ * `namespace` and `runtimeKubeConfig` run the runtime in a namespace made beforehand with an
+ * identity of its own (test/k8s/rbac.test.ts: a ServiceAccount with only deploy/kubernetes/rbac.yaml's
+ * Role); `core` stays the admin's either way.
+ */
+export async function makeK8sRig(
+  o: { plan?: Partial<Plan>; runtime?: (r: Runtime) => Runtime; namespace?: string; runtimeKubeConfig?: KubeConfig } = {},
+): Promise<K8sRig> {
   const kc = kubeConfig();
   const core = kc.makeApiClient(CoreV1Api);
-  const namespace = `warden-t-${crypto.randomBytes(3).toString('hex')}`;
-  const real = createKubernetesRuntime({ namespace, keeperImage: TEST_IMAGE, kubeConfig: kc });
+  const namespace = o.namespace ?? `warden-t-${crypto.randomBytes(3).toString('hex')}`;
+  const real = createKubernetesRuntime({ namespace, keeperImage: TEST_IMAGE, kubeConfig: o.runtimeKubeConfig ?? kc });
   const runtime = o.runtime ? o.runtime(real) : real;
   const rig = await makeRig({ docker: runtime, plan: o.plan });
   let sub: EventSubscription | null = null;
