@@ -136,14 +136,16 @@ describe('activity: percentiles over the window', () => {
 describe('activity: cost', () => {
   it('reads the 24 h slice by index, never the finished history', async () => {
     await ctx.db.delete(jobs);
-    // 50k jobs that ended over the past 60 days, a few in the window, and 50 running.
+    // 50k jobs that ended over the past 60 days (WARDEN_ACTIVITY_ROWS for more: ~1M for the
+    // benchmark's size), 864 in the window, and 50 running.
+    const N = Number(process.env.WARDEN_ACTIVITY_ROWS ?? 50_000);
     await ctx.db.execute(sql`
       insert into jobs (user_id, image, max_retries, timeout_s, timeout_source, grace_period_s, status, queued_at, started_at, finished_at)
       select ${userId}, 'busybox', 0, 600, 'plan', 10, 'succeeded'::job_status,
              ${new Date(NOW).toISOString()}::timestamptz - make_interval(secs => i * 100 + 60),
              ${new Date(NOW).toISOString()}::timestamptz - make_interval(secs => i * 100 + 30),
              ${new Date(NOW).toISOString()}::timestamptz - make_interval(secs => i * 100)
-      from generate_series(1, 50000) as i`);
+      from generate_series(1, ${sql.raw(String(N))}) as i`);
     await ctx.db.execute(sql`
       insert into jobs (user_id, image, max_retries, timeout_s, timeout_source, grace_period_s, status, queued_at, started_at, deadline_at)
       select ${userId}, 'busybox', 0, 600, 'plan', 10, 'running'::job_status, ${new Date(NOW - 60_000).toISOString()}::timestamptz, ${new Date(NOW - 30_000).toISOString()}::timestamptz, ${new Date(NOW + 600_000).toISOString()}::timestamptz
@@ -152,7 +154,12 @@ describe('activity: cost', () => {
     const plan = (await ctx.db.execute<{ 'QUERY PLAN': string }>(sql`explain ${activityQuery(new Date(NOW))}`)).map((r) => r['QUERY PLAN']).join('\n');
     expect(plan).toMatch(/jobs_finished_at_idx/);
     expect(plan).not.toMatch(/Seq Scan on jobs/);
+    const t0 = performance.now();
     const a = await activitySummary(ctx.db, new Date(NOW));
+    if (process.env.WARDEN_PRINT_PLAN) {
+      const analyzed = (await ctx.db.execute<{ 'QUERY PLAN': string }>(sql`explain (analyze, buffers) ${activityQuery(new Date(NOW))}`)).map((r) => r['QUERY PLAN']).join('\n');
+      console.log(`${N} jobs: activitySummary ${Math.round(performance.now() - t0)} ms\n${analyzed}`);
+    }
     // 864 finished in the window (one every 100 s, 30 s each: one at a time), 50 running at the end.
     expect(a.buckets.reduce((s, b) => s + b.succeeded, 0)).toBe(864);
     expect(a.buckets.slice(0, 23).every((b) => b.peak === 1)).toBe(true);
