@@ -9,6 +9,8 @@ const hour = (iso: string) => `${new Date(iso).toISOString().slice(11, 16)}`;
 // Palette variables, so dark mode's swapped shades (app/globals.css) reach the SVG too.
 const GRID = 'var(--color-zinc-200, #e4e4e7)';
 const TICK = { fontSize: 11, fill: 'var(--color-zinc-500, #71717a)' };
+/** Legend labels in the text colour (the swatch keeps the series colour): light fills stay readable. */
+const legendText = (v: unknown) => <span style={{ color: 'var(--color-zinc-600, #52525b)' }}>{String(v)}</span>;
 const TOOLTIP = { contentStyle: { background: 'var(--color-white, #fff)', borderColor: 'var(--color-zinc-200, #e4e4e7)', color: 'var(--color-zinc-900, #18181b)', fontSize: 12 } };
 
 /** The outcomes a finished run is counted by, in the dashboard's words and status colours. */
@@ -66,7 +68,7 @@ export function Charts({ activity }: { activity: Activity }) {
                 <XAxis dataKey="t" tickFormatter={hour} tick={TICK} interval={3} tickLine={false} axisLine={false} />
                 <YAxis allowDecimals={false} tick={TICK} tickLine={false} axisLine={false} />
                 <Tooltip {...TOOLTIP} labelFormatter={(l) => `hour ending ${hour(String(l))} UTC`} />
-                <Legend iconSize={8} wrapperStyle={{ fontSize: 11 }} />
+                <Legend iconSize={8} wrapperStyle={{ fontSize: 11 }} formatter={legendText} />
                 <Bar dataKey="started" name="Started" fill="var(--color-sky-300, #7dd3fc)" isAnimationActive={false} />
                 <Line type="stepAfter" dataKey="peak" name="Peak running at once" stroke="var(--color-indigo-600, #4f46e5)" strokeWidth={2} dot={false} isAnimationActive={false} />
               </ComposedChart>
@@ -81,7 +83,7 @@ export function Charts({ activity }: { activity: Activity }) {
                 <XAxis dataKey="t" tickFormatter={hour} tick={TICK} interval={3} tickLine={false} axisLine={false} />
                 <YAxis allowDecimals={false} tick={TICK} tickLine={false} axisLine={false} />
                 <Tooltip {...TOOLTIP} labelFormatter={(l) => `hour ending ${hour(String(l))} UTC`} />
-                <Legend iconSize={8} wrapperStyle={{ fontSize: 11 }} />
+                <Legend iconSize={8} wrapperStyle={{ fontSize: 11 }} formatter={legendText} />
                 {OUTCOMES.map((o) => (
                   <Bar key={o.key} dataKey={o.key} name={o.name} stackId="a" fill={o.fill} isAnimationActive={false} />
                 ))}
