@@ -70,6 +70,28 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/jobs/{id}/logs/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A job's output line by line, live (Server-Sent Events)
+         * @description A `text/event-stream`: `event: hello` (`{jobId, status}`), then one `event: line` per line (`{at, stream, text}`: the engine's time, `stdout` or `stderr`, the text; `id:` counts lines), first the last `tail` lines (default 1000, at most 10000), then each new one as the container writes it; `event: end` (`{status, exitCode, reason}`) when the job is final. A job not started yet is waited for. When its container is gone, `event: source` (`{source: "saved"}`) and the saved tail (last 64 KiB; `at` and `stream` null) follow, then `end`. A `: keep-alive` comment every 15 s keeps proxies from closing it. Lines are read from the engine only as fast as the client reads them. Each stream takes one of the log-follow slots (4 per user, `WARDEN_MAX_LOG_FOLLOWS` per server; 429 `too_many_follows` with `Retry-After`).
+         *
+         *     User keys (their own jobs only) and operator keys.
+         */
+        get: operations["getJobsByIdLogsStream"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/jobs/{id}/results": {
         parameters: {
             query?: never;
@@ -1724,6 +1746,87 @@ export interface operations {
             429: {
                 headers: {
                     /** @description Seconds to wait before opening another follow */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getJobsByIdLogsStream: {
+        parameters: {
+            query?: {
+                tail?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Job id, or a unique prefix of it of at least 6 characters (409 ambiguous_id lists the matches; 422 id_too_short) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stream (text/event-stream) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Queue full, or too many log follows or event streams (`Retry-After`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before opening another stream */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobs, operators } from '../server/db/schema';
 import { auditQuerySchema } from '../server/domain/audit-queries';
 import { drainNodeSchema } from '../server/domain/nodes';
-import { classFieldsSchema, createKeySchema, createUserSchema, createWebhookSchema, listDeliveriesQuerySchema, listJobsQuerySchema, logsQuerySchema, planFieldsSchema, submitJobSchema, updateUserSchema } from '../server/domain/schemas';
+import { classFieldsSchema, createKeySchema, createUserSchema, createWebhookSchema, listDeliveriesQuerySchema, listJobsQuerySchema, logsQuerySchema, logStreamQuerySchema, planFieldsSchema, submitJobSchema, updateUserSchema } from '../server/domain/schemas';
 import { call, setupApi, type ApiHarness, type Handler } from './helpers/api';
 import { badAuthorization, badId, badQuery, brokenBody, FUZZ_SEED, fingerprint, objectBody, parsedObject, rowCounts } from './helpers/fuzz';
 
@@ -69,6 +69,7 @@ const SPECS: Spec[] = [
   { file: 'v1/jobs/route.ts', method: 'GET', key: 'admin', query: ['status', 'user', 'limit', 'cursor', 'bogus'], queryOk: (q) => listJobsQuerySchema.safeParse(q).success },
   { file: 'v1/jobs/[id]/route.ts', method: 'GET', key: 'user', params: ['id'] },
   { file: 'v1/jobs/[id]/logs/route.ts', method: 'GET', key: 'user', params: ['id'], query: ['follow', 'bogus'], queryOk: (q) => logsQuerySchema.safeParse(q).success },
+  { file: 'v1/jobs/[id]/logs/stream/route.ts', method: 'GET', key: 'user', params: ['id'], query: ['tail', 'bogus'], queryOk: (q) => logStreamQuerySchema.safeParse(q).success },
   { file: 'v1/jobs/[id]/results/route.ts', method: 'GET', key: 'user', params: ['id'] },
   { file: 'v1/jobs/[id]/cancel/route.ts', method: 'POST', key: 'user', params: ['id'] },
   // Owners kill (issue 12) and extend (issue 11) their own jobs: user keys are right credentials.

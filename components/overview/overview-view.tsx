@@ -13,7 +13,7 @@ import dynamic from 'next/dynamic';
 // recharts is ~95 KB gzip: load it after the numbers, so the Overview paints first.
 const Charts = dynamic(() => import('./charts').then((m) => m.Charts), {
   ssr: false,
-  loading: () => <div aria-hidden className="h-[17.5rem] animate-pulse rounded-xl bg-white ring-1 ring-zinc-200" />,
+  loading: () => <div aria-hidden className="h-[23rem] animate-pulse rounded-xl bg-white ring-1 ring-zinc-200" />,
 });
 
 const LIVE_CARDS = [
@@ -71,7 +71,7 @@ export function OverviewView({ initial, initialError }: { initial: OverviewData 
         </section>
       </div>
 
-      <Charts series={d.series} computedAt={d.counts.last24hAt} />
+      <Charts activity={d.activity} />
 
       <div className="grid gap-4 xl:grid-cols-2">
         <Card title="Nearing their deadline" actions={<Link href="/jobs?tab=running" className="text-xs font-medium text-indigo-700 hover:underline">All running</Link>} bodyClassName="p-0">

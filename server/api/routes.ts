@@ -12,6 +12,7 @@ import {
   listDeliveriesQuerySchema,
   listJobsQuerySchema,
   logsQuerySchema,
+  logStreamQuerySchema,
   planFieldsSchema,
   planNameSchema,
   submitJobSchema,
@@ -129,6 +130,18 @@ export const API_ROUTES: ApiRoute[] = [
     params: jobId,
     query: logsQuerySchema,
     ok: { status: 200, description: 'stdout and stderr as text', text: true },
+    errors: [...AUTH, 404, 409, 422, 429],
+  },
+  {
+    method: 'get',
+    path: '/api/v1/jobs/{id}/logs/stream',
+    summary: "A job's output line by line, live (Server-Sent Events)",
+    description:
+      'A `text/event-stream`: `event: hello` (`{jobId, status}`), then one `event: line` per line (`{at, stream, text}`: the engine\'s time, `stdout` or `stderr`, the text; `id:` counts lines), first the last `tail` lines (default 1000, at most 10000), then each new one as the container writes it; `event: end` (`{status, exitCode, reason}`) when the job is final. A job not started yet is waited for. When its container is gone, `event: source` (`{source: "saved"}`) and the saved tail (last 64 KiB; `at` and `stream` null) follow, then `end`. A `: keep-alive` comment every 15 s keeps proxies from closing it. Lines are read from the engine only as fast as the client reads them. Each stream takes one of the log-follow slots (4 per user, `WARDEN_MAX_LOG_FOLLOWS` per server; 429 `too_many_follows` with `Retry-After`).',
+    access: 'user',
+    params: jobId,
+    query: logStreamQuerySchema,
+    ok: { status: 200, description: 'The stream (text/event-stream)', sse: true },
     errors: [...AUTH, 404, 409, 422, 429],
   },
   {

@@ -20,6 +20,7 @@ import { healthReport } from '../health';
 import { listOrphans } from '../sweepers/orphans';
 import { jobListQuerySchema, listJobsForTab } from './job-lists';
 import { jobsCsvStream } from './jobs-csv';
+import { cachedActivity } from './concurrency';
 import { cachedDaySummary, cachedDockerPing, nearingDeadline, recentTimeoutsAndKills, stateCounts, sweeperHealth } from './overview';
 
 /**
@@ -31,7 +32,7 @@ import { cachedDaySummary, cachedDockerPing, nearingDeadline, recentTimeoutsAndK
 export async function loadOverview(ctx: Ctx, actor: Actor) {
   requireRole(actor, 'viewer');
   const now = ctx.clock.now();
-  const [live, nearing, recent, day, sweepers, docker, workers] = await Promise.all([
+  const [live, nearing, recent, day, sweepers, docker, workers, activity] = await Promise.all([
     stateCounts(ctx.db),
     nearingDeadline(ctx.db),
     recentTimeoutsAndKills(ctx.db, now),
@@ -39,6 +40,7 @@ export async function loadOverview(ctx: Ctx, actor: Actor) {
     sweeperHealth(ctx.db, SWEEPER_NAMES, now),
     cachedDockerPing(ctx.docker),
     listNodes(ctx.db, now, 20),
+    cachedActivity(ctx.db, now),
   ]);
   return {
     generatedAt: now.toISOString(),
@@ -46,6 +48,7 @@ export async function loadOverview(ctx: Ctx, actor: Actor) {
     nearing,
     recent,
     series: day.series,
+    activity,
     sweepers,
     docker,
     workers,

@@ -18,7 +18,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { log } from '../log';
 import { capTar } from './archive';
@@ -27,6 +27,7 @@ import { ensureFence } from './fence';
 import { hostConfig, MANAGED_NETWORK } from './host-config';
 import { demuxDockerFrames, TailReader, type TailMeter } from './frames';
 import { LABEL, RESERVED_LABEL_PREFIXES, reservedLabel } from './labels';
+import { DockerLogLines } from './log-lines';
 import {
   ContainerNameInUseError,
   ContainerNotStartedError,
@@ -43,6 +44,7 @@ import {
   type ContainerSummary,
   type Runtime,
   type EventSubscription,
+  type LogLineStream,
 } from '../runtime/types';
 
 // ---------------------------------------------------------------------------------------------
@@ -729,6 +731,37 @@ class DockerodeRuntime implements Runtime {
     raw.on('error', (e: Error) => out.destroy(e));
     out.on('close', () => (raw as unknown as { destroy?: () => void }).destroy?.());
     return out;
+  }
+
+  async logLines(id: string, opts: { tail: number | 'all'; follow: boolean }): Promise<LogLineStream | null> {
+    let raw: NodeJS.ReadableStream;
+    try {
+      // Dialled as a stream also without follow (dockerode's logs() buffers a finished log whole).
+      raw = await this.call(
+        () =>
+          new Promise<NodeJS.ReadableStream>((resolve, reject) => {
+            this.docker.modem.dial(
+              {
+                path: `/containers/${encodeURIComponent(id)}/logs?`,
+                method: 'GET',
+                isStream: true,
+                statusCodes: { 200: true, 404: 'no such container', 500: 'server error' },
+                options: { stdout: true, stderr: true, timestamps: true, follow: opts.follow, tail: String(opts.tail) },
+              },
+              (err: unknown, data: unknown) => (err ? reject(err) : resolve(data as NodeJS.ReadableStream)),
+            );
+          }),
+      );
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      throw err;
+    }
+    const lines = new DockerLogLines();
+    const src = raw as unknown as Readable;
+    src.on('error', (e: Error) => lines.destroy(e));
+    lines.on('close', () => src.destroy());
+    src.pipe(lines);
+    return lines;
   }
 
   async archive(id: string, path: string, maxBytes: number): Promise<CappedArchive | null> {

@@ -107,6 +107,17 @@ export const logsQuerySchema = z.strictObject({
   follow: z.enum(['true', 'false', '1', '0'], { error: 'follow must be true or false' }).optional(),
 });
 
+/** GET /api/v1/jobs/:id/logs/stream: how many earlier lines to send first (server/dashboard/log-stream.ts). */
+export const LOG_STREAM_TAIL_MAX = 10_000;
+export const logStreamQuerySchema = z.strictObject({
+  tail: z.coerce
+    .number({ error: 'tail must be a whole number of lines' })
+    .int('tail must be a whole number of lines')
+    .min(0, 'tail must be 0 or more lines')
+    .max(LOG_STREAM_TAIL_MAX, `tail must be at most ${LOG_STREAM_TAIL_MAX} lines`)
+    .optional(),
+});
+
 export const killJobSchema = z.strictObject({
   force: z.boolean({ error: 'force must be true or false' }).optional(),
   reason: z.string().trim().max(500, 'reason must be at most 500 characters').optional(),

@@ -25,6 +25,7 @@ import {
 } from '@kubernetes/client-node';
 import { capTar, type CappedArchive } from '../docker/archive';
 import { LABEL, MANAGED } from '../docker/labels';
+import { DockerLogLines } from '../docker/log-lines';
 import {
   ContainerNameInUseError,
   DockerUnavailableError,
@@ -35,6 +36,7 @@ import {
   type ContainerSpec,
   type ContainerSummary,
   type EventSubscription,
+  type LogLineStream,
   type Runtime,
 } from '../runtime/types';
 import {
@@ -429,6 +431,29 @@ class KubernetesRuntime implements Runtime {
     }
     out.on('close', () => ctl?.abort());
     return out;
+  }
+
+  /**
+   * The Pod log API with timestamps (follow while the container runs). Kubernetes merges stdout
+   * and stderr into one log, so every line's stream is null.
+   */
+  async logLines(id: string, opts: { tail: number | 'all'; follow: boolean }): Promise<LogLineStream | null> {
+    const pod = await this.readPod(id);
+    if (!pod) return null;
+    const lines = new DockerLogLines({ plain: true });
+    let ctl: AbortController | null = null;
+    try {
+      ctl = await new Log(this.kc).log(this.ns, id, MAIN, lines, { follow: opts.follow, timestamps: true, ...(opts.tail === 'all' ? {} : { tailLines: opts.tail }) });
+    } catch (e) {
+      if (statusOf(e) === 404) return null;
+      if (statusOf(e) === 400) {
+        lines.end();
+        return lines;
+      }
+      throw e;
+    }
+    lines.on('close', () => ctl?.abort());
+    return lines;
   }
 
   /** `tar c` of the results path through the keeper's exec; null when there is no keeper or no path. */

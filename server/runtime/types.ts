@@ -97,6 +97,20 @@ export interface ClusterNode {
   wardenPods: number;
 }
 
+/** One line of a job's output, as the runtime logged it. */
+export interface LogLine {
+  /** When the runtime logged it (ISO, ms precision); null when not known (a saved tail). */
+  at: string | null;
+  /** Which stream wrote it; null when the runtime does not tell them apart (Kubernetes, a saved tail). */
+  stream: 'stdout' | 'stderr' | null;
+  text: string;
+}
+
+/** Lines as they come; destroy() stops reading (and frees the engine socket). */
+export interface LogLineStream extends AsyncIterable<LogLine> {
+  destroy(): void;
+}
+
 export interface EventSubscription {
   close(): void;
 }
@@ -168,6 +182,13 @@ export interface Runtime {
    * Destroy the stream to stop following.
    */
   followLogs(id: string, tail: number): Promise<NodeJS.ReadableStream | null>;
+  /**
+   * The container's output line by line, each with its timestamp and stream: the last `tail`
+   * lines ('all': every line the engine kept), then, with `follow`, new lines as they come until
+   * the container stops. Streamed with backpressure, never held whole. null when the container
+   * is gone. Optional: a runtime without it serves the saved tail.
+   */
+  logLines?(id: string, opts: { tail: number | 'all'; follow: boolean }): Promise<LogLineStream | null>;
   /**
    * Copies `path` out of the container (running or stopped) with Docker's archive API, as a tar
    * of whole entries capped at maxBytes (see ./archive). null when the container or the path

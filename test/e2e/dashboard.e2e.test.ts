@@ -147,7 +147,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
       await expect.poll(() => nav.getByRole('link', { name: l, exact: true }).isVisible()).toBe(true);
     }
     await expect.poll(() => page.getByText('Nearing their deadline').isVisible()).toBe(true);
-    await page.getByText('Running jobs, last 24 h (UTC)').waitFor();
+    await page.getByText('Jobs running at once, last 24 h (UTC)').waitFor();
     await shot('overview');
   });
 
@@ -369,7 +369,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
     await shot('jobs-running-1280');
     await page.setViewportSize({ width: 1920, height: 1080 });
     await page.goto(`${base}/overview`);
-    await page.getByText('Running jobs, last 24 h (UTC)').waitFor();
+    await page.getByText('Jobs running at once, last 24 h (UTC)').waitFor();
     await shot('overview-1920');
     await page.setViewportSize({ width: 1440, height: 900 });
   });

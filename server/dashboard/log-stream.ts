@@ -1,0 +1,213 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { eq } from 'drizzle-orm';
+import type { Ctx } from '../context';
+import { jobs } from '../db/schema';
+import type { Actor } from '../domain/actor';
+import { parseInput } from '../domain/errors';
+import { getJob } from '../domain/jobs';
+import { followSlots, type FollowSlots } from '../domain/log-follows';
+import { logStreamQuerySchema } from '../domain/schemas';
+import { isFinal } from '../domain/status';
+import type { LogLine, LogLineStream } from '../runtime/types';
+import { config } from '../config';
+
+/**
+ * A job's log line by line, live: `GET /api/v1/jobs/:id/logs/stream` (API key) and
+ * `GET /api/ui/jobs/:id/logs/stream` (the dashboard's session) as Server-Sent Events.
+ *
+ *   event: hello  data: {"jobId","status"}
+ *   event: line   data: {"at","stream","text"}     (id: n)  each line, in the engine's order
+ *   event: source data: {"source":"saved"}          the container is gone: the saved tail follows
+ *   event: end    data: {"status","exitCode","reason"}  the job is final (or its container stopped
+ *                                                   and it did not become final within END_WAIT_MS)
+ *   : keep-alive                                    a comment every KEEPALIVE_MS, so proxies keep it
+ *
+ * Lines come from the runtime (Runtime.logLines: the last `tail` lines, then new ones until the
+ * container stops), read with backpressure: the next line is read from the engine only when the
+ * client took the last one, so the server never holds a log whole. A job not started yet is
+ * waited for (one primary-key read a second). When the container is gone, the saved tail
+ * (64 KiB, no timestamps, streams not told apart) is served and the stream ends. If the engine
+ * fails mid-way the stream closes without `end`: the client falls back to polling.
+ *
+ * Each stream takes one of the reader's and the server's log-follow slots (log-follows.ts: 4 per
+ * user or operator, WARDEN_MAX_LOG_FOLLOWS per process; 429 with Retry-After beyond).
+ */
+
+export const LOG_KEEPALIVE_MS = 15_000;
+/** Once the container stopped, how long to wait for the job to become final before `end`. */
+export const END_WAIT_MS = 30_000;
+export const LOG_STREAM_TAIL_DEFAULT = 1000;
+const enc = new TextEncoder();
+const frame = (event: string, data: unknown, id?: number) => `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+
+function savedLines(tail: string | null): LogLine[] {
+  const lines = (tail ?? '').split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  return lines.map((text) => ({ at: null, stream: null, text }));
+}
+
+interface Opts {
+  tail?: number;
+  signal: AbortSignal;
+  keepAliveMs?: number;
+  endWaitMs?: number;
+  slots?: FollowSlots;
+}
+
+/** Checks the reader may see the job (404 otherwise) and takes a follow slot (429), then streams. */
+export async function openJobLogStream(ctx: Ctx, actor: Actor, id: string, o: Opts): Promise<ReadableStream<Uint8Array>> {
+  const job = await getJob(ctx, actor, id);
+  const release = (o.slots ?? followSlots(config().WARDEN_MAX_LOG_FOLLOWS)).acquire(actor);
+  const tail = o.tail ?? LOG_STREAM_TAIL_DEFAULT;
+  const ac = new AbortController();
+  let current: LogLineStream | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  const reload = async () => {
+    const [r] = await ctx.db.select({ status: jobs.status, containerId: jobs.containerId, exitCode: jobs.exitCode, reason: jobs.reason, logTail: jobs.logTail }).from(jobs).where(eq(jobs.id, job.id));
+    return r ?? null;
+  };
+
+  async function* frames(): AsyncGenerator<string> {
+    yield `retry: 3000\n\n${frame('hello', { jobId: job.id, status: job.status })}`;
+    let j = { status: job.status, containerId: job.containerId, exitCode: job.exitCode, reason: job.reason, logTail: job.logTail };
+    while (!j.containerId && !isFinal(j.status)) {
+      await sleep(1000, undefined, { signal: ac.signal });
+      const r = await reload();
+      if (!r) return;
+      j = r;
+    }
+    let seq = 0;
+    let served = false;
+    if (j.containerId && ctx.docker?.logLines) {
+      const s = await ctx.docker.logLines(j.containerId, { tail, follow: !isFinal(j.status) }).catch(() => null);
+      if (s) {
+        current = s;
+        // An engine error mid-way throws out of here: the stream closes without `end`.
+        for await (const line of s) yield frame('line', line, ++seq);
+        current = null;
+        served = true;
+      }
+    }
+    if (!served) {
+      const r = (await reload()) ?? j;
+      j = r;
+      yield frame('source', { source: 'saved' });
+      const saved = savedLines(r.logTail);
+      for (const line of tail === 0 ? [] : saved.slice(-tail)) yield frame('line', line, ++seq);
+    }
+    const until = Date.now() + (o.endWaitMs ?? END_WAIT_MS);
+    while (!isFinal(j.status) && Date.now() < until) {
+      await sleep(250, undefined, { signal: ac.signal });
+      const r = await reload();
+      if (!r) break;
+      j = r;
+    }
+    yield frame('end', { status: j.status, exitCode: j.exitCode, reason: j.reason });
+  }
+
+  const it = frames();
+  let done = false;
+  const finish = () => {
+    if (done) return;
+    done = true;
+    if (timer) clearInterval(timer);
+    ac.abort();
+    current?.destroy();
+    release();
+    void it.return(undefined).catch(() => {});
+  };
+  o.signal.addEventListener('abort', finish, { once: true });
+  return new ReadableStream<Uint8Array>(
+    {
+      start(c) {
+        timer = setInterval(() => {
+          try {
+            c.enqueue(enc.encode(': keep-alive\n\n'));
+          } catch {
+            /* closed */
+          }
+        }, o.keepAliveMs ?? LOG_KEEPALIVE_MS);
+        timer.unref?.();
+      },
+      async pull(c) {
+        try {
+          const r = await it.next();
+          if (r.done) {
+            finish();
+            c.close();
+          } else c.enqueue(enc.encode(r.value));
+        } catch {
+          finish();
+          try {
+            c.close();
+          } catch {
+            /* cancelled */
+          }
+        }
+      },
+      cancel() {
+        finish();
+      },
+    },
+    { highWaterMark: 1 },
+  );
+}
+
+/**
+ * The whole log as a text download, line by line from the runtime (every line the engine kept,
+ * the container running or stopped), else the saved tail. `timestamps` prefixes each line with
+ * its time; stderr lines are not marked (the file is the program's output). Streamed with
+ * backpressure like the live stream, and holding a follow slot while it lasts.
+ */
+export async function openJobLogDownload(ctx: Ctx, actor: Actor, id: string, o: { timestamps: boolean; signal: AbortSignal; slots?: FollowSlots }): Promise<ReadableStream<Uint8Array>> {
+  const job = await getJob(ctx, actor, id);
+  const release = (o.slots ?? followSlots(config().WARDEN_MAX_LOG_FOLLOWS)).acquire(actor);
+  let s: LogLineStream | null = null;
+  try {
+    if (job.containerId && ctx.docker?.logLines) s = await ctx.docker.logLines(job.containerId, { tail: 'all', follow: false }).catch(() => null);
+  } catch {
+    s = null;
+  }
+  const saved = savedLines(job.logTail);
+  const src: AsyncIterable<LogLine> = s ?? (async function* () {
+    yield* saved;
+  })();
+  const iter = src[Symbol.asyncIterator]();
+  let done = false;
+  const finish = () => {
+    if (done) return;
+    done = true;
+    s?.destroy();
+    release();
+  };
+  o.signal.addEventListener('abort', finish, { once: true });
+  return new ReadableStream<Uint8Array>({
+    async pull(c) {
+      // A few hundred lines a chunk: one engine frame per line would make tiny writes.
+      let out = '';
+      try {
+        while (out.length < 32 * 1024) {
+          const r = await iter.next();
+          if (r.done) {
+            if (out) c.enqueue(enc.encode(out));
+            finish();
+            c.close();
+            return;
+          }
+          out += `${o.timestamps && r.value.at ? `${r.value.at} ` : ''}${r.value.text}\n`;
+        }
+        c.enqueue(enc.encode(out));
+      } catch {
+        finish();
+        c.error(new Error('the log could not be read to the end'));
+      }
+    },
+    cancel() {
+      finish();
+    },
+  });
+}
+
+export function parseLogStreamQuery(raw: Record<string, string>) {
+  return parseInput(logStreamQuerySchema, raw);
+}
