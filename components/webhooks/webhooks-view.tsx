@@ -133,9 +133,13 @@ function DeliveryRow({ x }: { x: Delivery }) {
         </div>
       </td>
       <td className={td}>
-        <Link href={`/jobs/${x.jobId}`} className="font-mono text-xs text-indigo-700 hover:underline">
-          {x.jobId.slice(0, 8)}
-        </Link>
+        {x.jobId ? (
+          <Link href={`/jobs/${x.jobId}`} className="font-mono text-xs text-indigo-700 hover:underline">
+            {x.jobId.slice(0, 8)}
+          </Link>
+        ) : (
+          <span className="text-xs text-zinc-500">test ping</span>
+        )}
       </td>
       <td className={td}>
         <Badge tone={STATUS_TONE[x.status as keyof typeof STATUS_TONE] ?? 'zinc'}>{x.status}</Badge>
