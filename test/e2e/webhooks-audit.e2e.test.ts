@@ -44,7 +44,8 @@ describe.skipIf(!hasBrowser || !hasDocker)('webhooks and audit details in a brow
     const text = await res.text();
     return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
   };
-  const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  /** Full page, or the viewport only for a dialog (a full-page shot leaves the overlay mid-page). */
+  const shot = (page: Page, name: string, fullPage = true) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage });
   const openPage = async (size: (typeof SIZES)[number], colorScheme: 'light' | 'dark'): Promise<{ context: BrowserContext; page: Page }> => {
     const context = await browser.newContext({ viewport: size.viewport, colorScheme });
     const page = await context.newPage();
@@ -141,7 +142,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('webhooks and audit details in a brow
           expect(await fields.textContent()).toContain(url);
           expect(await fields.textContent()).toContain('deliveryId');
           expect(await fields.textContent()).not.toContain('{"');
-          await shot(page, `audit-entry-${tag}`);
+          await shot(page, `audit-entry-${tag}`, false);
           await page.keyboard.press('Escape');
           await expect.poll(() => dialog.count()).toBe(0);
         } finally {
@@ -164,7 +165,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('webhooks and audit details in a brow
       const fields = page.getByRole('dialog').getByRole('table', { name: 'Audit entry fields' });
       await fields.getByRole('rowheader', { name: 'Max concurrent jobs' }).waitFor();
       expect(await fields.textContent()).toContain('2 → 5');
-      await shot(page, 'audit-plan-edit-1440-light');
+      await shot(page, 'audit-plan-edit-1440-light', false);
     } finally {
       await context.close();
     }
