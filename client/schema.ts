@@ -546,6 +546,50 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/webhooks/{id}/attempts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every send of a subscription's deliveries, newest first
+         * @description One row per HTTP request: the body sent, the status (or the network error in words), the first 4 KB of the answer and the duration; a 500 that a retry made good stays listed. The newest 500 per subscription are kept, and none past the delivery history (WARDEN_HISTORY_DAYS).
+         *
+         *     User keys (their own jobs only) and operator keys.
+         */
+        get: operations["getWebhooksByIdAttempts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/ping": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a test ping
+         * @description Queues a `webhook.test` event for this subscription only; it is signed, sent and retried like any delivery and shows in its deliveries and attempts. One at a time: 429 `ping_pending` while a ping is still pending. Audited.
+         *
+         *     User keys (their own jobs only) and operator keys.
+         */
+        post: operations["postWebhooksByIdPing"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/nodes": {
         parameters: {
             query?: never;
@@ -1288,12 +1332,12 @@ export type components = {
              * @description The Warden-Delivery header: the same on every retry
              */
             id: string;
-            event: components["schemas"]["WebhookEvent"];
+            event: components["schemas"]["DeliveryEvent"];
             eventId: string;
             /** Format: date-time */
             eventAt: string;
-            /** Format: uuid */
-            jobId: string;
+            /** @description null for a test ping */
+            jobId: string | null;
             status: components["schemas"]["DeliveryStatus"];
             attempts: number;
             lastError: string | null;
@@ -1304,10 +1348,54 @@ export type components = {
             createdAt: string;
         };
         /**
+         * @description A job event, or webhook.test (a test ping)
+         * @enum {string}
+         */
+        DeliveryEvent: "job.started" | "job.warning" | "job.terminating" | "job.timed_out" | "job.killed" | "job.succeeded" | "job.failed" | "job.lost" | "job.retried" | "job.cancelled" | "webhook.test";
+        /**
          * @description pending (being tried), delivered (a 2xx), failed (gave up after 24 h)
          * @enum {string}
          */
         DeliveryStatus: "pending" | "delivered" | "failed";
+        WebhookAttemptList: {
+            attempts: components["schemas"]["WebhookAttempt"][];
+            nextCursor: string | null;
+        };
+        WebhookAttempt: {
+            /** @description Attempt id (also the paging cursor) */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The delivery (Warden-Delivery header) this was a send of
+             */
+            deliveryId: string;
+            eventId: string;
+            event: components["schemas"]["DeliveryEvent"];
+            /** @description 1 for the first send of the delivery, 2 for its first retry, … */
+            attempt: number;
+            /**
+             * Format: date-time
+             * @description When the request went out
+             */
+            at: string;
+            /** @description The answer was a 2xx */
+            ok: boolean;
+            /** @description The body sent (signed) */
+            requestBody: string;
+            /** @description HTTP status; null when there was no answer (see error) */
+            responseStatus: number | null;
+            /** @description The first 4 KB of the answer */
+            responseBody: string | null;
+            /** @description Why it failed, in words (status and start of the body, or the network error) */
+            error: string | null;
+            durationMs: number;
+        };
+        WebhookPing: {
+            /** Format: uuid */
+            deliveryId: string;
+            /** Format: uuid */
+            eventId: string;
+        };
         NodeList: {
             nodes: components["schemas"]["Node"][];
             cluster: components["schemas"]["Cluster"] | null;
@@ -3619,6 +3707,127 @@ export interface operations {
             };
             /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getWebhooksByIdAttempts: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Subscription id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of attempts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookAttemptList"];
+                };
+            };
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid input; `field` names it. An unknown field is named with the nearest known one: `Unknown field "timeout" (did you mean "timeoutSeconds"?)` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postWebhooksByIdPing: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Subscription id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookPing"];
+                };
+            };
+            /** @description No key, or a malformed header (`unauthorized`); a well-formed key that is unknown, revoked or expired (`unknown_key`, `unauthorized`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Queue full, or too many log follows or event streams (`Retry-After`) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

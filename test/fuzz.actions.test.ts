@@ -59,6 +59,7 @@ const FIELDS: Record<string, string[]> = {
   saveClassAction: ['name', 'fields'],
   deleteClassAction: ['name'],
   redeliverAction: ['id'],
+  pingWebhookAction: ['id'],
   deleteWebhookAction: ['id'],
   createWebhookAction: ['url'],
   drainNodeAction: ['id', 'reason', 'deadlineSeconds'],

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobs, operators } from '../server/db/schema';
 import { auditQuerySchema } from '../server/domain/audit-queries';
 import { drainNodeSchema } from '../server/domain/nodes';
-import { classFieldsSchema, createKeySchema, createUserSchema, createWebhookSchema, listDeliveriesQuerySchema, listJobsQuerySchema, logsQuerySchema, logStreamQuerySchema, planFieldsSchema, submitJobSchema, updateUserSchema } from '../server/domain/schemas';
+import { classFieldsSchema, createKeySchema, createUserSchema, createWebhookSchema, listAttemptsQuerySchema, listDeliveriesQuerySchema, listJobsQuerySchema, logsQuerySchema, logStreamQuerySchema, planFieldsSchema, submitJobSchema, updateUserSchema } from '../server/domain/schemas';
 import { call, setupApi, type ApiHarness, type Handler } from './helpers/api';
 import { badAuthorization, badId, badQuery, brokenBody, FUZZ_SEED, fingerprint, objectBody, parsedObject, rowCounts } from './helpers/fuzz';
 
@@ -100,6 +100,8 @@ const SPECS: Spec[] = [
   { file: 'v1/webhooks/[id]/route.ts', method: 'GET', key: 'user', params: ['id'] },
   { file: 'v1/webhooks/[id]/route.ts', method: 'DELETE', key: 'user', params: ['id'] },
   { file: 'v1/webhooks/[id]/deliveries/route.ts', method: 'GET', key: 'user', params: ['id'], query: ['status', 'limit', 'cursor', 'bogus'], queryOk: (q) => listDeliveriesQuerySchema.safeParse(q).success },
+  { file: 'v1/webhooks/[id]/attempts/route.ts', method: 'GET', key: 'user', params: ['id'], query: ['limit', 'cursor', 'bogus'], queryOk: (q) => listAttemptsQuerySchema.safeParse(q).success },
+  { file: 'v1/webhooks/[id]/ping/route.ts', method: 'POST', key: 'user', params: ['id'] },
   { file: 'v1/audit/route.ts', method: 'GET', key: 'admin', operatorOnly: true, query: ['actor', 'action', 'targetType', 'targetId', 'job', 'q', 'limit', 'cursor', 'bogus'], queryOk: (q) => auditQuerySchema.safeParse(q).success },
   { file: 'v1/orphans/route.ts', method: 'GET', key: 'admin', operatorOnly: true },
   // Viewers read the node list; drain and resume need the operator role (issue 21).

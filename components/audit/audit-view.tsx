@@ -8,6 +8,7 @@ import type { AuditData } from '@/server/dashboard/loaders';
 import { useViewQuery } from '../lib/use-view-query';
 import { Button } from '../ui/button';
 import { Card, PageHeader, TBody, THead, Table, td } from '../ui/card';
+import { Modal } from '../ui/dialog';
 import { SelectField, TextField } from '../ui/field';
 import { EmptyState, LiveDot, QueryFallback } from '../ui/states';
 import { Badge } from '../ui/status';
@@ -121,6 +122,7 @@ export function AuditView({ initial, initialError }: { initial: AuditData | null
                   </td>
                   <td className={`${td} text-xs`}>
                     <DetailsTable details={e.details} />
+                    <EventDialog e={e} />
                   </td>
                 </tr>
               ))}
@@ -140,7 +142,10 @@ export function AuditView({ initial, initialError }: { initial: AuditData | null
   );
 }
 
-/** A value in a details table: units for plan fields, JSON only for nested values. */
+type AuditEntry = AuditData['events'][number];
+type Row = { key: string; label: string; value: string };
+
+/** A value in a details table: units for plan fields; nested values are flattened before this. */
 function showValue(key: string, v: unknown): string {
   if (v === null || v === undefined) return 'none';
   if (typeof v === 'object') return JSON.stringify(v);
@@ -148,28 +153,47 @@ function showValue(key: string, v: unknown): string {
   return unit && typeof v === 'number' ? `${v} ${unit}` : String(v);
 }
 
+/** Nested objects as dotted keys (`node.capacity.cpus`); a list of plain values reads as one comma-separated value. */
+function flatten(prefix: string, v: unknown, out: Row[]): void {
+  const plainList = Array.isArray(v) && v.every((x) => x === null || typeof x !== 'object');
+  if (v && typeof v === 'object' && !plainList) {
+    const entries = Object.entries(v as Record<string, unknown>);
+    if (entries.length === 0) out.push({ key: prefix, label: prefix, value: Array.isArray(v) ? 'none' : '{}' });
+    for (const [k, x] of entries) flatten(`${prefix}.${k}`, x, out);
+    return;
+  }
+  const last = prefix.slice(prefix.lastIndexOf('.') + 1);
+  out.push({ key: prefix, label: prefix, value: Array.isArray(v) ? (v.length ? v.map((x) => showValue(last, x)).join(', ') : 'none') : showValue(last, v) });
+}
+
 /**
- * An event's details as a table of fields. A plan (or class, user) edit's `changes` read as
- * "Default timeout: 300 s → 600 s", named as the plan form names them.
+ * An event's details as rows of fields. A plan (or class, user) edit's `changes` read as
+ * "Default timeout: 300 s → 600 s", named as the plan form names them; other nested values are
+ * flattened to dotted keys.
  */
-function DetailsTable({ details }: { details: Record<string, unknown> | null | undefined }) {
-  const entries = Object.entries(details ?? {});
-  if (entries.length === 0) return null;
-  const rows: { key: string; label: string; value: string }[] = [];
-  for (const [k, v] of entries) {
+function detailRows(details: Record<string, unknown> | null | undefined): Row[] {
+  const rows: Row[] = [];
+  for (const [k, v] of Object.entries(details ?? {})) {
     if ((k === 'changes' || k === 'fields') && v && typeof v === 'object' && !Array.isArray(v)) {
       for (const [fk, fv] of Object.entries(v as Record<string, unknown>)) {
         const change = fv && typeof fv === 'object' && 'from' in fv && 'to' in fv ? (fv as { from: unknown; to: unknown }) : null;
-        rows.push({ key: fk, label: fieldName(fk), value: change ? `${showValue(fk, change.from)} → ${showValue(fk, change.to)}` : showValue(fk, fv) });
+        if (change) rows.push({ key: fk, label: fieldName(fk), value: `${showValue(fk, change.from)} → ${showValue(fk, change.to)}` });
+        else if (fv && typeof fv === 'object') flatten(fieldName(fk), fv, rows);
+        else rows.push({ key: fk, label: fieldName(fk), value: showValue(fk, fv) });
       }
-    } else rows.push({ key: k, label: fieldName(k), value: showValue(k, v) });
+    } else if (v && typeof v === 'object') flatten(k, v, rows);
+    else rows.push({ key: k, label: fieldName(k), value: showValue(k, v) });
   }
+  return rows;
+}
+
+function FieldTable({ rows, label, className }: { rows: Row[]; label: string; className?: string }) {
   return (
-    <table className="max-w-md text-[11px]" aria-label="Details">
+    <table className={className} aria-label={label}>
       <tbody>
         {rows.map((r) => (
           <tr key={r.key} className="align-top">
-            <th scope="row" title={r.key} className="py-0.5 pr-2 text-left font-medium whitespace-nowrap text-zinc-600">
+            <th scope="row" title={r.key} className="py-0.5 pr-3 text-left font-medium whitespace-nowrap text-zinc-600">
               {r.label}
             </th>
             <td className="py-0.5 break-all text-zinc-800">{r.value}</td>
@@ -177,5 +201,38 @@ function DetailsTable({ details }: { details: Record<string, unknown> | null | u
         ))}
       </tbody>
     </table>
+  );
+}
+
+/** The details inline, compact. */
+function DetailsTable({ details }: { details: Record<string, unknown> | null | undefined }) {
+  const rows = detailRows(details);
+  if (rows.length === 0) return null;
+  return <FieldTable rows={rows} label="Details" className="max-w-md text-[11px]" />;
+}
+
+/** "Open": the whole entry in a dialog, as a two-column table of fields (never raw JSON). */
+function EventDialog({ e }: { e: AuditEntry }) {
+  const [open, setOpen] = useState(false);
+  const rows: Row[] = [
+    { key: 'at', label: 'When', value: new Date(e.at).toLocaleString(undefined, { timeZoneName: 'short' }) },
+    { key: 'actor', label: 'Actor', value: `${actorInWords(e.actor)} (${e.actor})` },
+    { key: 'action', label: 'Action', value: `${actionInWords(e.action)} (${e.action})` },
+    { key: 'outcome', label: 'Outcome', value: e.success ? 'succeeded' : 'failed' },
+    { key: 'target', label: 'Target', value: `${e.targetType}${e.targetId ? ` ${e.targetId}` : ''}` },
+    ...(e.reason ? [{ key: 'reason', label: 'Reason', value: e.reason }] : []),
+    ...(e.error ? [{ key: 'error', label: 'Error', value: e.error }] : []),
+    ...detailRows(e.details),
+    { key: 'id', label: 'Event id', value: String(e.id) },
+  ];
+  return (
+    <>
+      <Button size="sm" variant="ghost" className="mt-1" onClick={() => setOpen(true)} aria-label={`Open audit event ${e.id}`}>
+        Open
+      </Button>
+      <Modal open={open} onOpenChange={setOpen} title={actionInWords(e.action)} description="Every field of this audit entry." wide>
+        <FieldTable rows={rows} label="Audit entry fields" className="w-full text-sm" />
+      </Modal>
+    </>
   );
 }

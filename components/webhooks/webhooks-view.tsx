@@ -2,7 +2,7 @@
 
 import Link from 'next/link';
 import { useState } from 'react';
-import { createWebhookAction, deleteWebhookAction, redeliverAction } from '@/server/actions/webhooks';
+import { createWebhookAction, deleteWebhookAction, pingWebhookAction, redeliverAction } from '@/server/actions/webhooks';
 import type { WebhooksData } from '@/server/dashboard/loaders';
 import { useMe } from '../lib/me';
 import { useServerAction } from '../lib/use-action';
@@ -18,6 +18,7 @@ import { RelTime } from '../ui/time';
 
 type Hook = WebhooksData['webhooks'][number];
 type Delivery = WebhooksData['deliveries'][number];
+type Attempt = WebhooksData['attempts'][number];
 
 const STATUS_TONE = { pending: 'amber', delivered: 'emerald', failed: 'red' } as const;
 
@@ -78,7 +79,10 @@ export function WebhooksView({ initial, initialError }: { initial: WebhooksData 
                       <div className="text-zinc-500">{w.createdBy}</div>
                     </td>
                     <td className={`${td} text-right`}>
-                      <DeleteButton hook={w} />
+                      <span className="flex justify-end gap-2">
+                        <PingButton hook={w} onSent={() => setSelected(w.id)} />
+                        <DeleteButton hook={w} />
+                      </span>
                     </td>
                   </tr>
                 ))}
@@ -115,9 +119,78 @@ export function WebhooksView({ initial, initialError }: { initial: WebhooksData 
               )}
             </Card>
           ) : null}
+          {current ? (
+            <Card title={<span>Attempts to <span className="font-mono text-xs">{current.url}</span></span>} bodyClassName="">
+              {d.attempts.length === 0 ? (
+                <EmptyState inset title="No attempts yet">Every send of every delivery shows here, failed ones included.</EmptyState>
+              ) : (
+                <Table label="Attempts">
+                  <THead columns={['Time', 'Event', 'Answer', 'Duration', 'Request and response']} />
+                  <TBody>
+                    {d.attempts.map((x) => (
+                      <AttemptRow key={x.id} x={x} />
+                    ))}
+                  </TBody>
+                </Table>
+              )}
+            </Card>
+          ) : null}
         </div>
       )}
     </div>
+  );
+}
+
+/** One send: when, which event (and which try), the answer (failed ones in red), and the bodies on demand. */
+function AttemptRow({ x }: { x: Attempt }) {
+  return (
+    <tr data-attempt-id={x.id} data-ok={x.ok} className={`align-top ${x.ok ? '' : 'bg-red-50/60'}`}>
+      <td className={`${td} whitespace-nowrap text-xs`}>
+        <RelTime iso={x.at} />
+      </td>
+      <td className={`${td} whitespace-nowrap font-mono text-xs`}>
+        {x.event}
+        <div className="text-zinc-500">attempt {x.attempt}</div>
+      </td>
+      <td className={`${td} max-w-xs`}>
+        <span className="flex flex-wrap items-center gap-1">
+          {x.responseStatus !== null ? <Badge tone={x.ok ? 'emerald' : 'red'}>HTTP {x.responseStatus}</Badge> : <Badge tone="red">no answer</Badge>}
+          {x.ok ? null : <span className="text-xs font-medium text-red-700">failed</span>}
+        </span>
+        {/* No answer: the network error in words (an HTTP answer's body is under "Show bodies"). */}
+        {x.responseStatus === null && x.error ? <p className="mt-1 line-clamp-2 break-all text-xs text-zinc-600" title={x.error}>{x.error}</p> : null}
+      </td>
+      <td className={`${td} whitespace-nowrap text-xs`}>{x.durationMs} ms</td>
+      <td className={`${td} max-w-md text-xs`}>
+        <details>
+          <summary className="cursor-pointer text-indigo-700 hover:underline">Show bodies</summary>
+          <p className="mt-2 font-medium text-zinc-700">Request body</p>
+          <pre className="mt-1 max-h-48 overflow-auto whitespace-pre-wrap break-all rounded bg-zinc-100 p-2 font-mono text-[11px] text-zinc-900">{prettyJson(x.requestBody)}</pre>
+          <p className="mt-2 font-medium text-zinc-700">Response (first 4 KB)</p>
+          <pre className="mt-1 max-h-48 overflow-auto whitespace-pre-wrap break-all rounded bg-zinc-100 p-2 font-mono text-[11px] text-zinc-900">{x.responseBody === null ? '(no answer)' : x.responseBody || '(empty)'}</pre>
+        </details>
+      </td>
+    </tr>
+  );
+}
+
+function prettyJson(s: string): string {
+  try {
+    return JSON.stringify(JSON.parse(s), null, 2);
+  } catch {
+    return s;
+  }
+}
+
+/** Queue a signed `webhook.test` to this subscription; one pending at a time (the server says so). */
+function PingButton({ hook, onSent }: { hook: Hook; onSent: () => void }) {
+  const me = useMe();
+  const a = useServerAction(pingWebhookAction);
+  if (!me.can('operator')) return null;
+  return (
+    <Button size="sm" busy={a.pending} onClick={() => void a.run({ id: hook.id }, { onOk: onSent })}>
+      Send test ping
+    </Button>
   );
 }
 
@@ -133,9 +206,13 @@ function DeliveryRow({ x }: { x: Delivery }) {
         </div>
       </td>
       <td className={td}>
-        <Link href={`/jobs/${x.jobId}`} className="font-mono text-xs text-indigo-700 hover:underline">
-          {x.jobId.slice(0, 8)}
-        </Link>
+        {x.jobId ? (
+          <Link href={`/jobs/${x.jobId}`} className="font-mono text-xs text-indigo-700 hover:underline">
+            {x.jobId.slice(0, 8)}
+          </Link>
+        ) : (
+          <span className="text-xs text-zinc-500">test ping</span>
+        )}
       </td>
       <td className={td}>
         <Badge tone={STATUS_TONE[x.status as keyof typeof STATUS_TONE] ?? 'zinc'}>{x.status}</Badge>

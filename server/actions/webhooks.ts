@@ -1,7 +1,7 @@
 'use server';
 
 import { z } from 'zod';
-import { createWebhook, deleteWebhook, redeliver } from '../domain/webhooks';
+import { createWebhook, deleteWebhook, pingWebhook, redeliver } from '../domain/webhooks';
 import { action } from './action';
 
 const id = z.uuid({ error: 'id must be a UUID' });
@@ -10,6 +10,12 @@ const id = z.uuid({ error: 'id must be a UUID' });
 export const redeliverAction = action(z.object({ id }), 'operator', async (i, { ctx, actor }) => {
   await redeliver(ctx, actor, i.id);
   return { message: 'Delivery queued: it is sent again within a second or two' };
+});
+
+/** Send a test ping (a signed `webhook.test`, delivered and retried like any event). */
+export const pingWebhookAction = action(z.object({ id }), 'operator', async (i, { ctx, actor }) => {
+  await pingWebhook(ctx, actor, i.id);
+  return { message: 'Test ping queued: it shows under Attempts within a second or two' };
 });
 
 /** Delete a subscription and its pending deliveries. */

@@ -11,8 +11,8 @@ import type { keyToJson } from '../domain/keys';
 import type { getMe } from '../domain/me';
 import type { operatorToJson } from '../domain/operators';
 import type { userToJson } from '../domain/users';
-import { WEBHOOK_EVENTS } from '../domain/webhook-events';
-import type { deliveryToJson, webhookToJson } from '../domain/webhooks';
+import { DELIVERY_EVENTS, WEBHOOK_EVENTS } from '../domain/webhook-events';
+import type { attemptToJson, deliveryToJson, webhookToJson } from '../domain/webhooks';
 
 /**
  * Response bodies of /api/v1 as zod schemas, for the OpenAPI document (server/api/routes.ts).
@@ -31,6 +31,7 @@ export const jobStatusSchema = z.enum(JOB_STATUS_VALUES).meta({
 });
 export const waitCodeSchema = z.enum(WAIT_CODES).meta({ id: 'WaitCode', description: 'Why a queued job is not running yet (waitReason says it as a sentence)' });
 export const webhookEventSchema = z.enum(WEBHOOK_EVENTS).meta({ id: 'WebhookEvent', description: 'A job event a webhook subscription may ask for' });
+export const deliveryEventSchema = z.enum(DELIVERY_EVENTS).meta({ id: 'DeliveryEvent', description: 'A job event, or webhook.test (a test ping)' });
 export const deliveryStatusSchema = z.enum(DELIVERY_STATUSES).meta({ id: 'DeliveryStatus', description: 'pending (being tried), delivered (a 2xx), failed (gave up after 24 h)' });
 const seconds = () => z.number().int();
 
@@ -216,10 +217,10 @@ export const webhookListSchema = z.strictObject({ webhooks: z.array(webhookSchem
 export const deliverySchema = z
   .object({
     id: z.uuid().meta({ description: 'The Warden-Delivery header: the same on every retry' }),
-    event: webhookEventSchema,
+    event: deliveryEventSchema,
     eventId: z.string(),
     eventAt: at(),
-    jobId: z.uuid(),
+    jobId: z.uuid().nullable().meta({ description: 'null for a test ping' }),
     status: deliveryStatusSchema,
     attempts: z.number().int(),
     lastError: z.string().nullable(),
@@ -230,6 +231,25 @@ export const deliverySchema = z
   })
   .meta({ id: 'WebhookDelivery' });
 export const deliveryListSchema = z.strictObject({ deliveries: z.array(deliverySchema), nextCursor: z.string().nullable() }).meta({ id: 'WebhookDeliveryList' });
+
+export const attemptSchema = z
+  .object({
+    id: z.string().meta({ description: 'Attempt id (also the paging cursor)' }),
+    deliveryId: z.uuid().meta({ description: 'The delivery (Warden-Delivery header) this was a send of' }),
+    eventId: z.string(),
+    event: deliveryEventSchema,
+    attempt: z.number().int().meta({ description: '1 for the first send of the delivery, 2 for its first retry, …' }),
+    at: at().meta({ description: 'When the request went out' }),
+    ok: z.boolean().meta({ description: 'The answer was a 2xx' }),
+    requestBody: z.string().meta({ description: 'The body sent (signed)' }),
+    responseStatus: z.number().int().nullable().meta({ description: 'HTTP status; null when there was no answer (see error)' }),
+    responseBody: z.string().nullable().meta({ description: 'The first 4 KB of the answer' }),
+    error: z.string().nullable().meta({ description: 'Why it failed, in words (status and start of the body, or the network error)' }),
+    durationMs: z.number().int(),
+  })
+  .meta({ id: 'WebhookAttempt' });
+export const attemptListSchema = z.strictObject({ attempts: z.array(attemptSchema), nextCursor: z.string().nullable() }).meta({ id: 'WebhookAttemptList' });
+export const pingSchema = z.strictObject({ deliveryId: z.uuid(), eventId: z.uuid() }).meta({ id: 'WebhookPing' });
 
 /**
  * The body of a webhook delivery (POST to the subscriber's URL): the event, the job as it was when
@@ -343,12 +363,13 @@ export const sameShapes: [
   Same<z.output<typeof auditEventSchema>, Json<typeof auditToJson>>,
   Same<z.output<typeof webhookSchema>, Json<typeof webhookToJson>>,
   Same<z.output<typeof deliverySchema>, Json<typeof deliveryToJson>>,
+  Same<z.output<typeof attemptSchema>, Json<typeof attemptToJson>>,
   Mutual<z.output<typeof meSchema>, Awaited<Json<typeof getMe>>>,
   Same<z.output<typeof keySchema>, Json<typeof keyToJson>>,
   Same<z.output<typeof operatorSchema>, Json<typeof operatorToJson>>,
   Same<z.output<typeof nodeSchema>, Json<typeof nodeToJson>>,
   Mutual<z.output<typeof clusterSchema>, NonNullable<Awaited<Json<typeof clusterNodes>>>>,
-] = [true, true, true, true, true, true, true, true, true, true, true, true];
+] = [true, true, true, true, true, true, true, true, true, true, true, true, true];
 
 // Keep the row types referenced so a schema change shows up here first.
 export type _Rows = [Job, Plan, JobClass, User, AuditEvent];

@@ -9,6 +9,7 @@ import {
   createWebhookSchema,
   extendJobSchema,
   killJobSchema,
+  listAttemptsQuerySchema,
   listDeliveriesQuerySchema,
   listJobsQuerySchema,
   logsQuerySchema,
@@ -22,7 +23,9 @@ import {
 import {
   auditListSchema,
   classSchema,
+  attemptListSchema,
   deliveryListSchema,
+  pingSchema,
   jobListSchema,
   jobSchema,
   keyListSchema,
@@ -66,7 +69,7 @@ export interface ApiRoute {
   query?: z.ZodObject;
   body?: z.ZodType;
   bodyRequired?: boolean;
-  ok: { status: 200 | 201 | 204; description: string; json?: z.ZodType; text?: true; tar?: true; sse?: true };
+  ok: { status: 200 | 201 | 202 | 204; description: string; json?: z.ZodType; text?: true; tar?: true; sse?: true };
   /** Error statuses it can answer with (always in the Error shape). */
   errors: number[];
   /** Example request bodies (name → summary and value), shown in the reference. */
@@ -265,6 +268,27 @@ export const API_ROUTES: ApiRoute[] = [
     query: listDeliveriesQuerySchema,
     ok: { status: 200, description: 'A page of deliveries', json: deliveryListSchema },
     errors: [...AUTH, 404, 422],
+  },
+  {
+    method: 'get',
+    path: '/api/v1/webhooks/{id}/attempts',
+    summary: "Every send of a subscription's deliveries, newest first",
+    description: 'One row per HTTP request: the body sent, the status (or the network error in words), the first 4 KB of the answer and the duration; a 500 that a retry made good stays listed. The newest 500 per subscription are kept, and none past the delivery history (WARDEN_HISTORY_DAYS).',
+    access: 'user',
+    params: webhookId,
+    query: listAttemptsQuerySchema,
+    ok: { status: 200, description: 'A page of attempts', json: attemptListSchema },
+    errors: [...AUTH, 404, 422],
+  },
+  {
+    method: 'post',
+    path: '/api/v1/webhooks/{id}/ping',
+    summary: 'Send a test ping',
+    description: 'Queues a `webhook.test` event for this subscription only; it is signed, sent and retried like any delivery and shows in its deliveries and attempts. One at a time: 429 `ping_pending` while a ping is still pending. Audited.',
+    access: 'user',
+    params: webhookId,
+    ok: { status: 202, description: 'Queued', json: pingSchema },
+    errors: [...AUTH, 404, 429],
   },
   // Nodes
   { method: 'get', path: '/api/v1/nodes', summary: 'Every worker node: state, capacity, allocation, running jobs; on Kubernetes also the cluster\'s nodes (read-only)', access: 'viewer', ok: { status: 200, description: 'The nodes, newest heartbeat first; `cluster` is null on Docker', json: z.object({ nodes: z.array(nodeSchema), cluster: clusterSchema.nullable() }).meta({ id: 'NodeList' }) }, errors: AUTH },

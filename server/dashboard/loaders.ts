@@ -13,7 +13,7 @@ import { listOperators, operatorToJson } from '../domain/operators';
 import { listPlans, planToJson } from '../domain/plans';
 import { SWEEPER_NAMES, sweeperStatus } from '../domain/sweeper-settings';
 import { getUserWithPlan, listUsersWithStats } from '../domain/users';
-import { deliveryCounts, listDeliveries, listWebhooks, webhookToJson } from '../domain/webhooks';
+import { deliveryCounts, listAttempts, listDeliveries, listWebhooks, webhookToJson } from '../domain/webhooks';
 import { isUuid } from '../domain/schemas';
 import { RUNNING_STATUSES } from '../domain/status';
 import { healthReport } from '../health';
@@ -263,7 +263,12 @@ export async function loadWebhooks(ctx: Ctx, actor: Actor, raw: Record<string, s
   const nameOf = new Map(names.map((n) => [n.id, n.name]));
   const wanted = raw.webhook && isUuid(raw.webhook) && ids.includes(raw.webhook) ? raw.webhook : (ids[0] ?? null);
   const status = raw.status === 'pending' || raw.status === 'delivered' || raw.status === 'failed' ? raw.status : undefined;
-  const deliveries = wanted ? (await listDeliveries(ctx, actor, wanted, { limit: '100', ...(status ? { status } : {}) })).deliveries : [];
+  const [deliveries, attempts] = wanted
+    ? await Promise.all([
+        listDeliveries(ctx, actor, wanted, { limit: '100', ...(status ? { status } : {}) }).then((r) => r.deliveries),
+        listAttempts(ctx, actor, wanted, { limit: '50' }).then((r) => r.attempts),
+      ])
+    : [[], []];
   return {
     generatedAt: ctx.clock.now().toISOString(),
     webhooks: list.map((w) => {
@@ -273,6 +278,7 @@ export async function loadWebhooks(ctx: Ctx, actor: Actor, raw: Record<string, s
     selected: wanted,
     status: status ?? null,
     deliveries,
+    attempts,
   };
 }
 export type WebhooksData = Awaited<ReturnType<typeof loadWebhooks>>;

@@ -474,7 +474,8 @@ export const webhookEvents = pgTable(
     seq: bigserial('seq', { mode: 'number' }).primaryKey(),
     id: uuid('id').notNull().unique().defaultRandom(),
     type: text('type').notNull(),
-    jobId: uuid('job_id').notNull(),
+    /** NULL for an event about no job (a `webhook.test` ping). */
+    jobId: uuid('job_id'),
     at: ts('at').notNull(),
     job: jsonb('job').$type<Record<string, unknown>>().notNull(),
     /** Event-specific fields sent beside `job` (deadlineAt, secondsLeft, …). */
@@ -503,7 +504,8 @@ export const webhookDeliveries = pgTable(
     eventSeq: bigint('event_seq', { mode: 'number' })
       .notNull()
       .references(() => webhookEvents.seq, { onDelete: 'cascade' }),
-    jobId: uuid('job_id').notNull(),
+    /** NULL for a ping (`webhook.test`). */
+    jobId: uuid('job_id'),
     /** pending | delivered | failed */
     status: text('status').notNull().default('pending'),
     attempts: integer('attempts').notNull().default(0),
@@ -530,6 +532,38 @@ export const webhookDeliveries = pgTable(
   ],
 );
 
+/**
+ * Every send of a delivery, kept so a 500 that a retry made good still shows (the dashboard's
+ * attempts list, GET /api/v1/webhooks/:id/attempts). Bounded twice: rows go with their delivery
+ * (purged after WARDEN_HISTORY_DAYS), and the history purge keeps at most
+ * WEBHOOK_ATTEMPTS_KEPT (domain/webhooks.ts) per subscription. The response body is cut at 4 KB.
+ */
+export const webhookAttempts = pgTable(
+  'webhook_attempts',
+  {
+    seq: bigserial('seq', { mode: 'number' }).primaryKey(),
+    webhookId: uuid('webhook_id')
+      .notNull()
+      .references(() => webhooks.id, { onDelete: 'cascade' }),
+    deliverySeq: bigint('delivery_seq', { mode: 'number' })
+      .notNull()
+      .references(() => webhookDeliveries.seq, { onDelete: 'cascade' }),
+    deliveryId: uuid('delivery_id').notNull(),
+    eventId: uuid('event_id').notNull(),
+    eventType: text('event_type').notNull(),
+    /** 1 for the first send of the delivery, 2 for its first retry, … */
+    attempt: integer('attempt').notNull(),
+    at: ts('at').notNull(),
+    requestBody: text('request_body').notNull(),
+    /** HTTP status of the answer; NULL when there was none (then `error` says why). */
+    responseStatus: integer('response_status'),
+    /** The first 4 KB of the answer's body. */
+    responseBody: text('response_body'),
+    error: text('error'),
+    durationMs: integer('duration_ms').notNull(),
+  },
+  (t) => [index('webhook_attempts_webhook_idx').on(t.webhookId, t.seq), index('webhook_attempts_delivery_idx').on(t.deliverySeq)],
+);
 
 export type Plan = typeof plans.$inferSelect;
 export type JobClass = typeof jobClasses.$inferSelect;
@@ -547,3 +581,4 @@ export type Role = Operator['role'];
 export type Webhook = typeof webhooks.$inferSelect;
 export type WebhookEvent = typeof webhookEvents.$inferSelect;
 export type WebhookDelivery = typeof webhookDeliveries.$inferSelect;
+export type WebhookAttempt = typeof webhookAttempts.$inferSelect;

@@ -308,6 +308,11 @@ export type CreateWebhookInput = z.infer<typeof createWebhookSchema>;
 export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
+export const listAttemptsQuerySchema = z.strictObject({
+  limit: z.coerce.number({ error: 'limit must be a number' }).int('limit must be a whole number').min(1, 'limit must be at least 1').max(200, 'limit must be at most 200').optional(),
+  cursor: z.string().regex(/^[0-9]{1,18}$/, 'cursor is not valid').optional(),
+});
+
 export const listDeliveriesQuerySchema = z.strictObject({
   status: z.enum(DELIVERY_STATUSES, { error: `status must be one of ${DELIVERY_STATUSES.join(', ')}` }).optional(),
   limit: z.coerce.number({ error: 'limit must be a number' }).int('limit must be a whole number').min(1, 'limit must be at least 1').max(200, 'limit must be at most 200').optional(),

@@ -17,6 +17,15 @@ export const WEBHOOK_EVENTS = [
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
 
+/**
+ * A test ping (POST /api/v1/webhooks/:id/ping): about no job, sent to that one subscription only,
+ * through the same outbox, signature and retries as any event. Not something to subscribe to.
+ */
+export const WEBHOOK_TEST_EVENT = 'webhook.test' as const;
+/** Every event type a delivery may carry. */
+export const DELIVERY_EVENTS = [...WEBHOOK_EVENTS, WEBHOOK_TEST_EVENT] as const;
+export type DeliveryEventType = (typeof DELIVERY_EVENTS)[number];
+
 /** The part of an audit row the mapping reads. */
 export interface AuditLike {
   action: string;

@@ -3,14 +3,14 @@ import { and, count, desc, eq, getTableColumns, inArray, lt, sql, type SQL } fro
 import { config } from '../config';
 import type { Ctx } from '../context';
 import type { DbOrTx } from '../db/client';
-import { jobs, operators, users, webhookDeliveries, webhookEvents, webhooks, type Job, type Webhook, type WebhookDelivery, type WebhookEvent } from '../db/schema';
+import { jobs, operators, users, webhookAttempts, webhookDeliveries, webhookEvents, webhooks, type Job, type Webhook, type WebhookAttempt, type WebhookDelivery, type WebhookEvent } from '../db/schema';
 import { type Actor, actorLabel, hasRole, requireRole } from './actor';
 import { audit } from './audit';
 import { AppError, forbidden, invalid, notFound, parseInput } from './errors';
 import { jobToJson } from './jobs';
 import { WEBHOOK_RETRY_WINDOW_MS } from './outbox';
-import { createWebhookSchema, isUuid, listDeliveriesQuerySchema, type DeliveryStatus } from './schemas';
-import { WEBHOOK_EVENTS, type WebhookEventType } from './webhook-events';
+import { createWebhookSchema, isUuid, listAttemptsQuerySchema, listDeliveriesQuerySchema, type DeliveryStatus } from './schemas';
+import { WEBHOOK_EVENTS, WEBHOOK_TEST_EVENT, type DeliveryEventType, type WebhookEventType } from './webhook-events';
 import { checkWebhookUrl, type Resolver } from './webhook-url';
 
 /**
@@ -41,7 +41,7 @@ export type WebhookJson = ReturnType<typeof webhookToJson>;
 export function deliveryToJson(d: WebhookDelivery, e: Pick<WebhookEvent, 'id' | 'type' | 'at'>) {
   return {
     id: d.id,
-    event: e.type as WebhookEventType,
+    event: e.type as DeliveryEventType,
     eventId: e.id,
     eventAt: e.at.toISOString(),
     jobId: d.jobId,
@@ -81,6 +81,8 @@ export function snapshotToJob(snap: Record<string, unknown>): Job {
 
 /** The JSON body of a delivery: {id, type, at, job, …event fields}. The same bytes on every retry. */
 export function deliveryBody(e: Pick<WebhookEvent, 'id' | 'type' | 'at' | 'job' | 'data' | 'sequence'>): string {
+  // A ping is about no job: {id, type, at, webhookId, message}.
+  if (e.type === WEBHOOK_TEST_EVENT) return JSON.stringify({ id: e.id, type: e.type, at: e.at.toISOString(), ...e.data });
   // `sequence`: this event's place among its job's events (1, 2, …), for receivers to order by.
   return JSON.stringify({ id: e.id, type: e.type, at: e.at.toISOString(), job: jobToJson(snapshotToJob(e.job)), sequence: e.sequence, ...e.data });
 }
@@ -261,5 +263,91 @@ export async function purgeWebhookHistory(db: DbOrTx, now: Date, days: number, b
       where e.at < ${new Date(now.getTime() - 3600_000).toISOString()}::timestamptz
         and not exists (select 1 from webhook_deliveries d where d.event_seq = e.seq)
       limit ${batch})`);
-  return (d.count ?? 0) + (e.count ?? 0);
+  // Attempts go with their delivery (cascade); and no subscription keeps more than its last N.
+  const a = await trimWebhookAttempts(db);
+  return (d.count ?? 0) + (e.count ?? 0) + a;
+}
+
+/** Attempts kept per subscription (the history purge trims older ones). */
+export const WEBHOOK_ATTEMPTS_KEPT = 500;
+/** Bytes of an answer's body kept per attempt. */
+export const ATTEMPT_RESPONSE_BYTES = 4096;
+
+export function attemptToJson(a: WebhookAttempt) {
+  return {
+    id: String(a.seq),
+    deliveryId: a.deliveryId,
+    eventId: a.eventId,
+    event: a.eventType as DeliveryEventType,
+    attempt: a.attempt,
+    at: a.at.toISOString(),
+    ok: a.responseStatus !== null && a.responseStatus >= 200 && a.responseStatus < 300,
+    requestBody: a.requestBody,
+    responseStatus: a.responseStatus,
+    responseBody: a.responseBody,
+    error: a.error,
+    durationMs: a.durationMs,
+  };
+}
+export type AttemptJson = ReturnType<typeof attemptToJson>;
+
+/** GET /api/v1/webhooks/:id/attempts — every send, newest first, `cursor` pages (`nextCursor`). */
+export async function listAttempts(ctx: Ctx, actor: Actor, id: string, rawQuery: Record<string, string | undefined> = {}) {
+  const q = parseInput(listAttemptsQuerySchema, rawQuery);
+  const w = await getWebhook(ctx, actor, id);
+  const limit = q.limit ?? 50;
+  const where: SQL[] = [eq(webhookAttempts.webhookId, w.id)];
+  if (q.cursor) where.push(lt(webhookAttempts.seq, Number(q.cursor)));
+  const rows = await ctx.db
+    .select()
+    .from(webhookAttempts)
+    .where(and(...where))
+    .orderBy(desc(webhookAttempts.seq))
+    .limit(limit + 1);
+  const page = rows.slice(0, limit);
+  return { attempts: page.map(attemptToJson), nextCursor: rows.length > limit ? String(page[page.length - 1]!.seq) : null };
+}
+
+/**
+ * POST /api/v1/webhooks/:id/ping — a `webhook.test` event for this subscription only, written to
+ * the outbox like any event, so the worker signs, sends and retries it the usual way. One at a
+ * time: while a ping of this subscription is still pending, another is 429 `ping_pending`.
+ * Audited (`webhook.test`).
+ */
+export async function pingWebhook(ctx: Ctx, actor: Actor, id: string): Promise<{ deliveryId: string; eventId: string }> {
+  const w = await getWebhook(ctx, actor, id);
+  if (!mayManage(actor, w)) requireRole(actor, 'operator');
+  const now = ctx.clock.now();
+  return ctx.db.transaction(async (tx) => {
+    // The subscription's row lock orders concurrent pings, so only one finds none pending.
+    const [locked] = await tx.select({ id: webhooks.id }).from(webhooks).where(eq(webhooks.id, w.id)).for('update');
+    if (!locked) throw notFound('Webhook', id);
+    const [pending] = await tx
+      .select({ id: webhookDeliveries.id })
+      .from(webhookDeliveries)
+      .innerJoin(webhookEvents, eq(webhookEvents.seq, webhookDeliveries.eventSeq))
+      .where(and(eq(webhookDeliveries.webhookId, w.id), eq(webhookDeliveries.status, 'pending'), eq(webhookEvents.type, WEBHOOK_TEST_EVENT)))
+      .limit(1);
+    if (pending) throw new AppError(429, 'ping_pending', 'A test ping to this webhook is still being sent; wait for it to be delivered or given up');
+    const [ev] = await tx
+      .insert(webhookEvents)
+      .values({ type: WEBHOOK_TEST_EVENT, jobId: null, at: now, job: {}, data: { webhookId: w.id, message: `Test ping from Warden, sent by ${actorLabel(actor)}` } })
+      .returning();
+    const [d] = await tx
+      .insert(webhookDeliveries)
+      .values({ webhookId: w.id, eventSeq: ev!.seq, jobId: null, nextAttemptAt: now, giveUpAt: new Date(now.getTime() + WEBHOOK_RETRY_WINDOW_MS), createdAt: now, updatedAt: now })
+      .returning();
+    await audit(tx, { actor, action: 'webhook.test', targetType: 'webhook', targetId: w.id, at: now, details: { url: w.url, deliveryId: d!.id } });
+    return { deliveryId: d!.id, eventId: ev!.id };
+  });
+}
+
+/** Keeps the newest WEBHOOK_ATTEMPTS_KEPT attempts per subscription, in bounded batches. */
+export async function trimWebhookAttempts(db: DbOrTx, kept = WEBHOOK_ATTEMPTS_KEPT, batch = 5000): Promise<number> {
+  const r = await db.execute(sql`
+    delete from webhook_attempts where seq in (
+      select seq from (
+        select seq, row_number() over (partition by webhook_id order by seq desc) as n from webhook_attempts
+      ) x where x.n > ${kept} limit ${batch})`);
+  return r.count ?? 0;
 }

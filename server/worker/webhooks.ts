@@ -2,9 +2,9 @@ import http from 'node:http';
 import https from 'node:https';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Ctx } from '../context';
-import { webhookDeliveries, webhookEvents, webhooks } from '../db/schema';
+import { webhookAttempts, webhookDeliveries, webhookEvents, webhooks } from '../db/schema';
 import { backoffFor, errMessage, WEBHOOK_BACKOFF } from '../domain/side-effects';
-import { deliveryBody, signatureHeader } from '../domain/webhooks';
+import { ATTEMPT_RESPONSE_BYTES, deliveryBody, signatureHeader } from '../domain/webhooks';
 import { guardedLookup, literalAddressAllowed } from '../domain/webhook-url';
 import { log } from '../log';
 
@@ -57,6 +57,7 @@ export interface DeliveryOptions {
 interface Claimed {
   seq: number;
   id: string;
+  webhookId: string;
   attempts: number;
   giveUpAt: Date;
   url: string;
@@ -108,6 +109,7 @@ export async function claimDeliveries(ctx: Ctx, n: number, leaseMs = LEASE_MS, p
   return rows.map((r) => ({
     seq: r.d.seq,
     id: r.d.id,
+    webhookId: r.d.webhookId,
     attempts: r.d.attempts,
     giveUpAt: r.d.giveUpAt,
     url: r.url,
@@ -120,6 +122,8 @@ export interface SendResult {
   ok: boolean;
   status: number | null;
   error: string | null;
+  /** The first ATTEMPT_RESPONSE_BYTES of the answer's body (null: no answer). */
+  body?: string | null;
 }
 
 /** One HTTP POST with the deadline and the address guard. Never throws. */
@@ -155,15 +159,17 @@ export function post(url: string, headers: Record<string, string>, body: string,
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (c: Buffer) => {
-          if (size < ERROR_BODY_BYTES) chunks.push(c);
+          if (size < ATTEMPT_RESPONSE_BYTES) chunks.push(c);
           size += c.length;
         });
+        const excerpt = () => cutUtf8(Buffer.concat(chunks), ATTEMPT_RESPONSE_BYTES);
         res.on('end', () => {
           const ok = status >= 200 && status < 300;
-          const text = Buffer.concat(chunks).toString('utf8').slice(0, ERROR_BODY_BYTES).replace(/\s+/g, ' ').trim();
-          finish({ ok, status, error: ok ? null : `HTTP ${status}${text ? `: ${text}` : ''}` });
+          const body = excerpt();
+          const text = body.slice(0, ERROR_BODY_BYTES).replace(/\s+/g, ' ').trim();
+          finish({ ok, status, error: ok ? null : `HTTP ${status}${text ? `: ${text}` : ''}`, body });
         });
-        res.on('error', (e) => finish({ ok: false, status, error: errMessage(e) }));
+        res.on('error', (e) => finish({ ok: false, status, error: errMessage(e), body: excerpt() }));
       },
     );
     const timer = setTimeout(() => {
@@ -178,10 +184,21 @@ export function post(url: string, headers: Record<string, string>, body: string,
   });
 }
 
-/** Sends one claimed delivery and records the outcome. Returns what became of it. */
+/** The first `max` bytes of `b` as text, never splitting a UTF-8 character. */
+export function cutUtf8(b: Buffer, max: number): string {
+  if (b.length <= max) return b.toString('utf8');
+  let end = max;
+  // Back off continuation bytes (10xxxxxx) so the cut falls on a character boundary.
+  while (end > 0 && (b[end]! & 0xc0) === 0x80) end--;
+  return b.subarray(0, end).toString('utf8');
+}
+
+/** Sends one claimed delivery, keeps the attempt (webhook_attempts) and records the outcome. Returns what became of it. */
 export async function attemptDelivery(ctx: Ctx, c: Claimed, o: DeliveryOptions): Promise<'delivered' | 'retry' | 'failed' | 'lost_lease'> {
   const body = deliveryBody(c.event);
-  const t = Math.floor(ctx.clock.now().getTime() / 1000);
+  const startedAt = ctx.clock.now();
+  const t = Math.floor(startedAt.getTime() / 1000);
+  const began = performance.now();
   const r = await post(
     c.url,
     {
@@ -194,6 +211,22 @@ export async function attemptDelivery(ctx: Ctx, c: Claimed, o: DeliveryOptions):
     body,
     { timeoutMs: o.timeoutMs ?? DELIVERY_TIMEOUT_MS, allowPrivate: o.allowPrivate },
   );
+  const durationMs = Math.round(performance.now() - began);
+  // Kept even if the lease ran out meanwhile (the send happened); not if the delivery is gone.
+  await ctx.db.insert(webhookAttempts).values({
+    webhookId: c.webhookId,
+    deliverySeq: c.seq,
+    deliveryId: c.id,
+    eventId: c.event.id,
+    eventType: c.event.type,
+    attempt: c.attempts,
+    at: startedAt,
+    requestBody: body,
+    responseStatus: r.status,
+    responseBody: r.body ?? null,
+    error: r.ok ? null : (r.error?.slice(0, 1000) ?? 'failed'),
+    durationMs,
+  }).catch((e: unknown) => log.warn({ err: errMessage(e), delivery: c.id }, 'webhook attempt not kept (its delivery was deleted?)'));
   const now = ctx.clock.now();
   const mine = and(eq(webhookDeliveries.seq, c.seq), eq(webhookDeliveries.attempts, c.attempts), eq(webhookDeliveries.status, 'pending'));
   if (r.ok) {

@@ -111,7 +111,7 @@ export async function fingerprint(db: Db): Promise<string> {
     (select string_agg(c::text, ',' order by c.id) from job_classes c),
     (select string_agg(w::text, ',' order by w.id) from webhooks w),
     (select string_agg(d::text, ',' order by d.seq) from webhook_deliveries d),
-    (select count(*) from webhook_events), (select count(*) from job_results),
+    (select count(*) from webhook_events), (select count(*) from webhook_attempts), (select count(*) from job_results),
     (select count(*) from audit_events), (select count(*) from login_attempts), (select count(*) from sessions),
     (select count(*) from usage), (select count(*) from sweeper_runs))) as f`);
   return r!.f;
@@ -124,7 +124,7 @@ export async function rowCounts(db: Db): Promise<string> {
     (select count(*) from api_keys), (select count(*) from usage), (select count(*) from operators), (select count(*) from sessions),
     (select count(*) from login_attempts), (select count(*) from settings), (select count(*) from sweeper_runs),
     (select count(*) from job_classes), (select count(*) from webhooks), (select count(*) from webhook_deliveries),
-    (select count(*) from webhook_events), (select count(*) from job_results)) as c`);
+    (select count(*) from webhook_events), (select count(*) from webhook_attempts), (select count(*) from job_results)) as c`);
   return r!.c;
 }
 

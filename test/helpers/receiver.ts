@@ -15,7 +15,8 @@ export interface Received {
   at: number;
 }
 
-export type Answer = number | 'hang';
+/** A status (body "ok" or "receiver says <status>"), a status with a body of one's own, or never answer. */
+export type Answer = number | { status: number; body: string } | 'hang';
 
 export interface Receiver {
   url: (path?: string) => string;
@@ -56,6 +57,11 @@ export async function startReceiver(): Promise<Receiver> {
         answer = 500;
       }
       if (answer === 'hang') return;
+      if (typeof answer === 'object') {
+        res.writeHead(answer.status, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end(answer.body);
+        return;
+      }
       res.writeHead(answer, { 'content-type': 'text/plain' });
       res.end(answer >= 200 && answer < 300 ? 'ok' : `receiver says ${answer}`);
     });
