@@ -27,7 +27,7 @@ import { sql } from 'drizzle-orm';
 import { DISPATCH_CHANNEL } from '../server/domain/dispatch-signal';
 import { ensureInstallation } from '../server/domain/installation';
 import { startFakeEngine, type FakeEngine } from './fake-engine';
-import { arg, beginResult, loadAverage, pct, runMain, withBenchPostgres } from './lib';
+import { arg, beginResult, flag, loadAverage, pct, runMain, withBenchPostgres } from './lib';
 import { cpuSecondsOf, processTree, rssOf } from './product';
 
 const WORKERS = arg('workers', '5,20').split(',').map(Number);
@@ -78,7 +78,7 @@ async function stopAll(kids: ChildProcess[]): Promise<void> {
 
 async function runSize(w: number, jobsN: number): Promise<void> {
   const load0 = loadAverage();
-  const result = beginResult(`fleet-w${w}-j${jobsN}`, `Fleet: ${w} workers, ${jobsN.toLocaleString('en')} running jobs, one PostgreSQL`, 'fleet.ts');
+  const result = beginResult(`fleet-w${w}-j${jobsN}${POOL ? `-pool${POOL}` : ''}`, `Fleet: ${w} workers, ${jobsN.toLocaleString('en')} running jobs, one PostgreSQL`, 'fleet.ts');
   // Each worker: its pool, its LISTEN, its instance lock; the bench's own pool; headroom.
   const maxConnections = Math.max(200, w * ((Number(POOL) || 8) + 3) + 20);
   await withBenchPostgres(`fleet-${w}`, async (pg) => {
@@ -108,8 +108,8 @@ async function runSize(w: number, jobsN: number): Promise<void> {
       const engine = await startFakeEngine(path.join(os.tmpdir(), `warden-fleet-${crypto.randomBytes(3).toString('hex')}-${i}.sock`), { latencyMs: LATENCY });
       engines.push(engine);
       const c = spawn(process.execPath, [path.join(ROOT, 'bin/worker.mjs')], { cwd: ROOT, env: workerEnv(pg.url, engine.socket, `fleet-${i}`, dataDir), stdio: ['ignore', 'pipe', 'pipe'] });
-      c.stdout!.pipe(log, { end: false });
-      c.stderr!.pipe(log, { end: false });
+      c.stdout!.on('data', (d: Buffer) => log.write(d));
+      c.stderr!.on('data', (d: Buffer) => log.write(d));
       kids.push(c);
     };
     const nodesUp = async () => Number((await db.execute<{ n: number }>(sql`select count(*)::int as n from nodes where id like 'fleet-%' and heartbeat_at > now() - interval '30 seconds'`))[0]!.n);
@@ -165,7 +165,12 @@ async function runSize(w: number, jobsN: number): Promise<void> {
 
       // Kill lateness: one deadline every EVERY ms, from 5 s on (past every worker's look-ahead).
       const k0 = Date.now();
-      const marked = await db.execute<{ id: string; deadline: string }>(sql`update jobs set deadline_at = now() + interval '5 seconds' + (x.k * ${EVERY}) * interval '1 millisecond'
+      const kw0 = cpuSecondsOf(wpids());
+      const kp0 = cpuSecondsOf(pgPids());
+      // warned_at as well: a job's warning comes warn_before (60 s) ahead of its deadline, long
+      // before these 5 s; without it, 300 warnings would land in the same window.
+      const warned = flag('unwarned') ? sql`null` : sql`now()`;
+      const marked = await db.execute<{ id: string; deadline: string }>(sql`update jobs set deadline_at = now() + interval '5 seconds' + (x.k * ${EVERY}) * interval '1 millisecond', warned_at = ${warned}
         from (select id, row_number() over (order by id) - 1 as k from jobs where status = 'running' order by id limit ${KILLS}) x where jobs.id = x.id
         returning jobs.id, (extract(epoch from jobs.deadline_at) * 1000)::text as deadline`);
       const deadlines = new Map(marked.map((r) => [r.id, Number(r.deadline)]));
@@ -175,6 +180,9 @@ async function runSize(w: number, jobsN: number): Promise<void> {
         const at = engines.map((e) => e.sigterms.get(id)).find((x) => x !== undefined);
         return at === undefined ? [] : [at - dl];
       });
+      const kWall = (Date.now() - k0) / 1000;
+      const killCpu = { workers: ((cpuSecondsOf(wpids()) - kw0) / kWall) * 100, postgres: ((cpuSecondsOf(pgPids()) - kp0) / kWall) * 100 };
+      console.error(`[fleet] while killing: workers ${killCpu.workers.toFixed(0)}%, PostgreSQL ${killCpu.postgres.toFixed(0)}% of a core`);
       console.error(`[fleet] kill lateness p50 ${pct(late, 50).toFixed(0)} ms, p99 ${pct(late, 99).toFixed(0)} ms (${late.length} of ${deadlines.size}) in ${((Date.now() - k0) / 1000).toFixed(0)} s`);
       const unknown = new Map<string, number>();
       for (const e of engines) for (const [k, v] of e.unknown) unknown.set(k, (unknown.get(k) ?? 0) + v);
@@ -190,6 +198,8 @@ async function runSize(w: number, jobsN: number): Promise<void> {
       result.series('worker_rss', 'MB per worker', rss);
       result.series('timeout_tick_ms', 'ms', ticks);
       result.series('kill_lateness_ms', 'ms', late);
+      result.series('workers_cpu_killing', '% of a core', [killCpu.workers]);
+      result.series('pg_cpu_killing', '% of a core', [killCpu.postgres]);
       result.figure({ label: `claims/s, ${jobsN.toLocaleString('en')} queued at once`, series: 'claims_per_s', stat: 'last' });
       result.figure({ label: 'fewest running jobs on one node', series: 'per_node', stat: 'min' });
       result.figure({ label: 'most running jobs on one node', series: 'per_node', stat: 'max' });
@@ -202,6 +212,8 @@ async function runSize(w: number, jobsN: number): Promise<void> {
       result.figure({ label: 'RSS per worker, steady', series: 'worker_rss', stat: 'max' });
       result.figure({ label: 'timeout tick', series: 'timeout_tick_ms', stat: 'p99' });
       result.figure({ label: `kill lateness, one deadline every ${EVERY} ms (engine's SIGTERM − deadline)`, series: 'kill_lateness_ms', stat: 'p99', goal: { max: 100, text: 'p99 ≤ 100 ms' } });
+      result.figure({ label: `the workers' CPU while the deadlines pass`, series: 'workers_cpu_killing', stat: 'last' });
+      result.figure({ label: 'PostgreSQL CPU while the deadlines pass', series: 'pg_cpu_killing', stat: 'last' });
       result.save(
         { workers: w, jobs: jobsN, seconds: SECONDS, latencyMs: LATENCY, kills: KILLS, everyMs: EVERY, workerDbPool: POOL || '8 (default)', maxConnections, loadAtStart: load0, claimSeconds: claimS, killsHeard: late.length, unemulated: Object.fromEntries(unknown) },
         `embedded PostgreSQL 18 (max_connections ${maxConnections}), ${w} × node bin/worker.mjs, stand-in Docker API (bench/fake-engine.ts, create/start ${LATENCY} ms, kill ${LATENCY / 2} ms)`,
