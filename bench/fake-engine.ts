@@ -27,12 +27,23 @@ const ZERO = '0001-01-01T00:00:00Z';
 
 export interface FakeEngine {
   socket: string;
+  /** The engine ID it reports (`docker info`), unique per stand-in. */
+  id: string;
   containers: Map<string, FakeContainer>;
+  /** When each job's container was first sent SIGTERM (warden.job label → ms since epoch). */
+  sigterms: Map<string, number>;
   unknown: Map<string, number>;
   close(): Promise<void>;
 }
 
-export async function startFakeEngine(socket: string): Promise<FakeEngine> {
+export interface FakeEngineOptions {
+  /** Answer container create and start after this many ms, kill and remove after half of it (an engine's usual 10-50 ms). */
+  latencyMs?: number;
+}
+
+export async function startFakeEngine(socket: string, o: FakeEngineOptions = {}): Promise<FakeEngine> {
+  const latency = o.latencyMs ?? 0;
+  const sigterms = new Map<string, number>();
   fs.rmSync(socket, { force: true });
   const containers = new Map<string, FakeContainer>();
   const byName = new Map<string, string>();
@@ -62,10 +73,11 @@ export async function startFakeEngine(socket: string): Promise<FakeEngine> {
     Mounts: [],
   });
 
+  const pause = (ms: number) => (ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve());
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (d: Buffer) => chunks.push(d));
-    req.on('end', () => {
+    req.on('end', async () => {
       const url = new URL(req.url ?? '/', 'http://engine');
       const p = url.pathname.replace(/^\/v1\.\d+/, '');
       const m = req.method ?? 'GET';
@@ -102,6 +114,7 @@ export async function startFakeEngine(socket: string): Promise<FakeEngine> {
         return send(res, 200, out);
       }
       if (p === '/containers/create' && m === 'POST') {
+        await pause(latency);
         const name = url.searchParams.get('name') ?? `fake_${crypto.randomBytes(4).toString('hex')}`;
         if (byName.has(name)) return send(res, 409, { message: `Conflict. The container name "/${name}" is already in use` });
         const c: FakeContainer = { id: crypto.randomBytes(32).toString('hex'), name, labels: (body.Labels as Record<string, string>) ?? {}, image: String(body.Image ?? ''), running: false, exitCode: 0, created: Math.floor(Date.now() / 1000), startedAt: ZERO, finishedAt: ZERO };
@@ -116,6 +129,7 @@ export async function startFakeEngine(socket: string): Promise<FakeEngine> {
         if (!c) return send(res, 404, { message: `No such container: ${mm[1]}` });
         if (op === '/json') return send(res, 200, inspect(c));
         if (op === '/start' && m === 'POST') {
+          await pause(latency);
           if (c.running) return send(res, 304);
           c.running = true;
           c.startedAt = new Date().toISOString();
@@ -123,8 +137,11 @@ export async function startFakeEngine(socket: string): Promise<FakeEngine> {
           return send(res, 204);
         }
         if (op === '/kill' && m === 'POST') {
-          if (!c.running) return send(res, 409, { message: `Container ${c.id} is not running` });
           const signal = url.searchParams.get('signal') ?? 'SIGKILL';
+          const job = c.labels['warden.job'];
+          if (signal === 'SIGTERM' && job && !sigterms.has(job)) sigterms.set(job, Date.now());
+          await pause(latency / 2);
+          if (!c.running) return send(res, 409, { message: `Container ${c.id} is not running` });
           event('kill', c, { signal: signal === 'SIGTERM' ? '15' : '9' });
           c.running = false;
           c.exitCode = 137;
@@ -137,6 +154,7 @@ export async function startFakeEngine(socket: string): Promise<FakeEngine> {
           return res.end();
         }
         if (op === '' && m === 'DELETE') {
+          await pause(latency / 2);
           containers.delete(c.id);
           byName.delete(c.name);
           event('destroy', c);
@@ -151,7 +169,9 @@ export async function startFakeEngine(socket: string): Promise<FakeEngine> {
   await new Promise<void>((r) => server.listen(socket, r));
   return {
     socket,
+    id,
     containers,
+    sigterms,
     unknown,
     close: async () => {
       for (const r of listeners) r.end();

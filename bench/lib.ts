@@ -105,12 +105,12 @@ export interface BenchPostgres {
  * running Warden), migrated. Afterwards, however fn ends: every pool from pg.connect is closed,
  * the server stopped and the directory removed.
  */
-export async function withBenchPostgres<T>(name: string, fn: (pg: BenchPostgres) => Promise<T>): Promise<T> {
+export async function withBenchPostgres<T>(name: string, fn: (pg: BenchPostgres) => Promise<T>, o: { maxConnections?: number } = {}): Promise<T> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `warden-bench-${name}-`));
   fs.chmodSync(dir, 0o755);
   const pools: Database[] = [];
   try {
-    const server = await startEmbeddedPostgres(dir, { shareRunning: false });
+    const server = await startEmbeddedPostgres(dir, { shareRunning: false, maxConnections: o.maxConnections });
     try {
       await runMigrations(server.url);
       return await fn({

@@ -142,6 +142,8 @@ export const envSchema = z.object({
   WARDEN_DISPATCH_TICK_S: seconds(1, 0, 60),
   /** Container starts (engine create + start) this worker runs at once. */
   WARDEN_START_CONCURRENCY: seconds(8, 1, 64, 'starts'),
+  /** Database connections in a worker's pool (its LISTEN and its instance lock hold one more each). */
+  WARDEN_WORKER_DB_POOL: seconds(8, 2, 100, 'connections'),
   WARDEN_TIMEOUT_SWEEP_S: seconds(1, 1, 3600),
   WARDEN_TTL_SWEEP_S: seconds(30, 1, 86400),
   WARDEN_ORPHAN_SWEEP_S: seconds(30, 1, 86400),

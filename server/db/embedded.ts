@@ -221,9 +221,9 @@ function initdb(b: Binaries, who: Ids | null, pgDir: string, password: string, d
 
 const START_TIMEOUT_MS = 60_000;
 
-function startServer(b: Binaries, who: Ids | null, pgDir: string, port: number): Promise<ChildProcess> {
+function startServer(b: Binaries, who: Ids | null, pgDir: string, port: number, maxConnections: number): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(b.postgres, ['-D', pgDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'], {
+    const child = spawn(b.postgres, ['-D', pgDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `max_connections=${maxConnections}`], {
       env: PG_ENV,
       stdio: ['ignore', 'ignore', 'pipe'],
       ...(who ? { uid: who.uid, gid: who.gid } : {}),
@@ -262,7 +262,8 @@ async function stopServer(child: ChildProcess): Promise<void> {
   clearTimeout(t);
 }
 
-export async function startEmbeddedPostgres(dataDir: string, opts: { shareRunning?: boolean; port?: number } = {}): Promise<Handle> {
+/** `maxConnections`: 200 unless a caller (the fleet bench's 100 workers) needs more. */
+export async function startEmbeddedPostgres(dataDir: string, opts: { shareRunning?: boolean; port?: number; maxConnections?: number } = {}): Promise<Handle> {
   const who = postgresUser();
   try {
     ensureTraversable(dataDir);
@@ -323,7 +324,7 @@ export async function startEmbeddedPostgres(dataDir: string, opts: { shareRunnin
   if (stale && !alive(stale.pid)) fs.rmSync(path.join(pgDir, 'postmaster.pid'), { force: true });
   fixOwnership(pgDir, who);
   const port = opts.port ?? (await freePort());
-  const child = await startServer(bins, who, pgDir, port);
+  const child = await startServer(bins, who, pgDir, port, opts.maxConnections ?? 200);
   fs.writeFileSync(ownerFile, JSON.stringify({ pid: process.pid, port, startedAt: new Date().toISOString() }));
   log.info({ port }, 'embedded PostgreSQL started');
   return {

@@ -46,7 +46,7 @@ export function startWorker(): Promise<Worker> {
 async function doStart(): Promise<Worker> {
   const cfg = config();
   const boot = await bootDatabase();
-  const database: Database = connect(boot.url, { max: 8 });
+  const database: Database = connect(boot.url, { max: cfg.WARDEN_WORKER_DB_POOL });
   const clock = await DbClock.start(() => databaseNow(database.db));
   if (Math.abs(clock.offset()) > 1000) log.warn({ offsetMs: clock.offset() }, 'this machine\'s clock differs from the database\'s; Warden uses the database\'s');
   const installation = await ensureInstallation(database.db);
