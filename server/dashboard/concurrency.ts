@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client';
 import { RUNNING_STATUSES, sqlList } from '../domain/status';
-import { BUCKET_MS, WINDOW_MS } from './overview';
+import { BUCKET_MS, staleWhileRevalidate, WINDOW_MS } from './overview';
 
 /**
  * The Overview's activity charts, computed in PostgreSQL over the last 24 h in hourly buckets
@@ -146,29 +146,9 @@ export async function activitySummary(db: DbOrTx, now: Date): Promise<Activity> 
   return { computedAt: now.toISOString(), buckets, timeToStart: pct(one.tts), timeoutLateness: pct(one.late_timeout), killLateness: pct(one.late_kill) };
 }
 
-const g = globalThis as unknown as { __wardenActivity?: { at: number; value: Activity | null; pending: Promise<Activity> | null } };
 /** Recompute at most this often per process (the Overview polls; see cachedDaySummary). */
 export const ACTIVITY_REFRESH_MS = 10_000;
 
-/** Stale-while-revalidate, like cachedDaySummary: one background refresh per ACTIVITY_REFRESH_MS per process. */
 export function cachedActivity(db: DbOrTx, now: Date): Promise<Activity> {
-  const c = (g.__wardenActivity ??= { at: 0, value: null, pending: null });
-  const stale = now.getTime() - c.at >= ACTIVITY_REFRESH_MS || now.getTime() < c.at;
-  if (stale && !c.pending) {
-    c.at = now.getTime();
-    const p = activitySummary(db, now);
-    c.pending = p;
-    p.then(
-      (v) => {
-        c.value = v;
-        c.pending = null;
-      },
-      () => {
-        c.at = 0;
-        c.pending = null;
-      },
-    );
-  }
-  if (c.value) return Promise.resolve(c.value);
-  return c.pending ?? activitySummary(db, now);
+  return staleWhileRevalidate('activity', ACTIVITY_REFRESH_MS, now, () => activitySummary(db, now));
 }

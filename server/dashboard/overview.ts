@@ -118,36 +118,51 @@ export async function daySummary(db: DbOrTx, now: Date): Promise<DaySummary> {
   return { computedAt: now.toISOString(), series, last24h };
 }
 
-const g = globalThis as unknown as { __wardenDay?: { at: number; value: DaySummary | null; pending: Promise<DaySummary> | null } };
+interface Cached<T> {
+  at: number;
+  value: T | null;
+  pending: Promise<T> | null;
+}
+const cache = ((globalThis as unknown as { __wardenCached?: Map<string, Cached<unknown>> }).__wardenCached ??= new Map());
+
+/**
+ * Stale-while-revalidate, per process and per key: requests get the last computed value at once,
+ * and at most one background refresh runs per `everyMs`; only the very first request waits. A
+ * failed refresh is retried on the next request.
+ */
+export function staleWhileRevalidate<T>(key: string, everyMs: number, now: Date, compute: () => Promise<T>): Promise<T> {
+  let c = cache.get(key) as Cached<T> | undefined;
+  if (!c) cache.set(key, (c = { at: 0, value: null, pending: null }));
+  const entry = c;
+  const stale = now.getTime() - entry.at >= everyMs || now.getTime() < entry.at;
+  if (stale && !entry.pending) {
+    entry.at = now.getTime();
+    const p = compute();
+    entry.pending = p;
+    p.then(
+      (v) => {
+        entry.value = v;
+        entry.pending = null;
+      },
+      () => {
+        entry.at = 0;
+        entry.pending = null;
+      },
+    );
+  }
+  if (entry.value) return Promise.resolve(entry.value);
+  return entry.pending ?? compute();
+}
+
 /** Recompute the 24 h summary at most this often per process. */
 export const DAY_REFRESH_MS = 10_000;
 
 /**
- * Stale-while-revalidate: the 24 h summary reads every job that ended in the last day (~30k rows
- * at 1M jobs; see docs/BENCHMARKS.md), which is too slow for every 5-s poll of every open
- * Overview. Requests get the last computed value at once and at most one background refresh
- * runs per DAY_REFRESH_MS per process; only the very first request waits.
+ * The 24 h summary reads every job that ended in the last day (~30k rows at 1M jobs; see
+ * docs/BENCHMARKS.md), too slow for every 5-s poll of every open Overview: cached (above).
  */
 export function cachedDaySummary(db: DbOrTx, now: Date): Promise<DaySummary> {
-  const c = (g.__wardenDay ??= { at: 0, value: null, pending: null });
-  const stale = now.getTime() - c.at >= DAY_REFRESH_MS || now.getTime() < c.at;
-  if (stale && !c.pending) {
-    c.at = now.getTime();
-    const p = daySummary(db, now);
-    c.pending = p;
-    p.then(
-      (v) => {
-        c.value = v;
-        c.pending = null;
-      },
-      () => {
-        c.at = 0; // retry on the next request
-        c.pending = null;
-      },
-    );
-  }
-  if (c.value) return Promise.resolve(c.value);
-  return c.pending ?? daySummary(db, now);
+  return staleWhileRevalidate('day-summary', DAY_REFRESH_MS, now, () => daySummary(db, now));
 }
 
 /** Each sweeper's latest run and its error count over the last hour (one index probe each). */
