@@ -168,7 +168,15 @@ export function JobDetail({ id, initial, initialError }: { id: string; initial: 
         <Card title="Container">
           <dl className="divide-y divide-zinc-100">
             <Row k="Container">{j.containerId ? <span className="font-mono text-xs">{j.containerId.slice(0, 12)}</span> : '—'}</Row>
-            <Row k="Node">{j.node ?? '—'}</Row>
+            <Row k="Node">
+              {d.node ? (
+                <Link className="text-indigo-700 hover:underline" href="/nodes" title={d.node.id} data-node={d.node.id}>
+                  {d.node.name ?? (d.node.id.length > 28 ? `${d.node.id.slice(0, 27)}…` : d.node.id)}
+                </Link>
+              ) : (
+                '—'
+              )}
+            </Row>
             <Row k="Terminate asked">
               <At iso={j.terminateRequestedAt} />
             </Row>

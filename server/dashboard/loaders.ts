@@ -1,6 +1,6 @@
 import { desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Ctx } from '../context';
-import { auditEvents, jobs, users } from '../db/schema';
+import { auditEvents, jobs, nodes, users } from '../db/schema';
 import { type Actor, requireRole } from '../domain/actor';
 import { invalid } from '../domain/errors';
 import { auditToJson, listAudit } from '../domain/audit-queries';
@@ -81,7 +81,7 @@ export function exportJobsCsv(ctx: Ctx, actor: Actor, raw: Record<string, string
 /** A job with its limits (and which rule set each), its user and plan, and its audit timeline. */
 export async function loadJobDetail(ctx: Ctx, actor: Actor, id: string) {
   const job = await getJob(ctx, actor, id);
-  const [up, cls, timeline, children, [jobJson]] = await Promise.all([
+  const [up, cls, timeline, children, [jobJson], [node]] = await Promise.all([
     getUserWithPlan(ctx.db, job.userId),
     job.className ? getClassByName(ctx.db, job.className) : null,
     listAudit(ctx, actor, { job: id, limit: '200' }),
@@ -92,12 +92,15 @@ export async function loadJobDetail(ctx: Ctx, actor: Actor, id: string) {
       .orderBy(desc(jobs.queuedAt))
       .limit(20),
     jobsToJson(ctx.db, [job]),
+    // The node by its name for people (host name plus short engine id), the id for the tooltip.
+    job.node ? ctx.db.select({ id: nodes.id, name: nodes.name }).from(nodes).where(eq(nodes.id, job.node)).limit(1) : [],
   ]);
   const limits = up ? effectiveLimits(up.plan, up.user, cls) : null;
   return {
     generatedAt: ctx.clock.now().toISOString(),
     job: { ...jobJson!, requestedTimeoutSeconds: job.requestedTimeoutS, terminateReason: job.terminateReason, terminateKind: job.terminateKind, sigtermAt: job.sigtermAt?.toISOString() ?? null, sigkillAt: job.sigkillAt?.toISOString() ?? null, ttlExpiresAt: job.ttlExpiresAt?.toISOString() ?? null, env: Object.keys(job.env ?? {}) },
     user: up ? { id: up.user.id, name: up.user.name } : null,
+    node: job.node ? { id: job.node, name: node?.name ?? null } : null,
     plan: up ? planToJson(up.plan) : null,
     limits: limits && {
       maxTimeoutSeconds: limits.maxTimeoutS,
