@@ -39,6 +39,8 @@ export const END_WAIT_MS = 30_000;
 export const LOG_STREAM_TAIL_DEFAULT = 1000;
 const enc = new TextEncoder();
 const frame = (event: string, data: unknown, id?: number) => `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+/** What a client gets of a line (not the engine's ns time). */
+const lineData = (l: LogLine) => ({ at: l.at, stream: l.stream, text: l.text });
 
 function savedLines(tail: string | null): LogLine[] {
   const lines = (tail ?? '').split('\n');
@@ -83,7 +85,7 @@ export async function openJobLogStream(ctx: Ctx, actor: Actor, id: string, o: Op
       if (s) {
         current = s;
         // An engine error mid-way throws out of here: the stream closes without `end`.
-        for await (const line of s) yield frame('line', line, ++seq);
+        for await (const line of s) yield frame('line', lineData(line), ++seq);
         current = null;
         served = true;
       }
@@ -93,7 +95,7 @@ export async function openJobLogStream(ctx: Ctx, actor: Actor, id: string, o: Op
       j = r;
       yield frame('source', { source: 'saved' });
       const saved = savedLines(r.logTail);
-      for (const line of tail === 0 ? [] : saved.slice(-tail)) yield frame('line', line, ++seq);
+      for (const line of tail === 0 ? [] : saved.slice(-tail)) yield frame('line', lineData(line), ++seq);
     }
     const until = Date.now() + (o.endWaitMs ?? END_WAIT_MS);
     while (!isFinal(j.status) && Date.now() < until) {
