@@ -4,11 +4,14 @@ import { CoreV1Api, Exec } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 vi.mock('server-only', () => ({}));
+import { jobs } from '../../server/db/schema';
+import { eq } from 'drizzle-orm';
 import { MAIN } from '../../server/k8s/pod';
 import type { LogLine, LogLineStream, Runtime } from '../../server/runtime/types';
-import { setupApi, type ApiHarness } from '../helpers/api';
+import { setupApi, type ApiHarness, type Handler } from '../helpers/api';
 import { TEST_IMAGE } from '../helpers/docker';
 import { kubeConfig, waitFor } from '../helpers/k8s';
+import { sse } from '../helpers/sse';
 
 /**
  * The job's log on the real Kubernetes test cluster (scripts/k8s-test-cluster.sh): the runtime's
@@ -24,6 +27,9 @@ const kc = kubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
 let h: ApiHarness;
 let rt: Runtime;
+let v1: { GET: Handler };
+let userId = '';
+let userKey = '';
 
 /** Runs `cmd` in the Pod's job container (to make the files its script waits for). */
 async function exec(pod: string, cmd: string[]): Promise<void> {
@@ -68,6 +74,15 @@ beforeAll(async () => {
   h = await setupApi({ WARDEN_RUNTIME: 'kubernetes', WARDEN_K8S_NAMESPACE: NS, WARDEN_K8S_KEEPER_IMAGE: TEST_IMAGE, KUBECONFIG: process.env.KUBECONFIG ?? '', WARDEN_WORKER: 'off' });
   rt = h.ctx.docker!;
   expect(rt.kind).toBe('kubernetes');
+  v1 = (await import('../../app/api/v1/jobs/[id]/logs/stream/route')) as unknown as typeof v1;
+  const users = (await import('../../app/api/v1/users/route')) as unknown as { POST: Handler };
+  const r = await users.POST(
+    new Request('http://localhost/api/v1/users', { method: 'POST', headers: { authorization: `Bearer ${h.admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: `k8s-logs-${NS}`, plan: 'free' }) }),
+    { params: Promise.resolve({}) },
+  );
+  const u = (await r.json()) as { id: string; apiKey: string };
+  userId = u.id;
+  userKey = u.apiKey;
 }, 300_000);
 
 afterAll(async () => {
@@ -145,5 +160,62 @@ describe('Kubernetes runtime: logLines on a real cluster', () => {
     await waitFor(async () => (await pod(name)) === null, { what: 'the Pod to be gone', timeoutMs: 90_000 });
     expect(await rt.logLines!(name, { tail: 10, follow: true })).toBeNull();
     expect(await rt.logLines!(name, { tail: 'all', follow: false })).toBeNull();
+  });
+});
+
+describe('GET /api/v1/jobs/:id/logs/stream with WARDEN_RUNTIME=kubernetes', () => {
+  const jobRow = async (containerId: string) => {
+    const [j] = await h.db
+      .insert(jobs)
+      .values({ userId, image: TEST_IMAGE, command: ['sh'], status: 'running', containerId, maxRetries: 0, timeoutS: 300, timeoutSource: 'global', gracePeriodS: 1, queuedAt: new Date(), startedAt: new Date(), updatedAt: new Date() })
+      .returning();
+    return j!.id;
+  };
+  const open = (id: string, headers: Record<string, string>, signal?: AbortSignal) =>
+    v1.GET(new Request(`http://localhost/api/v1/jobs/${id}/logs/stream`, { headers: { authorization: `Bearer ${userKey}`, ...headers }, signal }), { params: Promise.resolve({ id }) });
+
+  it('lines live from the Pod, a reconnect with Last-Event-ID goes on after the last line seen, end when the job is final', async () => {
+    const name = await run('for i in 1 2 3; do echo line-$i; done; while [ ! -f /tmp/go ]; do sleep 0.2; done; echo line-4; echo line-5; while [ ! -f /tmp/end ]; do sleep 0.2; done; echo line-6');
+    const id = await jobRow(name);
+    const ac1 = new AbortController();
+    const res = await open(id, {}, ac1.signal);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const a = sse(res);
+    await a.until(() => a.lines().length >= 3, 'the first lines', 90_000);
+    expect(a.events[0]).toMatchObject({ event: 'hello', data: { jobId: id, status: 'running', resumed: false }, id: '' });
+    expect(a.lines().map((l) => [l.stream, l.text])).toEqual([
+      [null, 'line-1'],
+      [null, 'line-2'],
+      [null, 'line-3'],
+    ]);
+    expect(a.lines().every((l) => typeof l.at === 'string')).toBe(true);
+    const last = a.lastEventId;
+    expect(last).toMatch(/^[0-9a-f]{8}\.\d+\.\d+\.\d+$/);
+    ac1.abort();
+
+    await exec(name, ['touch', '/tmp/go']);
+    await waitFor(async () => (await rt.logsTail(name)).includes('line-5'), { what: 'line-5 to be written' });
+    const b = sse(await open(id, { 'last-event-id': last }));
+    await b.until(() => b.lines().length >= 2, 'the lines written while away', 60_000);
+    expect(b.events[0]).toMatchObject({ event: 'hello', data: { resumed: true } });
+    expect(b.lines().map((l) => l.text)).toEqual(['line-4', 'line-5']);
+    await exec(name, ['touch', '/tmp/end']);
+    await b.until(() => b.lines().length >= 3, 'the last line', 60_000);
+    expect(b.lines().map((l) => l.text)).toEqual(['line-4', 'line-5', 'line-6']);
+    // The Pod ended; the job becomes final (as the worker's completion would make it).
+    await ended(name);
+    await h.db.update(jobs).set({ status: 'succeeded', exitCode: 0, finishedAt: new Date(), reason: null }).where(eq(jobs.id, id));
+    await b.until(() => b.ended, 'the stream to end', 60_000);
+    expect(b.events.at(-1)).toMatchObject({ event: 'end', data: { status: 'succeeded', exitCode: 0 } });
+
+    // The Pod is gone: the saved tail, said so, then end.
+    await h.db.update(jobs).set({ logTail: 'saved 1\nsaved 2\n' }).where(eq(jobs.id, id));
+    await rt.remove(name);
+    await waitFor(async () => (await pod(name)) === null, { what: 'the Pod to be gone', timeoutMs: 90_000 });
+    const c = sse(await open(id, { 'last-event-id': last }));
+    await c.until(() => c.ended, 'the saved tail', 60_000);
+    expect(c.events.map((e) => e.event)).toEqual(['hello', 'source', 'line', 'line', 'end']);
+    expect(c.events[0]!.data).toMatchObject({ resumed: false });
   });
 });
