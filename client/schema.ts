@@ -79,7 +79,7 @@ export type paths = {
         };
         /**
          * A job's output line by line, live (Server-Sent Events)
-         * @description A `text/event-stream`: `event: hello` (`{jobId, status}`), then one `event: line` per line (`{at, stream, text}`: the engine's time, `stdout` or `stderr`, the text; `id:` counts lines), first the last `tail` lines (default 1000, at most 10000), then each new one as the container writes it; `event: end` (`{status, exitCode, reason}`) when the job is final. A job not started yet is waited for. When its container is gone, `event: source` (`{source: "saved"}`) and the saved tail (last 64 KiB; `at` and `stream` null) follow, then `end`. A `: keep-alive` comment every 15 s keeps proxies from closing it. Lines are read from the engine only as fast as the client reads them. Each stream takes one of the log-follow slots (4 per user, `WARDEN_MAX_LOG_FOLLOWS` per server; 429 `too_many_follows` with `Retry-After`).
+         * @description A `text/event-stream`: `event: hello` (`{jobId, status, resumed}`), then one `event: line` per line (`{at, stream, text}`: the engine's time, `stdout` or `stderr`, the text; `id:` is the line's place in the log, see `Last-Event-ID`), first the last `tail` lines (default 1000, at most 10000), then each new one as the container writes it; `event: end` (`{status, exitCode, reason}`) when the job is final. A job not started yet is waited for. When its container is gone, `event: source` (`{source: "saved"}`) and the saved tail (last 64 KiB; `at` and `stream` null) follow, then `end`. A `: keep-alive` comment every 15 s keeps proxies from closing it. Lines are read from the engine only as fast as the client reads them. Each stream takes one of the log-follow slots (4 per user, `WARDEN_MAX_LOG_FOLLOWS` per server; 429 `too_many_follows` with `Retry-After`). A reconnect that sends the last line's id as `Last-Event-ID` (as EventSource does) goes on right after that line (`resumed: true`: only the lines written since, none twice); an id more than 10000 lines back, of another container or not one of ours gets the tail as a first connection does (`resumed: false`, and `hello` clears the id with an empty `id:`).
          *
          *     User keys (their own jobs only) and operator keys.
          */
@@ -1848,7 +1848,10 @@ export interface operations {
             query?: {
                 tail?: number;
             };
-            header?: never;
+            header?: {
+                /** @description The `id:` of the last `line` event received: the stream goes on after that line instead of sending the tail again (browsers' EventSource sends it when they reconnect) */
+                "last-event-id"?: string;
+            };
             path: {
                 /** @description Job id, or a unique prefix of it of at least 6 characters (409 ambiguous_id lists the matches; 422 id_too_short) */
                 id: string;

@@ -10,10 +10,12 @@ import { SESSION_COOKIE } from '../server/auth/session';
 import { sha256 } from '../server/domain/secrets';
 import { FollowSlots } from '../server/domain/log-follows';
 import { openJobLogStream } from '../server/dashboard/log-stream';
-import { DockerLogLines, LOG_LINE_MAX_BYTES } from '../server/docker/log-lines';
+import { containerTag, CursorSeek, LineIds, parseCursor, resumeSince } from '../server/dashboard/log-cursor';
+import { DockerLogLines, LOG_LINE_MAX_BYTES, splitTimestamp } from '../server/docker/log-lines';
 import { createDockerRuntime } from '../server/docker/runtime';
 import type { LogLine } from '../server/runtime/types';
 import { setupApi, type ApiHarness, type Handler } from './helpers/api';
+import { sse } from './helpers/sse';
 import { TEST_IMAGE } from './helpers/docker';
 import { waitFor } from './helpers/fixtures';
 
@@ -55,64 +57,6 @@ async function jobRow(userId: string, o: Partial<typeof jobs.$inferInsert>): Pro
     .values({ userId, image: TEST_IMAGE, command: ['sh'], status: 'running', maxRetries: 0, timeoutS: 300, timeoutSource: 'global', gracePeriodS: 1, queuedAt: new Date(), startedAt: new Date(), updatedAt: new Date(), ...o })
     .returning();
   return j!.id;
-}
-
-interface Ev {
-  event: string;
-  data: unknown;
-  id?: string;
-}
-/** Reads Server-Sent Events off a response body as they come. */
-function sse(res: Response) {
-  const reader = res.body!.getReader();
-  const dec = new TextDecoder();
-  let buf = '';
-  const events: Ev[] = [];
-  const comments: string[] = [];
-  let ended = false;
-  const pump = async () => {
-    const c = await reader.read();
-    if (c.done) {
-      ended = true;
-      return;
-    }
-    buf += dec.decode(c.value, { stream: true });
-    let i: number;
-    while ((i = buf.indexOf('\n\n')) !== -1) {
-      const block = buf.slice(0, i);
-      buf = buf.slice(i + 2);
-      const ev: Ev = { event: 'message', data: null };
-      let data = '';
-      for (const line of block.split('\n')) {
-        if (line.startsWith(':')) comments.push(line);
-        else if (line.startsWith('event: ')) ev.event = line.slice(7);
-        else if (line.startsWith('data: ')) data += line.slice(6);
-        else if (line.startsWith('id: ')) ev.id = line.slice(4);
-      }
-      if (data) {
-        ev.data = JSON.parse(data);
-        events.push(ev);
-      }
-    }
-  };
-  return {
-    events,
-    comments,
-    get ended() {
-      return ended;
-    },
-    /** Reads until `pred` holds of what came so far. */
-    async until(pred: () => boolean, what: string) {
-      const t0 = Date.now();
-      while (!pred()) {
-        if (ended) throw new Error(`stream ended before ${what}: ${JSON.stringify(events).slice(-400)}`);
-        if (Date.now() - t0 > 30_000) throw new Error(`no ${what} within 30 s`);
-        await pump();
-      }
-    },
-    lines: () => events.filter((e) => e.event === 'line').map((e) => e.data as LogLine),
-    cancel: () => reader.cancel(),
-  };
 }
 
 const get = (route: { GET: Handler }, path: string, id: string, headers: Record<string, string>, signal?: AbortSignal) =>
@@ -164,7 +108,13 @@ describe('GET /api/v1/jobs/:id/logs/stream', () => {
     const ats = s.lines().map((l) => Date.parse(l.at!));
     expect(ats.every((t) => Math.abs(t - Date.now()) < 120_000)).toBe(true);
     expect([...ats].sort((a, b) => a - b)).toEqual(ats);
-    expect(s.events.filter((e) => e.event === 'line').map((e) => e.id)).toEqual(['1', '2', '3', '4']);
+    // Each line's place for a reconnect (Last-Event-ID), but for the first: what came before it is not known.
+    const ids = s.lineEvents().map((e) => e.id);
+    expect(ids[0]).toBeUndefined();
+    for (const i of ids.slice(1)) expect(i).toMatch(/^[0-9a-f]{8}\.\d+\.\d+\.\d+$/);
+    expect(new Set(ids.slice(1)).size).toBe(3);
+    // A fresh stream clears the client's last event id first.
+    expect(s.events[0]!.id).toBe('');
     // The container stopped; the job becomes final (the worker is off here: as completion would).
     await waitFor(async () => !(await rt.inspect(cid))?.running, { what: 'the container to stop' });
     await h.db.update(jobs).set({ status: 'failed', exitCode: 3, finishedAt: new Date(), reason: 'exit code 3' }).where(eq(jobs.id, id));
@@ -192,6 +142,8 @@ describe('GET /api/v1/jobs/:id/logs/stream', () => {
     const s = sse(await get(v1, `/api/v1/jobs/${id}/logs/stream`, id, { authorization: `Bearer ${user.key}` }));
     await s.until(() => s.ended, 'the stream to end');
     expect(s.events.map((e) => e.event)).toEqual(['hello', 'source', 'line', 'line', 'end']);
+    // Saved lines have no times: no place to resume from.
+    expect(s.lineEvents().map((e) => e.id)).toEqual([undefined, undefined]);
     expect(s.lines()).toEqual([
       { at: null, stream: null, text: 'saved 1' },
       { at: null, stream: null, text: 'saved 2' },
@@ -250,6 +202,155 @@ describe('GET /api/v1/jobs/:id/logs/stream', () => {
     await s.until(() => s.lines().some((l) => l.text === 'started-late'), 'the line of the job that started');
     ac.abort();
     await waitFor(() => slots.count() === 0, { what: 'the slot to come back' });
+  });
+});
+
+describe('reconnect: Last-Event-ID resumes after the last line seen', () => {
+  const auth = () => ({ authorization: `Bearer ${user.key}` });
+  const open = (id: string, headers: Record<string, string>, ac: AbortController, query = '') => get(v1, `/api/v1/jobs/${id}/logs/stream${query}`, id, headers, ac.signal);
+
+  it('a reconnect with the last id gets only the lines written since, live after that; ids go on', async () => {
+    const cid = await container('for i in 1 2 3; do echo line-$i; done; while [ ! -f /tmp/go ]; do sleep 0.1; done; echo line-4; sleep 0.3; echo line-5 >&2; while [ ! -f /tmp/go2 ]; do sleep 0.1; done; echo line-6; sleep 30');
+    const id = await jobRow(user.id, { containerId: cid });
+    const ac1 = new AbortController();
+    const a = sse(await open(id, auth(), ac1));
+    await a.until(() => a.lines().length >= 3, 'the first three lines');
+    expect(a.events[0]).toMatchObject({ event: 'hello', data: { resumed: false } });
+    const last = a.lastEventId;
+    expect(last).toBe(a.lineEvents()[2]!.id);
+    // The client goes away; the container writes on.
+    ac1.abort();
+    execFileSync('docker', ['exec', cid, 'touch', '/tmp/go']);
+    await waitFor(async () => (await rt.logsTail(cid)).includes('line-5'), { what: 'line-5 to be written' });
+
+    const ac2 = new AbortController();
+    const b = sse(await open(id, { ...auth(), 'last-event-id': last }, ac2));
+    await b.until(() => b.lines().length >= 2, 'the lines written while away');
+    expect(b.events[0]).toMatchObject({ event: 'hello', data: { jobId: id, status: 'running', resumed: true } });
+    // A resumed stream keeps the client's last id until a new one comes.
+    expect(b.events[0]!.id).toBeUndefined();
+    expect(b.lines().map((l) => [l.stream, l.text])).toEqual([
+      ['stdout', 'line-4'],
+      ['stderr', 'line-5'],
+    ]);
+    execFileSync('docker', ['exec', cid, 'touch', '/tmp/go2']);
+    await b.until(() => b.lines().length >= 3, 'the line written after the reconnect');
+    expect(b.lines().map((l) => l.text)).toEqual(['line-4', 'line-5', 'line-6']);
+    const ids = b.lineEvents().map((e) => e.id!);
+    expect(ids.every((i) => /^[0-9a-f]{8}\.\d+\.\d+\.\d+$/.test(i))).toBe(true);
+    // Five lines with ids (the first line of a's read has none), all different.
+    expect(new Set([...a.lineEvents().map((e) => e.id).filter((i) => i !== undefined), ...ids]).size).toBe(5);
+
+    // Reconnecting again from the middle of what b got: only what followed it.
+    const ac3 = new AbortController();
+    const c = sse(await open(id, { ...auth(), 'last-event-id': ids[0]! }, ac3));
+    await c.until(() => c.lines().length >= 2, 'the lines after line-4');
+    expect(c.lines().map((l) => l.text)).toEqual(['line-5', 'line-6']);
+    expect(c.events[0]!.data).toMatchObject({ resumed: true });
+    ac2.abort();
+    ac3.abort();
+  });
+
+  it('exact across 6,000 interleaved stdout/stderr lines: the part before the id and the part after make the whole log once', async () => {
+    const cid = await container('i=0; while [ $i -lt 3000 ]; do i=$((i+1)); echo o$i; echo e$i >&2; done');
+    await waitFor(async () => !(await rt.inspect(cid))?.running, { what: 'the container to stop', timeoutMs: 60_000 });
+    const id = await jobRow(user.id, { containerId: cid, status: 'succeeded', exitCode: 0, finishedAt: new Date() });
+    const key = (l: { stream: string | null; text: string }) => `${l.stream}:${l.text}`;
+    const whole = sse(await open(id, auth(), new AbortController(), '?tail=10000'));
+    await whole.until(() => whole.ended, 'the whole log');
+    const all = whole.lines().map(key);
+    expect(all).toHaveLength(6000);
+    expect(new Set(all).size).toBe(6000);
+    // Cut at several places, each a reconnect from there.
+    for (const cut of [1, 2, 777, 3001, 5998, 5999]) {
+      const idAt = whole.lineEvents()[cut]!.id!;
+      const rest = sse(await open(id, { ...auth(), 'last-event-id': idAt }, new AbortController(), '?tail=10'));
+      await rest.until(() => rest.ended, `the rest after line ${cut + 1}`);
+      expect(rest.events[0]!.data).toMatchObject({ resumed: true });
+      expect(rest.lines().map(key)).toEqual(all.slice(cut + 1));
+      expect(rest.events.at(-1)).toMatchObject({ event: 'end', data: { status: 'succeeded' } });
+    }
+  });
+
+  it('an id too old (more than 10,000 lines back), of another container or not ours: the tail as on a first connection, and the old id cleared', async () => {
+    const cid = await container('echo early-1; echo early-2; echo early-3; while [ ! -f /tmp/go ]; do sleep 0.1; done; seq 1 12000; sleep 30');
+    const id = await jobRow(user.id, { containerId: cid });
+    const ac1 = new AbortController();
+    const a = sse(await open(id, auth(), ac1));
+    await a.until(() => a.lines().length >= 3, 'the early lines');
+    const old = a.lastEventId;
+    expect(old).not.toBe('');
+    ac1.abort();
+    execFileSync('docker', ['exec', cid, 'touch', '/tmp/go']);
+    await waitFor(async () => /\n12000\n$/.test(await rt.logsTail(cid)), { what: 'all 12,000 lines to be written', timeoutMs: 60_000 });
+    const other = await container('echo other-1; echo other-2; sleep 30');
+    const otherJob = await jobRow(user.id, { containerId: other });
+    const o = sse(await open(otherJob, auth(), new AbortController()));
+    await o.until(() => o.lines().length >= 2, 'the other container\'s lines');
+    for (const [what, lastId] of [
+      ['too old', old],
+      ['another container\'s', o.lastEventId],
+      ['malformed', 'not-an-id'],
+      ['a plain number', '4'],
+    ] as const) {
+      const ac = new AbortController();
+      const b = sse(await open(id, { ...auth(), 'last-event-id': lastId }, ac, '?tail=5'));
+      await b.until(() => b.lines().length >= 5, `${what}: the tail`);
+      expect(b.events[0], what).toMatchObject({ event: 'hello', data: { resumed: false }, id: '' });
+      expect(b.lines().map((l) => l.text), what).toEqual(['11996', '11997', '11998', '11999', '12000']);
+      ac.abort();
+    }
+  });
+});
+
+describe('log cursors (the ids), by themselves', () => {
+  const tag = containerTag('c1');
+  // A log as the engine keeps it: each line's time in ns; equal times, and times out of order.
+  const log = [100n, 200n, 200n, 200n, 150n, 300n, 300n, 400n].map((t) => (t + 10_000_000_000n).toString());
+  const readFrom = (cursor: string, lines = log) => {
+    const cur = parseCursor(cursor)!;
+    const seek = new CursorSeek(cur);
+    const since = resumeSince(cur);
+    // The runtime's since cut (none of these is that early).
+    const shown = lines.map((ns, i) => ({ ns, i })).filter((l) => BigInt(l.ns) >= since);
+    for (const [n, l] of shown.entries()) {
+      const v = seek.next(l.ns);
+      if (v === 'found') return shown.slice(n + 1).map((x) => x.i);
+      if (v === 'lost') return 'lost';
+    }
+    return 'lost';
+  };
+
+  it('every line but the first run gets an id; each id resumes right after its line', () => {
+    const ids = new LineIds(tag);
+    const got = log.map((ns) => ids.next(ns));
+    expect(got[0]).toBeUndefined();
+    expect(got.slice(1).every((x) => x !== undefined)).toBe(true);
+    expect(got[2]).toBe(`${tag}.10000000100.10000000200.2`);
+    for (let i = 1; i < log.length; i++) expect(readFrom(got[i]!)).toEqual(Array.from({ length: log.length - i - 1 }, (_, k) => i + 1 + k));
+  });
+
+  it('a fresh read that starts inside a run of equal times gives that run no ids (its place in the run is not known)', () => {
+    const ids = new LineIds(tag);
+    expect(log.slice(2).map((ns) => ids.next(ns) === undefined)).toEqual([true, true, false, false, false, false]);
+  });
+
+  it('lost: the run of the id\'s time cut off at the window\'s start, a run shorter than the id says, a line well after it first, ids resumed from carry on', () => {
+    const ids = log.map(((t) => (ns: string) => t.next(ns))(new LineIds(tag)));
+    // The window starts inside the run of 200s: the line before the run (100) is not in it.
+    expect(readFrom(ids[3]!, log.slice(2))).toBe('lost');
+    // The log has two 200s where the id says three.
+    expect(readFrom(ids[3]!, [log[0]!, log[1]!, log[2]!, log[5]!])).toBe('lost');
+    // Only lines from well after it.
+    expect(readFrom(ids[7]!, [(20_000_000_000n).toString()])).toBe('lost');
+    // Resuming from an id, the ids go on as if never cut.
+    const cur = parseCursor(ids[4]!)!;
+    const resumed = new LineIds(tag, cur);
+    expect(log.slice(5).map((ns) => resumed.next(ns))).toEqual(ids.slice(5));
+  });
+
+  it('ids that are not ours are not cursors', () => {
+    for (const bad of ['', '4', 'abc', `${tag}.1.1.1`, `${tag}.1.2.0`, `${tag}.x.2.1`, 'ABCDEF12.1.2.1']) expect(parseCursor(bad)).toBeNull();
   });
 });
 
@@ -313,6 +414,9 @@ describe('DockerLogLines: bounded whatever the engine sends', () => {
     for (let i = 0; i < data.length; i += 7) src.write(data.subarray(i, i + 7));
     src.end();
     await done;
+    // The engine's time to the nanosecond, kept for resuming (and the offset and short forms read right).
+    expect(out.map((l) => l.ns)).toEqual(['1781092800123456789', '1781092801000000000', '1781092802000000000', '1781092803000000000']);
+    expect(splitTimestamp('2026-06-10T14:00:00.5+02:00 x')).toEqual({ at: '2026-06-10T12:00:00.500Z', ns: '1781092800500000000', text: 'x' });
     expect(out.map((l) => [l.at, l.stream, l.text.slice(0, 20)])).toEqual([
       ['2026-06-10T12:00:00.123Z', 'stdout', 'hello'],
       ['2026-06-10T12:00:01.000Z', 'stderr', 'half a line'],

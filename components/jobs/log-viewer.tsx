@@ -14,7 +14,7 @@ const MAX_LINES = 5000;
 const POLL_MS = 3000;
 const RETRY_STREAM_MS = 10_000;
 
-type Mode = 'connecting' | 'live' | 'polling' | 'ended';
+type Mode = 'connecting' | 'reconnecting' | 'live' | 'polling' | 'ended';
 
 /** Splits `line` around case-insensitive matches of `term`, marking them. */
 function highlight(line: string, term: string, onMatch: () => number) {
@@ -47,8 +47,9 @@ function stamp(iso: string): string {
 /**
  * The job's output through the live log stream (Server-Sent Events, GET /api/ui/jobs/:id/logs/stream):
  * each line as the container writes it, with its time and stream; stderr lines are marked. When
- * the stream drops before the job ended, the viewer polls the tail (every 3 s) and tries the
- * stream again. Search highlights matches, Timestamps and Wrap toggle, "Jump to end" scrolls down
+ * the connection drops, the browser reconnects by itself and the server goes on after the last
+ * line shown (Last-Event-ID; the view keeps its lines). When the stream is refused before the job
+ * ended, the viewer polls the tail (every 3 s) and tries the stream again. Search highlights matches, Timestamps and Wrap toggle, "Jump to end" scrolls down
  * (the view follows new output while it is at the end), Download saves the whole log.
  */
 export function LogViewer({ id, live }: { id: string; live: boolean }) {
@@ -69,6 +70,12 @@ export function LogViewer({ id, live }: { id: string; live: boolean }) {
     let flush: number | null = null;
     let ended = false;
     let retry: number | null = null;
+    let stuck: number | null = null;
+    const fallBack = () => {
+      es.close();
+      setMode('polling');
+      retry ??= window.setTimeout(() => setAttempt((a) => a + 1), RETRY_STREAM_MS);
+    };
     // Lines come in bursts (the tail first): render at most every 100 ms.
     const schedule = () => {
       flush ??= window.setTimeout(() => {
@@ -83,12 +90,18 @@ export function LogViewer({ id, live }: { id: string; live: boolean }) {
         });
       }, 100);
     };
-    es.addEventListener('hello', () => {
-      // A (re)connection replays the tail: start afresh.
-      pending = [];
-      setLines([]);
-      setDropped(0);
-      setSaved(false);
+    es.addEventListener('hello', (e) => {
+      const hello = JSON.parse((e as MessageEvent<string>).data) as { resumed?: boolean };
+      if (stuck !== null) window.clearTimeout(stuck);
+      stuck = null;
+      // The browser's own reconnect sends the last line's id: the server goes on after it
+      // (`resumed`), else it sends the tail again and the view starts afresh.
+      if (!hello.resumed) {
+        pending = [];
+        setLines([]);
+        setDropped(0);
+        setSaved(false);
+      }
       setMode('live');
     });
     es.addEventListener('line', (e) => {
@@ -104,15 +117,21 @@ export function LogViewer({ id, live }: { id: string; live: boolean }) {
     });
     es.onerror = () => {
       if (ended) return;
-      // Dropped (or refused: 429, a restart): poll, and try the stream again in a while.
-      es.close();
-      setMode('polling');
-      retry = window.setTimeout(() => setAttempt((a) => a + 1), RETRY_STREAM_MS);
+      // Dropped: the browser reconnects by itself (in 3 s, with Last-Event-ID); the lines stay.
+      if (es.readyState === EventSource.CONNECTING) {
+        setMode('reconnecting');
+        // Still not back after a while: poll meanwhile, as when refused.
+        stuck ??= window.setTimeout(fallBack, RETRY_STREAM_MS);
+        return;
+      }
+      // Refused (429, a restart): poll, and try the stream again in a while.
+      fallBack();
     };
     return () => {
       es.close();
       if (flush !== null) window.clearTimeout(flush);
       if (retry !== null) window.clearTimeout(retry);
+      if (stuck !== null) window.clearTimeout(stuck);
     };
   }, [id, attempt]);
 
@@ -145,7 +164,7 @@ export function LogViewer({ id, live }: { id: string; live: boolean }) {
   const count = () => ++matches;
   const stderrLines = shown.reduce((n, l) => n + (l.stream === 'stderr' ? 1 : 0), 0);
   const status =
-    mode === 'live' ? (live ? 'Live' : 'Complete') : mode === 'ended' ? (saved ? 'Saved tail (the container is gone)' : 'Complete') : mode === 'polling' ? 'Refreshing every 3 s (live stream unavailable)' : 'Connecting…';
+    mode === 'live' ? (live ? 'Live' : 'Complete') : mode === 'ended' ? (saved ? 'Saved tail (the container is gone)' : 'Complete') : mode === 'polling' ? 'Refreshing every 3 s (live stream unavailable)' : mode === 'reconnecting' ? 'Reconnecting…' : 'Connecting…';
   const loading = mode === 'connecting' || (mode === 'polling' && !poll.data && !poll.isError);
 
   return (
@@ -153,7 +172,7 @@ export function LogViewer({ id, live }: { id: string; live: boolean }) {
       title="Log"
       actions={
         <span className="flex items-center gap-1.5 text-xs text-zinc-500" data-testid="log-mode" data-mode={mode}>
-          <span aria-hidden className={`size-2 rounded-full ${mode === 'live' && live ? 'animate-pulse bg-emerald-500' : mode === 'polling' ? 'bg-amber-500' : 'bg-zinc-400'}`} />
+          <span aria-hidden className={`size-2 rounded-full ${mode === 'live' && live ? 'animate-pulse bg-emerald-500' : mode === 'polling' || mode === 'reconnecting' ? 'bg-amber-500' : 'bg-zinc-400'}`} />
           {status}
         </span>
       }

@@ -34,7 +34,7 @@ function operation(r: ApiRoute): ZodOpenApiOperationObject {
     : r.ok.text
       ? { 'text/plain': { schema: { type: 'string' as const } } }
       : r.ok.sse
-        ? { 'text/event-stream': { schema: { type: 'string' as const, description: 'Server-Sent Events: `event: hello`, then `data: ["job:<id>:<status>", "jobs", …]` per batch of changes' } } }
+        ? { 'text/event-stream': { schema: { type: 'string' as const, description: typeof r.ok.sse === 'string' ? r.ok.sse : 'Server-Sent Events: `event: hello`, then `data: ["job:<id>:<status>", "jobs", …]` per batch of changes' } } }
         : { 'application/x-tar': { schema: { type: 'string' as const, contentMediaType: 'application/x-tar' } } };
   const responses: Record<string, { description: string; content?: typeof content | { 'application/json': { schema: typeof errorSchema } }; headers?: Record<string, { description: string; schema: { type: 'integer' } }> }> = {
     [String(r.ok.status)]: r.ok.status === 204 ? { description: r.ok.description } : { description: r.ok.description, content },
@@ -48,7 +48,7 @@ function operation(r: ApiRoute): ZodOpenApiOperationObject {
     operationId: `${r.method}${r.path.replace(/^\/api\/v1/, '').replace(/\{(\w+)\}/g, 'By_$1').replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,
     tags: [r.path.split('/')[3]!.replace('.json', '')],
     ...(r.access === 'public' ? { security: [] } : {}),
-    ...(r.params || r.query ? { requestParams: { ...(r.params ? { path: r.params } : {}), ...(r.query ? { query: r.query } : {}) } } : {}),
+    ...(r.params || r.query || r.headers ? { requestParams: { ...(r.params ? { path: r.params } : {}), ...(r.query ? { query: r.query } : {}), ...(r.headers ? { header: r.headers } : {}) } } : {}),
     ...(r.body ? { requestBody: { required: r.bodyRequired ?? false, content: { 'application/json': { schema: r.body, ...(r.examples ? { examples: r.examples } : {}) } } } } : {}),
     responses: responses as ZodOpenApiOperationObject['responses'],
   };

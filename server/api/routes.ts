@@ -67,9 +67,12 @@ export interface ApiRoute {
   /** Operators may call it too, with at least this role (for `user` routes). */
   params?: z.ZodObject;
   query?: z.ZodObject;
+  /** Request headers it reads beyond Authorization. */
+  headers?: z.ZodObject;
   body?: z.ZodType;
   bodyRequired?: boolean;
-  ok: { status: 200 | 201 | 202 | 204; description: string; json?: z.ZodType; text?: true; tar?: true; sse?: true };
+  /** `sse`: a text/event-stream; a string describes its events (default: the live feed's). */
+  ok: { status: 200 | 201 | 202 | 204; description: string; json?: z.ZodType; text?: true; tar?: true; sse?: true | string };
   /** Error statuses it can answer with (always in the Error shape). */
   errors: number[];
   /** Example request bodies (name → summary and value), shown in the reference. */
@@ -140,11 +143,17 @@ export const API_ROUTES: ApiRoute[] = [
     path: '/api/v1/jobs/{id}/logs/stream',
     summary: "A job's output line by line, live (Server-Sent Events)",
     description:
-      'A `text/event-stream`: `event: hello` (`{jobId, status}`), then one `event: line` per line (`{at, stream, text}`: the engine\'s time, `stdout` or `stderr`, the text; `id:` counts lines), first the last `tail` lines (default 1000, at most 10000), then each new one as the container writes it; `event: end` (`{status, exitCode, reason}`) when the job is final. A job not started yet is waited for. When its container is gone, `event: source` (`{source: "saved"}`) and the saved tail (last 64 KiB; `at` and `stream` null) follow, then `end`. A `: keep-alive` comment every 15 s keeps proxies from closing it. Lines are read from the engine only as fast as the client reads them. Each stream takes one of the log-follow slots (4 per user, `WARDEN_MAX_LOG_FOLLOWS` per server; 429 `too_many_follows` with `Retry-After`).',
+      'A `text/event-stream`: `event: hello` (`{jobId, status, resumed}`), then one `event: line` per line (`{at, stream, text}`: the engine\'s time, `stdout` or `stderr`, the text; `id:` is the line\'s place in the log, see `Last-Event-ID`), first the last `tail` lines (default 1000, at most 10000), then each new one as the container writes it; `event: end` (`{status, exitCode, reason}`) when the job is final. A job not started yet is waited for. When its container is gone, `event: source` (`{source: "saved"}`) and the saved tail (last 64 KiB; `at` and `stream` null) follow, then `end`. A `: keep-alive` comment every 15 s keeps proxies from closing it. Lines are read from the engine only as fast as the client reads them. Each stream takes one of the log-follow slots (4 per user, `WARDEN_MAX_LOG_FOLLOWS` per server; 429 `too_many_follows` with `Retry-After`). A reconnect that sends the last line\'s id as `Last-Event-ID` (as EventSource does) goes on right after that line (`resumed: true`: only the lines written since, none twice); an id more than 10000 lines back, of another container or not one of ours gets the tail as a first connection does (`resumed: false`, and `hello` clears the id with an empty `id:`).',
     access: 'user',
     params: jobId,
     query: logStreamQuerySchema,
-    ok: { status: 200, description: 'The stream (text/event-stream)', sse: true },
+    headers: z.object({
+      'last-event-id': z
+        .string()
+        .optional()
+        .meta({ description: 'The `id:` of the last `line` event received: the stream goes on after that line instead of sending the tail again (browsers\' EventSource sends it when they reconnect)' }),
+    }),
+    ok: { status: 200, description: 'The stream (text/event-stream)', sse: 'Server-Sent Events: `event: hello` (`{jobId, status, resumed}`), `event: line` (`{at, stream, text}`, with `id:`) per line, `event: source` (`{source: "saved"}`) before a saved tail, `event: end` (`{status, exitCode, reason}`)' },
     errors: [...AUTH, 404, 409, 422, 429],
   },
   {

@@ -12,14 +12,20 @@ import type { LogLine } from '../runtime/types';
 
 /** The longest line kept; Docker's json-file driver already splits lines at 16 KiB. */
 export const LOG_LINE_MAX_BYTES = 16 * 1024;
-const TS = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) /;
+const TS = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d) /;
 
-/** Splits "2026-…Z text" into its timestamp (ms precision, ISO) and text. */
-export function splitTimestamp(line: string): { at: string | null; text: string } {
+/**
+ * Splits "2026-…Z text" into its timestamp (ms precision, ISO), the same time to the nanosecond
+ * (nanoseconds since the epoch, decimal: the engines write RFC 3339 with nanoseconds) and text.
+ */
+export function splitTimestamp(line: string): { at: string | null; ns?: string; text: string } {
   const m = TS.exec(line);
   if (!m) return { at: null, text: line };
-  const d = new Date(m[1]!);
-  return { at: Number.isNaN(d.getTime()) ? null : d.toISOString(), text: line.slice(m[0].length) };
+  const ms = Date.parse(`${m[1]!}${m[3]!}`);
+  if (Number.isNaN(ms)) return { at: null, text: line };
+  const frac = (m[2] ?? '').slice(0, 9).padEnd(9, '0');
+  const ns = BigInt(ms) * 1_000_000n + BigInt(frac);
+  return { at: new Date(ms + Number(frac.slice(0, 3))).toISOString(), ns: ns.toString(), text: line.slice(m[0].length) };
 }
 
 export interface LineMeter {
@@ -43,13 +49,16 @@ export class DockerLogLines extends Transform {
   /** Lines without stream: text lines (Kubernetes' Pod log), with `stream` null on every line. */
   private readonly plain: boolean;
 
-  constructor(opts: { plain?: boolean; meter?: LineMeter } = {}) {
+  constructor(opts: { plain?: boolean; meter?: LineMeter; omit?: (l: LogLine) => boolean } = {}) {
     super({ readableObjectMode: true, readableHighWaterMark: 64 });
     this.plain = !!opts.plain;
     this.raw = this.plain;
     this.meter = opts.meter;
+    this.omit = opts.omit;
   }
   private readonly meter?: LineMeter;
+  /** Lines that are not the program's (the kubelet's own notes), left out. */
+  private readonly omit?: (l: LogLine) => boolean;
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     let off = 0;
@@ -119,10 +128,12 @@ export class DockerLogLines extends Transform {
     const p = this.partial[s];
     let line = Buffer.concat(p.parts, p.bytes).toString('utf8');
     if (line.endsWith('\r')) line = line.slice(0, -1);
-    const { at, text } = splitTimestamp(line);
+    const { at, ns, text } = splitTimestamp(line);
     const cut = p.cut;
     this.partial[s] = { parts: [], bytes: 0, cut: false };
     const out: LogLine = { at, stream: this.plain ? null : s, text: cut ? `${text} … [line cut at ${LOG_LINE_MAX_BYTES / 1024} KiB]` : text };
+    if (ns !== undefined) out.ns = ns;
+    if (this.omit?.(out)) return;
     this.push(out);
   }
 }

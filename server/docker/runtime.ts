@@ -743,7 +743,9 @@ class DockerodeRuntime implements Runtime {
     return out;
   }
 
-  async logLines(id: string, opts: { tail: number | 'all'; follow: boolean }): Promise<LogLineStream | null> {
+  async logLines(id: string, opts: { tail: number | 'all'; follow: boolean; sinceNs?: bigint }): Promise<LogLineStream | null> {
+    // The engine's `since` is Unix seconds with up to nine decimals, at or after (inclusive).
+    const since = opts.sinceNs === undefined || opts.sinceNs < 0n ? {} : { since: `${opts.sinceNs / 1_000_000_000n}.${String(opts.sinceNs % 1_000_000_000n).padStart(9, '0')}` };
     let raw: NodeJS.ReadableStream;
     try {
       // Dialled as a stream also without follow (dockerode's logs() buffers a finished log whole).
@@ -756,7 +758,7 @@ class DockerodeRuntime implements Runtime {
                 method: 'GET',
                 isStream: true,
                 statusCodes: { 200: true, 404: 'no such container', 500: 'server error' },
-                options: { stdout: true, stderr: true, timestamps: true, follow: opts.follow, tail: String(opts.tail) },
+                options: { stdout: true, stderr: true, timestamps: true, follow: opts.follow, tail: String(opts.tail), ...since },
               },
               (err: unknown, data: unknown) => (err ? reject(err) : resolve(data as NodeJS.ReadableStream)),
             );

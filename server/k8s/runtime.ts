@@ -13,6 +13,8 @@
  * die / kill / destroy events the Docker runtime sends.
  */
 import { randomBytes } from 'node:crypto';
+import http, { type ClientRequest, type IncomingMessage } from 'node:http';
+import https from 'node:https';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import path from 'node:path';
 import {
@@ -82,6 +84,10 @@ const CACHE_MS = 10 * 60_000;
  */
 const NO_CONTENT = /^Cannot parse content\. No Content-Type defined/;
 const isNoContent = (e: unknown) => e instanceof Error && NO_CONTENT.test(e.message);
+/** A log answer that means "the container has not started": 400 waiting to start, 204 not scheduled. */
+const notStarted = (code: number) => code === 400 || code === 204;
+/** How often a log follow waiting for its container to start reads the Pod. */
+const LOG_WAIT_POLL_MS = 500;
 
 const statusOf = (e: unknown): number | undefined => {
   const x = e as { code?: unknown; statusCode?: unknown; body?: { code?: unknown } };
@@ -435,25 +441,93 @@ class KubernetesRuntime implements Runtime {
 
   /**
    * The Pod log API with timestamps (follow while the container runs). Kubernetes merges stdout
-   * and stderr into one log, so every line's stream is null.
+   * and stderr into one log, so every line's stream is null. Following a Pod whose container has
+   * not started yet (scheduling, pulling: the API answers 400 "waiting to start") waits for it
+   * (the Pod read every LOG_WAIT_POLL_MS) instead of ending at once with nothing; the stream ends
+   * empty if the Pod goes away first. `sinceNs` is rounded down to the second (the API's
+   * sinceTime has no fraction).
    */
-  async logLines(id: string, opts: { tail: number | 'all'; follow: boolean }): Promise<LogLineStream | null> {
+  async logLines(id: string, opts: { tail: number | 'all'; follow: boolean; sinceNs?: bigint }): Promise<LogLineStream | null> {
     const pod = await this.readPod(id);
     if (!pod) return null;
-    const lines = new DockerLogLines({ plain: true });
-    let ctl: AbortController | null = null;
-    try {
-      ctl = await new Log(this.kc).log(this.ns, id, MAIN, lines, { follow: opts.follow, timestamps: true, ...(opts.tail === 'all' ? {} : { tailLines: opts.tail }) });
-    } catch (e) {
-      if (statusOf(e) === 404) return null;
-      if (statusOf(e) === 400) {
-        lines.end();
-        return lines;
-      }
-      throw e;
+    const q: Record<string, string> = { timestamps: 'true', follow: String(opts.follow) };
+    // Set even when 0 (the client's Log helper drops a 0, which asked for the whole log).
+    if (opts.tail !== 'all') q.tailLines = String(opts.tail);
+    if (opts.sinceNs !== undefined && opts.sinceNs > 0n) q.sinceTime = new Date(Number(opts.sinceNs / 1_000_000_000n) * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+    const lines = new DockerLogLines({ plain: true, omit: (l) => l.at === null && KUBELET_LOG_GONE.test(l.text) });
+    let req: ClientRequest | null = null;
+    lines.on('close', () => req?.destroy());
+    const pipe = (r: { req: ClientRequest; res: IncomingMessage }) => {
+      req = r.req;
+      if (lines.destroyed) return void r.req.destroy();
+      r.res.on('error', (e: Error) => lines.destroy(e));
+      r.res.pipe(lines);
+    };
+    const first = await this.call(() => this.podLog(id, q));
+    if ('res' in first) {
+      pipe(first);
+      return lines;
     }
-    lines.on('close', () => ctl?.abort());
+    // 404 for a Pod read just now: the log request came before the API's copy of it caught up.
+    if (first.code === 404 && !(await this.readPod(id))) return null;
+    if (first.code !== 404 && !notStarted(first.code)) throw new Error(`Kubernetes refused the log of Pod ${id} (${first.code}): ${first.message}`);
+    if (!opts.follow) {
+      lines.end();
+      return lines;
+    }
+    void (async () => {
+      while (!lines.destroyed) {
+        await new Promise((r) => setTimeout(r, LOG_WAIT_POLL_MS));
+        if (lines.destroyed) return;
+        const p = await this.readPod(id);
+        if (!p) return void lines.end();
+        if (!p.status?.containerStatuses?.find((c) => c.name === MAIN && (c.state?.running || c.state?.terminated))) continue;
+        const r = await this.podLog(id, q);
+        if ('res' in r) return pipe(r);
+        // 404: the Pod went away since it was read (the next read says so).
+        if (r.code !== 404 && !notStarted(r.code)) throw new Error(`Kubernetes refused the log of Pod ${id} (${r.code}): ${r.message}`);
+      }
+    })().catch((e: unknown) => lines.destroy(e instanceof Error ? e : new Error(String(e))));
     return lines;
+  }
+
+  /**
+   * GET the job container's log (the Pod log API), streamed: the response when 200, else the API's
+   * status code and message. Made here rather than with the client's Log helper, which drops
+   * tailLines=0 (asking for the whole log) and keeps a broken response to itself (a follow whose
+   * connection failed would neither end nor fail: the reader would wait for good).
+   */
+  private async podLog(name: string, q: Record<string, string>): Promise<{ req: ClientRequest; res: IncomingMessage } | { code: number; message: string }> {
+    const cluster = this.kc.getCurrentCluster();
+    if (!cluster) throw new Error('the kubeconfig names no current cluster');
+    const url = new URL(`${cluster.server.replace(/\/+$/, '')}/api/v1/namespaces/${encodeURIComponent(this.ns)}/pods/${encodeURIComponent(name)}/log`);
+    url.searchParams.set('container', MAIN);
+    for (const [k, v] of Object.entries(q)) url.searchParams.set(k, v);
+    const o: https.RequestOptions = { method: 'GET', headers: {} };
+    await this.kc.applyToHTTPSOptions(o);
+    return new Promise((resolve, reject) => {
+      const req = (url.protocol === 'http:' ? http : https).request(url, o, (res) => {
+        if (res.statusCode === 200) return resolve({ req, res });
+        // An error answer is a small Status object: read it (capped), then let the socket go.
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          if (body.length < 4096) body += c;
+        });
+        res.on('end', () => {
+          let message = body.slice(0, 300);
+          try {
+            message = String((JSON.parse(body) as { message?: unknown }).message ?? message);
+          } catch {
+            /* not JSON */
+          }
+          resolve({ code: res.statusCode ?? 0, message });
+        });
+        res.on('error', reject);
+      });
+      req.on('error', (e) => reject(Object.assign(new Error(`Kubernetes API unreachable: ${e.message}`), { cause: e })));
+      req.end();
+    });
   }
 
   /** `tar c` of the results path through the keeper's exec; null when there is no keeper or no path. */

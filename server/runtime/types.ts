@@ -104,6 +104,11 @@ export interface LogLine {
   /** Which stream wrote it; null when the runtime does not tell them apart (Kubernetes, a saved tail). */
   stream: 'stdout' | 'stderr' | null;
   text: string;
+  /**
+   * The engine's own time of the line to the nanosecond (nanoseconds since the epoch, decimal),
+   * when it gave one: what a reconnecting log stream finds its place by. Not sent to clients.
+   */
+  ns?: string;
 }
 
 /** Lines as they come; destroy() stops reading (and frees the engine socket). */
@@ -187,8 +192,11 @@ export interface Runtime {
    * lines ('all': every line the engine kept), then, with `follow`, new lines as they come until
    * the container stops. Streamed with backpressure, never held whole. null when the container
    * is gone. Optional: a runtime without it serves the saved tail.
+   * `sinceNs` (nanoseconds since the epoch): only lines the engine stamped at or after it, the
+   * `tail` counted before that cut (the last `tail` lines, of which those since). A runtime may
+   * round it down (Kubernetes: to the second), never up.
    */
-  logLines?(id: string, opts: { tail: number | 'all'; follow: boolean }): Promise<LogLineStream | null>;
+  logLines?(id: string, opts: { tail: number | 'all'; follow: boolean; sinceNs?: bigint }): Promise<LogLineStream | null>;
   /**
    * Copies `path` out of the container (running or stopped) with Docker's archive API, as a tar
    * of whole entries capped at maxBytes (see ./archive). null when the container or the path

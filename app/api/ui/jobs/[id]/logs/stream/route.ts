@@ -8,7 +8,7 @@ export const dynamic = 'force-dynamic';
 export const GET = uiRoute<{ id: string }>('viewer', async ({ req, ctx, actor, params, url }) => {
   const q = parseLogStreamQuery(searchObject(url));
   const id = await resolveJobId(ctx.db, actor, params.id);
-  const body = await openJobLogStream(ctx, actor, id, { tail: q.tail, signal: req.signal });
+  const body = await openJobLogStream(ctx, actor, id, { tail: q.tail, lastEventId: req.headers.get('last-event-id'), signal: req.signal });
   return new Response(body, {
     headers: {
       'content-type': 'text/event-stream; charset=utf-8',

@@ -10,7 +10,7 @@ export const dynamic = 'force-dynamic';
  */
 export const GET = jobApi(async ({ req, ctx, actor, params }) => {
   const q = parseLogStreamQuery(queryObject(req));
-  const body = await openJobLogStream(ctx, actor, params.id, { tail: q.tail, signal: req.signal });
+  const body = await openJobLogStream(ctx, actor, params.id, { tail: q.tail, lastEventId: req.headers.get('last-event-id'), signal: req.signal });
   return new Response(body, {
     headers: {
       'content-type': 'text/event-stream; charset=utf-8',
