@@ -265,7 +265,7 @@ async function runSize(w: number, jobsN: number): Promise<void> {
       }, 180_000);
       for (let i = 1; i < w; i++) await spawnWorker(i);
       let up = 0;
-      const upBy = Date.now() + Math.min(600_000, left() - reserveMs);
+      const upBy = tStart + BUDGET_MS - reserveMs;
       while ((up = await nodesUp()) < w) {
         const x = exited();
         if (x) throw x;
