@@ -181,8 +181,13 @@ export function beginResult(bench: string, title: string, script: string) {
       series.push({ name, unit, samples: samples.map((x) => Math.round(x * 1000) / 1000) });
     },
     figure: (f: Figure) => figures.push(f),
-    /** Writes docs/bench-results/<bench>-<time>-<commit>.json; returns the goals missed. */
-    save(params: Record<string, unknown>, software: string): { file: string; missed: string[] } {
+    /** Whether a series of this name was recorded. */
+    has: (name: string) => series.some((s) => s.name === name),
+    /**
+     * Writes docs/bench-results/<bench>-<time>-<commit>.json; returns the goals missed. `outcome`:
+     * a run that did not go to its end says so here (where it stopped and why), shown above its table.
+     */
+    save(params: Record<string, unknown>, software: string, outcome?: string): { file: string; missed: string[] } {
       const commit = git(['rev-parse', 'HEAD']) || 'unknown';
       const r: BenchResult = {
         bench,
@@ -198,6 +203,7 @@ export function beginResult(bench: string, title: string, script: string) {
         params,
         series,
         figures,
+        ...(outcome ? { outcome } : {}),
       };
       fs.mkdirSync(RESULTS_DIR, { recursive: true });
       const file = path.join(RESULTS_DIR, `${bench}-${startedAt.slice(0, 16).replace(/[-:]/g, '')}-${commit.slice(0, 7)}.json`);

@@ -69,6 +69,8 @@ export interface BenchResult {
   params: Record<string, unknown>;
   series: Series[];
   figures: Figure[];
+  /** Set when the run did not go to its end: where it stopped and why, in words. */
+  outcome?: string;
 }
 
 /** The value a figure reports, and the statistic it really is (p99 falls back to max under 200 samples). */
@@ -151,6 +153,7 @@ export function renderBench(results: BenchResult[], bench: string): string {
   const lines = [
     `Measured ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC at commit \`${r.commit.slice(0, 10)}\`${r.dirty ? ' (with uncommitted changes)' : ''} — \`${cell(r.command)}\` — raw: [docs/bench-results/${file}](bench-results/${file}).`,
     `Machine: ${r.machine.cpus}× ${cell(r.machine.cpuModel)}, ${r.machine.memoryGiB} GiB, ${cell(r.machine.os)}, Node ${r.machine.node}, ${cell(r.machine.software)}; nice ${r.machine.nice}; load average ${r.load.start.join(' ')} at start, ${r.load.end.join(' ')} at end${r.sharedBox ? ' — **taken on a shared box** (other work running): slower than a quiet machine' : ''}.`,
+    ...(r.outcome ? ['', `**Outcome:** ${cell(r.outcome)}${/[.!]$/.test(r.outcome) ? '' : '.'}`] : []),
     '',
     '| figure | statistic | value | samples | goal | |',
     '|---|---|---:|---:|---|---|',

@@ -70,4 +70,10 @@ describe('bench report', () => {
     const missed = renderBench([fakeResult(few, 100)], 'fake');
     expect(missed).toMatch(/\| lateness \| max of 199 \| 198 ms \| 199 \| p99 ≤ 100 ms \| \*\*missed\*\* \|/);
   });
+
+  it('a run that stopped before its end says where and why above its table; one that finished says nothing of the kind', () => {
+    const stopped = renderBench([{ ...fakeResult([1, 2], 100), outcome: 'did not finish: stopped in claims, none started in the last 120 s' }], 'fake');
+    expect(stopped).toMatch(/\n\*\*Outcome:\*\* did not finish: stopped in claims, none started in the last 120 s\.\n/);
+    expect(renderBench([fakeResult([1, 2], 100)], 'fake')).not.toMatch(/Outcome/);
+  });
 });

@@ -50,13 +50,53 @@ export function describeDatabaseUrl(url: string): string {
   }
 }
 
+/** PostgreSQL's answer when it has no connection slot free (SQLSTATE 53300: max_connections, or a role's limit). */
+export function isDatabaseFull(e: unknown): boolean {
+  for (let x: unknown = e, i = 0; x && i < 4; x = (x as { cause?: unknown }).cause, i++) {
+    if ((x as { code?: unknown }).code === '53300') return true;
+  }
+  return false;
+}
+
+/** The longest wait between two tries while PostgreSQL has no connection free. */
+export const FULL_RETRY_MAX_MS = 30_000;
+
+/**
+ * Runs fn, and while PostgreSQL answers that it has no connection free (53300), waits and runs it
+ * again (1 s, doubling to 30 s), saying each time, in words, why it waits and what would help. A
+ * full database is the first limit a fleet meets (each worker holds WARDEN_WORKER_DB_POOL + 2
+ * connections; docs/SCALING.md): a process started past it waits until connections are freed
+ * instead of exiting with a message that blames DATABASE_URL. Any other error is thrown.
+ */
+export async function waitWhileDatabaseFull<T>(what: string, fn: () => Promise<T>, o: { firstDelayMs?: number } = {}): Promise<T> {
+  for (let delay = o.firstDelayMs ?? 1_000; ; delay = Math.min(delay * 2, FULL_RETRY_MAX_MS)) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!isDatabaseFull(e)) throw e;
+      log.warn(
+        { err: (e as Error).message, retryInS: delay / 1000 },
+        `PostgreSQL has no connection free for ${what} (${(e as Error).message}): its max_connections are all in use. ` +
+          `Trying again in ${delay / 1000} s. A worker holds up to WARDEN_WORKER_DB_POOL + 2 connections (npm start 10 more for its web side): ` +
+          'raise max_connections, lower WARDEN_WORKER_DB_POOL, or put a pooler in session mode in front (docs/SCALING.md).',
+      );
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
 /**
  * One `select 1` within a deadline. postgres.js would otherwise keep a start-up waiting on an
  * address that never answers (a firewalled host: minutes, connect_timeout notwithstanding), so
  * `npm start` would serve nothing and every request would hang. Throws a StartupError naming
- * `setting`.
+ * `setting`. A database that answers but has no connection free is waited for
+ * (waitWhileDatabaseFull), not reported as unreachable.
  */
 export async function probeDatabase(url: string, setting: 'DATABASE_URL' | 'WARDEN_DATA_DIR', ms = DB_STARTUP_DEADLINE_MS): Promise<void> {
+  await waitWhileDatabaseFull('start-up', () => probeOnce(url, setting, ms));
+}
+
+async function probeOnce(url: string, setting: 'DATABASE_URL' | 'WARDEN_DATA_DIR', ms: number): Promise<void> {
   const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: Math.ceil(ms / 1000) });
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -67,6 +107,7 @@ export async function probeDatabase(url: string, setting: 'DATABASE_URL' | 'WARD
       }),
     ]);
   } catch (e) {
+    if (isDatabaseFull(e)) throw e;
     const err = e as NodeJS.ErrnoException;
     const why = [err.code, err.message].filter(Boolean).join(': ');
     throw new StartupError(
@@ -151,7 +192,7 @@ export function bootDatabase(): Promise<Boot> {
         stopEmbedded = h.stop;
       }
       await probeDatabase(url, cfg.DATABASE_URL ? 'DATABASE_URL' : 'WARDEN_DATA_DIR');
-      await runMigrations(url);
+      await waitWhileDatabaseFull('its migrations', () => runMigrations(url!));
       log.info({ embedded: !cfg.DATABASE_URL }, 'database ready');
       return { url, stopEmbedded };
     })();

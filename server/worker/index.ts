@@ -3,7 +3,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import { DbClock } from '../clock';
 import { config } from '../config';
 import type { Ctx } from '../context';
-import { bootDatabase, connect, type Database } from '../db/client';
+import { bootDatabase, connect, waitWhileDatabaseFull, type Database } from '../db/client';
 import { loadRuntime } from '../runtime/load';
 import type { Runtime, EventSubscription } from '../runtime/types';
 import { databaseNow, ensureInstallation } from '../domain/installation';
@@ -47,13 +47,15 @@ async function doStart(): Promise<Worker> {
   const cfg = config();
   const boot = await bootDatabase();
   const database: Database = connect(boot.url, { max: cfg.WARDEN_WORKER_DB_POOL });
-  const clock = await DbClock.start(() => databaseNow(database.db));
+  // The probe found a free connection, but other processes may take the last ones before this
+  // pool opens its first: wait for one, saying so (a fleet's first limit, docs/SCALING.md).
+  const clock = await waitWhileDatabaseFull('this worker', () => DbClock.start(() => databaseNow(database.db)));
   if (Math.abs(clock.offset()) > 1000) log.warn({ offsetMs: clock.offset() }, 'this machine\'s clock differs from the database\'s; Warden uses the database\'s');
   const installation = await ensureInstallation(database.db);
   const docker: Runtime = await loadRuntime(cfg);
   await ensureSeeded({ db: database.db, clock, node: cfg.WARDEN_NODE_ID ?? 'unresolved', installation, docker: null });
   // Held for the life of the process: its claims are settled at once by a successor if it dies.
-  const instanceLock = await holdInstanceLock(boot.url);
+  const instanceLock = await waitWhileDatabaseFull("this worker's instance lock", () => holdInstanceLock(boot.url));
 
   let stopping = false;
   const inflight = new Set<Promise<unknown>>();

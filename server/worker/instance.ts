@@ -39,7 +39,13 @@ export async function holdInstanceLock(url: string, instance = PROCESS_INSTANCE)
       select 1 from pg_locks
       where locktype = 'advisory' and pid = pg_backend_pid() and objsubid = 2
         and classid = ${INSTANCE_LOCK_CLASS}::int::oid and objid = hashtext(${instance})::oid)`;
-  await take();
+  try {
+    await take();
+  } catch (e) {
+    // No session (a full database, waitWhileDatabaseFull tries again): close this client, or each try would leave one behind.
+    await client.end({ timeout: 0 }).catch(() => {});
+    throw e;
+  }
   return {
     async keep() {
       await take().catch((e) => log.warn({ err: String(e) }, 'could not re-take the instance lock; retrying with the next heartbeat'));
