@@ -47,6 +47,12 @@ describe('the README', () => {
     expect(BLOCKS.length).toBeGreaterThanOrEqual(5);
     expect(BLOCKS[0]).toMatch(/^npm install && npm start\s.*\nnpm test\s/);
   });
+
+  it('shows only screenshots that exist', () => {
+    const images = [...README.matchAll(/!\[[^\]]*\]\(([^)\s]+)\)/g)].map((m) => m[1]!);
+    expect(images.length).toBeGreaterThan(0);
+    for (const img of images) expect(fs.existsSync(path.join(REPO, img)), img).toBe(true);
+  });
 });
 
 describe.skipIf(!hasDocker)('the README, run against a real server', () => {

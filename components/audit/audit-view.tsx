@@ -7,7 +7,7 @@ import { actionInWords, actorInWords, fieldName, PLAN_FIELD_WORDS } from '@/serv
 import type { AuditData } from '@/server/dashboard/loaders';
 import { useViewQuery } from '../lib/use-view-query';
 import { Button } from '../ui/button';
-import { Card, PageHeader, TBody, THead, Table, td } from '../ui/card';
+import { Card, PageHeader, Table, td, th } from '../ui/card';
 import { Modal } from '../ui/dialog';
 import { SelectField, TextField } from '../ui/field';
 import { EmptyState, LiveDot, QueryFallback } from '../ui/states';
@@ -88,12 +88,21 @@ export function AuditView({ initial, initialError }: { initial: AuditData | null
         <EmptyState title="No audit events match" />
       ) : (
         <Card bodyClassName="">
-          <Table label="Audit events">
-            <THead columns={['When', 'Actor', 'Action', 'Target', 'Reason', 'Details']} />
-            <TBody>
+          {/* Below md each event is a card (two columns, then reason and details full width), so the details read at 390 px instead of in a squeezed sixth column. */}
+          <Table label="Audit events" className="max-md:block">
+            <thead className="bg-zinc-50 max-md:sr-only">
+              <tr>
+                {['When', 'Actor', 'Action', 'Target', 'Reason', 'Details'].map((c) => (
+                  <th key={c} scope="col" className={th}>
+                    {c}
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody className="divide-y divide-zinc-100 bg-white max-md:block">
               {d.events.map((e) => (
-                <tr key={e.id} className="align-top">
-                  <td className={`${td} whitespace-nowrap`}>
+                <tr key={e.id} data-event-id={e.id} className="align-top max-md:grid max-md:grid-cols-[minmax(0,1fr)_minmax(0,1fr)] max-md:py-1.5 max-md:[&>td]:py-1">
+                  <td className={`${td} whitespace-nowrap max-md:whitespace-normal`}>
                     <RelTime iso={e.at} />
                     <AbsTime iso={e.at} className="block text-[11px] text-zinc-500" />
                   </td>
@@ -102,10 +111,10 @@ export function AuditView({ initial, initialError }: { initial: AuditData | null
                       <Term code={e.actor} words={actorInWords(e.actor)} />
                     </button>
                   </td>
-                  <td className={`${td} whitespace-nowrap`}>
+                  <td className={`${td} whitespace-nowrap max-md:whitespace-normal`}>
                     <Term code={e.action} words={actionInWords(e.action)} className="text-sm" /> {!e.success ? <Badge tone="red">failed</Badge> : null}
                   </td>
-                  <td className={`${td} whitespace-nowrap text-xs`}>
+                  <td className={`${td} whitespace-nowrap text-xs max-md:whitespace-normal max-md:wrap-anywhere`}>
                     {e.targetType === 'job' && e.targetId ? (
                       <Link href={`/jobs/${e.targetId}`} className="font-mono text-indigo-700 hover:underline">
                         job {e.targetId.slice(0, 8)}
@@ -116,17 +125,17 @@ export function AuditView({ initial, initialError }: { initial: AuditData | null
                       </span>
                     )}
                   </td>
-                  <td className={`${td} max-w-md text-xs`}>
+                  <td className={`${td} max-w-md text-xs max-md:col-span-2 max-md:max-w-none ${e.reason || e.error ? '' : 'max-md:hidden'}`}>
                     <p className="break-words">{e.reason ?? ''}</p>
                     {e.error ? <p className="break-words text-red-700">{e.error}</p> : null}
                   </td>
-                  <td className={`${td} text-xs`}>
+                  <td className={`${td} text-xs max-md:col-span-2`}>
                     <DetailsTable details={e.details} />
                     <EventDialog e={e} />
                   </td>
                 </tr>
               ))}
-            </TBody>
+            </tbody>
           </Table>
           <nav aria-label="Pages" className="flex justify-between border-t border-zinc-100 px-4 py-2">
             <Button size="sm" disabled={!params.cursor} onClick={() => apply({ ...params, cursor: '' })}>
@@ -193,10 +202,10 @@ function FieldTable({ rows, label, className }: { rows: Row[]; label: string; cl
       <tbody>
         {rows.map((r) => (
           <tr key={r.key} className="align-top">
-            <th scope="row" title={r.key} className="py-0.5 pr-3 text-left font-medium whitespace-nowrap text-zinc-600">
+            <th scope="row" title={r.key} className="py-0.5 pr-3 text-left font-medium whitespace-nowrap text-zinc-600 max-md:w-2/5 max-md:whitespace-normal max-md:wrap-anywhere">
               {r.label}
             </th>
-            <td className="py-0.5 break-all text-zinc-800">{r.value}</td>
+            <td className="py-0.5 wrap-anywhere text-zinc-800">{r.value}</td>
           </tr>
         ))}
       </tbody>
@@ -208,7 +217,7 @@ function FieldTable({ rows, label, className }: { rows: Row[]; label: string; cl
 function DetailsTable({ details }: { details: Record<string, unknown> | null | undefined }) {
   const rows = detailRows(details);
   if (rows.length === 0) return null;
-  return <FieldTable rows={rows} label="Details" className="max-w-md text-[11px]" />;
+  return <FieldTable rows={rows} label="Details" className="max-w-md text-[11px] max-md:w-full max-md:max-w-none max-md:text-xs" />;
 }
 
 /** "Open": the whole entry in a dialog, as a two-column table of fields (never raw JSON). */

@@ -36,7 +36,7 @@ function Row({ k, children }: { k: string; children: ReactNode }) {
 }
 
 function At({ iso }: { iso: string | null }) {
-  if (!iso) return <span className="text-zinc-400">—</span>;
+  if (!iso) return <span className="text-zinc-500">—</span>;
   return (
     <span>
       <RelTime iso={iso} /> <AbsTime iso={iso} className="text-xs text-zinc-500" />
@@ -105,7 +105,7 @@ export function JobDetail({ id, initial, initialError }: { id: string; initial: 
                 {j.timeoutSource === 'class' && j.class ? ` (${j.class})` : ''}
               </span>
             </Row>
-            <Row k="Class">{j.class ? <span data-testid="job-class" className="font-mono text-xs">{j.class}</span> : <span className="text-zinc-400">none</span>}</Row>
+            <Row k="Class">{j.class ? <span data-testid="job-class" className="font-mono text-xs">{j.class}</span> : <span className="text-zinc-500">none</span>}</Row>
             <Row k="Idle timeout">
               {j.idleTimeoutSeconds != null ? (
                 <span>
@@ -113,10 +113,10 @@ export function JobDetail({ id, initial, initialError }: { id: string; initial: 
                   {j.lastOutputAt ? <span className="text-xs text-zinc-500"> · last output seen <AbsTime iso={j.lastOutputAt} /></span> : null}
                 </span>
               ) : (
-                <span className="text-zinc-400">none</span>
+                <span className="text-zinc-500">none</span>
               )}
             </Row>
-            <Row k="Requested">{j.requestedTimeoutSeconds != null ? formatLimit(j.requestedTimeoutSeconds) : <span className="text-zinc-400">nothing requested</span>}</Row>
+            <Row k="Requested">{j.requestedTimeoutSeconds != null ? formatLimit(j.requestedTimeoutSeconds) : <span className="text-zinc-500">nothing requested</span>}</Row>
             <Row k="Extended by">{j.extendedSeconds ? formatLimit(j.extendedSeconds) : '—'}</Row>
             {d.limits ? (
               <>
@@ -151,7 +151,7 @@ export function JobDetail({ id, initial, initialError }: { id: string; initial: 
             <Row k="Image">
               <span className="font-mono text-xs">{j.image}</span>
             </Row>
-            <Row k="Command">{j.command?.length ? <code className="font-mono text-xs">{j.command.join(' ')}</code> : <span className="text-zinc-400">image default</span>}</Row>
+            <Row k="Command">{j.command?.length ? <code className="font-mono text-xs">{j.command.join(' ')}</code> : <span className="text-zinc-500">image default</span>}</Row>
             <Row k="Queued">
               <At iso={j.queuedAt} />
             </Row>
@@ -250,7 +250,7 @@ export function JobDetail({ id, initial, initialError }: { id: string; initial: 
 
 /** What the job left under its resultsPath: a download link while kept, else why there is none. */
 function Results({ job }: { job: JobDetailData['job'] }) {
-  if (!job.resultsPath) return <span className="text-zinc-400">no results path</span>;
+  if (!job.resultsPath) return <span className="text-zinc-500">no results path</span>;
   if (job.resultsBytes != null) {
     return (
       <span className="flex flex-wrap items-baseline gap-x-2">

@@ -353,7 +353,7 @@ function JobsTable({ tab, rows, selection }: { tab: Tab; rows: JobRow[]; selecti
                 <td className={`${td} whitespace-nowrap`}>
                   <RelTime iso={r.finishedAt} />
                 </td>
-                <td className={`${td} whitespace-nowrap`}>{r.startedAt ? <Elapsed since={r.startedAt} until={r.finishedAt} /> : <span className="text-zinc-400">never started</span>}</td>
+                <td className={`${td} whitespace-nowrap`}>{r.startedAt ? <Elapsed since={r.startedAt} until={r.finishedAt} /> : <span className="text-zinc-500">never started</span>}</td>
                 <td className={`${td} max-w-md`}>
                   <p className="line-clamp-2 text-xs text-zinc-600" title={r.reason ?? ''}>
                     {r.reason ?? (r.exitCode != null ? `exit code ${r.exitCode}` : '—')}

@@ -98,7 +98,7 @@ export function NodesView({ initial, initialError }: { initial: NodesData | null
                     </td>
                     <td className={`${td} text-xs`}>
                       {Object.keys(n.labels).length === 0 ? (
-                        <span className="text-zinc-400">none</span>
+                        <span className="text-zinc-500">none</span>
                       ) : (
                         Object.entries(n.labels).map(([k, v]) => (
                           <span key={k} className="mr-1 inline-block rounded bg-zinc-100 px-1 font-mono">

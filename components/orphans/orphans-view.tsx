@@ -53,7 +53,7 @@ export function OrphansView({ initial, initialError }: { initial: OrphansData | 
                             {c.jobId.slice(0, 8)}
                           </Link>
                         ) : (
-                          <span className="text-zinc-400">none</span>
+                          <span className="text-zinc-500">none</span>
                         )}
                         {c.attempt ? <span className="ml-1 text-xs text-zinc-500">attempt {c.attempt}</span> : null}
                       </td>

@@ -26,11 +26,11 @@ export function PageHeader({ title, description, actions }: { title: ReactNode; 
   );
 }
 
-/** Table shell: horizontal scroll on narrow screens, sticky header. */
-export function Table({ children, label }: { children: ReactNode; label: string }) {
+/** Table shell: horizontal scroll on narrow screens, sticky header; `className` adds to the table's. */
+export function Table({ children, label, className = '' }: { children: ReactNode; label: string; className?: string }) {
   return (
     <div className="overflow-x-auto">
-      <table aria-label={label} className="min-w-full divide-y divide-zinc-200 text-sm">
+      <table aria-label={label} className={`min-w-full divide-y divide-zinc-200 text-sm ${className}`}>
         {children}
       </table>
     </div>

@@ -7,6 +7,8 @@ import { Button } from './button';
 /**
  * Radix Dialog with the app's look: focus is trapped inside, Escape closes, focus returns to the
  * trigger. `title` is the accessible name; confirm buttons say what they do ("Kill job").
+ * The backdrop is a fixed near-black (not a palette shade, which dark mode mirrors to near-white),
+ * so it dims the page in both schemes.
  */
 export function Modal({
   open,
@@ -26,7 +28,7 @@ export function Modal({
   return (
     <D.Root open={open} onOpenChange={onOpenChange}>
       <D.Portal>
-        <D.Overlay data-testid="dialog-scrim" className="fixed inset-0 z-40 bg-scrim/40 backdrop-blur-[1px]" />
+        <D.Overlay data-testid="dialog-scrim" data-overlay className="fixed inset-0 z-40 bg-scrim/40 backdrop-blur-[1px]" />
         <D.Content
           className={`fixed left-1/2 top-1/2 z-50 max-h-[90vh] w-[calc(100vw-2rem)] -translate-x-1/2 -translate-y-1/2 overflow-y-auto rounded-xl bg-white p-5 shadow-xl ring-1 ring-zinc-200 focus:outline-none ${wide ? 'max-w-2xl' : 'max-w-md'}`}
         >
@@ -51,7 +53,7 @@ export function Drawer({ open, onOpenChange, title, description, children }: { o
   return (
     <D.Root open={open} onOpenChange={onOpenChange}>
       <D.Portal>
-        <D.Overlay data-testid="dialog-scrim" className="fixed inset-0 z-40 bg-scrim/40 backdrop-blur-[1px]" />
+        <D.Overlay data-testid="dialog-scrim" data-overlay className="fixed inset-0 z-40 bg-scrim/40 backdrop-blur-[1px]" />
         <D.Content className="fixed inset-y-0 right-0 z-50 flex w-full max-w-4xl flex-col overflow-y-auto bg-zinc-50 shadow-xl ring-1 ring-zinc-200 focus:outline-none">
           <div className="sticky top-0 z-10 flex items-start justify-between gap-3 border-b border-zinc-200 bg-white px-5 py-3">
             <div className="min-w-0">

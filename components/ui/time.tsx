@@ -28,7 +28,7 @@ function hoverText(iso: string, tz: string): string {
 /** An absolute time in the browser's zone, named ("2026-12-03 17:10:05 EST"); UTC on hover. */
 export function AbsTime({ iso, className = '' }: { iso: string | null | undefined; className?: string }) {
   const tz = useTimeZone();
-  if (!iso) return <span className="text-zinc-400">—</span>;
+  if (!iso) return <span className="text-zinc-500">—</span>;
   return (
     <time dateTime={iso} title={formatAbsolute(iso)} data-testid="abs-time" className={className}>
       {formatInZone(iso, tz)}
@@ -40,7 +40,7 @@ export function AbsTime({ iso, className = '' }: { iso: string | null | undefine
 export function RelTime({ iso, className = '' }: { iso: string | null | undefined; className?: string }) {
   const now = useNow();
   const tz = useTimeZone();
-  if (!iso) return <span className="text-zinc-400">—</span>;
+  if (!iso) return <span className="text-zinc-500">—</span>;
   return (
     <time dateTime={iso} title={hoverText(iso, tz)} className={className}>
       {formatRelative(iso, now)}
@@ -57,7 +57,7 @@ export function Countdown({ deadline, idleDeadline, warnSeconds = 60, suspended 
   const now = useNow();
   const tz = useTimeZone();
   if (suspended) return <span className="text-xs font-medium text-zinc-500">timeout suspended</span>;
-  if (!deadline) return <span className="text-zinc-400">—</span>;
+  if (!deadline) return <span className="text-zinc-500">—</span>;
   const idle = idleDeadline != null && new Date(idleDeadline).getTime() < new Date(deadline).getTime();
   const target = idle ? idleDeadline! : deadline;
   const left = Math.floor((new Date(target).getTime() - now) / 1000);
@@ -74,7 +74,7 @@ export function Countdown({ deadline, idleDeadline, warnSeconds = 60, suspended 
 /** Time elapsed since a start (live while `until` is null). */
 export function Elapsed({ since, until }: { since: string | null; until?: string | null }) {
   const now = useNow();
-  if (!since) return <span className="text-zinc-400">—</span>;
+  if (!since) return <span className="text-zinc-500">—</span>;
   const end = until ? new Date(until).getTime() : now;
   return <span className="font-mono tabular-nums">{formatDuration((end - new Date(since).getTime()) / 1000)}</span>;
 }
