@@ -14,19 +14,19 @@
  * as the JSON endpoints the pages poll. Also times the Overview's 24 h series query uncached, and
  * reads the Jobs page's first-load JavaScript from the build manifests.
  *
- * Results go to stdout and to the "Dashboard" section of docs/BENCHMARKS.md.
+ * The raw result (every request's time per target, each read's 20 times, the JavaScript sizes) goes
+ * to docs/bench-results/dashboard-*.json; `npm run bench:report` puts its table in docs/BENCHMARKS.md.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { sql } from 'drizzle-orm';
 import { seedDefaultPlans } from '../server/domain/plans';
 import { sha256 } from '../server/domain/secrets';
-import { arg, commandLine, cpuModel, flag, loadAverage, memoryGiB, nowMinute, publish, runMain, summarize, withBenchPostgres, type Summary } from './lib';
+import { arg, beginResult, flag, runMain, summarize, withBenchPostgres, type Summary } from './lib';
 import { freePort } from '../server/db/embedded';
 
 const REQUESTS = Number(arg('requests', '200'));
@@ -41,7 +41,7 @@ type Autocannon = (
 ) => NodeJS.EventEmitter & PromiseLike<{ non2xx: number; errors: number; timeouts: number }>;
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
-async function measure(url: string, cookie: string, amount: number): Promise<Summary & { n: number; bad: number }> {
+async function measure(url: string, cookie: string, amount: number): Promise<Summary & { n: number; bad: number; times: number[] }> {
   const times: number[] = [];
   let bad = 0;
   const inst = autocannon({ url, amount, connections: 1, headers: { cookie }, timeout: 30 });
@@ -51,7 +51,7 @@ async function measure(url: string, cookie: string, amount: number): Promise<Sum
   });
   const r = await inst;
   bad += r.errors + r.timeouts;
-  return { ...summarize(times), n: times.length, bad };
+  return { ...summarize(times), n: times.length, bad, times };
 }
 
 /** First-load JS of a route: root main files + the client entry chunks of the root layout, its group layout and the page (gzip). */
@@ -79,10 +79,9 @@ function firstLoadJs(dir: string, segment: string): { files: number; rawKb: numb
 }
 
 async function main() {
-  if (!fs.existsSync(path.join(APP_DIR, '.next/BUILD_ID'))) {
-    console.log(`building ${APP_DIR} …`);
-    execFileSync(process.execPath, [path.join(APP_DIR, 'node_modules/next/dist/bin/next'), 'build'], { cwd: APP_DIR, stdio: 'inherit' });
-  }
+  // The same build check as `npm start`: builds when there is no build or the sources are newer.
+  execFileSync(process.execPath, [path.join(APP_DIR, 'bin/prestart.mjs')], { cwd: APP_DIR, stdio: 'inherit', env: { ...process.env, PORT: String(await freePort()) } });
+  const result = beginResult('dashboard', 'Dashboard server time with 1,000,000 jobs', 'dashboard.ts');
 
   await withBenchPostgres('dash', async (pg) => {
     const db = pg.connect(4).db;
@@ -166,7 +165,7 @@ async function main() {
         ['listJobsForTab running', () => jq.listJobsForTab(db, jq.jobListQuerySchema.parse({ tab: 'running' }), new Date())],
         ['listJobsForTab timed_out', () => jq.listJobsForTab(db, jq.jobListQuerySchema.parse({ tab: 'timed_out' }), new Date())],
       ];
-      const partMs: Record<string, Summary> = {};
+      const partMs: Record<string, Summary & { samples: number[] }> = {};
       for (const [name, fn] of parts) {
         const xs: number[] = [];
         for (let i = 0; i < 20; i++) {
@@ -174,10 +173,9 @@ async function main() {
           await fn();
           xs.push(performance.now() - s);
         }
-        partMs[name] = summarize(xs);
+        partMs[name] = { ...summarize(xs), samples: xs };
         console.log(`  ${name}: p50 ${partMs[name]!.p50.toFixed(1)} ms, p95 ${partMs[name]!.p95.toFixed(1)} ms`);
       }
-      const seriesMs = [partMs['daySummary (uncached)']!.p50, partMs['daySummary (uncached)']!.p95];
       if (flag('explain')) {
         for (const q of [
           sql`explain (analyze, buffers) select status::text, count(*)::int as n from jobs where status in ('queued', 'starting', 'running', 'terminating') group by status`,
@@ -224,32 +222,27 @@ async function main() {
       const jsOverview = firstLoadJs(APP_DIR, '(dashboard)/overview/page');
       console.log(`Jobs page first-load JS: ${js.gzipKb.toFixed(1)} KB gzip (${js.rawKb.toFixed(0)} KB raw, ${js.files} files)`);
 
-      const load = loadAverage(1, ' / ');
       const pgVersion = (await db.execute<{ v: string }>(sql`select current_setting('server_version') as v`))[0]?.v ?? '?';
-      const pass = results.every((r) => r.p95 <= TARGET_P95_MS && r.bad === 0) && js.gzipKb <= TARGET_JS_KB;
-      const f = (x: number) => x.toFixed(1);
-      const md = `## Dashboard
-
-Command: \`${commandLine('dashboard.ts')}\` — run ${nowMinute()} UTC.
-
-Machine: \`nproc\` ${os.cpus().length}, ${cpuModel()}; ${memoryGiB()} GiB; Node ${process.version}; embedded PostgreSQL ${pgVersion} (stock settings); \`next start\` (production build) with \`WARDEN_WORKER=off\`; load average at the end ${load} (1/5/15 min; the box is shared with other test runs).
-
-Data: ${Number(counts?.total ?? 0).toLocaleString('en')} jobs (${Number(counts?.running ?? 0).toLocaleString('en')} running, 1,000 terminating, 5,000 queued, ${Number(counts?.timed_out ?? 0).toLocaleString('en')} timed out; finished spread over 30 days, appended in time order), 1,000 users, 92k sweeper runs (24 h), 100k audit events; \`VACUUM ANALYZE\` after seeding (${seedS.toFixed(0)} s).
-
-Method: autocannon, 1 connection, ${REQUESTS} requests per target after 20 warm-up requests, viewer session cookie; latency = time to the full response on the same machine, i.e. server time. Pages are the server-rendered HTML a browser loads (session check + the same loader as the JSON); JSON is what TanStack Query polls every 3–5 s.
-
-| target | path | p50 ms | p95 ms | max ms | non-200 |
-|---|---|---|---|---|---|
-${results.map((r) => `| ${r.name} | \`${r.path}\` | ${f(r.p50)} | **${f(r.p95)}** | ${f(r.max)} | ${r.bad} |`).join('\n')}
-
-Each read alone (20 runs, p50 / p95 ms): ${Object.entries(partMs).map(([k, v]) => `${k} ${f(v.p50)} / ${f(v.p95)}`).join('; ')}.
-The 24 h summary (hourly series + finished counts; ${f(seriesMs[0]!)} / ${f(seriesMs[1]!)} ms uncached) is computed off the request path: the Overview serves the last computed summary and refreshes it in the background at most every 10 s per process.
-
-Jobs page first-load JavaScript (root main files + root layout + dashboard layout + page client chunks, from \`.next/build-manifest.json\` and the page's client-reference manifest, gzip -9): **${f(js.gzipKb)} KB** (${js.rawKb.toFixed(0)} KB raw, ${js.files} files). Next 16's Turbopack build no longer prints sizes, hence the manifests. For comparison the Overview is ${f(jsOverview.gzipKb)} KB before its lazily loaded chart chunk (recharts).
-
-Targets: p95 ≤ ${TARGET_P95_MS} ms for every row, Jobs page JS ≤ ${TARGET_JS_KB} KB — **${pass ? 'met' : 'NOT met'}**.
-`;
-      publish('## Dashboard', md);
+      const slug = (x: string) => x.replace(/[^a-z0-9]+/gi, '_').replace(/^_|_$/g, '').toLowerCase();
+      for (const r of results) {
+        result.series(`ms_${slug(r.path)}`, 'ms', r.times);
+        result.series(`non200_${slug(r.path)}`, 'responses', [r.bad]);
+        result.figure({ label: `${r.name}, \`${r.path}\`: server time of one request, 1,000,000 jobs`, series: `ms_${slug(r.path)}`, stat: 'p95', goal: { max: TARGET_P95_MS, text: `p95 ≤ ${TARGET_P95_MS} ms at 1M jobs` } });
+      }
+      for (const r of results) result.figure({ label: `${r.name}: answers other than 200`, series: `non200_${slug(r.path)}`, stat: 'last', goal: { max: 0, text: 'none' } });
+      for (const [name, v] of Object.entries(partMs)) result.series(`read_${slug(name)}`, 'ms', v.samples);
+      result.series('jobs_first_load_js', 'KB gzip', [js.gzipKb]);
+      result.series('overview_first_load_js', 'KB gzip', [jsOverview.gzipKb]);
+      result.figure({ label: 'Jobs page first-load JavaScript (gzip -9)', series: 'jobs_first_load_js', stat: 'last', goal: { max: TARGET_JS_KB, text: `≤ ${TARGET_JS_KB} KB` } });
+      result.figure({ label: 'Overview first-load JavaScript before its lazily loaded chart chunk', series: 'overview_first_load_js', stat: 'last' });
+      result.series('daySummary_uncached', 'ms', partMs['daySummary (uncached)']?.samples ?? []);
+      result.figure({ label: "the Overview's 24 h summary computed uncached (off the request path: served from a cache refreshed at most every 10 s)", series: 'daySummary_uncached', stat: 'p50' });
+      const { missed } = result.save(
+        { jobs: JOBS, running: RUNNING, requests: REQUESTS, warmup: 20, connections: 1, seedSeconds: Math.round(seedS), counts },
+        `embedded PostgreSQL ${pgVersion} (stock settings), next start (production build) with WARDEN_WORKER=off, autocannon 1 connection`,
+      );
+      const pass = missed.length === 0;
+      if (!pass) console.error(`goal missed: ${missed.join('; ')}`);
       if (!pass) process.exitCode = 1;
     } finally {
       if (server?.pid) {

@@ -48,7 +48,7 @@ export interface Figure {
   label: string;
   series: string;
   /** p99 is reported only from ≥ 200 samples; below that the report gives "max of N". */
-  stat: 'p50' | 'p90' | 'p99' | 'max' | 'min' | 'mean' | 'last';
+  stat: 'p50' | 'p90' | 'p95' | 'p99' | 'max' | 'min' | 'mean' | 'last';
   goal?: Goal;
 }
 
@@ -81,6 +81,7 @@ export function statOf(f: Figure, xs: number[]): { value: number; stat: string; 
   switch (f.stat) {
     case 'p50':
     case 'p90':
+    case 'p95':
     case 'p99':
       return { value: pct(xs, Number(f.stat.slice(1))), stat: f.stat, n };
     case 'max':
