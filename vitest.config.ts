@@ -12,6 +12,9 @@ export default defineConfig({
     // speed check.
     testTimeout: 180_000,
     hookTimeout: 300_000,
+    // expect.poll waits on its condition up to 30 s unless a test says otherwise (vitest's default
+    // is 1 s: a login's server action on a loaded box took longer, and a whole e2e file failed).
+    expect: { poll: { timeout: 30_000 } },
     pool: 'forks',
     // Docker and browser tests share one engine; two workers keep a 2-core CI box responsive.
     maxWorkers: 2,
