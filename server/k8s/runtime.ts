@@ -73,8 +73,11 @@ export interface KubernetesRuntimeOptions {
 const TAIL_LINES = 5000;
 /** Bytes of results snapshotted at SIGTERM/SIGKILL, before a delete can take the keeper along. */
 const SNAPSHOT_MAX_BYTES = 256 * 1024 * 1024;
-/** What the kubelet sends (with 200) for the log of a container it has removed already. */
-const KUBELET_LOG_GONE = /^unable to retrieve container logs for \S+\s*$/;
+/**
+ * What the kubelet sends (with 200) for the log of a container it has removed already: its own
+ * words, or the runtime's (CRI) NotFound when the container goes while a follow is open.
+ */
+const KUBELET_LOG_GONE = /^(?:unable to retrieve container logs for \S+|rpc error: code = NotFound desc = an error occurred when try to find container "[^"]*": not found)\s*$/;
 /** How long an exiting Pod's log tail and results stay cached after the Pod is gone. */
 const CACHE_MS = 10 * 60_000;
 
