@@ -2,8 +2,8 @@ import { eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../server/clock';
 import { connect, type Database } from '../server/db/client';
-import { jobs, usage, users } from '../server/db/schema';
-import { claimJobs, markQuotaWaits } from '../server/worker/dispatcher';
+import { jobs, nodes, usage, users } from '../server/db/schema';
+import { claimJobs, ENGINE_WAIT, markDispatchWaits, markQuotaWaits, waitMarksDue } from '../server/worker/dispatcher';
 import { createTestDatabase } from './helpers/db';
 import { activeByUser, insertQueued } from './helpers/core';
 import { makeCtx, makeUser } from './helpers/fixtures';
@@ -140,6 +140,62 @@ describe('claimJobs: limits and order', () => {
     const got2 = await claimJobs(tdb.db, { now: clock.advance(1000), node: 'n1' });
     expect(got2.map((j) => j.id)).toEqual([ov!.id]);
     expect(got2[0]!.waitReason).toBeNull();
+  });
+});
+
+describe('wait marks across a fleet', () => {
+  afterEach(async () => {
+    await tdb.db.execute(sql`delete from nodes; delete from wait_marks`);
+  });
+
+  it('"Docker engine unreachable" marks queued jobs only when no other node takes work, and a node whose engine answers clears it', async () => {
+    const clock = new FakeClock();
+    const ctx = await makeCtx(tdb.db, { clock });
+    const u = await makeUser(ctx, { plan: { name: 'fleet-engine', maxConcurrentJobs: 5 } });
+    const queued = await insertQueued(tdb.db, u.user.id, 3, clock.now());
+    const waitsOf = async () => (await tdb.db.select().from(jobs).where(inArray(jobs.id, queued.map((j) => j.id)))).map((j) => j.waitCode);
+    // Node b's engine answers (its heartbeat is fresh): a's failed ping marks nothing.
+    const beat = (id: string, dockerOk: boolean, at: Date) =>
+      tdb.db.insert(nodes).values({ id, heartbeatAt: at, startedAt: at, dockerOk }).onConflictDoUpdate({ target: nodes.id, set: { heartbeatAt: at, dockerOk } });
+    await beat('a', false, clock.now());
+    await beat('b', true, clock.now());
+    await markDispatchWaits(tdb.db, clock.now(), true, 'a');
+    expect(await waitsOf()).toEqual([null, null, null]);
+    // b drains: it takes no work, so the jobs wait on the engine.
+    await tdb.db.update(nodes).set({ state: 'draining' }).where(eq(nodes.id, 'b'));
+    await markDispatchWaits(tdb.db, clock.now(), true, 'a');
+    expect(await waitsOf()).toEqual(['engine_down', 'engine_down', 'engine_down']);
+    expect((await tdb.db.select().from(jobs).where(eq(jobs.id, queued[0]!.id)))[0]!.waitReason).toBe(ENGINE_WAIT);
+    // b takes work again: its good ping clears the marks.
+    await tdb.db.update(nodes).set({ state: 'active' }).where(eq(nodes.id, 'b'));
+    await markDispatchWaits(tdb.db, clock.now(), false, 'b');
+    expect(await waitsOf()).toEqual([null, null, null]);
+    // b's engine stopped answering at its last heartbeat: a's failed ping marks them again.
+    await beat('b', false, clock.now());
+    await markDispatchWaits(tdb.db, clock.now(), true, 'a');
+    expect(await waitsOf()).toEqual(['engine_down', 'engine_down', 'engine_down']);
+    await tdb.db.update(jobs).set({ waitCode: null, waitReason: null }).where(inArray(jobs.id, queued.map((j) => j.id)));
+    // b answers but its heartbeat is older than three beats: it is not counted on to take work.
+    await beat('b', true, clock.now());
+    clock.advance(16_000);
+    await markDispatchWaits(tdb.db, clock.now(), true, 'a');
+    expect(await waitsOf()).toEqual(['engine_down', 'engine_down', 'engine_down']);
+  });
+
+  it('waitMarksDue lets one caller through per interval, across separate pools', async () => {
+    const other = connect(tdb.url, { max: 2 });
+    extraPools.push(other);
+    expect(await waitMarksDue(tdb.db, 60_000)).toBe(true);
+    // Within the interval, no caller on either pool gets through, even many at once.
+    const again = await Promise.all([...Array.from({ length: 5 }, () => waitMarksDue(tdb.db, 60_000)), ...Array.from({ length: 5 }, () => waitMarksDue(other.db, 60_000))]);
+    expect(again.filter(Boolean)).toEqual([]);
+    // Once the interval has passed, exactly one of many concurrent callers gets through.
+    const [row] = await tdb.db.execute<{ at: string }>(sql`select marked_at::text as at from wait_marks`);
+    await tdb.db.execute(sql`update wait_marks set marked_at = marked_at - interval '2 minutes'`);
+    const raced = await Promise.all([...Array.from({ length: 5 }, () => waitMarksDue(tdb.db, 60_000)), ...Array.from({ length: 5 }, () => waitMarksDue(other.db, 60_000))]);
+    expect(raced.filter(Boolean)).toHaveLength(1);
+    const [after] = await tdb.db.execute<{ at: string }>(sql`select marked_at::text as at from wait_marks`);
+    expect(after!.at).not.toBe(row!.at);
   });
 });
 

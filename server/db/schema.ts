@@ -12,6 +12,7 @@ import {
   primaryKey,
   real,
   serial,
+  smallint,
   text,
   timestamp,
   uuid,
@@ -428,6 +429,16 @@ export const nodes = pgTable('nodes', {
   drainStartedAt: ts('drain_started_at'),
   /** With a drain deadline: when the node's still-running jobs get the kill escalation. */
   drainDeadlineAt: ts('drain_deadline_at'),
+});
+
+/**
+ * One row (id 1): when a dispatcher last refreshed the queued jobs' wait marks (quota, capacity,
+ * engine), by the database's clock. It makes that refresh fleet-wide at most once a second
+ * (worker/dispatcher.ts waitMarksDue) instead of once per wake-up of every worker.
+ */
+export const waitMarks = pgTable('wait_marks', {
+  id: smallint('id').primaryKey(),
+  markedAt: ts('marked_at').notNull(),
 });
 
 /** Runtime settings changed from the dashboard (e.g. per-sweeper dry-run). */

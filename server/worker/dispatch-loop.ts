@@ -3,7 +3,7 @@ import type { Job } from '../db/schema';
 import type { DockerRuntime } from '../docker/types';
 import { metrics } from '../metrics';
 import { log } from '../log';
-import { claimJobs, markDispatchWaits, startCounted, startOptions } from './dispatcher';
+import { claimJobs, markDispatchWaits, startCounted, startOptions, waitMarksDue } from './dispatcher';
 import { inflightStarts, type StartOptions } from './start';
 
 /**
@@ -81,7 +81,8 @@ export function startDispatchLoop(ctx: Ctx, docker: DockerRuntime, o: DispatchLo
   const drain = async () => {
     stats.drains++;
     const pinged = await docker.ping();
-    await markDispatchWaits(ctx.db, ctx.clock.now(), !pinged);
+    // Wait marks: once a second for the whole fleet, not on every wake-up of every worker.
+    if (await waitMarksDue(ctx.db)) await markDispatchWaits(ctx.db, ctx.clock.now(), !pinged, ctx.node);
     if (!pinged) return;
     let claimed = 0;
     while (!stopped && claimed < maxClaims) {

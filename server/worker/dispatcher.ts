@@ -8,7 +8,7 @@ import { audit } from '../domain/audit';
 import { monthKey } from '../domain/limits';
 import { ACTIVE_STATUSES, sqlList } from '../domain/status';
 import { waits } from '../domain/waits';
-import { nodesWithAllocation, placementNodes, toPlacementNode } from '../domain/nodes';
+import { NODE_TAKES_WORK_MS, nodesWithAllocation, placementNodes, toPlacementNode } from '../domain/nodes';
 import { capacityWait, placeForNode } from '../domain/placement';
 import { notifyDispatch } from '../domain/dispatch-signal';
 import { log } from '../log';
@@ -246,12 +246,22 @@ export async function markQuotaWaits(db: Db, now: Date): Promise<number> {
 
 export const ENGINE_WAIT = waits.engineDown().waitReason;
 
-async function markEngineWait(db: Db, now: Date, down: boolean): Promise<void> {
+/**
+ * "Docker engine unreachable" is the fleet's state, not one worker's: a worker whose engine does
+ * not answer marks the queued jobs only when no other node takes work (active, its engine
+ * answering at its last heartbeat, heartbeat within NODE_TAKES_WORK_MS); a worker whose engine
+ * answers clears the marks. Before, one worker's failed ping marked every queued job and the next
+ * worker's good ping cleared them all: at 20 workers, up to 9,358 rows rewritten a flip.
+ */
+async function markEngineWait(db: Db, now: Date, down: boolean, node: string): Promise<void> {
+  const nowIso = now.toISOString();
   if (down) {
-    await db.execute(sql`update jobs set wait_reason = ${ENGINE_WAIT}, wait_code = 'engine_down', updated_at = ${now.toISOString()}
-      where status = 'queued' and wait_reason is null`);
+    const fresh = new Date(now.getTime() - NODE_TAKES_WORK_MS).toISOString();
+    await db.execute(sql`update jobs set wait_reason = ${ENGINE_WAIT}, wait_code = 'engine_down', updated_at = ${nowIso}
+      where status = 'queued' and wait_reason is null
+        and not exists (select 1 from nodes n where n.id <> ${node} and n.state = 'active' and n.docker_ok and n.heartbeat_at >= ${fresh})`);
   } else {
-    await db.execute(sql`update jobs set wait_reason = null, wait_code = null, updated_at = ${now.toISOString()}
+    await db.execute(sql`update jobs set wait_reason = null, wait_code = null, updated_at = ${nowIso}
       where status = 'queued' and wait_code = 'engine_down'`);
   }
 }
@@ -290,13 +300,32 @@ export async function markCapacityWaits(db: Db, now: Date): Promise<number> {
   return changed;
 }
 
-/** The waits a dispatch pass keeps current: "engine unreachable" while it is, quota waits, and nodes without room. */
-export async function markDispatchWaits(db: Db, now: Date, engineDown: boolean): Promise<void> {
-  await markEngineWait(db, now, engineDown);
+/**
+ * The waits a dispatch pass keeps current: "engine unreachable" while no node can take work, quota
+ * waits, and nodes without room. Each is a pass over every queued job, so the worker's loop runs
+ * it behind waitMarksDue (once a second for the whole fleet); dispatchOnce runs it every time.
+ */
+export async function markDispatchWaits(db: Db, now: Date, engineDown: boolean, node: string): Promise<void> {
+  await markEngineWait(db, now, engineDown, node);
   if (!engineDown) {
     await markQuotaWaits(db, now);
     await markCapacityWaits(db, now);
   }
+}
+
+/**
+ * True for at most one caller per `everyMs` across every worker sharing the database: the caller
+ * that moved wait_marks' one row forward, timed by the database's clock (so hosts with skewed
+ * clocks agree). A worker that gets false leaves the refresh to the one that got true; with the
+ * backstop tick (WARDEN_DISPATCH_TICK_S, 1 s) some worker refreshes the marks about once a second.
+ */
+export async function waitMarksDue(db: Db, everyMs = 1000): Promise<boolean> {
+  const r = await db.execute(sql`
+    insert into wait_marks (id, marked_at) values (1, clock_timestamp())
+    on conflict (id) do update set marked_at = excluded.marked_at
+      where wait_marks.marked_at <= excluded.marked_at - ${everyMs} * interval '1 millisecond'
+    returning id`);
+  return r.length > 0;
 }
 
 export interface DispatchResult {
@@ -358,7 +387,7 @@ export async function dispatchOnce(ctx: Ctx, opts: DispatchOptions = {}): Promis
   const now = ctx.clock.now();
   const docker = ctx.docker;
   res.engineDown = !docker || !(await docker.ping());
-  await markDispatchWaits(ctx.db, now, res.engineDown);
+  await markDispatchWaits(ctx.db, now, res.engineDown, ctx.node);
   if (!docker || res.engineDown) return res;
   const claimed = await claimJobs(ctx.db, { now, node: ctx.node, owner: opts.owner, maxUsers: opts.maxUsers, perUser: opts.perUser });
   res.claimed = claimed.length;
