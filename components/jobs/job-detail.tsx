@@ -1,6 +1,7 @@
 'use client';
 
 import Link from 'next/link';
+import { NodeRef } from '../nodes/node-ref';
 import type { ReactNode } from 'react';
 import type { JobDetailData } from '@/server/dashboard/loaders';
 import { isLive } from '@/server/domain/status';
@@ -169,13 +170,7 @@ export function JobDetail({ id, initial, initialError }: { id: string; initial: 
           <dl className="divide-y divide-zinc-100">
             <Row k="Container">{j.containerId ? <span className="font-mono text-xs">{j.containerId.slice(0, 12)}</span> : '—'}</Row>
             <Row k="Node">
-              {d.node ? (
-                <Link className="text-indigo-700 hover:underline" href="/nodes" title={d.node.id} data-node={d.node.id}>
-                  {d.node.name ?? (d.node.id.length > 28 ? `${d.node.id.slice(0, 27)}…` : d.node.id)}
-                </Link>
-              ) : (
-                '—'
-              )}
+              <NodeRef node={d.node} />
             </Row>
             <Row k="Terminate asked">
               <At iso={j.terminateRequestedAt} />

@@ -14,6 +14,7 @@ import { ConfirmDialog } from '../ui/dialog';
 import { EmptyState, LiveDot, QueryFallback } from '../ui/states';
 import { StatusChip } from '../ui/status';
 import { RelTime } from '../ui/time';
+import { NodeRef } from '../nodes/node-ref';
 
 export function OrphansView({ initial, initialError }: { initial: OrphansData | null; initialError?: string | null }) {
   const q = useViewQuery(['orphans'], '/api/ui/orphans', initial, { refetchInterval: 5000 });
@@ -89,7 +90,9 @@ export function OrphansView({ initial, initialError }: { initial: OrphansData | 
                         <StatusChip status={j.status} />
                       </td>
                       <td className={`${td} font-mono text-xs`}>{j.containerId?.slice(0, 12) ?? '—'}</td>
-                      <td className={td}>{j.node ?? '—'}</td>
+                      <td className={td}>
+                        <NodeRef node={j.node} />
+                      </td>
                       <td className={`${td} text-xs text-zinc-700`}>{j.reason}</td>
                     </tr>
                   ))}

@@ -13,6 +13,7 @@ import { ConfirmDialog } from '../ui/dialog';
 import { EmptyState, LiveDot, QueryFallback } from '../ui/states';
 import { Badge } from '../ui/status';
 import { RelTime } from '../ui/time';
+import { NodeRef } from '../nodes/node-ref';
 
 const WHAT: Record<string, string> = {
   timeout: 'Warns, then SIGTERM at the deadline, SIGKILL after the grace period.',
@@ -82,7 +83,9 @@ function SweeperCard({ s }: { s: Sweeper }) {
                     <RelTime iso={r.startedAt} />
                   </td>
                   <td className={`${td} tabular-nums`}>{r.finishedAt ? `${new Date(r.finishedAt).getTime() - new Date(r.startedAt).getTime()} ms` : 'running'}</td>
-                  <td className={td}>{r.node}</td>
+                  <td className={td}>
+                    <NodeRef node={r.node} />
+                  </td>
                   <td className={`${td} tabular-nums`}>{r.examined}</td>
                   <td className={`${td} tabular-nums`}>{r.acted}</td>
                   <td className={`${td} tabular-nums`}>

@@ -1,13 +1,13 @@
 import { desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Ctx } from '../context';
-import { auditEvents, jobs, nodes, users } from '../db/schema';
+import { auditEvents, jobs, users } from '../db/schema';
 import { type Actor, requireRole } from '../domain/actor';
 import { invalid } from '../domain/errors';
 import { auditToJson, listAudit } from '../domain/audit-queries';
 import { getClassByName } from '../domain/classes';
 import { getJob, getJobLogs, jobsToJson } from '../domain/jobs';
 import { effectiveLimits, monthKey } from '../domain/limits';
-import { listNodes } from '../domain/nodes';
+import { listNodes, nodeRefs } from '../domain/nodes';
 import { keyToJson, listKeys, type KeyOwner } from '../domain/keys';
 import { listOperators, operatorToJson } from '../domain/operators';
 import { listPlans, planToJson } from '../domain/plans';
@@ -81,7 +81,7 @@ export function exportJobsCsv(ctx: Ctx, actor: Actor, raw: Record<string, string
 /** A job with its limits (and which rule set each), its user and plan, and its audit timeline. */
 export async function loadJobDetail(ctx: Ctx, actor: Actor, id: string) {
   const job = await getJob(ctx, actor, id);
-  const [up, cls, timeline, children, [jobJson], [node]] = await Promise.all([
+  const [up, cls, timeline, children, [jobJson], nodeRef] = await Promise.all([
     getUserWithPlan(ctx.db, job.userId),
     job.className ? getClassByName(ctx.db, job.className) : null,
     listAudit(ctx, actor, { job: id, limit: '200' }),
@@ -93,14 +93,14 @@ export async function loadJobDetail(ctx: Ctx, actor: Actor, id: string) {
       .limit(20),
     jobsToJson(ctx.db, [job]),
     // The node by its name for people (host name plus short engine id), the id for the tooltip.
-    job.node ? ctx.db.select({ id: nodes.id, name: nodes.name }).from(nodes).where(eq(nodes.id, job.node)).limit(1) : [],
+    nodeRefs(ctx.db, [job.node]),
   ]);
   const limits = up ? effectiveLimits(up.plan, up.user, cls) : null;
   return {
     generatedAt: ctx.clock.now().toISOString(),
     job: { ...jobJson!, requestedTimeoutSeconds: job.requestedTimeoutS, terminateReason: job.terminateReason, terminateKind: job.terminateKind, sigtermAt: job.sigtermAt?.toISOString() ?? null, sigkillAt: job.sigkillAt?.toISOString() ?? null, ttlExpiresAt: job.ttlExpiresAt?.toISOString() ?? null, env: Object.keys(job.env ?? {}) },
     user: up ? { id: up.user.id, name: up.user.name } : null,
-    node: job.node ? { id: job.node, name: node?.name ?? null } : null,
+    node: nodeRef(job.node),
     plan: up ? planToJson(up.plan) : null,
     limits: limits && {
       maxTimeoutSeconds: limits.maxTimeoutS,
@@ -192,7 +192,8 @@ export type PlansData = Awaited<ReturnType<typeof loadPlans>>;
 
 export async function loadOrphans(ctx: Ctx, actor: Actor) {
   const r = await listOrphans(ctx, actor);
-  return { generatedAt: ctx.clock.now().toISOString(), ...r };
+  const nodeRef = await nodeRefs(ctx.db, r.lostJobs.map((j) => j.node));
+  return { generatedAt: ctx.clock.now().toISOString(), ...r, lostJobs: r.lostJobs.map((j) => ({ ...j, node: nodeRef(j.node) })) };
 }
 export type OrphansData = Awaited<ReturnType<typeof loadOrphans>>;
 
@@ -221,6 +222,7 @@ export type AuditData = Awaited<ReturnType<typeof loadAudit>>;
 export async function loadSweepers(ctx: Ctx, actor: Actor) {
   requireRole(actor, 'viewer');
   const s = await sweeperStatus(ctx);
+  const nodeRef = await nodeRefs(ctx.db, s.flatMap((x) => x.lastRuns.map((r) => r.node)));
   return {
     generatedAt: ctx.clock.now().toISOString(),
     sweepers: s.map((x) => ({
@@ -230,7 +232,7 @@ export async function loadSweepers(ctx: Ctx, actor: Actor) {
       dryRunSource: x.dryRunSource,
       lastRuns: x.lastRuns.map((r) => ({
         id: r.id,
-        node: r.node,
+        node: nodeRef(r.node),
         startedAt: r.startedAt.toISOString(),
         finishedAt: r.finishedAt?.toISOString() ?? null,
         examined: r.examined,

@@ -87,6 +87,14 @@ export interface NodeWithAllocation {
   running: number;
 }
 
+/** Node references for people: each id with its node's name (host name plus short engine id), null when no row has it. */
+export async function nodeRefs(db: DbOrTx, ids: readonly (string | null)[]): Promise<(id: string | null) => { id: string; name: string | null } | null> {
+  const want = [...new Set(ids.filter((i): i is string => !!i))];
+  const rows = want.length ? await db.select({ id: nodes.id, name: nodes.name }).from(nodes).where(inArray(nodes.id, want)) : [];
+  const names = new Map(rows.map((r) => [r.id, r.name]));
+  return (id) => (id ? { id, name: names.get(id) ?? null } : null);
+}
+
 /** Every node row with the sum of its active jobs (one statement; a handful of nodes). */
 export async function nodesWithAllocation(db: DbOrTx): Promise<NodeWithAllocation[]> {
   const rows = await db.select().from(nodes).orderBy(nodes.id);

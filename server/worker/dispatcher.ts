@@ -320,11 +320,20 @@ export async function markDispatchWaits(db: Db, now: Date, engineDown: boolean, 
  * backstop tick (WARDEN_DISPATCH_TICK_S, 1 s) some worker refreshes the marks about once a second.
  */
 export async function waitMarksDue(db: Db, everyMs = 1000): Promise<boolean> {
+  // An UPDATE whose WHERE fails takes no row lock, so the many callers that lose cost an index
+  // lookup each; ON CONFLICT DO UPDATE would lock the row for every one of them. The INSERT
+  // covers a missing row (the migration adds none; a test may delete it).
   const r = await db.execute(sql`
-    insert into wait_marks (id, marked_at) values (1, clock_timestamp())
-    on conflict (id) do update set marked_at = excluded.marked_at
-      where wait_marks.marked_at <= excluded.marked_at - ${everyMs} * interval '1 millisecond'
-    returning id`);
+    with moved as (
+      update wait_marks set marked_at = clock_timestamp()
+      where id = 1 and marked_at <= clock_timestamp() - ${everyMs} * interval '1 millisecond'
+      returning id
+    ), added as (
+      insert into wait_marks (id, marked_at) select 1, clock_timestamp()
+      where not exists (select 1 from wait_marks) on conflict (id) do nothing
+      returning id
+    )
+    select id from moved union all select id from added`);
   return r.length > 0;
 }
 

@@ -424,7 +424,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('the operator dashboard (issue 23)', 
   });
 
   describe.each(CASES)('node names at $label', ({ size, scheme, tag }) => {
-    it('the Nodes page and a job\'s page name the node by its host name and short engine id, never by the engine\'s 60-character ID', async () => {
+    it('the Nodes page, a job\'s page and the Sweepers page name the node by its host name and short engine id, never by the engine\'s 60-character ID', async () => {
       // What the worker names its node: this host's name and the engine ID's first 6 letters/digits.
       const engineId = execFileSync('docker', ['info', '--format', '{{.ID}}'], { encoding: 'utf8' }).trim();
       const expected = `${os.hostname()} ${engineId.replace(/[^A-Za-z0-9]/g, '').slice(0, 6).toLowerCase()}`;
@@ -457,6 +457,13 @@ describe.skipIf(!hasBrowser || !hasDocker)('the operator dashboard (issue 23)', 
         await link.click();
         await page.waitForURL(/\/nodes$/);
         await row.getByText(expected, { exact: true }).waitFor();
+        // The Sweepers page names the node that ran each sweep the same way.
+        await page.goto(`${base}/sweepers`);
+        const ran = page.getByRole('table', { name: 'Recent runs of timeout' }).getByRole('link', { name: expected, exact: true }).first();
+        await ran.waitFor({ timeout: 30_000 });
+        expect(await ran.getAttribute('title')).toBe(node.id);
+        expect(await page.locator('main').textContent()).not.toContain(node.id);
+        await expectReadable(ran, 'the node\'s name on the Sweepers page');
       } finally {
         await context.close();
         await api('POST', `/api/v1/jobs/${id}/kill`, { force: true, reason: 'e2e cleanup' });
