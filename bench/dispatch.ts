@@ -28,7 +28,7 @@ import os from 'node:os';
 import { sql } from 'drizzle-orm';
 import type { Db } from '../server/db/client';
 import { claimJobs, candidateUsersSql } from '../server/worker/dispatcher';
-import { arg, commandLine, cpuModel, flag, formatSummary, loadAverage, nowMinute, publish, runMain, virt, withBenchPostgres, type Summary } from './lib';
+import { arg, beginResult, commandLine, cpuModel, flag, formatSummary, loadAverage, nowMinute, publish, runMain, virt, withBenchPostgres, type Summary } from './lib';
 
 const WINDOW_S = Number(arg('seconds', '10'));
 const USERS = Number(arg('users', '1000'));
@@ -49,6 +49,7 @@ const WORKLOADS: Workload[] = [
 ];
 
 async function main() {
+  const result = beginResult('dispatch', 'Dispatcher claims: 1,000 users, 100,000 queued jobs', 'dispatch.ts');
   await withBenchPostgres('dispatch', async (pg) => {
     const admin = pg.connect(2);
     const pgVersion = (await admin.db.execute<{ server_version: string }>(sql`show server_version`))[0]!.server_version;
@@ -62,7 +63,7 @@ async function main() {
     /** Fresh queue: JOBS_PER_USER jobs per user, interleaved in age across users. */
     async function seed(): Promise<number> {
       const t0 = performance.now();
-      await admin.db.execute(sql`truncate jobs, audit_events, usage`);
+      await admin.db.execute(sql`truncate jobs, audit_events, usage cascade`);
       await admin.db.execute(sql`update users set last_served_at = null`);
       await admin.db.execute(sql`
         insert into jobs (user_id, image, command, max_retries, timeout_s, timeout_source, grace_period_s, queued_at, updated_at)
@@ -93,6 +94,8 @@ async function main() {
       wallS: number;
       claimS: number;
       roundMs: Summary;
+      /** Every round's time inside claimJobs, ms. */
+      roundSamples: number[];
       jain: number;
       minPerUser: number;
       maxPerUser: number;
@@ -156,6 +159,7 @@ async function main() {
         wallS,
         claimS: claimMs / 1000,
         roundMs: { p50: q(0.5), p95: q(0.95), max: roundMs[roundMs.length - 1]! },
+        roundSamples: [...roundMs],
         jain: (sum * sum) / (xs.length * sumSq),
         minPerUser: Math.min(...xs),
         maxPerUser: Math.max(...xs),
@@ -228,6 +232,21 @@ qualify, instead of checking all ${n(USERS)} users before sorting.
 The two dispatchers share the machine's ${os.cpus().length} CPUs with PostgreSQL, so the second one adds little throughput here.
 `;
     publish('## Dispatcher claims', md);
+    for (const r of results) {
+      const k = `${r.workload.name.replace(/\W+/g, '_')}_${r.dispatchers}`;
+      const who = `${r.workload.name}, ${r.dispatchers} dispatcher${r.dispatchers > 1 ? 's' : ''}`;
+      result.series(`claims_per_s_${k}`, 'claims/s', [r.claims / r.wallS]);
+      result.series(`round_ms_${k}`, 'ms', r.roundSamples);
+      result.series(`jain_${k}`, '', [r.jain]);
+      result.series(`violations_${k}`, 'users over their limit', [r.violations]);
+      result.figure({ label: `${who}: claims/s (wall, with the check and the marking)`, series: `claims_per_s_${k}`, stat: 'last', ...(r.workload.target ? { goal: { min: 500, text: '≥ 500 claims/s' } } : {}) });
+      result.figure({ label: `${who}: one claim round`, series: `round_ms_${k}`, stat: 'p95' });
+      result.figure({ label: `${who}: Jain's fairness index over claims per user`, series: `jain_${k}`, stat: 'last', ...(r.workload.target ? { goal: { min: 0.99, text: '≥ 0.99' } } : {}) });
+      result.figure({ label: `${who}: users above their limit, over ${r.checks.toLocaleString('en')} checks`, series: `violations_${k}`, stat: 'last', goal: { max: 0, text: 'none' } });
+    }
+    result.series('candidate_step_ms', 'ms', [candidateMs]);
+    result.figure({ label: 'the candidate step (candidateUsersSql), EXPLAIN ANALYZE on the fresh queue, median of 7', series: 'candidate_step_ms', stat: 'last' });
+    result.save({ users: USERS, jobsPerUser: JOBS_PER_USER, limit: LIMIT, windowSeconds: WINDOW_S }, `embedded PostgreSQL ${pgVersion} (stock settings)`);
     if (!pass) process.exitCode = 1;
   });
 }

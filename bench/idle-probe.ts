@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { createDockerRuntime } from '../server/docker/runtime';
 import { mapLimit } from '../server/sweepers/common';
-import { arg, commandLine, formatSummary, loadAverage, machineLine, nowMinute, publish, runMain, summarize, today } from './lib';
+import { arg, beginResult, commandLine, formatSummary, loadAverage, machineLine, nowMinute, publish, runMain, summarize, today } from './lib';
 
 const N = Number(arg('n', '50'));
 const ROUNDS = Number(arg('rounds', '5'));
@@ -20,6 +20,7 @@ const LABEL = 'warden-bench';
 
 async function main() {
   const load0 = loadAverage();
+  const result = beginResult('idle-probe', 'Idle probe cost', 'idle-probe.ts');
   const docker = createDockerRuntime();
   const run = crypto.randomBytes(3).toString('hex');
   const ids: string[] = [];
@@ -68,6 +69,16 @@ async function main() {
       `A probe runs only when a job's idle deadline passes, so 500 running jobs with a 60 s idle timeout need ~8 probes a second: ${((8.3 / Number(rate(wall.probe))) * 100).toFixed(1)}% of the measured probe throughput.`,
     ].join('\n');
     publish('## Idle probe cost', md);
+    result.series('probe_ms', 'ms', probe);
+    result.series('tail_ms', 'ms', tail);
+    result.series('probe_per_s', 'probes/s', [Number(rate(wall.probe))]);
+    result.series('tail_per_s', 'probes/s', [Number(rate(wall.tail))]);
+    result.figure({ label: 'lastOutputAt (the idle probe: logs --tail 1 --timestamps), one probe, 16 in flight', series: 'probe_ms', stat: 'p50' });
+    result.figure({ label: 'lastOutputAt (the idle probe: logs --tail 1 --timestamps), one probe, 16 in flight', series: 'probe_ms', stat: 'p99' });
+    result.figure({ label: 'lastOutputAt throughput', series: 'probe_per_s', stat: 'last' });
+    result.figure({ label: 'logsTail (the last 64 KiB), one read, 16 in flight, for comparison', series: 'tail_ms', stat: 'p50' });
+    result.figure({ label: 'logsTail throughput', series: 'tail_per_s', stat: 'last' });
+    result.save({ containers: N, rounds: ROUNDS, linesPerContainer: 20000, inFlight: 16 }, `Docker ${engine}`);
   } finally {
     for (const c of await docker.list({ [LABEL]: `idle-${run}` })) await docker.remove(c.id).catch(() => {});
   }

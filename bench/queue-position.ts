@@ -16,7 +16,7 @@ import os from 'node:os';
 import { sql } from 'drizzle-orm';
 import { audit } from '../server/domain/audit';
 import { queueInfo } from '../server/domain/queue';
-import { arg, commandLine, formatSummary, loadAverage, machineLine, nowMinute, publish, runMain, summarize, withBenchPostgres } from './lib';
+import { arg, beginResult, commandLine, formatSummary, loadAverage, machineLine, nowMinute, publish, runMain, summarize, withBenchPostgres } from './lib';
 
 const QUEUE = Number(arg('queue', '100000'));
 const ITER = Number(arg('iterations', '50'));
@@ -33,6 +33,7 @@ async function timeIt(n: number, fn: (i: number) => Promise<unknown>): Promise<n
 
 async function main() {
   const load0 = loadAverage();
+  const result = beginResult('queue-position', 'Queue position and webhook outbox', 'queue-position.ts');
   await withBenchPostgres('queue', async (pg) => {
     const { db } = pg.connect(4);
     const pgVersion = (await db.execute<{ server_version: string }>(sql`show server_version`))[0]!.server_version;
@@ -62,19 +63,22 @@ async function main() {
       console.log(plan.map((r) => r['QUERY PLAN']).join('\n'));
       return;
     }
-    const qHead = summarize(await timeIt(ITER, () => queueInfo(db, head)));
-    const qTail = summarize(await timeIt(ITER, () => queueInfo(db, tail)));
-    const qLast = summarize(await timeIt(ITER, () => queueInfo(db, last)));
+    const sHead = await timeIt(ITER, () => queueInfo(db, head));
+    const sTail = await timeIt(ITER, () => queueInfo(db, tail));
+    const sLast = await timeIt(ITER, () => queueInfo(db, last));
+    const [qHead, qTail, qLast] = [summarize(sHead), summarize(sTail), summarize(sLast)];
 
     // Outbox: events of one job (status cancelled), with and without subscriptions.
     const [job] = await db.execute<{ id: string }>(sql`update jobs set status = 'cancelled' where id = ${ids[0]!} returning id`);
     const ev = (i: number) => ({ actor: 'bench', action: 'job.cancel', targetType: 'job' as const, targetId: job!.id, at: new Date(Date.now() + i), details: {} });
     const plain = (i: number) => ({ ...ev(i), action: 'job.submit' });
-    const aPlain = summarize(await timeIt(ITER, (i) => db.transaction((tx) => audit(tx, plain(i)))));
-    const aNone = summarize(await timeIt(ITER, (i) => db.transaction((tx) => audit(tx, ev(i)))));
+    const sPlain = await timeIt(ITER, (i) => db.transaction((tx) => audit(tx, plain(i))));
+    const sNone = await timeIt(ITER, (i) => db.transaction((tx) => audit(tx, ev(i))));
+    const [aPlain, aNone] = [summarize(sPlain), summarize(sNone)];
     await db.execute(sql`insert into webhooks (url, secret, events, user_id, created_by)
       select 'https://93.184.216.34/h' || g, 'whsec_bench_secret_0123', array['job.cancelled'], ${big!.id}::uuid, 'bench' from generate_series(1, 20) g`);
-    const aTwenty = summarize(await timeIt(ITER, (i) => db.transaction((tx) => audit(tx, ev(i)))));
+    const sTwenty = await timeIt(ITER, (i) => db.transaction((tx) => audit(tx, ev(i))));
+    const aTwenty = summarize(sTwenty);
     const [written] = await db.execute<{ e: number; d: number }>(sql`select (select count(*)::int from webhook_events) as e, (select count(*)::int from webhook_deliveries) as d`);
     if (Number(written!.e) !== ITER || Number(written!.d) !== ITER * 20) throw new Error(`outbox wrote ${written!.e} events / ${written!.d} deliveries`);
 
@@ -103,6 +107,20 @@ vacuum), so the counts read the heap; with the visibility map set they can be in
 outbox adds one statement to a job event's transaction, whatever the number of subscriptions.
 `;
     publish('## Queue position and webhook outbox', md);
+    const n = QUEUE.toLocaleString('en');
+    for (const [key, label, xs] of [
+      ['queue_head', `queueInfo, 50 jobs at the head of a ${n}-job queue`, sHead],
+      ['queue_tail', `queueInfo, 50 jobs at its tail (positions ${(QUEUE - 49).toLocaleString('en')}–${n})`, sTail],
+      ['queue_last', `queueInfo, the one job at position ${n}`, sLast],
+      ['audit_plain', 'audit() of a non-event action (no outbox statement), in a transaction', sPlain],
+      ['audit_no_subscription', 'audit() of a job event, no subscription wants it', sNone],
+      ['audit_20_subscriptions', 'audit() of a job event, 20 subscriptions want it (1 event + 20 deliveries)', sTwenty],
+    ] as const) {
+      result.series(key, 'ms', xs);
+      result.figure({ label, series: key, stat: 'p50' });
+      result.figure({ label, series: key, stat: 'p95' });
+    }
+    result.save({ queue: QUEUE, otherUsers: 1000, queuedPerOtherUser: 100, iterations: ITER }, `embedded PostgreSQL ${pgVersion}`);
   });
 }
 

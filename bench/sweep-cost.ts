@@ -15,7 +15,7 @@ import { sweep } from '../server/sweepers';
 import { DEFAULT_SETTINGS } from '../server/sweepers/common';
 import { snapshotQueries as timeoutQueries } from '../server/sweepers/timeout';
 import { snapshotQueries as ttlQueries } from '../server/sweepers/ttl';
-import { arg, formatSummary, loadAverage, machineLine, pct, publish, runMain, summarize, today, withBenchPostgres } from './lib';
+import { arg, beginResult, formatSummary, loadAverage, machineLine, pct, publish, runMain, summarize, today, withBenchPostgres } from './lib';
 
 const SIZES = arg('sizes', '10000,100000,1000000').split(',').map(Number);
 const TICKS = Number(arg('ticks', '50'));
@@ -28,7 +28,7 @@ const f = (ms: number) => ms.toFixed(2);
 const MIN_TTL_DUE = 400;
 
 async function populate(db: Database, n: number): Promise<void> {
-  await db.sql`truncate jobs, audit_events, sweeper_runs`;
+  await db.sql`truncate jobs, audit_events, sweeper_runs cascade`;
   const now = NOW.toISOString();
   // r = i mod 1000: [0,10) overdue running, [10,50) running, [50,55) finished not cleaned (half
   // past TTL), the rest finished and cleaned, finished_at spread over 29 days (inside retention).
@@ -81,6 +81,7 @@ async function explain(db: Database, q: { sql: string; params: unknown[] }): Pro
 
 async function main() {
   const loadAtStart = loadAverage();
+  const result = beginResult('sweep-cost', 'Sweep tick cost against history size', 'sweep-cost.ts');
   await withBenchPostgres('sweep', async (pg) => {
     const database = pg.connect(10);
     const db = database.db;
@@ -161,6 +162,23 @@ async function main() {
       lines.push('');
     }
     publish('## Sweep tick cost', lines.join('\n'));
+    for (const r of results) {
+      const rows = r.n.toLocaleString('en');
+      result.series(`timeout_tick_ms_${r.n}`, 'ms', r.timeout);
+      result.series(`ttl_tick_ms_${r.n}`, 'ms', r.ttl);
+      const atLargest = r === last;
+      result.figure({ label: `timeout sweeper: one whole tick, ${rows} job rows`, series: `timeout_tick_ms_${r.n}`, stat: 'p50', ...(atLargest ? { goal: { max: 10, text: '≤ 10 ms' } } : {}) });
+      result.figure({ label: `TTL sweeper: one whole tick, ${rows} job rows`, series: `ttl_tick_ms_${r.n}`, stat: 'p50', ...(atLargest ? { goal: { max: 10, text: '≤ 10 ms' } } : {}) });
+    }
+    if (results.length > 1) {
+      result.series('timeout_ratio', '×', [pct(last.timeout, 50) / pct(first.timeout, 50)]);
+      result.series('ttl_ratio', '×', [pct(last.ttl, 50) / pct(first.ttl, 50)]);
+      const span = `${last.n.toLocaleString('en')} / ${first.n.toLocaleString('en')} rows`;
+      result.figure({ label: `timeout tick p50, ${span}`, series: 'timeout_ratio', stat: 'last', goal: { max: 2, text: '≤ 2× (flat)' } });
+      result.figure({ label: `TTL tick p50, ${span}`, series: 'ttl_ratio', stat: 'last', goal: { max: 2, text: '≤ 2× (flat)' } });
+    }
+    const { missed } = result.save({ sizes: SIZES, ticks: TICKS, warmup: WARMUP }, `${version.split(',')[0]} (embedded, default settings)`);
+    if (missed.length) process.exitCode = 1;
   });
 }
 
