@@ -1,7 +1,7 @@
 /**
  * The fleet's ceiling on one PostgreSQL: W real worker processes against one embedded PostgreSQL,
  * each its own node on its own simulated engine. A worker is `node bin/worker.mjs`, the program
- * `npm run worker` runs (npm's own wrapper process is left out: at 100 workers it alone would hold
+ * `npm run worker` runs, without its two memory settings (npm's own wrapper process is left out: at 100 workers it alone would hold
  * ~4 GB of this box). Each talks through its own dockerode client to a Docker API stand-in
  * (bench/fake-engine.ts, one unix socket per worker, its own engine ID) that answers container
  * create and start after --latency ms and kill and remove after half of it, as an engine does.
