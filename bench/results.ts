@@ -145,11 +145,22 @@ function rows(r: BenchResult): Row[] {
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
+/** The command that makes a block's result: the bench itself, or the bench with its variant's arguments. */
+export function rerunCommand(name: string): string {
+  const memory = /^worker-memory-(fake|real)$/.exec(name);
+  if (memory) return `npm run bench -- worker-memory --engine ${memory[1]}`;
+  const chaos = /^chaos-seed-(\d+)$/.exec(name);
+  if (chaos) return `npm run bench -- chaos --seed ${chaos[1]}`;
+  const fleet = /^fleet-w(\d+)-j(\d+)(?:-pool(\d+))?$/.exec(name);
+  if (fleet) return `npm run bench -- fleet --workers ${fleet[1]} --jobs ${fleet[2]}${fleet[3] ? ` --pool ${fleet[3]}` : ''}`;
+  return `npm run bench -- ${name}`;
+}
+
 /** The generated block of one bench: its newest result's figures, goals and where it ran. */
 export function renderBench(results: BenchResult[], bench: string): string {
   const mine = results.filter((r) => r.bench === bench);
   const r = mine.at(-1);
-  if (!r) return `No raw result yet: run \`npm run bench -- ${bench}\`, then \`npm run bench:report\`.`;
+  if (!r) return `No raw result yet: run \`${rerunCommand(bench)}\`, then \`npm run bench:report\`.`;
   const file = `${r.bench}-${r.startedAt.slice(0, 16).replace(/[-:]/g, '')}-${r.commit.slice(0, 7)}.json`;
   const lines = [
     `Measured ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC at commit \`${r.commit.slice(0, 10)}\`${r.dirty ? ' (with uncommitted changes)' : ''} — \`${cell(r.command)}\` — raw: [docs/bench-results/${file}](bench-results/${file}).`,

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BENCHMARKS_MD, benchOf, markedBlocks, NOT_BENCHES, readResults, regenerate, renderBench, statOf, type BenchResult } from '../bench/results';
+import { BENCHMARKS_MD, benchOf, markedBlocks, NOT_BENCHES, readResults, regenerate, renderBench, rerunCommand, statOf, type BenchResult } from '../bench/results';
 
 /**
  * docs/BENCHMARKS.md's tables are generated from docs/bench-results/ (`npm run bench:report`):
@@ -75,5 +75,14 @@ describe('bench report', () => {
     const stopped = renderBench([{ ...fakeResult([1, 2], 100), outcome: 'did not finish: stopped in claims, none started in the last 120 s' }], 'fake');
     expect(stopped).toMatch(/\n\*\*Outcome:\*\* did not finish: stopped in claims, none started in the last 120 s\.\n/);
     expect(renderBench([fakeResult([1, 2], 100)], 'fake')).not.toMatch(/Outcome/);
+  });
+
+  it('a block without a result names the command that makes it, with a variant\'s arguments', () => {
+    expect(rerunCommand('dispatch')).toBe('npm run bench -- dispatch');
+    expect(rerunCommand('worker-memory-real')).toBe('npm run bench -- worker-memory --engine real');
+    expect(rerunCommand('chaos-seed-4')).toBe('npm run bench -- chaos --seed 4');
+    expect(rerunCommand('fleet-w5-j100000')).toBe('npm run bench -- fleet --workers 5 --jobs 100000');
+    expect(rerunCommand('fleet-w1-j500-pool24')).toBe('npm run bench -- fleet --workers 1 --jobs 500 --pool 24');
+    expect(renderBench([], 'chaos-seed-1')).toContain('`npm run bench -- chaos --seed 1`');
   });
 });
