@@ -8,7 +8,7 @@ import { audit } from '../domain/audit';
 import { monthKey } from '../domain/limits';
 import { ACTIVE_STATUSES, sqlList } from '../domain/status';
 import { waits } from '../domain/waits';
-import { NODE_TAKES_WORK_MS, nodesWithAllocation, placementNodes, toPlacementNode } from '../domain/nodes';
+import { nodeCapacities, nodesWithAllocation, placementNodes, toPlacementNode } from '../domain/nodes';
 import { capacityWait, placeForNode } from '../domain/placement';
 import { notifyDispatch } from '../domain/dispatch-signal';
 import { log } from '../log';
@@ -248,18 +248,18 @@ export const ENGINE_WAIT = waits.engineDown().waitReason;
 
 /**
  * "Docker engine unreachable" is the fleet's state, not one worker's: a worker whose engine does
- * not answer marks the queued jobs only when no other node takes work (active, its engine
- * answering at its last heartbeat, heartbeat within NODE_TAKES_WORK_MS); a worker whose engine
+ * not answer marks the queued jobs only when no other node takes work (placement's takesWork:
+ * active, its engine answering at its last heartbeat, heartbeat within NODE_TAKES_WORK_MS); a worker whose engine
  * answers clears the marks. Before, one worker's failed ping marked every queued job and the next
  * worker's good ping cleared them all: at 20 workers, up to 9,358 rows rewritten a flip.
  */
 async function markEngineWait(db: Db, now: Date, down: boolean, node: string): Promise<void> {
   const nowIso = now.toISOString();
   if (down) {
-    const fresh = new Date(now.getTime() - NODE_TAKES_WORK_MS).toISOString();
+    // The same "takes work" placement weighs (toPlacementNode), read from the node rows alone.
+    if ((await nodeCapacities(db, now)).some((n) => n.id !== node && n.takesWork)) return;
     await db.execute(sql`update jobs set wait_reason = ${ENGINE_WAIT}, wait_code = 'engine_down', updated_at = ${nowIso}
-      where status = 'queued' and wait_reason is null
-        and not exists (select 1 from nodes n where n.id <> ${node} and n.state = 'active' and n.docker_ok and n.heartbeat_at >= ${fresh})`);
+      where status = 'queued' and wait_reason is null`);
   } else {
     await db.execute(sql`update jobs set wait_reason = null, wait_code = null, updated_at = ${nowIso}
       where status = 'queued' and wait_code = 'engine_down'`);
