@@ -1,12 +1,13 @@
-import fs from 'node:fs';
 import { asc, count, eq, like } from 'drizzle-orm';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../server/clock';
 import { loginAttempts } from '../server/db/schema';
 import { ensureInstallation } from '../server/domain/installation';
 import { createOperatorKey } from '../server/domain/operators';
 import { actionId, rawRequest, startServer, type RawRequest, type Server } from './helpers/http-server';
+import { launchBrowser, requireBrowser } from './helpers/browser';
+import { logIn } from './helpers/e2e';
 
 /**
  * Hostile clients over real HTTP against Warden as `npm start` runs it (bin/server.mjs): real
@@ -268,9 +269,7 @@ describe('keys over HTTP', () => {
   });
 });
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasBrowser = fs.existsSync(CHROMIUM);
-if (!hasBrowser && process.env.REQUIRE_BROWSER === '1') throw new Error(`REQUIRE_BROWSER=1 but ${CHROMIUM} is missing`);
+const hasBrowser = requireBrowser('dashboard key tests');
 
 describe.skipIf(!hasBrowser)('dashboard: API keys in a browser (Users and Operators pages)', () => {
   let browser: Browser;
@@ -279,13 +278,9 @@ describe.skipIf(!hasBrowser)('dashboard: API keys in a browser (Users and Operat
     rawRequest(s.port, { method, path: p, from: '127.0.0.30', headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
 
   beforeAll(async () => {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    browser = await launchBrowser();
     page = await (await browser.newContext({ viewport: { width: 1440, height: 900 } })).newPage();
-    await page.goto(`${s.base}/login`);
-    await page.getByLabel('Email').fill(ADMIN.email);
-    await page.getByLabel('Password').fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL(/\/overview$/, { timeout: 30_000 });
+    await logIn(page, s.base, ADMIN);
   }, 120_000);
   afterAll(async () => {
     await browser?.close().catch(() => {});

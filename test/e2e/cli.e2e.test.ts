@@ -7,14 +7,12 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { extract } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock } from '../../server/clock';
 import { freePort } from '../../server/db/embedded';
-import { ensureInstallation } from '../../server/domain/installation';
-import { createOperatorKey } from '../../server/domain/operators';
 import { createWardenClient } from '../../client';
 import { dockerAvailable, TEST_IMAGE } from '../helpers/docker';
 import { startReceiver, type Receiver } from '../helpers/receiver';
 import { startWarden, until, type Warden } from '../helpers/warden-server';
+import { operatorKey, removeUserContainers } from '../helpers/e2e';
 
 /**
  * The user CLI (`npm run warden -- jobs …`) driving a real server: `next start` with its worker
@@ -74,7 +72,7 @@ describe.skipIf(!hasDocker)('the jobs CLI against a real server', () => {
   beforeAll(async () => {
     // Webhook receivers in these tests listen on 127.0.0.1.
     warden = await startWarden('cli', { admin: ADMIN, env: { WARDEN_WEBHOOK_ALLOW_PRIVATE: 'on' } });
-    opKey = (await createOperatorKey({ db: warden.db().db, clock: systemClock, node: 'e2e', installation: await ensureInstallation(warden.db().db), docker: null }, { kind: 'system', name: 'cli' }, ADMIN.email)).apiKey;
+    opKey = await operatorKey(warden, ADMIN.email);
     // A plan with a short grace, so a timed-out job ends a second after SIGTERM.
     expect((await api('PUT', '/api/v1/plans/cli', { defaultTimeoutSeconds: 60, maxTimeoutSeconds: 600, gracePeriodSeconds: 1, warnBeforeSeconds: 0, maxConcurrentJobs: 10 })).status).toBe(201);
     const u = await api('POST', '/api/v1/users', { name: `cli-${crypto.randomBytes(3).toString('hex')}`, plan: 'cli' });
@@ -84,14 +82,7 @@ describe.skipIf(!hasDocker)('the jobs CLI against a real server', () => {
   }, 900_000);
 
   afterAll(async () => {
-    if (userId) {
-      try {
-        const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=warden.user=${userId}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
-        if (ids.length) execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
-      } catch {
-        /* engine gone */
-      }
-    }
+    if (userId) removeUserContainers(userId);
     await warden?.stop();
   }, 120_000);
 

@@ -1,16 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { ensureInstallation } from '../../server/domain/installation';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchBrowser, requireBrowser } from '../helpers/browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock } from '../../server/clock';
-import { createOperatorKey } from '../../server/domain/operators';
 import { dockerAvailable, TEST_IMAGE } from '../helpers/docker';
 import { startReceiver } from '../helpers/receiver';
 import { ROOT, startWarden, until, type Warden } from '../helpers/warden-server';
+import { apiClient, logIn, operatorKey } from '../helpers/e2e';
 
 /**
  * The dashboard in a real browser (Debian's Chromium via playwright-core; never a downloaded one)
@@ -62,15 +60,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
   const pageErrors: string[] = [];
   const jobs: { sleeper: string; xss: string; keeper: string } = { sleeper: '', xss: '', keeper: '' };
 
-  const api = async <T = unknown>(method: string, p: string, body?: unknown, key = opKey): Promise<{ status: number; body: T }> => {
-    const res = await fetch(`${base}${p}`, {
-      method,
-      headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
-  };
+  const api = apiClient(() => base, () => opKey);
   const getJob = async (id: string) => (await api<JobJson>('GET', `/api/v1/jobs/${id}`)).body;
   const shot = async (name: string) => {
     // Fonts loaded and animations frozen, rather than a pause before the picture.
@@ -78,11 +68,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
     await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true, animations: 'disabled' });
   };
   const login = async (who: { email: string; password: string }) => {
-    await page.goto(`${base}/login`);
-    await page.getByLabel('Email').fill(who.email);
-    await page.getByLabel('Password').fill(who.password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL(/\/overview$/, { timeout: 30_000 });
+    await logIn(page, base, who);
   };
 
   beforeAll(async () => {
@@ -91,7 +77,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
     warden = await startWarden('main', { admin: ADMIN, env: { WARDEN_WEBHOOK_ALLOW_PRIVATE: 'on' } });
     base = warden.base;
     // An operator API key straight from the database the server started (as `warden operator key` does).
-    opKey = (await createOperatorKey({ db: warden.db().db, clock: systemClock, node: 'e2e', installation: await ensureInstallation(warden.db().db), docker: null }, { kind: 'system', name: 'cli' }, ADMIN.email)).apiKey;
+    opKey = await operatorKey(warden, ADMIN.email);
 
     // A user and three jobs through the public HTTP API.
     const u = await api<{ id: string; apiKey: string }>('POST', '/api/v1/users', { name: `e2e-${crypto.randomBytes(3).toString('hex')}`, plan: 'pro' });
@@ -491,11 +477,7 @@ describe.skipIf(!hasBrowser)('dashboard without a Docker engine', () => {
 
   it('says so plainly in a banner on every page', async () => {
     const page = await browser!.newPage({ viewport: { width: 1440, height: 900 } });
-    await page.goto(`${warden!.base}/login`);
-    await page.getByLabel('Email').fill(ADMIN.email);
-    await page.getByLabel('Password').fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL(/\/overview$/);
+    await logIn(page, warden!.base, ADMIN);
     await page.getByText('Docker engine unreachable — jobs stay queued').waitFor({ timeout: 20_000 });
     await page.getByText('Docker', { exact: true }).waitFor();
     await page.screenshot({ path: path.join(SHOTS, 'overview-docker-down.png'), fullPage: true });

@@ -4,6 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import { launchBrowser, requireBrowser } from '../helpers/browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWarden, until, type Warden } from '../helpers/warden-server';
+import { logIn } from '../helpers/e2e';
 
 /**
  * In Chromium against a real server: the API reference at /api/docs renders from the server alone
@@ -68,11 +69,7 @@ describe.skipIf(!hasBrowser)('the API reference and the key copy button, in a br
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: warden!.base });
     const page = await context.newPage();
-    await page.goto(`${warden!.base}/login`);
-    await page.getByLabel('Email').fill(ADMIN.email);
-    await page.getByLabel('Password').fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL(/\/overview$/, { timeout: 30_000 });
+    await logIn(page, warden!.base, ADMIN);
     await page.goto(`${warden!.base}/users`);
     await page.getByRole('button', { name: 'New user' }).click();
     const name = `copy-${Date.now().toString(36)}`;

@@ -4,10 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { apiClient, logIn, operatorKey, removeUserContainers } from '../helpers/e2e';
 import { launchBrowser, requireBrowser } from '../helpers/browser';
-import { systemClock } from '../../server/clock';
-import { ensureInstallation } from '../../server/domain/installation';
-import { createOperatorKey } from '../../server/domain/operators';
 import { dockerAvailable, TEST_IMAGE } from '../helpers/docker';
 import { startWarden, until, type Warden } from '../helpers/warden-server';
 
@@ -47,21 +45,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('the log viewer and the Overview char
   let browser: Browser;
   const pageErrors: string[] = [];
 
-  const api = async <T = unknown>(method: string, p: string, body?: unknown, key = opKey): Promise<{ status: number; body: T }> => {
-    const res = await fetch(`${base}${p}`, {
-      method,
-      headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : null;
-    } catch {
-      /* text */
-    }
-    return { status: res.status, body: parsed as T };
-  };
+  const api = apiClient(() => base, () => opKey);
   const shot = async (page: Page, name: string) => {
     await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
   };
@@ -70,11 +54,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('the log viewer and the Overview char
     const context = await browser.newContext({ viewport: size.viewport, colorScheme: scheme, acceptDownloads: true });
     const page = await context.newPage();
     page.on('pageerror', (e) => pageErrors.push(String(e)));
-    await page.goto(`${base}/login`);
-    await page.getByLabel('Email').fill(ADMIN.email);
-    await page.getByLabel('Password').fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL(/\/overview$/, { timeout: 30_000 });
+    await logIn(page, base, ADMIN);
     return { context, page };
   };
 
@@ -82,7 +62,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('the log viewer and the Overview char
     fs.mkdirSync(SHOTS, { recursive: true });
     warden = await startWarden('logs', { admin: ADMIN });
     base = warden.base;
-    opKey = (await createOperatorKey({ db: warden.db().db, clock: systemClock, node: 'e2e', installation: await ensureInstallation(warden.db().db), docker: null }, { kind: 'system', name: 'cli' }, ADMIN.email)).apiKey;
+    opKey = await operatorKey(warden, ADMIN.email);
     expect((await api('PUT', '/api/v1/plans/logs', { defaultTimeoutSeconds: 600, maxTimeoutSeconds: 3600, maxConcurrentJobs: 4, maxQueuedJobs: 20 })).status).toBe(201);
     const u = await api<{ id: string; apiKey: string }>('POST', '/api/v1/users', { name: `logs-${crypto.randomBytes(3).toString('hex')}`, plan: 'logs' });
     expect(u.status).toBe(201);
@@ -93,14 +73,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('the log viewer and the Overview char
 
   afterAll(async () => {
     await browser?.close().catch(() => {});
-    if (userId) {
-      try {
-        const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=warden.user=${userId}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
-        if (ids.length) execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
-      } catch {
-        /* engine gone */
-      }
-    }
+    if (userId) removeUserContainers(userId);
     await warden?.stop();
     expect(pageErrors).toEqual([]);
   }, 120_000);

@@ -1,13 +1,10 @@
 import crypto from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser, requireBrowser } from '../helpers/browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock } from '../../server/clock';
-import { ensureInstallation } from '../../server/domain/installation';
-import { createOperatorKey } from '../../server/domain/operators';
 import { dockerAvailable, TEST_IMAGE } from '../helpers/docker';
 import { startWarden, until, type Warden } from '../helpers/warden-server';
+import { apiClient, logIn, operatorKey, removeUserContainers } from '../helpers/e2e';
 
 /**
  * The Nodes page in a real browser (Debian's Chromium via playwright-core) against `next start`
@@ -36,21 +33,13 @@ describe.skipIf(!hasBrowser || !hasDocker)('Nodes page in a browser', () => {
   let page: Page;
   const pageErrors: string[] = [];
 
-  const api = async <T = unknown>(method: string, p: string, body?: unknown, key = opKey): Promise<{ status: number; body: T }> => {
-    const res = await fetch(`${base}${p}`, {
-      method,
-      headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
-  };
+  const api = apiClient(() => base, () => opKey);
   const theNode = async () => (await api<{ nodes: NodeJson[] }>('GET', '/api/v1/nodes')).body.nodes[0]!;
 
   beforeAll(async () => {
     warden = await startWarden('nodes', { admin: ADMIN, env: { WARDEN_NODE_CPUS: '6', WARDEN_NODE_CPU_OVERCOMMIT: '1', WARDEN_NODE_MAX_JOBS: '8', WARDEN_NODE_LABELS: 'zone=e2e' } });
     base = warden.base;
-    opKey = (await createOperatorKey({ db: warden.db().db, clock: systemClock, node: 'e2e', installation: await ensureInstallation(warden.db().db), docker: null }, { kind: 'system', name: 'cli' }, ADMIN.email)).apiKey;
+    opKey = await operatorKey(warden, ADMIN.email);
     const u = await api<{ id: string; apiKey: string }>('POST', '/api/v1/users', { name: `nodes-${crypto.randomBytes(3).toString('hex')}`, plan: 'pro' });
     expect(u.status).toBe(201);
     userId = u.body.id;
@@ -66,23 +55,12 @@ describe.skipIf(!hasBrowser || !hasDocker)('Nodes page in a browser', () => {
 
   afterAll(async () => {
     await browser?.close().catch(() => {});
-    if (userId) {
-      try {
-        const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=warden.user=${userId}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
-        if (ids.length) execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
-      } catch {
-        /* engine gone */
-      }
-    }
+    if (userId) removeUserContainers(userId);
     await warden?.stop();
   }, 120_000);
 
   it('from the Overview to Nodes; Drain with a reason, confirming how many jobs keep running; Resume', async () => {
-    await page.goto(`${base}/login`);
-    await page.getByLabel('Email').fill(ADMIN.email);
-    await page.getByLabel('Password').fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL(/\/overview$/, { timeout: 30_000 });
+    await logIn(page, base, ADMIN);
     await page.getByRole('link', { name: 'Nodes: capacity, drain' }).click();
     await page.waitForURL(/\/nodes$/);
 

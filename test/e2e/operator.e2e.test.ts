@@ -4,11 +4,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import { apiClient, logIn, operatorKey } from '../helpers/e2e';
 import { launchBrowser, requireBrowser } from '../helpers/browser';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { systemClock } from '../../server/clock';
-import { ensureInstallation } from '../../server/domain/installation';
-import { createOperatorKey } from '../../server/domain/operators';
 import { dockerAvailable, TEST_IMAGE } from '../helpers/docker';
 import { startWarden, until, type Warden } from '../helpers/warden-server';
 
@@ -108,21 +106,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('the operator dashboard (issue 23)', 
   let browser: Browser;
   const pageErrors: string[] = [];
 
-  const api = async <T = unknown>(method: string, p: string, body?: unknown, key = opKey): Promise<{ status: number; body: T }> => {
-    const res = await fetch(`${base}${p}`, {
-      method,
-      headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : null;
-    } catch {
-      /* text body (logs) */
-    }
-    return { status: res.status, body: parsed as T };
-  };
+  const api = apiClient(() => base, () => opKey);
   const submit = async (body: Record<string, unknown>) => {
     const r = await api<JobJson>('POST', '/api/v1/jobs', { image: TEST_IMAGE, ...body }, userKey);
     expect(r.status, JSON.stringify(r.body)).toBe(201);
@@ -149,11 +133,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('the operator dashboard (issue 23)', 
     const context = await browser.newContext({ viewport: size.viewport, colorScheme });
     const page = await context.newPage();
     page.on('pageerror', (e) => pageErrors.push(String(e)));
-    await page.goto(`${base}/login`);
-    await page.getByLabel('Email').fill(ADMIN.email);
-    await page.getByLabel('Password').fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL(/\/overview$/, { timeout: 30_000 });
+    await logIn(page, base, ADMIN);
     return { context, page };
   };
   const cleanupContainers = () => {
@@ -171,7 +151,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('the operator dashboard (issue 23)', 
     // No WARDEN_NODE_ID: the node id is the engine's own ID, as in production (see the top).
     warden = await startWarden('operator', { admin: ADMIN, env: { WARDEN_NODE_ID: '' } });
     base = warden.base;
-    opKey = (await createOperatorKey({ db: warden.db().db, clock: systemClock, node: 'e2e', installation: await ensureInstallation(warden.db().db), docker: null }, { kind: 'system', name: 'cli' }, ADMIN.email)).apiKey;
+    opKey = await operatorKey(warden, ADMIN.email);
     const u = await api<{ id: string; apiKey: string }>('POST', '/api/v1/users', { name: `op-e2e-${crypto.randomBytes(3).toString('hex')}`, plan: 'pro' });
     expect(u.status).toBe(201);
     userId = u.body.id;

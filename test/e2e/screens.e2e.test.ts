@@ -1,14 +1,11 @@
-import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser, BrowserContext, BrowserContextOptions, Locator, Page } from 'playwright-core';
+import { apiClient, logIn, operatorKey, removeUserContainers } from '../helpers/e2e';
 import { launchBrowser, requireBrowser } from '../helpers/browser';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { systemClock } from '../../server/clock';
 import { auditEvents } from '../../server/db/schema';
-import { ensureInstallation } from '../../server/domain/installation';
-import { createOperatorKey } from '../../server/domain/operators';
 import { actionInWords, actorInWords } from '../../server/domain/vocabulary';
 import { dockerAvailable, TEST_IMAGE } from '../helpers/docker';
 import { contrast, luminance, pageBackground, rgb, unreadableText } from '../helpers/readable';
@@ -62,15 +59,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('the dashboard on any screen, in any 
   let browser: Browser;
   const pageErrors: string[] = [];
 
-  const api = async <T = unknown>(method: string, p: string, body?: unknown, key = opKey): Promise<{ status: number; body: T }> => {
-    const res = await fetch(`${base}${p}`, {
-      method,
-      headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
-  };
+  const api = apiClient(() => base, () => opKey);
   const submit = async (body: Record<string, unknown>) => {
     const r = await api<JobJson>('POST', '/api/v1/jobs', { image: TEST_IMAGE, command: ['sleep', '600'], timeoutSeconds: 600, ...body }, userKey);
     expect(r.status, JSON.stringify(r.body)).toBe(201);
@@ -86,11 +75,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('the dashboard on any screen, in any 
     const context = await browser.newContext({ viewport: size.viewport, colorScheme: scheme, acceptDownloads: true, ...opts });
     const page = await context.newPage();
     page.on('pageerror', (e) => pageErrors.push(String(e)));
-    await page.goto(`${base}/login`);
-    await page.getByLabel('Email').fill(ADMIN.email);
-    await page.getByLabel('Password').fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL(/\/overview$/, { timeout: 30_000 });
+    await logIn(page, base, ADMIN);
     return { context, page };
   };
   /**
@@ -132,7 +117,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('the dashboard on any screen, in any 
     fs.mkdirSync(SHOTS, { recursive: true });
     warden = await startWarden('screens', { admin: ADMIN, env: { WARDEN_WEBHOOK_ALLOW_PRIVATE: 'on' } });
     base = warden.base;
-    opKey = (await createOperatorKey({ db: warden.db().db, clock: systemClock, node: 'e2e', installation: await ensureInstallation(warden.db().db), docker: null }, { kind: 'system', name: 'cli' }, ADMIN.email)).apiKey;
+    opKey = await operatorKey(warden, ADMIN.email);
     // Two running at most, so the third and later jobs queue.
     expect((await api('PUT', '/api/v1/plans/screens', { defaultTimeoutSeconds: 600, maxTimeoutSeconds: 3600, maxConcurrentJobs: 2, maxQueuedJobs: 20 })).status).toBe(201);
     userName = `screens-${crypto.randomBytes(3).toString('hex')}`;
@@ -145,14 +130,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('the dashboard on any screen, in any 
 
   afterAll(async () => {
     await browser?.close().catch(() => {});
-    if (userId) {
-      try {
-        const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=warden.user=${userId}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
-        if (ids.length) execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
-      } catch {
-        /* engine gone */
-      }
-    }
+    if (userId) removeUserContainers(userId);
     await warden?.stop();
   }, 120_000);
 

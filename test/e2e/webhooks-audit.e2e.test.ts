@@ -2,13 +2,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { systemClock } from '../../server/clock';
-import { ensureInstallation } from '../../server/domain/installation';
-import { createOperatorKey } from '../../server/domain/operators';
 import { launchBrowser, requireBrowser } from '../helpers/browser';
 import { dockerAvailable } from '../helpers/docker';
 import { startReceiver, verifySignature, type Receiver } from '../helpers/receiver';
 import { startWarden, until, type Warden } from '../helpers/warden-server';
+import { logIn, operatorKey } from '../helpers/e2e';
 
 /**
  * Webhooks and the audit entry dialog in a real browser (issue 23, points 7 and 6) against
@@ -50,11 +48,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('webhooks and audit details in a brow
     const context = await browser.newContext({ viewport: size.viewport, colorScheme });
     const page = await context.newPage();
     page.on('pageerror', (e) => pageErrors.push(String(e)));
-    await page.goto(`${base}/login`);
-    await page.getByLabel('Email').fill(ADMIN.email);
-    await page.getByLabel('Password').fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL(/\/overview$/, { timeout: 30_000 });
+    await logIn(page, base, ADMIN);
     return { context, page };
   };
 
@@ -70,7 +64,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('webhooks and audit details in a brow
     };
     warden = await startWarden('hooks', { admin: ADMIN, env: { WARDEN_WEBHOOK_ALLOW_PRIVATE: 'on' } });
     base = warden.base;
-    opKey = (await createOperatorKey({ db: warden.db().db, clock: systemClock, node: 'e2e', installation: await ensureInstallation(warden.db().db), docker: null }, { kind: 'system', name: 'cli' }, ADMIN.email)).apiKey;
+    opKey = await operatorKey(warden, ADMIN.email);
     browser = await launchBrowser();
   }, 900_000);
 

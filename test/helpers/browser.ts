@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 /**
  * Debian's Chromium, driven by playwright-core (never a downloaded browser). Every browser test
@@ -18,6 +18,40 @@ export function requireBrowser(what: string): boolean {
   return has;
 }
 
-export function launchBrowser(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
+/**
+ * Chromium aborts a navigation with net::ERR_NETWORK_CHANGED when a network interface comes up
+ * on the host — and each job container the tests start brings up a veth on the engine's bridge.
+ * That is the test machine's doing, not the page's: `goto` and `reload` go again (up to 5 times)
+ * on that error only.
+ */
+const NETWORK_CHANGED = /net::ERR_NETWORK_CHANGED/;
+function steady(page: Page): Page {
+  const again =
+    <A extends unknown[], R>(fn: (...a: A) => Promise<R>) =>
+    async (...a: A): Promise<R> => {
+      for (let i = 1; ; i++) {
+        try {
+          return await fn(...a);
+        } catch (e) {
+          if (i >= 5 || !NETWORK_CHANGED.test(String(e))) throw e;
+        }
+      }
+    };
+  page.goto = again(page.goto.bind(page));
+  page.reload = again(page.reload.bind(page));
+  return page;
+}
+
+/** Headless Debian Chromium; every page it opens (browser.newPage, context.newPage) has a steady goto and reload. */
+export async function launchBrowser(): Promise<Browser> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
+  // browser.newPage goes through newContext, so patching newContext covers both.
+  const newContext = browser.newContext.bind(browser);
+  browser.newContext = async (...a) => {
+    const context = await newContext(...a);
+    const newPage = context.newPage.bind(context);
+    context.newPage = async () => steady(await newPage());
+    return context;
+  };
+  return browser;
 }

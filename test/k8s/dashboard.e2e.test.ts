@@ -5,12 +5,10 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser, requireBrowser } from '../helpers/browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock } from '../../server/clock';
-import { ensureInstallation } from '../../server/domain/installation';
-import { createOperatorKey } from '../../server/domain/operators';
 import { TEST_IMAGE } from '../helpers/docker';
 import { kubeConfig } from '../helpers/k8s';
 import { startWarden, until, type Warden } from '../helpers/warden-server';
+import { apiClient, logIn, operatorKey } from '../helpers/e2e';
 
 /**
  * `WARDEN_RUNTIME=kubernetes` end to end: `next start` (web and worker in one process, as
@@ -54,15 +52,7 @@ describe('WARDEN_RUNTIME=kubernetes: the server, its worker and the dashboard on
   let page: Page;
   const pageErrors: string[] = [];
 
-  const api = async <T = unknown>(method: string, p: string, body?: unknown, key = opKey): Promise<{ status: number; body: T }> => {
-    const res = await fetch(`${base}${p}`, {
-      method,
-      headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
-  };
+  const api = apiClient(() => base, () => opKey);
   const getJob = async (id: string) => (await api<JobJson>('GET', `/api/v1/jobs/${id}`)).body;
   const submit = async (body: Record<string, unknown>) => {
     const r = await api<JobJson>('POST', '/api/v1/jobs', { image: TEST_IMAGE, ...body }, userKey);
@@ -94,18 +84,14 @@ describe('WARDEN_RUNTIME=kubernetes: the server, its worker and the dashboard on
       },
     });
     base = warden.base;
-    opKey = (await createOperatorKey({ db: warden.db().db, clock: systemClock, node: 'e2e', installation: await ensureInstallation(warden.db().db), docker: null }, { kind: 'system', name: 'cli' }, ADMIN.email)).apiKey;
+    opKey = await operatorKey(warden, ADMIN.email);
     const u = await api<{ id: string; apiKey: string }>('POST', '/api/v1/users', { name: `k8s-${crypto.randomBytes(3).toString('hex')}`, plan: 'pro' });
     expect(u.status, JSON.stringify(u.body)).toBe(201);
     userKey = u.body.apiKey;
     browser = await launchBrowser();
     page = await (await browser.newContext({ viewport: { width: 1440, height: 900 } })).newPage();
     page.on('pageerror', (e) => pageErrors.push(String(e)));
-    await page.goto(`${base}/login`);
-    await page.getByLabel('Email').fill(ADMIN.email);
-    await page.getByLabel('Password').fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL(/\/overview$/, { timeout: 30_000 });
+    await logIn(page, base, ADMIN);
   }, 900_000);
 
   afterAll(async () => {
