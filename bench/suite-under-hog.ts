@@ -21,7 +21,6 @@ const HOG_MINUTES = 120;
 interface VitestJson {
   numPassedTests: number;
   numFailedTests: number;
-  numFailedTestSuites: number;
   numPendingTests: number;
   numTodoTests: number;
   testResults: { name: string; status: string; assertionResults: { fullName: string; status: string }[] }[];
@@ -66,8 +65,10 @@ async function main() {
     const secs = (performance.now() - t0) / 1000;
     seconds.push(secs);
     const r = fs.existsSync(json) ? (JSON.parse(fs.readFileSync(json, 'utf8')) as VitestJson) : undefined;
-    // A run that wrote no report counts as one failure: the suite did not finish.
-    const f = r ? r.numFailedTests + r.numFailedTestSuites : 1;
+    // Failed tests, plus a file that failed outside any test (its import or a hook); a run that
+    // wrote no report, or exited non-zero with nothing failed in it, counts as one failure.
+    const filesFailedOutsideTests = (r?.testResults ?? []).filter((t) => t.status === 'failed' && !t.assertionResults.some((a) => a.status === 'failed')).length;
+    const f = r ? r.numFailedTests + filesFailedOutsideTests : 1;
     failed.push(code !== 0 && f === 0 ? 1 : f);
     skipped.push(r ? r.numPendingTests + r.numTodoTests : 0);
     passed.push(r?.numPassedTests ?? 0);

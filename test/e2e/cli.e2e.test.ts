@@ -74,7 +74,7 @@ describe.skipIf(!hasDocker)('the jobs CLI against a real server', () => {
     warden = await startWarden('cli', { admin: ADMIN, env: { WARDEN_WEBHOOK_ALLOW_PRIVATE: 'on' } });
     opKey = await operatorKey(warden, ADMIN.email);
     // A plan with a short grace, so a timed-out job ends a second after SIGTERM.
-    expect((await api('PUT', '/api/v1/plans/cli', { defaultTimeoutSeconds: 60, maxTimeoutSeconds: 600, gracePeriodSeconds: 1, warnBeforeSeconds: 0, maxConcurrentJobs: 10 })).status).toBe(201);
+    expect((await api('PUT', '/api/v1/plans/cli', { network: 'none', defaultTimeoutSeconds: 60, maxTimeoutSeconds: 600, gracePeriodSeconds: 1, warnBeforeSeconds: 0, maxConcurrentJobs: 10 })).status).toBe(201);
     const u = await api('POST', '/api/v1/users', { name: `cli-${crypto.randomBytes(3).toString('hex')}`, plan: 'cli' });
     expect(u.status).toBe(201);
     userKey = u.body.apiKey;
@@ -167,7 +167,7 @@ describe.skipIf(!hasDocker)('the jobs CLI against a real server', () => {
 
   it('ids: a unique prefix of 8 (or 6) characters works for get and cancel; an ambiguous one is 409 ambiguous_id listing the matches, a too short one 422 id_too_short, both exit 1', async () => {
     // A plan that starts nothing: the jobs stay queued, so their ids can be set to collide on purpose.
-    expect((await api('PUT', '/api/v1/plans/cli-held', { maxConcurrentJobs: 0, defaultTimeoutSeconds: 60 })).status).toBe(201);
+    expect((await api('PUT', '/api/v1/plans/cli-held', { network: 'none', maxConcurrentJobs: 0, defaultTimeoutSeconds: 60 })).status).toBe(201);
     const held = await api('POST', '/api/v1/users', { name: `cli-held-${crypto.randomBytes(3).toString('hex')}`, plan: 'cli-held' });
     expect(held.status).toBe(201);
     const key = held.body.apiKey as string;

@@ -63,7 +63,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('the log viewer and the Overview char
     warden = await startWarden('logs', { admin: ADMIN });
     base = warden.base;
     opKey = await operatorKey(warden, ADMIN.email);
-    expect((await api('PUT', '/api/v1/plans/logs', { defaultTimeoutSeconds: 600, maxTimeoutSeconds: 3600, maxConcurrentJobs: 4, maxQueuedJobs: 20 })).status).toBe(201);
+    expect((await api('PUT', '/api/v1/plans/logs', { network: 'none', defaultTimeoutSeconds: 600, maxTimeoutSeconds: 3600, maxConcurrentJobs: 4, maxQueuedJobs: 20 })).status).toBe(201);
     const u = await api<{ id: string; apiKey: string }>('POST', '/api/v1/users', { name: `logs-${crypto.randomBytes(3).toString('hex')}`, plan: 'logs' });
     expect(u.status).toBe(201);
     userId = u.body.id;

@@ -216,7 +216,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('the operator dashboard (issue 23)', 
       try {
         // No plan name is a part of another's (the audit row is found by it).
         const plan = `words-${scheme}-${size.name}`;
-        expect((await api('PUT', `/api/v1/plans/${plan}`, { defaultTimeoutSeconds: 60, maxTimeoutSeconds: 120, maxConcurrentJobs: 1 })).status).toBe(201);
+        expect((await api('PUT', `/api/v1/plans/${plan}`, { network: 'none', defaultTimeoutSeconds: 60, maxTimeoutSeconds: 120, maxConcurrentJobs: 1 })).status).toBe(201);
         await page.goto(`${base}/plans`);
         await expectScheme(page, scheme);
         await page.getByRole('button', { name: `Edit plan ${plan}` }).click();
@@ -264,7 +264,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('the operator dashboard (issue 23)', 
       const { context, page } = await openPage(size, scheme);
       try {
         const plan = `wait-${tag}`;
-        expect((await api('PUT', `/api/v1/plans/${plan}`, { defaultTimeoutSeconds: 600, maxTimeoutSeconds: 900, maxConcurrentJobs: 1 })).status).toBe(201);
+        expect((await api('PUT', `/api/v1/plans/${plan}`, { network: 'none', defaultTimeoutSeconds: 600, maxTimeoutSeconds: 900, maxConcurrentJobs: 1 })).status).toBe(201);
         const u = await api<{ id: string; apiKey: string }>('POST', '/api/v1/users', { name: `wait-${tag}-${crypto.randomBytes(2).toString('hex')}`, plan });
         const first = await api<JobJson>('POST', '/api/v1/jobs', { image: TEST_IMAGE, command: ['sleep', '600'], name: 'holds-the-slot' }, u.body.apiKey);
         const second = await api<JobJson>('POST', '/api/v1/jobs', { image: TEST_IMAGE, command: ['sleep', '600'], name: 'waits' }, u.body.apiKey);
@@ -299,7 +299,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('the operator dashboard (issue 23)', 
       const { context, page } = await openPage(size, scheme);
       try {
         const plan = `cap-${tag}`;
-        expect((await api('PUT', `/api/v1/plans/${plan}`, { defaultTimeoutSeconds: 200, maxTimeoutSeconds: 300, maxConcurrentJobs: 5 })).status).toBe(201);
+        expect((await api('PUT', `/api/v1/plans/${plan}`, { network: 'none', defaultTimeoutSeconds: 200, maxTimeoutSeconds: 300, maxConcurrentJobs: 5 })).status).toBe(201);
         const u = await api<{ id: string; apiKey: string }>('POST', '/api/v1/users', { name: `cap-${tag}-${crypto.randomBytes(2).toString('hex')}`, plan });
         const j = await api<JobJson>('POST', '/api/v1/jobs', { image: TEST_IMAGE, command: ['sleep', '600'], name: `capped-${tag}` }, u.body.apiKey);
         expect(j.body.timeoutSeconds).toBe(200);

@@ -119,7 +119,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('the dashboard on any screen, in any 
     base = warden.base;
     opKey = await operatorKey(warden, ADMIN.email);
     // Two running at most, so the third and later jobs queue.
-    expect((await api('PUT', '/api/v1/plans/screens', { defaultTimeoutSeconds: 600, maxTimeoutSeconds: 3600, maxConcurrentJobs: 2, maxQueuedJobs: 20 })).status).toBe(201);
+    expect((await api('PUT', '/api/v1/plans/screens', { network: 'none', defaultTimeoutSeconds: 600, maxTimeoutSeconds: 3600, maxConcurrentJobs: 2, maxQueuedJobs: 20 })).status).toBe(201);
     userName = `screens-${crypto.randomBytes(3).toString('hex')}`;
     const u = await api<{ id: string; apiKey: string }>('POST', '/api/v1/users', { name: userName, plan: 'screens' });
     expect(u.status).toBe(201);
@@ -470,7 +470,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('the dashboard on any screen, in any 
       expect((await api('POST', `/api/v1/jobs/${id}/extend`, { seconds: 60, reason: `audit e2e ${tag}: one more minute` })).status).toBe(200);
       // A plan edit: its details are a diff of fields, named as the plan form names them.
       const plan = `audit-${tag}`;
-      expect((await api('PUT', `/api/v1/plans/${plan}`, { defaultTimeoutSeconds: 60, maxTimeoutSeconds: 120, maxConcurrentJobs: 1 })).status).toBe(201);
+      expect((await api('PUT', `/api/v1/plans/${plan}`, { network: 'none', defaultTimeoutSeconds: 60, maxTimeoutSeconds: 120, maxConcurrentJobs: 1 })).status).toBe(201);
       expect((await api('PUT', `/api/v1/plans/${plan}`, { maxConcurrentJobs: 4, monthlyQuotaSeconds: 36_000 })).status).toBe(200);
       const { context, page } = await openPage(size, scheme);
       try {

@@ -20,11 +20,13 @@ export function requireBrowser(what: string): boolean {
 
 /**
  * Chromium aborts a navigation with net::ERR_NETWORK_CHANGED when a network interface comes up
- * on the host — and each job container the tests start brings up a veth on the engine's bridge.
- * That is the test machine's doing, not the page's: `goto` and `reload` go again (up to 5 times)
- * on that error only.
+ * on the host — and each container on a bridge network (a job's, or another test file's) brings
+ * up a veth. Playwright reports it as that error, or as the navigation "interrupted by another
+ * navigation to chrome-error://chromewebdata/" (the error page). That is the test machine's doing,
+ * not the page's: `goto` and `reload` go again (up to 5 times) on those errors only. The e2e
+ * files' plans also run their jobs with `network: 'none'`, which brings up no interface.
  */
-const NETWORK_CHANGED = /net::ERR_NETWORK_CHANGED/;
+const NETWORK_CHANGED = /net::ERR_NETWORK_CHANGED|interrupted by another navigation to "chrome-error:\/\/chromewebdata\//;
 function steady(page: Page): Page {
   const again =
     <A extends unknown[], R>(fn: (...a: A) => Promise<R>) =>
