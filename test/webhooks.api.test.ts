@@ -109,6 +109,14 @@ describe('POST /api/v1/webhooks: bad input is a 4xx in the error shape and write
     expect(r.json.error.message).toContain('unknown event "job.exploded"');
     expect(r.json.error.message).toContain(WEBHOOK_EVENTS.join(', '));
   });
+  it('an unknown event sent as a long value is echoed short (found by `npm run bench -- fuzz --seed 93131349`)', async () => {
+    const before = await rows();
+    const r = await create(alice.key, { url: PUBLIC, events: [['x'.repeat(3000), 1]] });
+    expectError(r, 422, undefined, 'events.0');
+    expect(r.json.error.message).toContain('unknown event ["xxxxxxxxxx');
+    expect(r.json.error.message.length).toBeLessThan(400);
+    expect(await rows()).toEqual(before);
+  });
 });
 
 describe('webhook subscriptions: who sees and changes what', () => {
