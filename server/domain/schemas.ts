@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { echoInput } from './errors';
 import { unknownStatusMessage } from './status';
 import { WEBHOOK_EVENTS } from './webhook-events';
 import { forbiddenNetwork } from '../docker/host-config';
@@ -279,15 +280,6 @@ export const listJobsQuerySchema = z.strictObject({
   cursor: z.string().max(200).optional(),
 });
 
-/**
- * A value the user sent, as JSON, at most 40 characters long: a message stays short whatever was
- * sent (a fuzz case sent a 2,000-character array as an event name).
- */
-function echoInput(v: unknown): string {
-  const json = [...(JSON.stringify(v) ?? String(v))];
-  return json.length > 40 ? `${json.slice(0, 40).join('')}…` : json.join('');
-}
-
 /** POST /api/v1/webhooks. `events` absent: every event type. */
 export const createWebhookSchema = z.strictObject({
   url: z
@@ -297,7 +289,7 @@ export const createWebhookSchema = z.strictObject({
     .max(2048, 'url must be at most 2048 characters'),
   events: z
     .array(
-      z.enum(WEBHOOK_EVENTS, { error: (i) => `unknown event ${echoInput(i.input)}; known events: ${WEBHOOK_EVENTS.join(', ')}` }),
+      z.enum(WEBHOOK_EVENTS, { error: (i) => `unknown event ${echoInput(JSON.stringify(i.input))}; known events: ${WEBHOOK_EVENTS.join(', ')}` }),
       { error: 'events must be an array of event names' },
     )
     .min(1, 'events must name at least one event (leave it out for all of them)')

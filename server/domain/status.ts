@@ -1,4 +1,5 @@
 import type { JobStatus } from '../db/schema';
+import { echoInput } from './errors';
 
 /**
  * The job-status vocabulary, said once. The full list is the database enum (db/schema.ts
@@ -29,12 +30,8 @@ export type RunningStatus = (typeof RUNNING_STATUSES)[number];
 /** Every status, in lifecycle order (the database enum's order; checked in test/status.test.ts). */
 export const ALL_STATUSES = [...LIVE_STATUSES, ...FINAL_STATUSES] as const;
 
-/** What a user is told for a status name that does not exist: the valid ones, in order. */
-/** The value is echoed at most 40 characters long: a message stays short whatever was sent. */
-export const unknownStatusMessage = (s: string): string => {
-  const shown = [...s].length > 40 ? `${[...s].slice(0, 40).join('')}…` : s;
-  return `unknown status ${shown}: use ${ALL_STATUSES.join(', ')}`;
-};
+/** What a user is told for a status name that does not exist (echoed short), and the valid ones, in order. */
+export const unknownStatusMessage = (s: string): string => `unknown status ${echoInput(s)}: use ${ALL_STATUSES.join(', ')}`;
 
 export const isFinal = (s: string): s is FinalStatus => (FINAL_STATUSES as readonly string[]).includes(s);
 export const isLive = (s: string): s is LiveStatus => (LIVE_STATUSES as readonly string[]).includes(s);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dockerAvailable, TEST_IMAGE } from '../helpers/docker';
 import { startReceiver } from '../helpers/receiver';
 import { ROOT, startWarden, until, type Warden } from '../helpers/warden-server';
-import { apiClient, logIn, operatorKey } from '../helpers/e2e';
+import { apiClient, logIn, operatorKey, removeUserContainers } from '../helpers/e2e';
 
 /**
  * The dashboard in a real browser (Debian's Chromium via playwright-core; never a downloaded one)
@@ -106,15 +106,8 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
 
   afterAll(async () => {
     await browser?.close().catch(() => {});
-    if (userId) {
-      // Stop this run's containers whatever state the test left them in.
-      try {
-        const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=warden.user=${userId}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
-        if (ids.length) execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
-      } catch {
-        /* engine gone */
-      }
-    }
+    // Stop this run's containers whatever state the test left them in.
+    if (userId) removeUserContainers(userId);
     await warden?.stop();
   }, 120_000);
 

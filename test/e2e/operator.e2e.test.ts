@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { apiClient, logIn, operatorKey } from '../helpers/e2e';
+import { apiClient, logIn, operatorKey, removeUserContainers } from '../helpers/e2e';
 import { launchBrowser, requireBrowser } from '../helpers/browser';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { dockerAvailable, TEST_IMAGE } from '../helpers/docker';
@@ -136,16 +136,6 @@ describe.skipIf(!hasBrowser || !hasDocker)('the operator dashboard (issue 23)', 
     await logIn(page, base, ADMIN);
     return { context, page };
   };
-  const cleanupContainers = () => {
-    if (!userId) return;
-    try {
-      const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=warden.user=${userId}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
-      if (ids.length) execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
-    } catch {
-      /* engine gone */
-    }
-  };
-
   beforeAll(async () => {
     fs.mkdirSync(SHOTS, { recursive: true });
     // No WARDEN_NODE_ID: the node id is the engine's own ID, as in production (see the top).
@@ -161,7 +151,7 @@ describe.skipIf(!hasBrowser || !hasDocker)('the operator dashboard (issue 23)', 
 
   afterAll(async () => {
     await browser?.close().catch(() => {});
-    cleanupContainers();
+    if (userId) removeUserContainers(userId);
     await warden?.stop();
   }, 120_000);
 
