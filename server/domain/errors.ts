@@ -26,16 +26,6 @@ export const conflict = (message: string, code = 'conflict') => new AppError(409
 export const invalid = (message: string, field?: string, code = 'validation_failed') =>
   new AppError(422, code, message, field);
 
-/**
- * A value the user sent, for an error message: a string as it is, anything else as JSON, at most
- * 40 characters long, so a message stays short whatever was sent (a fuzz case sent a 3,000-character
- * array as a webhook event name).
- */
-export function echoInput(v: unknown): string {
-  const chars = [...(typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v)))];
-  return chars.length > 40 ? `${chars.slice(0, 40).join('')}…` : chars.join('');
-}
-
 type Issue = z.core.$ZodIssue;
 
 /** The object schema at `path` inside `schema` (through optional, nullable, default, pipe…), if any. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { echoInput } from './errors';
+import { echoInput } from './echo';
 import { unknownStatusMessage } from './status';
 import { WEBHOOK_EVENTS } from './webhook-events';
 import { forbiddenNetwork } from '../docker/host-config';

@@ -1,5 +1,5 @@
 import type { JobStatus } from '../db/schema';
-import { echoInput } from './errors';
+import { echoInput } from './echo';
 
 /**
  * The job-status vocabulary, said once. The full list is the database enum (db/schema.ts
