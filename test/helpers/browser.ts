@@ -21,26 +21,35 @@ export function requireBrowser(what: string): boolean {
 /**
  * Chromium aborts a navigation with net::ERR_NETWORK_CHANGED when a network interface comes up
  * on the host — and each container on a bridge network (a job's, or another test file's) brings
- * up a veth. Playwright reports it as that error, or as the navigation "interrupted by another
- * navigation to chrome-error://chromewebdata/" (the error page). That is the test machine's doing,
- * not the page's: `goto` and `reload` go again (up to 5 times) on those errors only. The e2e
- * files' plans also run their jobs with `network: 'none'`, which brings up no interface.
+ * up a veth. Playwright reports it as that error, as the navigation "interrupted by another
+ * navigation to chrome-error://chromewebdata/" (the error page), or, when the error page reloads
+ * itself at once, as the navigation "interrupted by another navigation to" the very same URL (CI
+ * at a3bf2d0). That is the test machine's doing, not the page's: `goto` and `reload` go again (up
+ * to 5 times) on those errors only. A navigation interrupted by one to a different page (an app's
+ * redirect) still fails. The e2e files' plans also run their jobs with `network: 'none'`, which
+ * brings up no interface.
  */
 const NETWORK_CHANGED = /net::ERR_NETWORK_CHANGED|interrupted by another navigation to "chrome-error:\/\/chromewebdata\//;
+/** Whether a failed navigation to `url` is the network's doing (see above), worth going again. */
+export function isNetworkBlip(error: unknown, url: string): boolean {
+  const message = String(error);
+  return NETWORK_CHANGED.test(message) || message.includes(`interrupted by another navigation to "${url}"`);
+}
 function steady(page: Page): Page {
   const again =
-    <A extends unknown[], R>(fn: (...a: A) => Promise<R>) =>
+    <A extends unknown[], R>(fn: (...a: A) => Promise<R>, target: (...a: A) => string) =>
     async (...a: A): Promise<R> => {
       for (let i = 1; ; i++) {
+        const url = target(...a);
         try {
           return await fn(...a);
         } catch (e) {
-          if (i >= 5 || !NETWORK_CHANGED.test(String(e))) throw e;
+          if (i >= 5 || !isNetworkBlip(e, url)) throw e;
         }
       }
     };
-  page.goto = again(page.goto.bind(page));
-  page.reload = again(page.reload.bind(page));
+  page.goto = again(page.goto.bind(page), (url: string) => url);
+  page.reload = again(page.reload.bind(page), () => page.url());
   return page;
 }
 
