@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dockerAvailable, TEST_IMAGE } from '../helpers/docker';
 import { startReceiver } from '../helpers/receiver';
 import { ROOT, startWarden, until, type Warden } from '../helpers/warden-server';
-import { apiClient, logIn, operatorKey, removeUserContainers } from '../helpers/e2e';
+import { apiClient, logIn, operatorKey } from '../helpers/e2e';
 
 /**
  * The dashboard in a real browser (Debian's Chromium via playwright-core; never a downloaded one)
@@ -106,8 +106,6 @@ describe.skipIf(!hasBrowser || !hasDocker)('operator dashboard in a browser', ()
 
   afterAll(async () => {
     await browser?.close().catch(() => {});
-    // Stop this run's containers whatever state the test left them in.
-    if (userId) removeUserContainers(userId);
     await warden?.stop();
   }, 120_000);
 

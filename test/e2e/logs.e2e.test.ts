@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { apiClient, logIn, operatorKey, removeUserContainers } from '../helpers/e2e';
+import { apiClient, logIn, operatorKey } from '../helpers/e2e';
 import { launchBrowser, requireBrowser } from '../helpers/browser';
 import { dockerAvailable, TEST_IMAGE } from '../helpers/docker';
 import { startWarden, until, type Warden } from '../helpers/warden-server';
@@ -40,7 +40,6 @@ describe.skipIf(!hasBrowser || !hasDocker)('the log viewer and the Overview char
   let warden: Warden | null = null;
   let base = '';
   let opKey = '';
-  let userId = '';
   let userKey = '';
   let browser: Browser;
   const pageErrors: string[] = [];
@@ -66,14 +65,12 @@ describe.skipIf(!hasBrowser || !hasDocker)('the log viewer and the Overview char
     expect((await api('PUT', '/api/v1/plans/logs', { network: 'none', defaultTimeoutSeconds: 600, maxTimeoutSeconds: 3600, maxConcurrentJobs: 4, maxQueuedJobs: 20 })).status).toBe(201);
     const u = await api<{ id: string; apiKey: string }>('POST', '/api/v1/users', { name: `logs-${crypto.randomBytes(3).toString('hex')}`, plan: 'logs' });
     expect(u.status).toBe(201);
-    userId = u.body.id;
     userKey = u.body.apiKey;
     browser = await launchBrowser();
   }, 900_000);
 
   afterAll(async () => {
     await browser?.close().catch(() => {});
-    if (userId) removeUserContainers(userId);
     await warden?.stop();
     expect(pageErrors).toEqual([]);
   }, 120_000);

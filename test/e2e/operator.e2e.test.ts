@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { apiClient, logIn, operatorKey, removeUserContainers } from '../helpers/e2e';
+import { apiClient, logIn, operatorKey } from '../helpers/e2e';
 import { launchBrowser, requireBrowser } from '../helpers/browser';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { dockerAvailable, TEST_IMAGE } from '../helpers/docker';
@@ -101,7 +101,6 @@ describe.skipIf(!hasBrowser || !hasDocker)('the operator dashboard (issue 23)', 
   let warden: Warden | null = null;
   let base = '';
   let opKey = '';
-  let userId = '';
   let userKey = '';
   let browser: Browser;
   const pageErrors: string[] = [];
@@ -144,14 +143,12 @@ describe.skipIf(!hasBrowser || !hasDocker)('the operator dashboard (issue 23)', 
     opKey = await operatorKey(warden, ADMIN.email);
     const u = await api<{ id: string; apiKey: string }>('POST', '/api/v1/users', { name: `op-e2e-${crypto.randomBytes(3).toString('hex')}`, plan: 'pro' });
     expect(u.status).toBe(201);
-    userId = u.body.id;
     userKey = u.body.apiKey;
     browser = await launchBrowser();
   }, 900_000);
 
   afterAll(async () => {
     await browser?.close().catch(() => {});
-    if (userId) removeUserContainers(userId);
     await warden?.stop();
   }, 120_000);
 

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser, BrowserContext, BrowserContextOptions, Locator, Page } from 'playwright-core';
-import { apiClient, logIn, operatorKey, removeUserContainers } from '../helpers/e2e';
+import { apiClient, logIn, operatorKey } from '../helpers/e2e';
 import { launchBrowser, requireBrowser } from '../helpers/browser';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { auditEvents } from '../../server/db/schema';
@@ -130,7 +130,6 @@ describe.skipIf(!hasBrowser || !hasDocker)('the dashboard on any screen, in any 
 
   afterAll(async () => {
     await browser?.close().catch(() => {});
-    if (userId) removeUserContainers(userId);
     await warden?.stop();
   }, 120_000);
 

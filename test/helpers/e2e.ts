@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import type { Page } from 'playwright-core';
 import { systemClock } from '../../server/clock';
 import { ensureInstallation } from '../../server/domain/installation';
@@ -56,12 +55,3 @@ export async function logIn(page: Page, base: string, who: Login): Promise<void>
   await page.waitForURL(/\/overview$/, { timeout: 30_000 });
 }
 
-/** Removes every container of a test user from the engine (the run's leftovers; nothing if the engine is gone). */
-export function removeUserContainers(userId: string): void {
-  try {
-    const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=warden.user=${userId}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
-    if (ids.length) execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
-  } catch {
-    /* engine gone */
-  }
-}

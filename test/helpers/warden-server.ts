@@ -70,11 +70,22 @@ export async function stopServer(child: ChildProcess, dataDir: string, pool: Dat
   fs.rmSync(dataDir, { recursive: true, force: true });
 }
 
+/** Removes every container on the local engine with this label (nothing if the engine is gone). */
+export function removeContainers(label: string): void {
+  try {
+    const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=${label}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
+    if (ids.length) execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
+  } catch {
+    /* engine gone */
+  }
+}
+
 export interface Warden {
   base: string;
   dataDir: string;
   /** A pool on the embedded database the server started. */
   db: () => Database;
+  /** Stops the server and its database, then removes every container of this Warden from the engine. */
   stop: () => Promise<void>;
 }
 
@@ -141,7 +152,20 @@ export async function startWarden(name: string, o: { admin: { email: string; pas
   child.stdout!.pipe(log);
   child.stderr!.pipe(log);
   let pool: Database | null = null;
-  const stop = () => stopServer(child, dataDir, pool);
+  const stop = async () => {
+    // This Warden's containers go with it, whichever user ran them and whatever state the test
+    // left them in: after the server is down, so it does not see them vanish and run those jobs
+    // again; by its installation id, so another Warden's on the same engine are never touched.
+    let installation: string | null = null;
+    try {
+      const [row] = await db().sql<{ value: string }[]>`select value #>> '{}' as value from settings where key = 'installation.id'`;
+      installation = row?.value ?? null;
+    } catch {
+      /* it never got that far */
+    }
+    await stopServer(child, dataDir, pool);
+    if (installation) removeContainers(`warden.installation=${installation}`);
+  };
   try {
     await until('the server to answer /api/health', async () => {
       if (child.exitCode != null) throw new Error(`next start exited with ${child.exitCode}; see test-results/e2e-server-${name}.log`);
