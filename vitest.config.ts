@@ -4,6 +4,7 @@ export default defineConfig({
   resolve: { alias: { '@': import.meta.dirname } },
   test: {
     globalSetup: ['./test/setup/global.ts'],
+    setupFiles: ['./test/setup/per-file.ts'],
     include: ['test/**/*.test.ts'],
     // The real-cluster suite runs with `npm run test:k8s` (vitest.k8s.config.ts), not here.
     exclude: ['test/k8s/**', '**/node_modules/**'],

@@ -1,4 +1,4 @@
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../server/db/embedded';
 import { dockerAvailable, TEST_IMAGE } from './helpers/docker';
-import { ensureBuilt, stopServer, until } from './helpers/warden-server';
+import { ensureBuilt, removeContainers, stopServer, until } from './helpers/warden-server';
 
 /**
  * The README's commands, run: every fenced ```sh block, against a real server started the way the
@@ -72,12 +72,7 @@ describe.skipIf(!hasDocker)('the README, run against a real server', () => {
   afterAll(async () => {
     if (server) await stopServer(server, dataDir, null);
     // The tour's containers (this server's node only), whatever state the test left them in.
-    try {
-      const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=warden.node=${NODE}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
-      if (ids.length) execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
-    } catch {
-      /* engine gone */
-    }
+    removeContainers(`warden.node=${NODE}`);
   }, 120_000);
 
   const env = () =>

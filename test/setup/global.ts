@@ -6,6 +6,7 @@ import postgres from 'postgres';
 import type { TestProject } from 'vitest/node';
 import { runMigrations } from '../../server/db/client';
 import { startEmbeddedPostgres } from '../../server/db/embedded';
+import { describeProcess, REPO_DATA, repoPgOwner, repoPostmaster } from './repo-data';
 
 /**
  * One real PostgreSQL for the whole run (embedded, fresh data dir), with a migrated template
@@ -14,6 +15,18 @@ import { startEmbeddedPostgres } from '../../server/db/embedded';
  * missing engine a loud failure instead of a skip.
  */
 export default async function setup(project: TestProject) {
+  // A PostgreSQL started in the repo's own ./.data during the run (repo-data.ts): name who started
+  // it while that process still lives, and stop it at the end. One there before the run (a
+  // developer's `npm start`) is left alone.
+  const before = repoPgOwner();
+  const hadRepoData = fs.existsSync(REPO_DATA);
+  let leak = '';
+  const watch = setInterval(() => {
+    const owner = repoPgOwner();
+    if (leak || !owner || owner.startedAt === before?.startedAt) return;
+    leak = `started ${owner.startedAt} by pid ${owner.pid}: ${describeProcess(owner.pid) || 'already gone'}`;
+  }, 500);
+  watch.unref();
   const base = path.join(os.tmpdir(), `warden-test-${process.pid}`);
   fs.mkdirSync(base, { recursive: true, mode: 0o755 });
   fs.chmodSync(base, 0o755);
@@ -49,6 +62,15 @@ export default async function setup(project: TestProject) {
   project.provide('dockerOk', dockerOk);
 
   return async () => {
+    clearInterval(watch);
+    const owner = repoPgOwner();
+    if (owner && owner.startedAt !== before?.startedAt) {
+      console.warn(`\n!!! The run started an embedded PostgreSQL in the repo's own ./.data (${leak || `started ${owner.startedAt} by pid ${owner.pid}`}); stopping it\n`);
+      const pid = repoPostmaster();
+      if (pid) process.kill(pid, 'SIGINT');
+      for (let i = 0; i < 150 && repoPostmaster(); i++) await new Promise((r) => setTimeout(r, 100));
+      if (!hadRepoData) fs.rmSync(REPO_DATA, { recursive: true, force: true });
+    }
     await stop();
     fs.rmSync(base, { recursive: true, force: true });
   };
