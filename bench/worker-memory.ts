@@ -26,6 +26,13 @@ import { cpuSecondsOf, planAndUsers, rssOf, startProduct, workerNodePid } from '
 
 const ENGINE = arg('engine', 'fake') as 'fake' | 'real';
 const RUNNING = Number(arg('running', ENGINE === 'fake' ? '10000' : '2000'));
+/**
+ * Each job's memory limit. The stand-in engine runs nothing; a real container's limit must hold
+ * runc's own init while it starts the container (≈ 14 MB charged to the container's cgroup): at
+ * 6 MB the kernel killed runc inside the new cgroups, the starts failed, and the engine hung on
+ * the removals afterwards.
+ */
+const MEMORY_MB = ENGINE === 'fake' ? 6 : 32;
 const SECONDS = Number(arg('seconds', '60'));
 const PER_USER = 1000;
 const IMAGE = 'warden-test/busybox:latest';
@@ -54,7 +61,7 @@ runMain(async () => {
       rss.push(rssOf(wpid) / 2 ** 20);
       phase.push(now);
     }, 100);
-    const users = await planAndUsers(p, 'bench-mem', { maxConcurrentJobs: PER_USER, maxQueuedJobs: PER_USER, maxTimeoutSeconds: 86400, defaultTimeoutSeconds: 86400, cpus: 0.01, memoryMb: 6, network: 'none' }, Math.ceil(RUNNING / PER_USER));
+    const users = await planAndUsers(p, 'bench-mem', { maxConcurrentJobs: PER_USER, maxQueuedJobs: PER_USER, maxTimeoutSeconds: 86400, defaultTimeoutSeconds: 86400, cpus: 0.01, memoryMb: MEMORY_MB, network: 'none' }, Math.ceil(RUNNING / PER_USER));
     const t0 = Date.now();
     await mapLimit(RUNNING, 16, (i) => p.api('POST', '/api/v1/jobs', { image: IMAGE, command: ['sleep', '86400'], timeoutSeconds: 86400 }, users[Math.floor(i / PER_USER)]!.key));
     console.error(`${RUNNING} submitted over HTTP in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
