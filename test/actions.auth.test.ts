@@ -60,10 +60,16 @@ let ctx: Ctx;
 
 beforeAll(async () => {
   db = await createTestDatabase();
+  // A route that opens the app's own pool (the live events stream) boots this database, not an
+  // embedded one in the repo's ./.data (test/setup/per-file.ts fails a file that does that).
+  process.env.DATABASE_URL = db.url;
   ctx = await makeCtx(db.db);
 });
 afterAll(async () => {
   setDashboardRuntimeForTests({});
+  const g = globalThis as unknown as { __wardenDb?: { close: () => Promise<void> } };
+  await g.__wardenDb?.close();
+  g.__wardenDb = undefined;
   await db?.drop();
 });
 
