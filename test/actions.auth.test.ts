@@ -16,7 +16,7 @@ import { auditEvents, operators, sessions, type Role } from '../server/db/schema
 import type { Actor } from '../server/domain/actor';
 import { AppError } from '../server/domain/errors';
 import { sha256 } from '../server/domain/secrets';
-import { createTestDatabase } from './helpers/db';
+import { closeAppPool, createTestDatabase } from './helpers/db';
 import { makeCtx } from './helpers/fixtures';
 
 /**
@@ -67,9 +67,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   setDashboardRuntimeForTests({});
-  const g = globalThis as unknown as { __wardenDb?: { close: () => Promise<void> } };
-  await g.__wardenDb?.close();
-  g.__wardenDb = undefined;
+  await closeAppPool();
   await db?.drop();
 });
 

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { extract, pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobResults, plans } from '../server/db/schema';
-import type { Database } from '../server/db/client';
+import { closeAppPool } from './helpers/db';
 import { capTar } from '../server/docker/archive';
 import { killJob } from '../server/domain/jobs';
 import { readResultsMeta, resultsBody, userResultsBytes, type ResultsMeter } from '../server/domain/results';
@@ -98,8 +98,7 @@ describe.skipIf(!dockerAvailable())('results (real Docker)', () => {
     route = (await import('../app/api/v1/jobs/[id]/results/route')) as unknown as typeof route;
   });
   afterAll(async () => {
-    const g = globalThis as unknown as { __wardenDb?: Database };
-    await g.__wardenDb?.close();
+    await closeAppPool();
     await rig?.close();
   });
 

@@ -33,7 +33,8 @@ interface Handle {
   owned: boolean;
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid lives (EPERM: it does, as another user). */
+export function alive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
@@ -58,7 +59,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** Reads <pg>/postmaster.pid: line 1 pid, line 4 port. */
-function readPostmaster(pgDir: string): { pid: number; port: number } | null {
+export function readPostmaster(pgDir: string): { pid: number; port: number } | null {
   try {
     const lines = fs.readFileSync(path.join(pgDir, 'postmaster.pid'), 'utf8').split('\n');
     return { pid: Number(lines[0]), port: Number(lines[3]) };

@@ -3,7 +3,7 @@ import { expect } from 'vitest';
 import type { Ctx } from '../../server/context';
 import type { Database } from '../../server/db/client';
 import type { Actor } from '../../server/domain/actor';
-import { createTestDatabase } from './db';
+import { closeAppPool, createTestDatabase } from './db';
 
 /**
  * Calls the App Router route handlers directly (`new Request(...)`, `{ params }`), exactly as
@@ -133,9 +133,7 @@ export async function setupApi(env: Record<string, string> = {}): Promise<ApiHar
     operator: keys.operator!,
     viewer: keys.viewer!,
     async close() {
-      const g = globalThis as unknown as { __wardenDb?: Database };
-      await g.__wardenDb?.close();
-      g.__wardenDb = undefined;
+      await closeAppPool();
       await tdb.drop();
     },
   };

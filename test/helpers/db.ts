@@ -22,3 +22,14 @@ export async function createTestDatabase(): Promise<Database & { drop: () => Pro
     },
   };
 }
+
+/**
+ * Closes the app's own pool (`globalThis.__wardenDb`, opened by `getDatabase()` when a test calls
+ * a route or an action) and forgets it, so the next file's first call opens a fresh one.
+ */
+export async function closeAppPool(): Promise<void> {
+  const g = globalThis as unknown as { __wardenDb?: Pick<Database, 'close'> };
+  const pool = g.__wardenDb;
+  g.__wardenDb = undefined;
+  await pool?.close();
+}

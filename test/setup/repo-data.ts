@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { alive, readPostmaster } from '../../server/db/embedded';
 
 /**
  * The repo's own data directory (`./.data`, WARDEN_DATA_DIR's default). Tests give every Warden
@@ -28,13 +29,8 @@ export function repoPgOwner(): RepoPgOwner | null {
 
 /** The postmaster's pid of the PostgreSQL under ./.data, if it runs. */
 export function repoPostmaster(): number | null {
-  try {
-    const pid = Number(fs.readFileSync(path.join(REPO_DATA, 'pg/postmaster.pid'), 'utf8').split('\n')[0]);
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return null;
-  }
+  const pm = readPostmaster(path.join(REPO_DATA, 'pg'));
+  return pm && alive(pm.pid) ? pm.pid : null;
 }
 
 /** What a live process is: its command line and working directory (empty when it is gone). */
