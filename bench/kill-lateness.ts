@@ -23,7 +23,7 @@ import { eq } from 'drizzle-orm';
 import { jobs, plans } from '../server/db/schema';
 import { createDockerRuntime } from '../server/docker/runtime';
 import { containerSpec } from '../server/domain/container-spec';
-import { arg, beginResult, flag, loadAverage, pct, runMain } from './lib';
+import { arg, beginResult, flag, loadAverage, pct, removeLabelled, runMain } from './lib';
 import { listenTransitions, planAndUsers, rssOf, startProduct, workerNodePid } from './product';
 
 const N = Number(arg('n', '500'));
@@ -90,8 +90,7 @@ async function waitUntil(what: string, fn: () => boolean | Promise<boolean>, tim
 }
 
 function removeByNode(node: string): void {
-  const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=warden.node=${node}`]).toString().trim();
-  if (ids) execFileSync('docker', ['rm', '-f', ...ids.split('\n')], { stdio: 'ignore' });
+  removeLabelled(`warden.node=${node}`);
 }
 
 interface Run {

@@ -25,7 +25,7 @@ import { plans } from '../server/db/schema';
 import { createDockerRuntime } from '../server/docker/runtime';
 import { containerSpec } from '../server/domain/container-spec';
 import type { ContainerEvent } from '../server/runtime/types';
-import { arg, beginResult, loadAverage, pct, runMain } from './lib';
+import { arg, beginResult, loadAverage, pct, removeLabelled, runMain } from './lib';
 import { listenTransitions, planAndUsers, startProduct, type Product } from './product';
 
 const BURST = Number(arg('burst', '24'));
@@ -116,8 +116,7 @@ async function killAll(r: Rig, jobIds: string[]): Promise<void> {
 }
 
 function removeEngineContainers(r: Rig): void {
-  const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=warden.node=${r.engineFence.owner.node}`]).toString().trim();
-  if (ids) execFileSync('docker', ['rm', '-f', ...ids.split('\n')], { stdio: 'ignore' });
+  removeLabelled(`warden.node=${r.engineFence.owner.node}`);
 }
 
 async function wardenBurst(r: Rig, n: number): Promise<number> {
@@ -295,7 +294,6 @@ runMain(async () => {
     await live.close().catch(() => {});
     if (rig) removeEngineContainers(rig);
     await p.stop();
-    const left = execFileSync('docker', ['ps', '-aq', '--filter', `label=warden.node=${p.node}`]).toString().trim();
-    if (left) execFileSync('docker', ['rm', '-f', ...left.split('\n')], { stdio: 'ignore' });
+    removeLabelled(`warden.node=${p.node}`);
   }
 });

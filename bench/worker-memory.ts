@@ -20,7 +20,7 @@ import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { arg, beginResult, loadAverage, pct, runMain } from './lib';
+import { arg, beginResult, loadAverage, pct, removeLabelled, runMain } from './lib';
 import { startFakeEngine } from './fake-engine';
 import { cpuSecondsOf, planAndUsers, rssOf, startProduct, workerNodePid } from './product';
 
@@ -116,12 +116,6 @@ runMain(async () => {
   } finally {
     await p.stop();
     await fake?.close();
-    if (ENGINE === 'real') {
-      const left = execFileSync('docker', ['ps', '-aq', '--filter', `label=warden.node=${p.node}`]).toString().trim();
-      if (left) {
-        const ids = left.split('\n');
-        for (let i = 0; i < ids.length; i += 200) execFileSync('docker', ['rm', '-f', ...ids.slice(i, i + 200)], { stdio: 'ignore' });
-      }
-    }
+    if (ENGINE === 'real') removeLabelled(`warden.node=${p.node}`);
   }
 });
