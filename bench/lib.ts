@@ -58,7 +58,6 @@ export const loadAverage = (digits = 2, sep = ' '): string =>
 
 export const cpuModel = (): string => (os.cpus()[0]?.model ?? 'unknown').trim();
 
-/** " (<hypervisor> guest)" when the CPU runs under a hypervisor (systemd-detect-virt, else cpuinfo), else "". */
 /**
  * Removes every container (running or not) whose labels match `label` (`key=value`), a few at a
  * time: one `docker rm -f` of hundreds of running containers at once (the CLI runs up to 50 in
@@ -71,6 +70,7 @@ export function removeLabelled(label: string): void {
   for (let i = 0; i < all.length; i += 10) execFileSync('docker', ['rm', '-f', ...all.slice(i, i + 10)], { stdio: 'ignore' });
 }
 
+/** " (<hypervisor> guest)" when the CPU runs under a hypervisor (systemd-detect-virt, else cpuinfo), else "". */
 export function virt(): string {
   try {
     const v = execFileSync('systemd-detect-virt', ['--vm'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
