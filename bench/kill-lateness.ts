@@ -23,7 +23,8 @@ import { eq } from 'drizzle-orm';
 import { jobs, plans } from '../server/db/schema';
 import { createDockerRuntime } from '../server/docker/runtime';
 import { containerSpec } from '../server/domain/container-spec';
-import { arg, beginResult, flag, loadAverage, pct, removeLabelled, runMain } from './lib';
+import { removeContainers } from '../test/helpers/warden-server';
+import { arg, beginResult, flag, loadAverage, pct, runMain } from './lib';
 import { listenTransitions, planAndUsers, rssOf, startProduct, workerNodePid } from './product';
 
 const N = Number(arg('n', '500'));
@@ -87,10 +88,6 @@ async function waitUntil(what: string, fn: () => boolean | Promise<boolean>, tim
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 250));
   }
-}
-
-function removeByNode(node: string): void {
-  removeLabelled(`warden.node=${node}`);
 }
 
 interface Run {
@@ -201,7 +198,7 @@ async function viaProduct(): Promise<Run> {
     ev.close();
     await live.close().catch(() => {});
     await p.stop();
-    removeByNode(p.node);
+    removeContainers(`warden.node=${p.node}`);
   }
 }
 
@@ -230,7 +227,7 @@ async function engineAlone(): Promise<Run> {
     };
   } finally {
     ev.close();
-    removeByNode(node);
+    removeContainers(`warden.node=${node}`);
   }
 }
 

@@ -58,18 +58,6 @@ export const loadAverage = (digits = 2, sep = ' '): string =>
 
 export const cpuModel = (): string => (os.cpus()[0]?.model ?? 'unknown').trim();
 
-/**
- * Removes every container (running or not) whose labels match `label` (`key=value`), a few at a
- * time: one `docker rm -f` of hundreds of running containers at once (the CLI runs up to 50 in
- * parallel) has hung dockerd 20.10 here; ten at a time has not.
- */
-export function removeLabelled(label: string): void {
-  const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=${label}`]).toString().trim();
-  if (!ids) return;
-  const all = ids.split('\n');
-  for (let i = 0; i < all.length; i += 10) execFileSync('docker', ['rm', '-f', ...all.slice(i, i + 10)], { stdio: 'ignore' });
-}
-
 /** " (<hypervisor> guest)" when the CPU runs under a hypervisor (systemd-detect-virt, else cpuinfo), else "". */
 export function virt(): string {
   try {

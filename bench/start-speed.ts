@@ -25,7 +25,8 @@ import { plans } from '../server/db/schema';
 import { createDockerRuntime } from '../server/docker/runtime';
 import { containerSpec } from '../server/domain/container-spec';
 import type { ContainerEvent } from '../server/runtime/types';
-import { arg, beginResult, loadAverage, pct, removeLabelled, runMain } from './lib';
+import { removeContainers } from '../test/helpers/warden-server';
+import { arg, beginResult, loadAverage, pct, runMain } from './lib';
 import { listenTransitions, planAndUsers, startProduct, type Product } from './product';
 
 const BURST = Number(arg('burst', '24'));
@@ -115,10 +116,6 @@ async function killAll(r: Rig, jobIds: string[]): Promise<void> {
   }
 }
 
-function removeEngineContainers(r: Rig): void {
-  removeLabelled(`warden.node=${r.engineFence.owner.node}`);
-}
-
 async function wardenBurst(r: Rig, n: number): Promise<number> {
   const t0 = Date.now();
   const jobs = await Promise.all(Array.from({ length: n }, () => r.p.api<{ id: string }>('POST', '/api/v1/jobs', sleeper, r.key)));
@@ -142,7 +139,7 @@ async function engineBurst(r: Rig, n: number): Promise<number> {
   const ids = await mapLimit(specs, CONCURRENCY, (s) => r.docker.run(s));
   const starts = await r.events.until('start', () => ids);
   const ms = Math.max(...starts) - t0;
-  removeEngineContainers(r);
+  removeContainers(`warden.node=${r.engineFence.owner.node}`);
   return ms;
 }
 
@@ -292,8 +289,8 @@ runMain(async () => {
   } finally {
     sub.close();
     await live.close().catch(() => {});
-    if (rig) removeEngineContainers(rig);
+    if (rig) removeContainers(`warden.node=${rig.engineFence.owner.node}`);
     await p.stop();
-    removeLabelled(`warden.node=${p.node}`);
+    removeContainers(`warden.node=${p.node}`);
   }
 });

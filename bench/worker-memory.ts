@@ -20,7 +20,8 @@ import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { arg, beginResult, loadAverage, pct, removeLabelled, runMain } from './lib';
+import { removeContainers } from '../test/helpers/warden-server';
+import { arg, beginResult, loadAverage, pct, runMain } from './lib';
 import { startFakeEngine } from './fake-engine';
 import { cpuSecondsOf, planAndUsers, rssOf, startProduct, workerNodePid } from './product';
 
@@ -116,6 +117,6 @@ runMain(async () => {
   } finally {
     await p.stop();
     await fake?.close();
-    if (ENGINE === 'real') removeLabelled(`warden.node=${p.node}`);
+    if (ENGINE === 'real') removeContainers(`warden.node=${p.node}`);
   }
 });
